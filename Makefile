@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# Both create .venv when missing and install Nitrate into it (torch pinned to the local
+# CPU wheel through constraints.txt, so no CUDA build is downloaded).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench fuzz screenshots clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Nitrate into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e '.[dev]' \
+		> $(VENV)/install.log 2>&1 || (tail -n 40 $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/nitrate
+
+lint: $(STAMP)
+	$(BIN)/ruff check app ui engine tests benchmarks
+	$(BIN)/lint-imports
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.io
+	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.interactive
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""Errors a user can act on. Each renders as one line naming the file or operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NitrateError(Exception):
+    """Base of every error the CLI and UI show as a one-line message (no traceback)."""
+
+
+class MediaError(NitrateError):
+    """A media file or image sequence that cannot be opened, read or written."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ProjectError(NitrateError):
+    """A project file that is malformed, from a newer version, or points at missing media."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class OperatorError(NitrateError):
+    """An operator that does not exist, got invalid parameters, or failed on a frame."""
+
+    def __init__(self, operator: str, problem: str) -> None:
+        self.operator = operator
+        self.problem = problem
+        super().__init__(f"{operator}: {problem}")
+
+
+class RenderCancelled(NitrateError):
+    """The user cancelled an export; nothing is left under the final name."""

@@ -1,0 +1,1 @@
+"""Restoration operators. See base.py for the contract and registry.py for the list."""

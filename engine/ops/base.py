@@ -1,0 +1,118 @@
+"""The operator contract: what every restoration operator is and receives.
+
+An operator is built once per parameter set (validation happens then, never per frame)
+and then asked for one output frame at a time through `process(window)`. The window holds
+the previous stage's frames around the current one, clamped to the shot, so an operator
+can never see across a cut. Operators never decode media or touch files.
+
+Frames are float32 numpy arrays of shape (height, width, 3), RGB, levels 0-1 (values may
+stray slightly outside 0-1 between stages; the Writer clips). Masks are float32 arrays of
+shape (height, width), 0 = untouched, 1 = fully detected/replaced.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.errors import OperatorError
+from engine.ops.params import Params
+
+
+@dataclass(frozen=True)
+class Window:
+    """The frames an operator may look at to produce frame `index`.
+
+    frames:  previous-stage frames for `indices`, only those inside the shot (so the window
+             is shorter than 2*radius+1 near a shot's first and last frames).
+    indices: absolute frame indices (0-based, in the clip) of `frames`, consecutive.
+    center:  position of the current frame in `frames`.
+    shot:    (first, last) frame index of the current shot, inclusive.
+    scale:   processing scale relative to the source (1.0 full size, 0.5 half-res preview);
+             operators scale pixel-sized parameters (radii, defect sizes) by it.
+    key:     identity of the upstream stage and shot; operators may memoise per-frame or
+             per-shot analysis under (key, index).
+    fetch:   previous-stage frame at any index inside the shot (for whole-shot analysis,
+             such as a shot's colour statistics); may be slow, memoise what you derive.
+    """
+
+    frames: tuple[np.ndarray, ...]
+    indices: tuple[int, ...]
+    center: int
+    shot: tuple[int, int]
+    scale: float = 1.0
+    key: str = ""
+    fetch: Callable[[int], np.ndarray] | None = None
+
+    @property
+    def index(self) -> int:
+        """Absolute index of the frame being produced."""
+        return self.indices[self.center]
+
+    @property
+    def current(self) -> np.ndarray:
+        return self.frames[self.center]
+
+    def neighbour(self, offset: int) -> np.ndarray | None:
+        """The frame `offset` frames away from the current one, or None outside the shot."""
+        pos = self.center + offset
+        if 0 <= pos < len(self.frames):
+            return self.frames[pos]
+        return None
+
+
+@dataclass(frozen=True)
+class Result:
+    """An operator's output for one frame, and optionally a mask of what it changed."""
+
+    frame: np.ndarray
+    mask: np.ndarray | None = None
+
+
+class Operator(ABC):
+    """A restoration operator bound to one validated parameter set.
+
+    Subclasses set `id` (stable, used in projects and on the command line), `label`,
+    `description` and `Params`, and implement `process`. Override `temporal_radius` when
+    neighbours are needed.
+    """
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[Params]]
+
+    def __init__(self, params: Params | None = None) -> None:
+        if params is None:
+            params = self.Params()
+        if not isinstance(params, self.Params):
+            raise OperatorError(self.id, f"expected {self.Params.__qualname__}")
+        self.params = params
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Operator:
+        """Build from user values; invalid ones raise OperatorError naming the operator."""
+        return cls(cls.parse_params(values))
+
+    @classmethod
+    def parse_params(cls, values: Mapping[str, Any]) -> Params:
+        try:
+            return cls.Params.from_mapping(values)
+        except (TypeError, ValueError) as exc:
+            raise OperatorError(cls.id, str(exc)) from None
+
+    @property
+    def temporal_radius(self) -> int:
+        """Neighbours needed on each side of the current frame (frames)."""
+        return 0
+
+    @abstractmethod
+    def process(self, window: Window) -> Result:
+        """Produce the current frame of `window` (see module docstring for conventions)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params})"
