@@ -1,0 +1,116 @@
+"""Motion estimation and compensation shared by the temporal operators.
+
+Dense optical flow is OpenCV's DIS (fast on CPU: about 5.6 ms at 960x540 on the reference
+2-core machine), computed on a luma image that may be downscaled for speed and then scaled
+back. Flows are float32 arrays (H, W, 2) in pixels at the frame's own resolution, giving for
+each pixel of the *reference* frame where the same content lies in the *other* frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.ops.color import LUMA_WEIGHTS
+
+_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def luma8(frame: np.ndarray) -> np.ndarray:
+    """8-bit luma of an RGB float frame (levels 0-1), the input DIS expects."""
+    y = frame @ LUMA_WEIGHTS
+    return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class FlowEstimator:
+    """Dense optical flow between two frames.
+
+    preset:    DIS preset ("ultrafast", "fast", "medium"): speed against accuracy.
+    max_width: frames wider than this (pixels) are downscaled before estimation, and the
+               flow is upscaled back; flow on film is smooth, so little is lost.
+    """
+
+    preset: str = "fast"
+    max_width: int = 960
+
+    def __post_init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(_PRESETS[self.preset])
+        self._dis.setUseSpatialPropagation(True)
+
+    def flow(self, reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Flow (H, W, 2) px from `reference` to `other` (RGB float or 8-bit luma)."""
+        a = reference if reference.ndim == 2 else luma8(reference)
+        b = other if other.ndim == 2 else luma8(other)
+        h, w = a.shape
+        factor = min(1.0, self.max_width / w)
+        if factor < 1.0:
+            size = (max(8, round(w * factor)), max(8, round(h * factor)))
+            a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+            b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+        flow = self._dis.calc(a, b, None)
+        if factor < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / np.float32(factor)
+        return flow
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs, ys
+
+
+def warp(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Bring `frame` (the *other* frame of `flow`) into the reference frame's geometry.
+
+    Pixels sampled from outside are replicated from the border; use `valid_mask` to know
+    which ones really came from inside.
+    """
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    return cv2.remap(
+        frame, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def valid_mask(flow: np.ndarray) -> np.ndarray:
+    """True where the flow points inside the other frame (bool (H, W))."""
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    x = xs + flow[..., 0]
+    y = ys + flow[..., 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+
+
+def consistency_error(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Forward–backward flow error (H, W) in pixels.
+
+    `forward` maps reference → other and `backward` maps other → reference. Where motion is
+    estimated correctly, following forward then backward returns to the start; occlusions and
+    failures leave a large error, so compensated pixels there must not be trusted.
+    """
+    back_at_target = warp(backward, forward)
+    return np.linalg.norm(forward + back_at_target, axis=2)
+
+
+def compensate(
+    reference: np.ndarray,
+    other: np.ndarray,
+    estimator: FlowEstimator,
+    max_error: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Motion-compensate `other` onto `reference`.
+
+    Returns the warped frame and a bool (H, W) mask of pixels that are trustworthy: the
+    flow points inside the frame and forward–backward error ≤ `max_error` pixels.
+    """
+    forward = estimator.flow(reference, other)
+    backward = estimator.flow(other, reference)
+    warped = warp(other, forward)
+    trusted = valid_mask(forward) & (consistency_error(forward, backward) <= max_error)
+    return warped, trusted
