@@ -1,0 +1,203 @@
+"""Project files (`*.nitrate`): versioned JSON, saved atomically, loaded defensively.
+
+A project file is data only: nothing in it is executed, and paths are treated as plain
+strings (resolved against the project's folder when relative).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.errors import NitrateError, ProjectError
+from engine.project.model import Clip, OutputSettings, Project, Shot
+from engine.project.recipe import Recipe
+
+FORMAT = "nitrate-project"
+VERSION = 1
+SUFFIX = ".nitrate"
+# A project is small; anything this large is not one of ours (and must not exhaust memory).
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temporary file in the same folder and a rename, so a
+    crash leaves either the old file or the new one, never a half-written one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stored_path(media: str, project_path: Path) -> str:
+    """Relative to the project's folder when the media sits below it, else absolute."""
+    p = Path(media)
+    if not p.is_absolute():
+        return media
+    try:
+        return p.resolve().relative_to(project_path.parent.resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "clips": [
+            {
+                "path": _stored_path(str(project.resolve(c.path)), project_path),
+                "frame_count": c.frame_count,
+                "default_recipe": c.default_recipe.to_json(),
+                "shots": [
+                    {
+                        "start": s.start,
+                        "end": s.end,
+                        "recipe": None if s.recipe is None else s.recipe.to_json(),
+                        "reviewed": s.reviewed,
+                        "note": s.note,
+                    }
+                    for s in c.shots
+                ],
+            }
+            for c in project.clips
+        ],
+        "output": {
+            "path": project.output.path,
+            "codec": project.output.codec,
+            "audio": project.output.audio,
+        },
+    }
+
+
+def save_project(project: Project, path: str | Path) -> Path:
+    """Save atomically to `path` (suffix .nitrate added when missing); sets project.path."""
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    if not path.parent.is_dir():
+        raise ProjectError(path, "the folder does not exist")
+    for clip in project.clips:
+        try:
+            clip.validate()
+        except ValueError as exc:
+            raise ProjectError(path, str(exc)) from None
+    text = json.dumps(project_to_json(project, path), indent=2) + "\n"
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ProjectError(path, f"cannot save: {exc.strerror or exc}") from None
+    project.path = path
+    return path
+
+
+def _need(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(data, Mapping) or key not in data:
+        raise ValueError(f"{where} lacks '{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{where}.{key} has the wrong type")
+    return value
+
+
+def _recipe(data: Any, where: str) -> Recipe:
+    if not isinstance(data, list):
+        raise ValueError(f"{where} must be a list of steps")
+    return Recipe.from_json(data)
+
+
+def project_from_json(data: Any, path: Path) -> Project:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError("not a Nitrate project (no 'format': 'nitrate-project')")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError("the project has no valid 'version'")
+    if version > VERSION:
+        raise ValueError(
+            f"made by a newer Nitrate (project version {version}, this Nitrate reads up to "
+            f"{VERSION}); update Nitrate to open it"
+        )
+    clips = []
+    for i, c in enumerate(_need(data, "clips", list, "project")):
+        where = f"clips[{i}]"
+        shots = []
+        for j, s in enumerate(_need(c, "shots", list, where)):
+            sw = f"{where}.shots[{j}]"
+            recipe = s.get("recipe") if isinstance(s, dict) else None
+            shots.append(
+                Shot(
+                    start=_need(s, "start", int, sw),
+                    end=_need(s, "end", int, sw),
+                    recipe=None if recipe is None else _recipe(recipe, f"{sw}.recipe"),
+                    reviewed=bool(s.get("reviewed", False)),
+                    note=str(s.get("note", "")),
+                )
+            )
+        clip = Clip(
+            path=_need(c, "path", str, where),
+            frame_count=_need(c, "frame_count", int, where),
+            shots=shots,
+            default_recipe=_recipe(c.get("default_recipe", []), f"{where}.default_recipe"),
+        )
+        clip.validate()
+        clips.append(clip)
+    out = data.get("output") or {}
+    if not isinstance(out, dict):
+        raise ValueError("output must be an object")
+    output = OutputSettings(
+        path=out.get("path") if isinstance(out.get("path"), str) else None,
+        codec=out.get("codec") if isinstance(out.get("codec"), str) else None,
+        audio=bool(out.get("audio", True)),
+    )
+    return Project(clips=clips, output=output, path=path)
+
+
+def load_project(path: str | Path) -> Project:
+    """Load a project; any problem raises ProjectError(path, one-line problem)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ProjectError(path, "file not found") from None
+    except OSError as exc:
+        raise ProjectError(path, f"cannot read: {exc.strerror or exc}") from None
+    if size == 0:
+        raise ProjectError(path, "file is empty (0 bytes)")
+    if size > MAX_BYTES:
+        raise ProjectError(path, f"file is too large to be a project ({size} bytes)")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        raise ProjectError(path, "not a Nitrate project (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise ProjectError(path, f"malformed project (JSON error at line {exc.lineno})") from None
+    except OSError as exc:
+        raise ProjectError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return project_from_json(data, path.resolve())
+    except NitrateError as exc:  # e.g. an unknown operator in a recipe
+        raise ProjectError(path, str(exc)) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ProjectError(path, f"malformed project ({exc})") from None
+
+
+def new_project(media_path: str | Path, recipe: Recipe | None = None) -> Project:
+    """A project over one clip with one shot, its media probed for the frame count."""
+    from engine.media import probe
+
+    info = probe(media_path)
+    clip = Clip(path=str(Path(media_path).resolve()), frame_count=info.frame_count,
+                default_recipe=recipe or Recipe())
+    return Project(clips=[clip])

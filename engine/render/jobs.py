@@ -1,0 +1,46 @@
+"""Building render jobs from a project, the same way for the CLI and the render queue
+(so the same job gives the same file from either)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.errors import ProjectError
+from engine.project.model import Project
+from engine.render.export import RenderJob
+
+
+def job_for_project(
+    project: Project,
+    output: str | Path | None = None,
+    *,
+    clip_index: int = 0,
+    start: int | None = None,
+    end: int | None = None,
+    codec: str | None = None,
+    audio: bool | None = None,
+) -> RenderJob:
+    """The export of frames start..end (inclusive; default the whole clip) of one clip.
+
+    `output` defaults to the project's output setting; relative paths resolve against the
+    project's folder.
+    """
+    where = project.path or "project"
+    if not project.clips:
+        raise ProjectError(where, "the project has no clip to render")
+    clip = project.clips[clip_index]
+    target = output if output is not None else project.output.path
+    if target is None:
+        raise ProjectError(where, "no output path (give -o OUTPUT or set one in the project)")
+    source = project.resolve(clip.path)
+    if not source.exists():
+        raise ProjectError(where, f"media not found: {source} (moved? relink it)")
+    return RenderJob(
+        source=source,
+        output=project.resolve(str(target)),
+        plan=clip.plan(),
+        start=0 if start is None else start,
+        end=end,
+        codec=codec if codec is not None else project.output.codec,
+        audio=project.output.audio if audio is None else audio,
+    )
