@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.pipeline.shot_plan import PlannedShot, ShotPlan
 from engine.project.recipe import Recipe
+
+if TYPE_CHECKING:
+    from engine.pipeline.shot_plan import ShotPlan
 
 
 @dataclass
@@ -56,6 +59,9 @@ class Clip:
 
     def plan(self) -> ShotPlan:
         """Immutable snapshot of shots and effective recipes for the engine."""
+        # Imported here: the pipeline imports project.recipe, so a top-level import cycles.
+        from engine.pipeline.shot_plan import PlannedShot, ShotPlan
+
         return ShotPlan(
             tuple(PlannedShot(s.start, s.end, self.recipe_for(s)) for s in self.shots)
         )

@@ -1,0 +1,303 @@
+"""The `nitrate` command line.
+
+Contract (other tools and the tests rely on it):
+  nitrate probe PATH [--json]
+  nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
+  nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
+                  [--codec C] [--no-audio]
+  nitrate render PROJECT.nitrate [-o OUTPUT]
+  nitrate ops [--json]
+  nitrate presets [--json]
+Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
+and the problem; no traceback; no output left under the final name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from engine.errors import NitrateError, RenderCancelled
+
+COMMANDS = ("probe", "still", "restore", "render", "ops", "presets")
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nitrate",
+        description="Nitrate film restoration. Without a command, opens the workstation "
+        "(on PATH if given, else on the bundled sample reel).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("probe", help="describe a video file or image sequence")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def recipe_args(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--ops", help="comma-separated operators, in order (see `nitrate ops`)")
+        group.add_argument("--preset", help="a named preset (see `nitrate presets`)")
+        p.add_argument("--set", action="append", default=[], metavar="OP.PARAM=VALUE",
+                       help="set an operator parameter (repeatable)")
+
+    p = sub.add_parser("still", help="write one (restored) frame as PNG or TIFF")
+    p.add_argument("input")
+    p.add_argument("--frame", type=int, required=True, help="frame index, 0-based")
+    recipe_args(p)
+    p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
+
+    p = sub.add_parser("restore", help="restore (or transcode) a clip into a new file")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True,
+                   help=".mov ProRes 422 HQ, .mkv FFV1, .mp4 H.264, or a folder/pattern for "
+                   "an image sequence")
+    recipe_args(p)
+    p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
+    p.add_argument("--end", type=int, default=None, help="last frame, inclusive")
+    p.add_argument("--codec", default=None,
+                   help="prores_hq, prores_4444, ffv1, h264, h265, dpx, tiff, png")
+    p.add_argument("--no-audio", action="store_true", help="leave the audio out")
+
+    p = sub.add_parser("render", help="export a project")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", default=None, help="overrides the project's output")
+    p.add_argument("--codec", default=None)
+
+    p = sub.add_parser("ops", help="list operators and their parameters")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("presets", help="list presets")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+# -- recipes from the command line ------------------------------------------------------
+def _parse_sets(items: Iterable[str]) -> list[tuple[str, str, str]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        op, dot, param = name.partition(".")
+        if not (sep and dot and op and param):
+            raise UsageError(f"--set expects OP.PARAM=VALUE, got '{item}'")
+        out.append((op.strip(), param.strip(), value.strip()))
+    return out
+
+
+def recipe_from_args(args: argparse.Namespace):  # -> Recipe
+    from engine.presets import get_preset
+    from engine.project.recipe import Recipe
+
+    if args.preset:
+        recipe = get_preset(args.preset).recipe
+    elif args.ops:
+        recipe = Recipe.from_ops([o.strip() for o in args.ops.split(",") if o.strip()])
+    else:
+        recipe = Recipe()
+    for op, param, value in _parse_sets(args.set):
+        recipe = recipe.with_values(op, **{param: value})
+    return recipe
+
+
+# -- commands -----------------------------------------------------------------------------
+def cmd_probe(args: argparse.Namespace) -> int:
+    from engine.media import probe
+
+    info = probe(args.path)
+    data = info.to_json()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    audio = ", ".join(f"{a['codec']} {a['sample_rate']} Hz {a['channels']} ch"
+                      for a in data["audio"]) or "none"
+    print(f"{data['path']}")
+    print(f"  {data['width']}x{data['height']}  {data['fps']} fps  {data['frame_count']} frames"
+          f"  {data['duration']:.3f} s")
+    print(f"  {data['codec']}  {data['pix_fmt']}  {data['bit_depth']}-bit"
+          f"  timecode {data.get('timecode') or '-'}")
+    print(f"  audio: {audio}")
+    return 0
+
+
+def cmd_still(args: argparse.Namespace) -> int:
+    from engine.media import open_reader
+    from engine.pipeline import Evaluator, ShotPlan
+    from engine.render.still import write_still
+
+    recipe = recipe_from_args(args)
+    with open_reader(args.input) as reader:
+        info = reader.info
+        if not 0 <= args.frame < info.frame_count:
+            raise NitrateError(
+                f"{args.input}: frame {args.frame} is outside the clip (0-{info.frame_count - 1})"
+            )
+        plan = ShotPlan.single(info.frame_count, recipe)
+        frame = Evaluator(reader).evaluate(args.frame, plan).restored
+        write_still(Path(args.output), frame, info.bit_depth)
+    return 0
+
+
+class _Bar:
+    """A one-line progress bar on a terminal; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def update(self, p) -> None:  # p: engine.render.Progress
+        now = time.monotonic()
+        if not self.tty or (now - self._last < 0.1 and not p.finished):
+            return
+        self._last = now
+        width = 30
+        filled = int(width * p.fraction)
+        eta = "--:--" if p.eta_seconds is None else time.strftime("%M:%S", time.gmtime(p.eta_seconds))
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'-' * (width - filled)}] {p.done}/{p.total}"
+            f"  {p.fps:5.1f} fps  ETA {eta} "
+        )
+        sys.stderr.flush()
+
+    def close(self, p) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+        if p is not None:
+            print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps)")
+
+
+def _run_job(job) -> int:
+    from engine.render import CancelToken, render
+
+    cancel = CancelToken()
+    bar = _Bar(Path(job.output).name)
+    last = None
+    try:
+        for progress in render(job, cancel):
+            last = progress
+            bar.update(progress)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise RenderCancelled(f"{job.output}: export cancelled") from None
+    finally:
+        if bar.tty:
+            sys.stderr.write("\n")
+            bar.tty = False
+    bar.close(last)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from engine.media import probe
+    from engine.pipeline import ShotPlan
+    from engine.render import RenderJob
+
+    recipe = recipe_from_args(args)
+    info = probe(args.input)
+    plan = ShotPlan.single(info.frame_count, recipe)
+    job = RenderJob(
+        source=Path(args.input),
+        output=Path(args.output),
+        plan=plan,
+        start=args.start,
+        end=args.end,
+        codec=args.codec,
+        audio=not args.no_audio,
+    )
+    return _run_job(job)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from engine.project import load_project
+    from engine.render import job_for_project
+
+    project = load_project(args.project)
+    return _run_job(job_for_project(project, args.output, codec=args.codec))
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from engine.ops import registry
+
+    ops = []
+    for op_id in registry.operator_ids():
+        cls = registry.operator_class(op_id)
+        ops.append({
+            "id": op_id,
+            "label": cls.label,
+            "description": cls.description,
+            "params": [s.to_json() for s in cls.Params.specs()],
+        })
+    if args.json:
+        print(json.dumps({"operators": ops}, indent=2))
+        return 0
+    for op in ops:
+        print(f"{op['id']:<18} {op['description']}")
+        for s in op["params"]:
+            rng = ""
+            if s["choices"]:
+                rng = " | ".join(s["choices"])
+            elif s["minimum"] is not None:
+                rng = f"{s['minimum']:g} … {s['maximum']:g}"
+            unit = f" {s['unit']}" if s["unit"] else ""
+            print(f"    {s['name']:<16} default {s['default']!s:<8}{unit:<8} {rng}  {s['label']}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from engine.presets import list_presets
+
+    presets = list_presets()
+    if args.json:
+        print(json.dumps({"presets": [
+            {"name": p.name, "description": p.description, "builtin": p.builtin,
+             "steps": p.recipe.to_json()} for p in presets]}, indent=2))
+        return 0
+    for p in presets:
+        ops = ", ".join(s.op for s in p.recipe.steps)
+        print(f"{p.name:<16} {p.description}  [{ops}]")
+    return 0
+
+
+HANDLERS = {
+    "probe": cmd_probe,
+    "still": cmd_still,
+    "restore": cmd_restore,
+    "render": cmd_render,
+    "ops": cmd_ops,
+    "presets": cmd_presets,
+}
+
+
+def run_cli(argv: Sequence[str]) -> int:
+    """Run a CLI command; returns the exit code (never raises for user errors)."""
+    parser = _parser()
+    args = parser.parse_args(list(argv))  # exits 2 on bad usage
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from engine.runtime import configure_threads
+
+    configure_threads()
+    try:
+        return HANDLERS[args.command](args)
+    except UsageError as exc:
+        print(f"nitrate {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except NitrateError as exc:
+        print(f"nitrate: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("nitrate: out of memory (try a smaller range or preview scale)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"nitrate: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,34 @@
+"""Writing a single frame as a PNG or TIFF still (atomically)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.errors import MediaError
+
+_STILL_SUFFIXES = {".png", ".tif", ".tiff"}
+
+
+def write_still(path: Path, frame: np.ndarray, source_bit_depth: int = 8) -> None:
+    """Write `frame` (float32 (H, W, 3) RGB, levels 0-1) as 8-bit, or 16-bit when the
+    source is deeper than 8 bits, via a temporary name and a rename."""
+    path = Path(path)
+    if path.suffix.lower() not in _STILL_SUFFIXES:
+        raise MediaError(path, "a still must be .png, .tif or .tiff")
+    if not path.parent.is_dir():
+        raise MediaError(path, f"the folder {path.parent} does not exist")
+    deep = source_bit_depth > 8
+    peak = 65535.0 if deep else 255.0
+    data = np.clip(frame, 0.0, 1.0) * peak + 0.5
+    data = data.astype(np.uint16 if deep else np.uint8)[..., ::-1]  # OpenCV writes BGR
+    tmp = path.with_name(f".{path.stem}.nitrate-partial-{os.getpid()}{path.suffix}")
+    try:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(data)):
+            raise MediaError(path, "could not be written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

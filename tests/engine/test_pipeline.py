@@ -1,0 +1,136 @@
+"""The pipeline: windows clamped to shots, radii that add up, caching, preview scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from engine.errors import OperatorError
+from engine.ops import registry
+from engine.ops.base import Operator, Result, Window
+from engine.ops.params import Params, param
+from engine.pipeline import Evaluator, FrameCache, PlannedShot, ShotPlan, total_radius
+from engine.project.recipe import Recipe, Step
+
+
+class LevelSource:
+    """Frame i is a flat grey of level i/100, so any mixing of frames is visible."""
+
+    def __init__(self, count: int = 40, size: tuple[int, int] = (12, 16)) -> None:
+        self.count = count
+        self.size = size
+        self.reads: list[int] = []
+
+    def read(self, index: int) -> np.ndarray:
+        assert 0 <= index < self.count
+        self.reads.append(index)
+        return np.full((*self.size, 3), index / 100, np.float32)
+
+
+def level(frame: np.ndarray) -> float:
+    return float(frame.mean()) * 100
+
+
+def test_radius_two_at_a_shots_first_frame_never_sees_the_previous_shot() -> None:
+    recipe = Recipe.of([Step.create("temporal_average", {"radius": 2})])
+    plan = ShotPlan.from_cuts(40, [10], recipe)
+    ev = Evaluator(LevelSource())
+    # Frame 10 starts shot 2: only frames 10, 11, 12 may be averaged (mean 11).
+    assert level(ev.evaluate(10, plan).restored) == pytest.approx(11.0, abs=1e-3)
+    # Frame 9 ends shot 1: only 7, 8, 9 (mean 8).
+    assert level(ev.evaluate(9, plan).restored) == pytest.approx(8.0, abs=1e-3)
+    # Inside a shot the full window is used: 18..22 → 20.
+    assert level(ev.evaluate(20, plan).restored) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_chained_radii_add_up_and_stay_inside_the_shot() -> None:
+    recipe = Recipe.of([
+        Step.create("temporal_average", {"radius": 1}),
+        Step.create("temporal_average", {"radius": 2}),
+    ])
+    assert total_radius(recipe) == 3
+    source = LevelSource()
+    plan = ShotPlan.from_cuts(40, [10, 30], recipe)
+    Evaluator(source).evaluate(20, plan)
+    assert min(source.reads) == 17 and max(source.reads) == 23
+    source.reads.clear()
+    Evaluator(source).evaluate(10, plan)
+    assert min(source.reads) == 10  # never frame 9, which belongs to the previous shot
+
+
+def test_shot_recipes_apply_per_shot() -> None:
+    brighter = Recipe.of([Step.create("color", {"exposure": 1.0})])
+    plan = ShotPlan((PlannedShot(0, 9, Recipe()), PlannedShot(10, 39, brighter)))
+    ev = Evaluator(LevelSource())
+    assert level(ev.evaluate(9, plan).restored) == pytest.approx(9.0, abs=1e-3)
+    assert level(ev.evaluate(10, plan).restored) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_disabled_steps_are_skipped_and_masks_keyed_by_step_position() -> None:
+    recipe = Recipe.of([
+        Step.create("color", {"exposure": 1.0}, enabled=False),
+        Step.create("sharpen", {"amount": 1.0}),
+    ])
+    ev = Evaluator(LevelSource())
+    out = ev.evaluate(5, ShotPlan.single(40, recipe))
+    assert level(out.restored) == pytest.approx(5.0, abs=1e-3)
+    assert set(out.masks) == {1}
+
+
+def test_sequential_evaluation_decodes_each_frame_once() -> None:
+    recipe = Recipe.of([Step.create("temporal_average", {"radius": 2})])
+    source = LevelSource()
+    ev = Evaluator(source)
+    plan = ShotPlan.single(40, recipe)
+    for i in range(40):
+        ev.evaluate(i, plan)
+    assert sorted(source.reads) == list(range(40))
+
+
+def test_cache_respects_its_byte_budget() -> None:
+    frame_bytes = 12 * 16 * 3 * 4
+    cache = FrameCache(budget_bytes=5 * frame_bytes)
+    ev = Evaluator(LevelSource(), cache)
+    plan = ShotPlan.single(40, Recipe.from_ops(["temporal_average"]))
+    for i in range(40):
+        ev.evaluate(i, plan)
+        assert cache.bytes_used <= cache.budget_bytes
+    assert len(cache) <= 5
+
+
+def test_preview_scale_processes_a_downscaled_frame() -> None:
+    ev = Evaluator(LevelSource(size=(100, 200)))
+    out = ev.evaluate(3, ShotPlan.single(40, Recipe.from_ops(["sharpen"])), scale=0.5)
+    assert out.restored.shape == (50, 100, 3)
+    assert out.original.shape == (50, 100, 3)
+
+
+def test_a_failing_operator_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass(frozen=True)
+    class NoParams(Params):
+        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
+
+    class Broken(Operator):
+        id = "broken"
+        label = "Broken"
+        Params = NoParams
+
+        def process(self, window: Window) -> Result:
+            raise ZeroDivisionError("boom")
+
+    monkeypatch.setitem(registry._BY_ID, "broken", Broken)
+    plan = ShotPlan.single(40, Recipe.from_ops(["broken"]))
+    with pytest.raises(OperatorError, match=r"broken: failed on frame 7: boom"):
+        Evaluator(LevelSource()).evaluate(7, plan)
+
+
+def test_shot_plan_rejects_gaps_and_finds_shots() -> None:
+    with pytest.raises(ValueError, match="contiguous"):
+        ShotPlan((PlannedShot(0, 9, Recipe()), PlannedShot(11, 20, Recipe())))
+    plan = ShotPlan.from_cuts(100, [25, 60], Recipe())
+    assert [(s.start, s.end) for s in plan.shots] == [(0, 24), (25, 59), (60, 99)]
+    assert plan.shot_at(59).start == 25
+    with pytest.raises(IndexError):
+        plan.shot_at(100)

@@ -1,0 +1,86 @@
+"""Project files: round trip, atomic save, clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ProjectError
+from engine.project import Clip, Project, Recipe, Shot, Step, load_project, save_project
+from engine.project import io as project_io
+
+
+def sample_project(media: Path) -> Project:
+    recipe = Recipe.of([Step.create("color", {"exposure": 0.5}), Step.create("sharpen")])
+    clip = Clip(
+        path=str(media),
+        frame_count=100,
+        shots=[Shot(0, 39), Shot(40, 99, recipe=recipe, reviewed=True, note="train")],
+        default_recipe=Recipe.from_ops(["temporal_average"]),
+    )
+    return Project(clips=[clip])
+
+
+def test_round_trip_keeps_shots_recipes_and_relative_media(tmp_path: Path) -> None:
+    media = tmp_path / "footage" / "reel1.mov"
+    media.parent.mkdir()
+    media.write_bytes(b"x")
+    saved = save_project(sample_project(media), tmp_path / "reel1")
+    assert saved.name == "reel1.nitrate"
+    data = json.loads(saved.read_text())
+    assert data["version"] == project_io.VERSION
+    assert data["clips"][0]["path"] == "footage/reel1.mov"  # relative: the folder can move
+    loaded = load_project(saved)
+    clip = loaded.clip
+    assert loaded.resolve(clip.path) == media.resolve()
+    assert [(s.start, s.end, s.reviewed) for s in clip.shots] == [(0, 39, False), (40, 99, True)]
+    assert clip.shots[1].recipe == sample_project(media).clips[0].shots[1].recipe
+    assert clip.plan().shot_at(10).recipe == clip.default_recipe
+
+
+def test_a_failed_save_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch) -> None:
+    path = save_project(sample_project(tmp_path / "a.mov"), tmp_path / "p.nitrate")
+    before = path.read_text()
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    project = sample_project(tmp_path / "b.mov")
+    with pytest.raises(ProjectError, match="No space left on device"):
+        save_project(project, path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["p.nitrate"]  # no temporary left over
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "file is empty"),
+        (b"{not json", "malformed project"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b'{"format": "something-else"}', "not a Nitrate project"),
+        (b'{"format": "nitrate-project", "version": 99, "clips": []}', "newer Nitrate"),
+        (b'{"format": "nitrate-project", "version": 1, "clips": [{"path": 3}]}', "malformed"),
+        (b'{"format": "nitrate-project", "version": 1, "clips": [{"path": "a", '
+         b'"frame_count": 10, "shots": [{"start": 0, "end": 4}]}]}', "shots of a end at frame 4"),
+        (b'{"format": "nitrate-project", "version": 1, "clips": [{"path": "a", '
+         b'"frame_count": 10, "shots": [{"start": 0, "end": 9}], '
+         b'"default_recipe": [{"op": "rm_rf"}]}]}', "rm_rf: no such operator"),
+    ],
+)
+def test_bad_project_files_give_one_line_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.nitrate"
+    path.write_bytes(content)
+    with pytest.raises(ProjectError) as err:
+        load_project(path)
+    text = str(err.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_missing_project_file(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="file not found"):
+        load_project(tmp_path / "nope.nitrate")
