@@ -86,7 +86,8 @@ def save_user_preset(name: str, recipe: Recipe, description: str = "") -> Path:
         raise PresetError(name, "a built-in preset has this name")
     folder = user_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{re.sub(r'[^\w.-]', '_', name)}.json"
+    stem = re.sub(r"[^\w.-]", "_", name)
+    path = folder / f"{stem}.json"
     data = {"name": name, "description": description, "steps": recipe.to_json()}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     return path
