@@ -15,6 +15,7 @@ and the problem; no traceback; no output left under the final name).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -108,18 +109,28 @@ def recipe_from_args(args: argparse.Namespace):  # -> Recipe
 
 
 # -- commands -----------------------------------------------------------------------------
+def info_json(info) -> dict:  # info: engine.media.MediaInfo
+    """probe's JSON: `fps` as a number for scripts, `fps_rational` exact ("30000/1001")."""
+    data = dataclasses.asdict(info)
+    data["path"] = str(info.path)
+    data["fps"] = float(info.fps)
+    data["fps_rational"] = f"{info.fps.numerator}/{info.fps.denominator}"
+    data["audio"] = [dataclasses.asdict(a) for a in info.audio]
+    return data
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from engine.media import probe
 
     info = probe(args.path)
-    data = info.to_json()
+    data = info_json(info)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     audio = ", ".join(f"{a['codec']} {a['sample_rate']} Hz {a['channels']} ch"
                       for a in data["audio"]) or "none"
     print(f"{data['path']}")
-    print(f"  {data['width']}x{data['height']}  {data['fps']} fps  {data['frame_count']} frames"
+    print(f"  {data['width']}x{data['height']}  {data['fps_rational']} fps  {data['frame_count']} frames"
           f"  {data['duration']:.3f} s")
     print(f"  {data['codec']}  {data['pix_fmt']}  {data['bit_depth']}-bit"
           f"  timecode {data.get('timecode') or '-'}")

@@ -10,6 +10,7 @@ explicit thread counts in engine.media.
 from __future__ import annotations
 
 import os
+import sys
 
 _configured = False
 
@@ -30,12 +31,19 @@ def configure_threads(cores: int | None = None) -> None:
     import cv2
 
     cv2.setNumThreads(cores)
-    try:
-        import torch
-
-        torch.set_num_threads(cores)
-        torch.set_num_interop_threads(1)
-    except (ImportError, RuntimeError):
-        # RuntimeError: interop threads can only be set before torch's first parallel work.
-        pass
+    # torch takes seconds to import: only configure it when something already loaded it
+    # (model operators call configure_torch_threads themselves).
+    if "torch" in sys.modules:
+        configure_torch_threads(cores)
     _configured = True
+
+
+def configure_torch_threads(cores: int | None = None) -> None:
+    """Intra-op threads = cores, one inter-op thread (operators already run one at a time)."""
+    import torch
+
+    torch.set_num_threads(cores or cpu_count())
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # can only be set before torch's first parallel work; harmless if late

@@ -199,7 +199,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         audio = None
         if job.audio and info.audio:
             audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
-        timecode = tc.offset(info.timecode, job.start, info.fps) if info.timecode else None
+        timecode = tc.add_frames(info.timecode, job.start, info.fps) if info.timecode else None
         evaluator = Evaluator(reader, FrameCache(_cache_budget(job, info.width, info.height)))
         total = end - job.start + 1
         started = time.perf_counter()

@@ -1,0 +1,140 @@
+"""Export: exact frames, ranges with audio in sync, atomic output on failure or cancel."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from engine.errors import MediaError, OperatorError, RenderCancelled
+from engine.media import open_reader, probe
+from engine.media import writer as writer_module
+from engine.pipeline import ShotPlan
+from engine.project.recipe import Recipe
+from engine.render import CancelToken, RenderJob, render
+from engine.synth.index_clip import find_clicks, read_index, write_index_clip
+
+FPS = Fraction(25)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 frames, 64x48, H.264 with B-frames, PCM audio with a click on frames 12 and 30."""
+    path = tmp_path_factory.mktemp("render") / "source.mov"
+    return write_index_clip(path, "h264", frames=48, gop=12, bframes=2, audio=True,
+                            click_frames=(12, 30))
+
+
+def run(job: RenderJob, cancel: CancelToken | None = None) -> list:
+    return list(render(job, cancel))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if "partial" in p.name)
+
+
+def test_identity_export_keeps_every_frame(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy.mkv"
+    progress = run(RenderJob(clip, out, ShotPlan.single(48, Recipe())))
+    assert progress[-1].finished and progress[-1].done == 48
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == 48 and reader.info.fps == FPS
+        assert [read_index(f) for f in reader.frames(0, 48)] == list(range(48))
+    assert leftovers(tmp_path) == []
+
+
+def test_ranged_export_keeps_audio_in_sync(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "range.mov"
+    run(RenderJob(clip, out, ShotPlan.single(48, Recipe()), start=10, end=39))
+    info = probe(out)
+    assert info.frame_count == 30
+    assert info.audio, "the audio of the range must be in the export"
+    with open_reader(out) as reader:
+        assert read_index(reader.read(0)) == 10 and read_index(reader.read(29)) == 39
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        samples = np.concatenate([f.to_ndarray().reshape(-1, f.samples)[0]
+                                  for f in container.decode(stream)])
+    duration = len(samples) / rate
+    assert abs(duration - 30 / 25) <= 1 / 25  # same duration ±1 frame
+    clicks = [round(s * 25 / rate) for s in find_clicks(samples, rate)]
+    assert clicks == [12 - 10, 30 - 10]  # each click still on its frame
+
+
+def test_processing_is_applied(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "darker.mkv"
+    recipe = Recipe.from_ops(["color"]).with_values("color", exposure=-1.0)
+    run(RenderJob(clip, out, ShotPlan.single(48, recipe), start=0, end=4, audio=False))
+    with open_reader(clip) as a, open_reader(out) as b:
+        ratio = b.read(2).mean() / a.read(2).mean()
+    assert 0.45 < ratio < 0.55
+
+
+def test_cancel_leaves_nothing_under_the_final_name(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cancelled.mov"
+    cancel = CancelToken()
+    with pytest.raises(RenderCancelled):
+        for progress in render(RenderJob(clip, out, ShotPlan.single(48, Recipe())), cancel):
+            if progress.done == 5:
+                cancel.cancel()
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_write_failure_is_a_clear_error_and_cleans_up(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original = writer_module.Writer.write
+
+    def failing_write(self, frame):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise OSError(28, "No space left on device")
+        return original(self, frame)
+
+    monkeypatch.setattr(writer_module.Writer, "write", failing_write)
+    out = tmp_path / "full.mkv"
+    with pytest.raises(MediaError, match="No space left on device"):
+        run(RenderJob(clip, out, ShotPlan.single(48, Recipe())))
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_an_existing_output_survives_a_failed_export(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.mkv"
+    out.write_bytes(b"the restorer's previous export")
+    bad = Recipe.from_ops(["color"])
+    plan = ShotPlan.single(48, bad)
+    with pytest.raises(MediaError, match="outside the clip"):
+        run(RenderJob(clip, out, plan, start=40, end=60))
+    assert out.read_bytes() == b"the restorer's previous export"
+
+
+def test_operator_failure_names_the_operator(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.ops.sharpen import SharpenOperator
+
+    def broken(self, window):  # type: ignore[no-untyped-def]
+        raise ValueError("kernel exploded")
+
+    monkeypatch.setattr(SharpenOperator, "process", broken)
+    out = tmp_path / "broken.mkv"
+    with pytest.raises(OperatorError, match="sharpen: failed on frame 0: kernel exploded"):
+        run(RenderJob(clip, out, ShotPlan.single(48, Recipe.from_ops(["sharpen"]))))
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_sequence_export_to_a_folder(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "frames"
+    run(RenderJob(clip, out, ShotPlan.single(48, Recipe()), start=3, end=7, codec="png",
+                  audio=False))
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == 5
+        assert [read_index(f) for f in reader.frames(0, 5)] == [3, 4, 5, 6, 7]
+    assert leftovers(tmp_path) == []

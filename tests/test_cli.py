@@ -1,0 +1,136 @@
+"""The `nitrate` command line: its contract, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from engine.synth.index_clip import read_index, write_index_clip, write_index_sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def nitrate(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.main", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd or ROOT, env=env,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "reel.mp4"
+    return write_index_clip(path, "h264", frames=30, gop=10, bframes=2, audio=True)
+
+
+def test_probe_json_contract(clip: Path) -> None:
+    result = nitrate("probe", clip, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in ("width", "height", "frame_count", "fps", "pix_fmt", "bit_depth", "codec", "audio"):
+        assert key in data
+    assert (data["width"], data["height"], data["frame_count"]) == (64, 48, 30)
+    assert data["fps"] == 25 and data["codec"] == "h264" and len(data["audio"]) == 1
+
+
+def test_still_is_exactly_the_requested_frame(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f17.png"
+    result = nitrate("still", clip, "--frame", "17", "-o", out)
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1] / 255.0
+    assert read_index(image) == 17
+
+
+def test_restore_with_ops_and_set(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mkv"
+    result = nitrate("restore", clip, "-o", out, "--ops", "color,sharpen",
+                     "--set", "color.exposure=0.5", "--start", "5", "--end", "14")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(nitrate("probe", out, "--json").stdout)
+    assert info["frame_count"] == 10 and info["codec"] == "ffv1"
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("--ops", "nope"), ("nope", "no such operator")),
+        (("--ops", "sharpen", "--set", "sharpen.amount=99"), ("sharpen", "amount must be at most")),
+        (("--set", "color.exposure=1"), ("color", "not in the recipe")),
+        (("--preset", "nope"), ("preset 'nope'",)),
+        (("--start", "25", "--end", "40"), ("outside the clip",)),
+    ],
+)
+def test_restore_refuses_bad_requests(clip: Path, tmp_path: Path, args, needles) -> None:
+    out = tmp_path / "never.mov"
+    assert_one_line_error(nitrate("restore", clip, "-o", out, *args), *needles)
+    assert not out.exists()
+
+
+def test_bad_usage_exits_2(clip: Path) -> None:
+    assert nitrate("still", clip, "-o", "x.png").returncode == 2  # --frame missing
+    assert nitrate("restore", clip, "-o", "x.mov", "--set", "exposure").returncode == 2
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "random", "text", "truncated", "gap"])
+def test_bad_inputs_give_one_line_errors(kind: str, clip: Path, tmp_path: Path) -> None:
+    if kind == "missing":
+        bad = tmp_path / "missing.mov"
+    elif kind == "empty":
+        bad = tmp_path / "empty.mov"
+        bad.write_bytes(b"")
+    elif kind == "random":
+        bad = tmp_path / "noise.mp4"
+        bad.write_bytes(os.urandom(50_000))
+    elif kind == "text":
+        bad = tmp_path / "notes.mkv"
+        bad.write_text("this is not a video\n" * 100)
+    elif kind == "truncated":
+        bad = tmp_path / "cut.mp4"
+        bad.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    else:
+        bad = tmp_path / "seq"
+        write_index_sequence(bad, "png8", frames=6, skip=(3,))
+    out = tmp_path / "out.mov"
+    for args in (("probe", bad), ("restore", bad, "-o", out)):
+        result = nitrate(*args)
+        if kind == "truncated" and result.returncode == 0:
+            continue  # decoding what is readable is allowed; it must not crash or hang
+        assert_one_line_error(result, str(bad))
+    assert not out.exists()
+
+
+def test_ops_json_lists_parameters() -> None:
+    result = nitrate("ops", "--json")
+    assert result.returncode == 0
+    ops = {op["id"]: op for op in json.loads(result.stdout)["operators"]}
+    assert "color" in ops
+    exposure = next(p for p in ops["color"]["params"] if p["name"] == "exposure")
+    assert exposure["unit"] == "stops" and exposure["kind"] == "float"
+
+
+def test_render_a_project(clip: Path, tmp_path: Path) -> None:
+    from engine.project import Clip, Project, Recipe, Shot, save_project
+
+    project = Project(clips=[Clip(str(clip), 30, [Shot(0, 9), Shot(10, 29)],
+                                  Recipe.from_ops(["temporal_average"]))])
+    path = save_project(project, tmp_path / "p.nitrate")
+    out = tmp_path / "render.mkv"
+    result = nitrate("render", path, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(nitrate("probe", out, "--json").stdout)["frame_count"] == 30
