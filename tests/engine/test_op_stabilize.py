@@ -1,0 +1,106 @@
+"""Stabilise: weave removed, the camera's own pan kept, frame size kept, shots respected."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import OperatorError
+from engine.ops.base import Operator, Window
+from engine.ops.registry import create
+from engine.synth.damage import DamageSpec, apply_damage
+from engine.synth.scenes import moving_scene
+
+
+def run(op: Operator, frames: list[np.ndarray], first: int = 0, key: str = "clip"):
+    """Process every frame of one shot the way the pipeline does (windows clamped to it)."""
+    n, r = len(frames), op.temporal_radius
+    results = []
+    for i in range(n):
+        lo, hi = max(0, i - r), min(n - 1, i + r)
+        window = Window(frames=tuple(frames[lo:hi + 1]),
+                        indices=tuple(range(first + lo, first + hi + 1)), center=i - lo,
+                        shot=(first, first + n - 1), key=key)
+        results.append(op.process(window))
+    return results
+
+
+def offsets(frames: list[np.ndarray], reference: list[np.ndarray], margin: int = 16) -> np.ndarray:
+    """(frames, 2) shift in pixels of each frame against its reference (phase correlation,
+    borders left out)."""
+    out = []
+    for f, r in zip(frames, reference, strict=True):
+        a = r.mean(axis=2)[margin:-margin, margin:-margin]
+        b = f.mean(axis=2)[margin:-margin, margin:-margin]
+        win = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
+        (dx, dy), _ = cv2.phaseCorrelate(np.ascontiguousarray(a), np.ascontiguousarray(b), win)
+        out.append((dx, dy))
+    return np.array(out)
+
+
+def jitter(frames: list[np.ndarray], reference: list[np.ndarray]) -> float:
+    """Frame-to-frame jitter (px) of `frames` against the steady reference."""
+    d = offsets(frames, reference)
+    return float(np.sqrt(np.diff(d, axis=0).var(axis=0).sum() / 2))
+
+
+@pytest.fixture(scope="module")
+def pan() -> list[np.ndarray]:
+    return moving_scene(32, 256, 144, seed=5, motion="pan")
+
+
+def test_weave_is_removed_and_the_pan_kept(pan):
+    damaged = apply_damage(pan, DamageSpec(weave=2.0, seed=4)).frames
+    out = [r.frame for r in run(create("stabilize"), damaged)]
+    before, after = jitter(damaged, pan), jitter(out, pan)
+    assert after <= 0.3 and after < before / 4, (before, after)
+    # The camera still pans: the output stays on the clean picture's path, never locked.
+    drift = offsets(out, pan)
+    assert np.abs(drift - drift.mean(axis=0)).max() < 1.5, drift
+    travel = offsets([pan[-1]], [pan[0]])[0]
+    assert np.hypot(*travel) > 10
+
+
+def test_clean_moving_footage_is_untouched():
+    clean = moving_scene(24, 160, 96, seed=3)
+    out = [r.frame for r in run(create("stabilize"), clean)]
+    mse = float(np.mean((np.stack(out) - np.stack(clean))[:, 4:-4, 4:-4] ** 2))
+    assert 10 * np.log10(1 / max(mse, 1e-12)) >= 45
+
+
+@pytest.mark.parametrize("border", ["reflect", "replicate", "black", "zoom"])
+def test_borders_are_filled_and_size_kept(pan, border):
+    damaged = apply_damage(pan, DamageSpec(weave=3.0, seed=7)).frames[:12]
+    values = {"zoom": 3.0} if border == "zoom" else {"border": border}
+    results = run(create("stabilize", values), damaged)
+    for r, src in zip(results, damaged, strict=True):
+        assert r.frame.shape == src.shape and r.frame.dtype == np.float32
+        assert r.mask is not None and r.mask.shape == src.shape[:2]
+        edges = np.concatenate([r.frame[0], r.frame[-1], r.frame[:, 0], r.frame[:, -1]])
+        if border == "black":
+            continue
+        # No black strips: the border is picture (reflected, replicated or zoomed past).
+        assert edges.mean(axis=-1).min() > 0.03
+    if border == "black":
+        assert max(float(r.mask.max()) for r in results) == 1.0
+
+
+def test_never_reads_across_a_cut():
+    a = apply_damage(moving_scene(10, 128, 80, seed=8, motion="pan"),
+                     DamageSpec(weave=2.0, seed=1)).frames
+    b = apply_damage(moving_scene(14, 128, 80, seed=9, motion="pan"),
+                     DamageSpec(weave=2.0, seed=2)).frames
+    op = create("stabilize")
+    run(op, a, first=0, key="shot-a")
+    after_cut = run(op, b, first=10, key="shot-b")
+    alone = run(create("stabilize"), b, first=10, key="shot-b")
+    for x, y in zip(after_cut, alone, strict=True):
+        np.testing.assert_array_equal(x.frame, y.frame)
+
+
+@pytest.mark.parametrize("values", [{"smoothing": 0}, {"max_correction": -1},
+                                    {"border": "wobble"}, {"zoom": 50}])
+def test_invalid_parameters_name_the_operator(values):
+    with pytest.raises(OperatorError, match="^stabilize: "):
+        create("stabilize", values)
