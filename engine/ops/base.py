@@ -22,6 +22,9 @@ import numpy as np
 from engine.errors import OperatorError
 from engine.ops.params import Params
 
+ANALYSIS_WIDTH = 480
+"""Width (pixels) of the frames `Window.analyse` returns, at most."""
+
 
 @dataclass(frozen=True)
 class Window:
@@ -36,8 +39,15 @@ class Window:
              operators scale pixel-sized parameters (radii, defect sizes) by it.
     key:     identity of the upstream stage and shot; operators may memoise per-frame or
              per-shot analysis under (key, index).
-    fetch:   previous-stage frame at any index inside the shot (for whole-shot analysis,
-             such as a shot's colour statistics); may be slow, memoise what you derive.
+    fetch:   previous-stage frame at any index inside the shot, full size; slow: prefer
+             `analyse`.
+    analyse: previous-stage frame at any index inside the shot, evaluated at the small
+             `analysis_scale` (at most ANALYSIS_WIDTH pixels wide): for statistics over many
+             frames (flicker targets, camera paths, a shot's colour) that need no detail.
+             Cheap, cached, and the same at every preview scale, so previews match exports.
+    analysis_scale: scale of `analyse` frames relative to the source (≤ scale); multiply
+             a length measured on an analysis frame by scale / analysis_scale to get pixels
+             of the current frame.
     """
 
     frames: tuple[np.ndarray, ...]
@@ -47,6 +57,8 @@ class Window:
     scale: float = 1.0
     key: str = ""
     fetch: Callable[[int], np.ndarray] | None = None
+    analyse: Callable[[int], np.ndarray] | None = None
+    analysis_scale: float = 1.0
 
     @property
     def index(self) -> int:
@@ -107,7 +119,13 @@ class Operator(ABC):
 
     @property
     def temporal_radius(self) -> int:
-        """Neighbours needed on each side of the current frame (frames)."""
+        """Full-size neighbours needed on each side of the current frame (frames)."""
+        return 0
+
+    @property
+    def analysis_radius(self) -> int:
+        """Frames on each side whose small `Window.analyse` version the operator reads
+        (planning only: distributed chunks get this much margin)."""
         return 0
 
     @abstractmethod

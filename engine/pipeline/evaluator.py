@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from engine.errors import NitrateError, OperatorError
-from engine.ops.base import Operator, Window
+from engine.ops.base import ANALYSIS_WIDTH, Operator, Window
 from engine.pipeline.cache import FrameCache
 from engine.pipeline.shot_plan import PlannedShot, ShotPlan
 from engine.project.recipe import Recipe, Step
@@ -88,6 +88,7 @@ class Evaluator:
         self.cache = cache if cache is not None else FrameCache()
         self.source_key = source_key
         self._operators: dict[str, Operator] = {}
+        self._source_width: int | None = None
 
     # -- source frames -----------------------------------------------------------------
     def original(self, index: int, scale: float = 1.0) -> np.ndarray:
@@ -99,8 +100,16 @@ class Evaluator:
                 frame = scaled(self.original(index, 1.0), scale)
             else:
                 frame = self.source.read(index)
+                self._source_width = frame.shape[1]
             self.cache.put(key, frame)
         return frame
+
+    def analysis_scale(self, scale: float) -> float:
+        """Scale of analysis frames: at most ANALYSIS_WIDTH pixels wide, never above `scale`."""
+        if self._source_width is None:
+            info = getattr(self.source, "info", None)
+            self._source_width = int(info.width) if info else self.original(0, 1.0).shape[1]
+        return min(scale, ANALYSIS_WIDTH / self._source_width)
 
     # -- recipe evaluation -------------------------------------------------------------
     def evaluate(self, index: int, plan: ShotPlan, scale: float = 1.0) -> Evaluated:
@@ -163,6 +172,8 @@ class Evaluator:
             scale=scale,
             key=stages[k - 1].key,
             fetch=self._fetcher(stages, k - 1, shot, scale),
+            analyse=self._analyser(k - 1, shot, scale),
+            analysis_scale=self.analysis_scale(scale),
         )
         try:
             result = op.process(window)
@@ -184,3 +195,14 @@ class Evaluator:
             return self._frame(stages, k, i, shot, scale)
 
         return fetch
+
+    def _analyser(self, k: int, shot: PlannedShot, scale: float) -> Callable[[int], np.ndarray]:
+        small = self.analysis_scale(scale)
+
+        def analyse(i: int) -> np.ndarray:
+            if not shot.start <= i <= shot.end:
+                raise IndexError(f"frame {i} is outside the shot {shot.start}-{shot.end}")
+            stages = self._stages(shot, small)
+            return self._frame(stages, k, i, shot, small)
+
+        return analyse
