@@ -134,3 +134,40 @@ def test_shot_plan_rejects_gaps_and_finds_shots() -> None:
     assert plan.shot_at(59).start == 25
     with pytest.raises(IndexError):
         plan.shot_at(100)
+
+
+def test_analysis_frames_are_small_stay_in_the_shot_and_match_across_preview_scales(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: dict[float, list[tuple[int, int]]] = {}
+
+    @dataclass(frozen=True)
+    class NoParams(Params):
+        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
+
+    class ShotMean(Operator):
+        """Adds the mean level of the whole shot, read from analysis frames."""
+
+        id = "shot_mean"
+        label = "Shot mean"
+        Params = NoParams
+
+        def process(self, window: Window) -> Result:
+            assert window.analyse is not None
+            first, last = window.shot
+            small = [window.analyse(i) for i in range(first, last + 1)]
+            seen.setdefault(window.scale, []).extend(f.shape[:2] for f in small)
+            with pytest.raises(IndexError):
+                window.analyse(last + 1)
+            level = float(np.mean([f.mean() for f in small]))
+            return Result(window.current + np.float32(level))
+
+    monkeypatch.setitem(registry._BY_ID, "shot_mean", ShotMean)
+    plan = ShotPlan.from_cuts(40, [10], Recipe.from_ops(["shot_mean"]))
+    ev = Evaluator(LevelSource(size=(540, 960)))
+    full = ev.evaluate(12, plan, scale=1.0).restored
+    half = ev.evaluate(12, plan, scale=0.5).restored
+    # Shot 10..39 has mean level 24.5/100, whatever the preview scale.
+    assert level(full) == pytest.approx(12 + 24.5, abs=1e-3)
+    assert level(half) == pytest.approx(level(full), abs=1e-3)
+    assert set(seen[1.0]) == {(270, 480)} and set(seen[0.5]) == {(270, 480)}
