@@ -6,6 +6,7 @@ Contract (other tools and the tests rely on it):
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio]
   nitrate render PROJECT.nitrate [-o OUTPUT]
+  nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
   nitrate ops [--json]
   nitrate presets [--json]
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from engine.errors import NitrateError, RenderCancelled
 
-COMMANDS = ("probe", "still", "restore", "render", "ops", "presets")
+COMMANDS = ("probe", "still", "restore", "render", "shots", "ops", "presets")
 
 
 class UsageError(Exception):
@@ -67,11 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None,
                    help="prores_hq, prores_4444, ffv1, h264, h265, dpx, tiff, png")
     p.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    p.add_argument("--shots", choices=("auto", "none"), default="auto",
+                   help="auto (default): find the cuts first so temporal operators never "
+                   "mix frames of two shots; none: treat the range as one shot")
 
     p = sub.add_parser("render", help="export a project")
     p.add_argument("project")
     p.add_argument("-o", "--output", default=None, help="overrides the project's output")
     p.add_argument("--codec", default=None)
+
+    p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive)")
+    p.add_argument("input")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sensitivity", type=float, default=0.5, help="0-1; higher finds subtler cuts")
 
     p = sub.add_parser("ops", help="list operators and their parameters")
     p.add_argument("--json", action="store_true")
@@ -206,6 +215,47 @@ def _run_job(job) -> int:
     return 0
 
 
+def _detect_shots(path: str, start: int = 0, end: int | None = None,
+                  sensitivity: float = 0.5) -> list:
+    """Cuts of frames start..end (inclusive) of `path`, with a progress bar on a terminal."""
+    from engine.media import open_reader
+    from engine.shots import detect_cuts
+
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            sys.stderr.write(f"\rfinding shots {done}/{total} ")
+            sys.stderr.flush()
+
+    with open_reader(path) as reader:
+        stop = None if end is None else end + 1
+        cuts = detect_cuts(reader, start=start, end=stop, progress=progress,
+                           sensitivity=sensitivity)
+    if tty:
+        sys.stderr.write("\n")
+    return cuts
+
+
+def cmd_shots(args: argparse.Namespace) -> int:
+    from engine.media import probe
+    from engine.shots import shots_from_cuts
+
+    count = probe(args.input).frame_count
+    cuts = _detect_shots(args.input, sensitivity=args.sensitivity)
+    shots = shots_from_cuts(count, cuts)
+    if args.json:
+        print(json.dumps({
+            "shots": [{"start": a, "end": b} for a, b in shots],
+            "cuts": [{"frame": c.frame, "kind": c.kind, "confidence": round(c.confidence, 3)}
+                     for c in cuts],
+        }, indent=2))
+        return 0
+    for n, (a, b) in enumerate(shots, start=1):
+        print(f"shot {n:>3}: frames {a:>6}-{b:<6} ({b - a + 1} frames)")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from engine.media import probe
     from engine.pipeline import ShotPlan
@@ -214,6 +264,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     info = probe(args.input)
     plan = ShotPlan.single(info.frame_count, recipe)
+    reach = max((s.build().temporal_radius + s.build().analysis_radius for s in recipe.active),
+                default=0)
+    if args.shots == "auto" and reach > 0 and 0 <= args.start < info.frame_count:
+        # Look a little beyond the range: a cut just outside it still bounds the windows
+        # of its first and last frames (the detector ignores the edges of what it sees).
+        last = info.frame_count - 1 if args.end is None else min(args.end, info.frame_count - 1)
+        margin = reach + 8
+        cuts = _detect_shots(args.input, max(0, args.start - margin),
+                             min(info.frame_count - 1, last + margin))
+        plan = ShotPlan.from_cuts(info.frame_count, [c.frame for c in cuts], recipe)
     job = RenderJob(
         source=Path(args.input),
         output=Path(args.output),
@@ -282,6 +342,7 @@ HANDLERS = {
     "still": cmd_still,
     "restore": cmd_restore,
     "render": cmd_render,
+    "shots": cmd_shots,
     "ops": cmd_ops,
     "presets": cmd_presets,
 }

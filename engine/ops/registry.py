@@ -12,10 +12,21 @@ from typing import Any
 from engine.errors import OperatorError
 from engine.ops.base import Operator
 from engine.ops.color import ColorOperator
+from engine.ops.deflicker import DeflickerOperator
+from engine.ops.degrain import DegrainOperator
+from engine.ops.dust import DustOperator
+from engine.ops.scratch import ScratchOperator
 from engine.ops.sharpen import SharpenOperator
+from engine.ops.stabilize import StabilizeOperator
 from engine.ops.temporal_average import TemporalAverageOperator
 
+# In the order a restorer usually applies them (menus list them so).
 OPERATORS: tuple[type[Operator], ...] = (
+    DeflickerOperator,
+    StabilizeOperator,
+    DustOperator,
+    ScratchOperator,
+    DegrainOperator,
     ColorOperator,
     SharpenOperator,
     TemporalAverageOperator,

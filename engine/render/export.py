@@ -23,6 +23,7 @@ import numpy as np
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media import timecode as tc
+from engine.media.writer import sidecar_wav
 from engine.pipeline import Evaluator, FrameCache, ShotPlan, total_radius
 
 PARTIAL_TAG = ".nitrate-partial"
@@ -81,10 +82,6 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
-def _is_sequence_target(output: Path, fmt: OutputFormat) -> bool:
-    return fmt.is_sequence
-
-
 def _sequence_unit(output: Path) -> tuple[Path, str | None]:
     """The folder that holds a sequence output, and the file pattern inside it (None for a
     bare folder, where the Writer picks the names)."""
@@ -97,7 +94,7 @@ class _Target:
     """Temporary and final locations of one export."""
 
     def __init__(self, output: Path, fmt: OutputFormat) -> None:
-        self.sequence = _is_sequence_target(output, fmt)
+        self.sequence = fmt.kind == "sequence"
         if self.sequence:
             self.final, pattern = _sequence_unit(output)
             self.temp = self.final.parent / f".{self.final.name}{PARTIAL_TAG}-{os.getpid()}"
@@ -110,11 +107,21 @@ class _Target:
             raise MediaError(output, f"the folder {self.final.parent} does not exist")
         self.discard()
 
+    def _sidecars(self) -> tuple[Path, Path] | None:
+        """(temporary, final) sidecar WAV of a bare-folder sequence: it sits beside the
+        folder, so it is renamed with it (a pattern's sidecar sits inside the folder)."""
+        if self.sequence and self.write_path == self.temp:
+            return sidecar_wav(self.temp), sidecar_wav(self.final)
+        return None
+
     def discard(self) -> None:
         if self.temp.is_dir():
             shutil.rmtree(self.temp, ignore_errors=True)
         else:
             self.temp.unlink(missing_ok=True)
+        sidecars = self._sidecars()
+        if sidecars:
+            sidecars[0].unlink(missing_ok=True)
 
     def commit(self) -> None:
         if not self.sequence:
@@ -127,6 +134,9 @@ class _Target:
         os.replace(self.temp, self.final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        sidecars = self._sidecars()
+        if sidecars and sidecars[0].exists():
+            os.replace(*sidecars)
 
 
 class _BackgroundWriter:

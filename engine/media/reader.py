@@ -1,0 +1,433 @@
+"""Readers: frame-accurate random access by index into video files and image sequences.
+
+``open_reader(path)`` returns a ``VideoReader`` (any file FFmpeg demuxes) or a
+``SequenceReader`` (folder, printf pattern or one numbered image file). Both yield float32
+RGB (H, W, 3) frames, levels 0-1 (see ``engine.media.convert`` for colour handling).
+
+Video random access: frame index → pts through ``FrameIndex`` (the one mapping), seek to
+the keyframe at or before it, decode forward to that exact pts. A read of a later frame
+with no keyframe in between (or within ``FORWARD_DECODE_LIMIT`` frames) continues decoding
+without seeking, so ``frames()`` and playback never seek. A damaged packet is skipped with
+a warning; a frame that cannot be decoded at all is replaced by the nearest earlier
+decoded frame (concealment, logged as a warning) rather than failing an export.
+
+Decoder threads: ``DECODER_THREADS`` (2, the target machines' core count) with FFmpeg's
+AUTO threading (frame threads for H.264/H.265/ProRes, slices where frames cannot be
+split). Frame threading adds a frame of latency per thread after each seek; with two
+threads that costs less than single-threaded decoding of a GOP, so seeks use it too.
+
+Rotation metadata is reported in ``MediaInfo.rotation`` and not applied: restoration
+works on the stored raster, and the Writer does not rotate either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from engine.errors import MediaError
+from engine.media.convert import component_bits, frame_to_rgb
+from engine.media.frame_index import FrameIndex, by_packet_scan, from_container_index
+from engine.media.info import MAX_PIXELS, MAX_SIDE, AudioStreamInfo, MediaInfo
+from engine.media.sequence import (
+    SequenceFiles,
+    check_sizes,
+    decode_file,
+    find_files,
+    is_sequence_path,
+)
+from engine.media.tags import primaries_name, range_name, space_name, trc_name
+
+log = logging.getLogger(__name__)
+
+DECODER_THREADS = 2
+"""Decoder threads per Reader (the 2-core target; the Evaluator runs in the same process)."""
+FORWARD_DECODE_LIMIT = 12
+"""Frames a Reader decodes forward instead of seeking when it knows no keyframes."""
+DEFAULT_SEQUENCE_FPS = Fraction(24)
+"""Rate given to image sequences, which store none (frames per second)."""
+
+# FFmpeg's own log stays off (PyAV's default): routing it into Python logging from the
+# decoder's threads deadlocks once a logging handler is configured (the CLI hung in probe).
+# Problems reach the user as MediaError messages written here instead.
+av.logging.set_level(None)
+
+
+def check_dimensions(path: Path, width: int, height: int) -> None:
+    """MediaError when a frame size is zero or beyond MAX_SIDE / MAX_PIXELS (pixels)."""
+    if width <= 0 or height <= 0:
+        raise MediaError(path, f"not a video or image sequence (frame size {width}x{height})")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise MediaError(
+            path,
+            f"dimensions {width}x{height} exceed the limit ({MAX_SIDE} pixels per side, "
+            f"{MAX_PIXELS} pixels in all)",
+        )
+
+
+class Reader:
+    """Frames of one clip by 0-based index. Not thread-safe: one Reader per thread."""
+
+    info: MediaInfo
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` as float32 (height, width, 3) RGB, levels 0-1."""
+        raise NotImplementedError
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start`` … ``stop - 1`` in order (stop defaults to the end)."""
+        stop = self.info.frame_count if stop is None else stop
+        self._check_index(start)
+        if stop > self.info.frame_count or stop < start:
+            raise MediaError(self.info.path, f"frame range {start}-{stop} is outside "
+                             f"0-{self.info.frame_count}")
+        for i in range(start, stop):
+            yield self.read(i)
+
+    def close(self) -> None:
+        """Release the file; further reads fail."""
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.info.frame_count:
+            raise MediaError(self.info.path, f"frame {index} is outside the clip "
+                             f"(0-{self.info.frame_count - 1})")
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _timecode_of(container: av.container.InputContainer, stream: Any) -> str | None:
+    for meta in (stream.metadata, container.metadata):
+        tc = meta.get("timecode")
+        if tc:
+            return str(tc)
+    for other in container.streams:
+        tc = other.metadata.get("timecode")
+        if tc:
+            return str(tc)
+    return None
+
+
+class VideoReader(Reader):
+    """Random access into a video file through PyAV (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        try:
+            self._container = av.open(str(path), "r")
+        except av.FFmpegError as exc:
+            raise MediaError(path, _open_problem(path, exc)) from None
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MediaError(path, f"not a video or image sequence ({exc})") from None
+        try:
+            self._setup()
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _setup(self) -> None:
+        path, container = self._path, self._container
+        videos = [s for s in container.streams.video
+                  if not s.disposition & av.stream.Disposition.attached_pic]
+        if not videos:
+            what = " (audio only)" if container.streams.audio else ""
+            raise MediaError(path, f"no video stream{what}")
+        stream = self._stream = videos[0]
+        ctx = stream.codec_context
+        check_dimensions(path, ctx.width, ctx.height)
+        ctx.thread_type = "AUTO"
+        ctx.thread_count = DECODER_THREADS
+        self._index = self._build_index()
+        self._decoded: Iterator[av.VideoFrame] | None = None
+        self._pos = -1  # index of the last frame pulled from the decoder
+        self._last: tuple[int, av.VideoFrame] | None = None
+        self._closed = False
+        first = self._first_frame()
+        self.info = self._describe(first)
+
+    def _build_index(self) -> FrameIndex:
+        idx = from_container_index(self._stream, self._path.stat().st_size)
+        if idx is None:
+            idx = by_packet_scan(self._container, self._stream, self._path)
+        if idx.count == 0:
+            raise MediaError(self._path, "no video frames (0-frame file)")
+        return idx
+
+    def _first_frame(self) -> av.VideoFrame:
+        # Decoding frame 0 at open proves the stream decodes and gives the real pixel format.
+        self.info = _placeholder_info(self._path, self._index.count)
+        try:
+            self._seek_and_decode(0)
+        except MediaError:
+            raise
+        if self._last is None:
+            raise MediaError(self._path, "no video frames could be decoded (damaged data)")
+        return self._last[1]
+
+    def _describe(self, first: av.VideoFrame) -> MediaInfo:
+        s, c, idx = self._stream, self._container, self._index
+        ctx = s.codec_context
+        rate = s.average_rate or s.guessed_rate
+        if idx.step is not None and s.time_base:
+            fps = 1 / (idx.step * Fraction(s.time_base))
+        elif rate:
+            fps = Fraction(rate)
+        else:
+            fps = Fraction(25)
+        if idx.variable_rate and idx.pts is not None and idx.count > 1 and s.time_base:
+            span = (int(idx.pts[-1]) - int(idx.pts[0])) * Fraction(s.time_base)
+            fps = Fraction(idx.count - 1) / span if span > 0 else fps
+            fps = fps.limit_denominator(1001000)
+        audio = tuple(
+            AudioStreamInfo(
+                index=a.index,
+                codec=a.codec_context.name,
+                sample_rate=int(a.codec_context.sample_rate or 0),
+                channels=int(a.codec_context.channels or 0),
+                duration=(float(a.duration * a.time_base) if a.duration and a.time_base
+                          else (c.duration / av.time_base if c.duration else None)),
+            )
+            for a in c.streams.audio
+        )
+        fmt = first.format
+        return MediaInfo(
+            path=self._path, kind="video", width=first.width, height=first.height,
+            fps=fps, frame_count=idx.count, duration=float(idx.count / fps),
+            pix_fmt=fmt.name, bit_depth=component_bits(fmt), codec=ctx.name,
+            color_range=range_name(first.color_range or ctx.color_range),
+            color_space=space_name(first.colorspace or ctx.colorspace),
+            color_primaries=primaries_name(ctx.color_primaries),
+            color_trc=trc_name(ctx.color_trc),
+            timecode=_timecode_of(c, s), audio=audio,
+            variable_frame_rate=idx.variable_rate,
+            rotation=int(round(first.rotation)) % 360 if first.rotation else 0,
+            first_number=0,
+        )
+
+    # -- decoding -------------------------------------------------------------------------
+
+    def _packets_decoded(self) -> Iterator[av.VideoFrame]:
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except (av.InvalidDataError, av.error.PatchWelcomeError) as exc:
+                    log.warning("%s: skipped a damaged packet at pts %s (%s)",
+                                self._path, packet.pts, exc)
+        except av.FFmpegError as exc:
+            log.warning("%s: demuxing stopped early (%s)", self._path, exc)
+
+    def _next_decoded(self) -> tuple[int, av.VideoFrame] | None:
+        """Next frame from the decoder with its index; None at the end of the data."""
+        assert self._decoded is not None
+        for frame in self._decoded:
+            pts = frame.pts
+            if pts is None:
+                index: int | None = self._pos + 1
+            else:
+                index = self._index.index_of(pts)
+            if index is None:
+                if self._index.method != "packet scan":
+                    raise _IndexMismatch(pts)
+                log.warning("%s: decoded a frame with unindexed pts %s; skipped",
+                            self._path, pts)
+                continue
+            self._pos = index
+            return index, frame
+        return None
+
+    def _seek_and_decode(self, index: int) -> None:
+        idx = self._index
+        target = idx.pts_of(index)
+        step = idx.step or max(1, int(np.median(np.diff(idx.pts)))) if idx.count > 1 else 1
+        backoff = 0
+        while True:
+            seek_to = target - backoff
+            self._container.seek(max(seek_to, 0) if seek_to < idx.first else seek_to,
+                                 backward=True, any_frame=False, stream=self._stream)
+            self._decoded = self._packets_decoded()
+            self._pos = -1
+            self._last = None
+            got = self._next_decoded()
+            if got is not None and got[0] > index and seek_to > idx.first - step:
+                # Landed after the wanted frame (decode-time index, open GOP): back off.
+                backoff = max(step * 8, backoff * 2)
+                continue
+            if got is not None:
+                self._last = got
+                if got[0] < index:
+                    self._decode_forward(index)
+            return
+
+    def _decode_forward(self, index: int) -> None:
+        while self._last is None or self._last[0] < index:
+            got = self._next_decoded()
+            if got is None:
+                break
+            if got[0] > index and self._last is not None:
+                log.warning("%s: frame %d is missing from the data; showing frame %d",
+                            self._path, index, self._last[0])
+                self._last = (index, self._last[1])
+                self._decoded = None
+                return
+            self._last = got
+        if self._last is not None and self._last[0] < index:
+            log.warning("%s: frame %d is beyond the decodable data; showing frame %d",
+                        self._path, index, self._last[0])
+            self._last = (index, self._last[1])
+            self._decoded = None
+
+    def _goto(self, index: int) -> av.VideoFrame:
+        last = self._last
+        if last is not None and last[0] == index:
+            return last[1]
+        forward = (
+            self._decoded is not None and last is not None and last[0] < index
+            and self._pos == last[0]
+        )
+        if forward:
+            assert last is not None
+            key = self._index.keyframe_at_or_before(index)
+            if key is not None:
+                forward = key <= last[0] or index - last[0] <= 2
+            else:
+                forward = index - last[0] <= FORWARD_DECODE_LIMIT
+        if forward:
+            self._decode_forward(index)
+        else:
+            self._seek_and_decode(index)
+        if self._last is None:
+            raise MediaError(self._path, f"frame {index} cannot be decoded (damaged data)")
+        return self._last[1]
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` as float32 (height, width, 3) RGB, levels 0-1."""
+        if self._closed:
+            raise MediaError(self._path, "reader is closed")
+        self._check_index(index)
+        try:
+            frame = self._goto(index)
+        except _IndexMismatch as exc:
+            log.warning("%s: decoded pts %s is not on the constant-rate grid; "
+                        "re-indexing by packet scan", self._path, exc.pts)
+            self._index = by_packet_scan(self._container, self._stream, self._path)
+            self._last = None
+            self._decoded = None
+            frame = self._goto(index)
+        return frame_to_rgb(frame)
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self._decoded = None
+            self._last = None
+            self._container.close()
+
+
+class _IndexMismatch(Exception):
+    def __init__(self, pts: int | None) -> None:
+        super().__init__(pts)
+        self.pts = pts
+
+
+def _placeholder_info(path: Path, count: int) -> MediaInfo:
+    return MediaInfo(path, "video", 0, 0, Fraction(1), count, 0.0, "", 8, "", "unknown",
+                     "unknown", "unknown", "unknown", None, (), False, 0, 0)
+
+
+def _open_problem(path: Path, exc: av.FFmpegError) -> str:
+    detail = getattr(exc, "strerror", None) or str(exc)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    container_magic = head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[
+        :4] in (b"\x1a\x45\xdf\xa3", b"RIFF")
+    if container_magic:
+        return f"truncated or damaged: the file starts like a video but cannot be opened ({detail})"
+    return f"not a video or image sequence ({detail})"
+
+
+class SequenceReader(Reader):
+    """Frames of an image sequence, one file per frame (see ``engine.media.sequence``)."""
+
+    def __init__(self, path: Path, fps: Fraction = DEFAULT_SEQUENCE_FPS) -> None:
+        self._path = path
+        self._seq: SequenceFiles = find_files(path)
+        files = self._seq.files
+        first = decode_file(files[0], self._seq.codec)
+        check_dimensions(files[0], first.width, first.height)
+        self._size = (first.width, first.height)
+        if len(files) > 1:
+            last = decode_file(files[-1], self._seq.codec)
+            if (last.width, last.height) != self._size:
+                raise MediaError(files[-1], f"frames have different sizes: "
+                                 f"{last.width}x{last.height}, first frame {files[0].name} "
+                                 f"is {first.width}x{first.height}")
+        check_sizes(self._seq, first.width, first.height)
+        fmt = first.format
+        self._closed = False
+        tc = first.metadata.get("timecode") if first.metadata else None
+        self.info = MediaInfo(
+            path=path, kind="sequence", width=first.width, height=first.height, fps=fps,
+            frame_count=len(files), duration=float(len(files) / fps), pix_fmt=fmt.name,
+            bit_depth=component_bits(fmt), codec=self._seq.codec,
+            color_range=range_name(first.color_range), color_space=space_name(first.colorspace),
+            color_primaries="unknown", color_trc="unknown", timecode=tc or None, audio=(),
+            variable_frame_rate=False, rotation=0, first_number=self._seq.first_number,
+        )
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The sequence's files in frame order."""
+        return self._seq.files
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (file ``first_number + index``) as float32 RGB, levels 0-1."""
+        if self._closed:
+            raise MediaError(self._path, "reader is closed")
+        self._check_index(index)
+        file = self._seq.files[index]
+        frame = decode_file(file, self._seq.codec)
+        if (frame.width, frame.height) != self._size:
+            raise MediaError(file, f"frames have different sizes: {frame.width}x{frame.height}, "
+                             f"first frame is {self._size[0]}x{self._size[1]}")
+        return frame_to_rgb(frame)
+
+    def close(self) -> None:
+        """Mark closed (no file stays open between reads)."""
+        self._closed = True
+
+
+def open_reader(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS) -> Reader:
+    """A Reader for a video file, an image-sequence folder, a printf pattern or one file
+    of a numbered sequence. ``sequence_fps`` (frames per second) is used for sequences,
+    which store no rate. MediaError(path, problem) with a one-line problem when the input
+    cannot be used."""
+    p = Path(path)
+    if "%" in p.name or p.is_dir() or (is_sequence_path(p) and p.exists()):
+        return SequenceReader(p, sequence_fps)
+    if not p.exists():
+        raise MediaError(p, "file not found")
+    if not p.is_file():
+        raise MediaError(p, "not a video or image sequence (not a regular file)")
+    if p.stat().st_size == 0:
+        raise MediaError(p, "file is empty (0 bytes)")
+    return VideoReader(p)
+
+
+def probe(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS) -> MediaInfo:
+    """Describe a video file or image sequence (opens it, indexes it, decodes frame 0)."""
+    with open_reader(path, sequence_fps) as reader:
+        return reader.info
