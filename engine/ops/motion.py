@@ -94,8 +94,8 @@ def consistency_error(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     estimated correctly, following forward then backward returns to the start; occlusions and
     failures leave a large error, so compensated pixels there must not be trusted.
     """
-    back_at_target = warp(backward, forward)
-    return np.linalg.norm(forward + back_at_target, axis=2)
+    loop = forward + warp(backward, forward)
+    return cv2.magnitude(loop[..., 0], loop[..., 1])  # several times faster than linalg.norm
 
 
 def compensate(

@@ -1,0 +1,47 @@
+"""A small LRU memo for operators' per-frame analyses (flows, statistics, detections).
+
+One operator instance serves a whole shot during an export, so each frame's analysis is
+computed once and reused by the next frames' windows; the bound keeps a long export from
+growing without limit.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class Memo(Generic[V]):
+    """Least-recently-used mapping of at most `capacity` entries."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[Hashable, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
+    def get(self, key: Hashable) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: V) -> V:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+        return value
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        value = self.get(key)
+        if value is None:
+            value = self.put(key, compute())
+        return value
