@@ -31,5 +31,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.interactive
 
+# A real window under Xvfb when it is installed (apt-get install xvfb), else offscreen.
+screenshots: $(STAMP)
+	if command -v xvfb-run >/dev/null; then xvfb-run -a -s "-screen 0 1920x1080x24" \
+		$(BIN)/python -m ui.screenshots; else QT_QPA_PLATFORM=offscreen $(BIN)/python -m ui.screenshots; fi
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,257 @@
+"""The main window with the real engine bridge on tiny generated clips."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtWidgets import QMessageBox
+
+from engine.media import probe
+from engine.project import Clip, Project, Recipe, Shot, Step, save_project
+from engine.synth.index_clip import write_index_clip
+from ui.document import Document, Target
+from ui.main_window import MainWindow
+from ui.render_queue import RenderRequest
+
+FRAMES = 12
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
+                            height=48, frames=FRAMES)
+
+
+def _discard(window: MainWindow) -> None:
+    """Answer "Discard" to the unsaved-changes question (pytest-qt closes the window)."""
+    window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
+
+
+def _close(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    _discard(window)
+    window.close()
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    win.show()
+    yield win
+    _close(win, monkeypatch)
+
+
+def _settled(window: MainWindow, qtbot, index: int = 0) -> None:
+    """Wait until the viewer shows frame `index` and the engine has nothing left to do."""
+    qtbot.waitUntil(lambda: window.bridge.wait_until_idle(0.05)
+                    and not window._preview_timer.isActive()
+                    and window.viewer.shown_index == index, timeout=20_000)
+
+
+def _mean_level(image: QImage) -> float:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    ptr = image.constBits()
+    data = np.frombuffer(ptr, np.uint8, image.sizeInBytes())
+    return float(data.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].mean())
+
+
+def _project_file(clip: Path, tmp_path: Path) -> Path:
+    shots = [Shot(0, 3), Shot(4, 7, Recipe.of([Step.create("sharpen")])), Shot(8, FRAMES - 1)]
+    project = Project(clips=[Clip(str(clip), FRAMES, shots)])
+    return save_project(project, tmp_path / "film.nitrate")
+
+
+def test_empty_window_offers_open_footage(window: MainWindow) -> None:
+    assert window.stack.currentWidget() is window.empty_page
+    assert window.open_button.text() == "Open footage…"
+    assert not window.act_save.isEnabled()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Edit", "View", "Clip", "Render", "Help"]
+
+
+def test_open_project_puts_its_shots_on_the_timeline(qtbot, window: MainWindow, clip: Path,
+                                                     tmp_path: Path) -> None:
+    assert window.open_path(_project_file(clip, tmp_path))
+    _settled(window, qtbot)
+    assert window.stack.currentWidget() is window.viewer
+    assert window.timeline.shots == [(0, 3), (4, 7), (8, FRAMES - 1)]
+    assert "film.nitrate" in window.windowTitle()
+    assert "frame 0" in window.frame_label.text()
+    window.playback.seek(5)
+    _settled(window, qtbot, 5)
+    assert window.inspector.current_shot == 1
+    assert str(tmp_path / "film.nitrate") in window.recent_files()
+
+
+def test_open_footage_detects_shots(qtbot, settings: QSettings, clip: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    win = MainWindow(settings, detect_shots=True)
+    qtbot.addWidget(win, before_close_func=_discard)
+    assert win.open_path(clip)
+    with qtbot.waitSignal(win.detector.finished, timeout=30_000) as blocker:
+        pass
+    assert blocker.args[1] == ""  # no error
+    assert win.document.shots()[0].start == 0 and win.document.shots()[-1].end == FRAMES - 1
+    assert not win.document.is_dirty  # detection is part of opening
+    _close(win, monkeypatch)
+
+
+def test_parameter_change_updates_after_view_and_undo_restores(
+        qtbot, window: MainWindow, clip: Path) -> None:
+    window.open_path(clip)
+    _settled(window, qtbot)
+    window.inspector.add_step("color")
+    _settled(window, qtbot)
+    neutral = _mean_level(window.viewer.after_image())
+    before = _mean_level(window.viewer.before_image())
+    assert neutral == pytest.approx(before, abs=1.0)
+    window.inspector.cards[0].controls["exposure"].spin.setValue(1.0)
+    qtbot.waitUntil(lambda: window.bridge.wait_until_idle(0.05)
+                    and _mean_level(window.viewer.after_image()) > neutral + 20, timeout=20_000)
+    assert window.document.is_dirty and window.isWindowModified()
+    window.act_undo.trigger()
+    qtbot.waitUntil(lambda: window.bridge.wait_until_idle(0.05)
+                    and _mean_level(window.viewer.after_image()) == pytest.approx(neutral, abs=1),
+                    timeout=20_000)
+    assert window.inspector.cards[0].controls["exposure"].value() == 0.0
+    window.act_redo.trigger()
+    assert window.document.recipe(Target(0, None)).steps[0].params.exposure == 1.0
+
+
+def test_bad_media_is_a_one_line_message_naming_the_file(window: MainWindow, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "broken.mov"
+    bad.write_bytes(b"this is not a movie" * 10)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        staticmethod(lambda _p, _t, text, *a: shown.append(text)))
+    assert not window.open_path(bad)
+    assert len(shown) == 1 and "broken.mov" in shown[0] and "\n" not in shown[0]
+    assert window.stack.currentWidget() is window.empty_page
+
+
+def test_save_as_and_reopen_round_trip(qtbot, window: MainWindow, clip: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    window.open_path(clip)
+    window.inspector.add_step("sharpen")
+    window.inspector.cards[0].controls["amount"].spin.setValue(1.25)
+    target = tmp_path / "saved.nitrate"
+    monkeypatch.setattr("ui.main_window.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(target), ""))
+    assert window.save()
+    assert not window.document.is_dirty and not window.isWindowModified()
+    data = json.loads(target.read_text())
+    assert data["clips"][0]["default_recipe"][0]["params"]["amount"] == 1.25
+    window.document.close()
+    assert window.open_path(target)
+    _settled(window, qtbot)
+    assert window.inspector.cards[0].controls["amount"].value() == 1.25
+
+
+def test_close_with_unsaved_changes_prompts(qtbot, settings: QSettings, clip: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    win.show()
+    win.open_path(clip)
+    win.inspector.add_step("color")
+    asked: list[str] = []
+
+    def answer(choice):
+        def question(_parent, _title, text, *args, **kwargs):
+            asked.append(text)
+            return choice
+        return staticmethod(question)
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    assert not win.close()
+    assert win.isVisible() and len(asked) == 1 and "tiny.mp4" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))
+    assert win.close()
+    assert len(asked) == 2
+
+
+def test_settings_remember_preview_scale_and_layout(qtbot, settings: QSettings,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    first = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(first, before_close_func=_discard)
+    first.set_preview_scale(0.25)
+    first.set_cache_budget(512 << 20)
+    first.render_dock.hide()
+    _close(first, monkeypatch)
+    second = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(second, before_close_func=_discard)
+    assert second.playback.preview_scale == 0.25
+    assert second.scale_combo.currentData() == 0.25
+    assert second.bridge.cache_budget == 512 << 20
+    assert second.render_dock.isHidden()
+    _close(second, monkeypatch)
+
+
+def test_recovery_after_crash_is_offered(qtbot, settings: QSettings, clip: Path,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A previous session: saved, edited, autosaved, then "crashed" (its pid is gone).
+    crashed = Document()
+    crashed.set_project(Project(clips=[Clip(str(clip), FRAMES)]))
+    crashed.save(tmp_path / "work.nitrate")
+    crashed.edit_recipe(Target(0, None), Recipe.of([Step.create("color", {"exposure": 2.0})]),
+                        "edit")
+    autosave = crashed.autosave_now()
+    data = json.loads(autosave.read_text())
+    data["nitrate_recovery"]["pid"] = 2**22 + 999
+    lost = autosave.with_name(f"autosave-{2**22 + 999}.nitrate")
+    lost.write_text(json.dumps(data))
+    crashed.shutdown()  # removes only its own autosave, as a clean exit would
+
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    offered: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda _p, _t, text, *a, **k: offered.append(text) or QMessageBox.StandardButton.Yes))
+    assert win.offer_recovery()
+    assert "work.nitrate" in offered[0]
+    assert win.document.is_dirty and win.document.path == tmp_path / "work.nitrate"
+    assert win.inspector.cards[0].controls["exposure"].value() == 2.0
+    _settled(win, qtbot)
+    _close(win, monkeypatch)
+
+
+def test_drop_a_project_opens_it(qtbot, window: MainWindow, clip: Path, tmp_path: Path) -> None:
+    project = _project_file(clip, tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(project))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.document.path == project, timeout=5000)
+    _settled(window, qtbot)
+    assert len(window.timeline.shots) == 3
+
+
+def test_render_whole_clip_from_the_window(qtbot, window: MainWindow, clip: Path,
+                                           tmp_path: Path) -> None:
+    window.open_path(clip)
+    window.inspector.add_step("color")
+    out = tmp_path / "restored.mkv"
+    with qtbot.waitSignal(window.render_queue.job_finished, timeout=60_000) as blocker:
+        ids = window.queue_render(RenderRequest("clip", out, "ffv1", False))
+    assert len(ids) == 1
+    assert blocker.args[1].state == "done", blocker.args[1].message
+    assert probe(out).frame_count == FRAMES
+
+
+def test_render_in_out_without_marks_is_refused(window: MainWindow, clip: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    window.open_path(clip)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        staticmethod(lambda _p, _t, text, *a: shown.append(text)))
+    assert window.queue_render(RenderRequest("inout", tmp_path / "x.mov", "prores_hq",
+                                             False)) == []
+    assert shown and "in point" in shown[0]

@@ -1,0 +1,155 @@
+"""Render queue: jobs run in order off the GUI thread, report progress, can be cancelled,
+and give the same file as the CLI's job."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import MediaError, RenderCancelled
+from engine.media import open_reader, probe
+from engine.pipeline import ShotPlan
+from engine.project import Recipe, Step, new_project
+from engine.render import CancelToken, Progress, RenderJob, job_for_project, render
+from engine.synth.index_clip import write_index_clip
+from ui.render_queue import (
+    OUTPUT_CHOICES,
+    RenderDialog,
+    RenderQueue,
+    format_eta,
+    output_for,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("clip")
+    return write_index_clip(folder / "tiny.mp4", width=64, height=48, frames=8)
+
+
+@pytest.fixture
+def queue_widget(qtbot) -> Iterator[RenderQueue]:
+    widget = RenderQueue()
+    qtbot.addWidget(widget)
+    yield widget
+    widget.close_runner()
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with open_reader(path) as reader:
+        return [reader.read(i) for i in range(reader.info.frame_count)]
+
+
+def test_job_renders_a_playable_file_same_as_cli(qtbot, queue_widget: RenderQueue,
+                                                 tiny_clip: Path, tmp_path: Path) -> None:
+    project = new_project(tiny_clip, Recipe.of([Step.create("color", {"exposure": 0.5})]))
+    job = job_for_project(project, tmp_path / "gui.mkv", codec="ffv1")
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as blocker:
+        job_id = queue_widget.add_job(job)
+    assert blocker.args[0] == job_id and blocker.args[1].state == "done", blocker.args[1]
+    row = queue_widget.rows[job_id]
+    assert row.bar.value() == 1000 and row.button.text() == "Remove"
+    assert probe(tmp_path / "gui.mkv").frame_count == 8
+    # The CLI builds its job with the same function and drives the same generator.
+    cli_job = job_for_project(project, tmp_path / "cli.mkv", codec="ffv1")
+    for _ in render(cli_job):
+        pass
+    gui, cli = _frames(tmp_path / "gui.mkv"), _frames(tmp_path / "cli.mkv")
+    assert len(gui) == len(cli) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(gui, cli, strict=True))
+
+
+def _fake_render(gate: threading.Event, frames: int = 50):
+    """A render that waits for `gate` between frames, honouring cancel like the engine."""
+
+    def fake(job: RenderJob, cancel: CancelToken) -> Iterator[Progress]:
+        for done in range(1, frames + 1):
+            gate.wait(5)
+            if cancel.cancelled:
+                raise RenderCancelled(f"{job.output}: export cancelled")
+            yield Progress(done, frames, done / 10, 10.0, (frames - done) / 10, job.output,
+                           done == frames)
+
+    return fake
+
+
+def _job(tmp_path: Path, name: str) -> RenderJob:
+    plan = ShotPlan.single(10, Recipe())
+    return RenderJob(tmp_path / "src.mp4", tmp_path / name, plan)
+
+
+def test_jobs_run_in_order_and_cancel_leaves_the_others(qtbot, tmp_path: Path) -> None:
+    gate = threading.Event()
+    widget = RenderQueue(render_fn=_fake_render(gate))
+    qtbot.addWidget(widget)
+    first = widget.add_job(_job(tmp_path, "a.mov"))
+    second = widget.add_job(_job(tmp_path, "b.mov"))
+    third = widget.add_job(_job(tmp_path, "c.mov"))
+    qtbot.waitUntil(lambda: widget.state(first) == "running", timeout=5000)
+    assert widget.state(second) == "queued"  # one after another, not in parallel
+    widget.cancel(second)  # a queued job is skipped
+    widget.cancel(first)  # a running job stops at its next frame
+    gate.set()
+    assert widget.runner.wait_until_idle(10)
+    qtbot.waitUntil(lambda: widget.active_count() == 0, timeout=5000)
+    assert widget.state(first) == "cancelled"
+    assert widget.state(second) == "cancelled"
+    assert widget.state(third) == "done"
+    assert widget.rows[third].bar.format() == "done"
+    widget.clear_finished()
+    assert widget.rows == {} and not widget.empty_label.isHidden()
+    widget.close_runner()
+
+
+def test_progress_shows_fps_and_eta(qtbot, tmp_path: Path) -> None:
+    gate = threading.Event()
+    gate.set()
+    widget = RenderQueue(render_fn=_fake_render(gate, frames=5))
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.job_finished, timeout=5000):
+        job_id = widget.add_job(_job(tmp_path, "a.mov"))
+    text = widget.rows[job_id].status.text()
+    assert text.startswith("5 frames in")  # the outcome replaces the live fps/ETA line
+    widget.close_runner()
+    assert format_eta(65) == "1:05" and format_eta(3725) == "1:02:05" and format_eta(None) == "–"
+
+
+def test_failure_is_a_message_not_a_crash(qtbot, tmp_path: Path) -> None:
+    def broken(job: RenderJob, cancel: CancelToken) -> Iterator[Progress]:
+        raise MediaError(job.source, "cannot be decoded")
+        yield  # pragma: no cover
+
+    widget = RenderQueue(render_fn=broken)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.message, timeout=5000) as blocker:
+        job_id = widget.add_job(_job(tmp_path, "a.mov"))
+    assert blocker.args[0] == f"Export failed: {tmp_path / 'src.mp4'}: cannot be decoded"
+    qtbot.waitUntil(lambda: widget.state(job_id) == "failed", timeout=5000)
+    widget.close_runner()
+
+
+def test_dialog_offers_ranges_and_formats(qtbot, tmp_path: Path) -> None:
+    dialog = RenderDialog(tmp_path / "reel_restored.mov", None, [1, 2])
+    qtbot.addWidget(dialog)
+    assert not dialog.range_inout.isEnabled() and dialog.range_shots.isEnabled()
+    dialog.range_shots.setChecked(True)
+    dialog.format.setCurrentIndex([c.codec for c in OUTPUT_CHOICES].index("dpx"))
+    request = dialog.request()
+    assert request.range_kind == "shots" and request.codec == "dpx"
+    assert request.output == tmp_path / "reel_restored" and request.audio is False
+    assert output_for(tmp_path / "x", OUTPUT_CHOICES[0]) == tmp_path / "x.mov"
+
+
+def test_closing_runner_mid_render_cancels(qtbot, tmp_path: Path) -> None:
+    gate = threading.Event()
+    widget = RenderQueue(render_fn=_fake_render(gate))
+    qtbot.addWidget(widget)
+    job_id = widget.add_job(_job(tmp_path, "a.mov"))
+    qtbot.waitUntil(lambda: widget.state(job_id) == "running", timeout=5000)
+    gate.set()
+    widget.close_runner()  # the window closes: the worker stops, no thread is left
+    assert not widget.runner.busy

@@ -1,0 +1,83 @@
+"""Undoable edits of the open project (QUndoCommand subclasses).
+
+Every change a user makes to a project goes through one of these, pushed on the
+Document's QUndoStack. Commands store whole immutable values (a Recipe, a list of shots)
+before and after, so undo is an exact restore and never re-derives anything.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QUndoCommand
+
+from engine.project.model import Shot
+from engine.project.recipe import Recipe
+
+if TYPE_CHECKING:
+    from ui.document import Document, Target
+
+# QUndoCommand.id(): commands with the same id may be merged by the stack.
+_MERGEABLE_RECIPE_EDIT = 1001
+
+
+class RecipeCommand(QUndoCommand):
+    """Set the recipe of a target (clip default or one shot's own recipe).
+
+    `after` None on a shot target means "follow the clip default" (no own recipe).
+    `merge_key`: consecutive commands with the same key become one undo step (a slider drag
+    sends one command per position; the user undoes the drag as a whole).
+    """
+
+    def __init__(
+        self,
+        document: Document,
+        target: Target,
+        after: Recipe | None,
+        text: str,
+        merge_key: Hashable | None = None,
+    ) -> None:
+        super().__init__(text)
+        self._document = document
+        self.target = target
+        self.before = document.own_recipe(target)
+        self.after = after
+        self.merge_key = merge_key
+
+    def id(self) -> int:
+        return _MERGEABLE_RECIPE_EDIT if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
+        if not isinstance(other, RecipeCommand) or other.merge_key != self.merge_key:
+            return False
+        if other.target != self.target:
+            return False
+        self.after = other.after
+        # A drag that ends where it started leaves nothing to undo.
+        self.setObsolete(self.after == self.before)
+        return True
+
+    def redo(self) -> None:
+        self._document.apply_recipe(self.target, self.after)
+
+    def undo(self) -> None:
+        self._document.apply_recipe(self.target, self.before)
+
+
+class ShotsCommand(QUndoCommand):
+    """Replace the shot list of a clip (split, join, mark reviewed, notes)."""
+
+    def __init__(self, document: Document, clip: int, after: list[Shot], text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self.clip = clip
+        self.before = copy.deepcopy(document.project_or_raise().clips[clip].shots)
+        self.after = copy.deepcopy(after)
+
+    def redo(self) -> None:
+        self._document.apply_shots(self.clip, copy.deepcopy(self.after))
+
+    def undo(self) -> None:
+        self._document.apply_shots(self.clip, copy.deepcopy(self.before))

@@ -1,0 +1,436 @@
+"""The open project: model, undo stack, dirty flag, autosave and crash recovery.
+
+The Document is the one owner of the `Project` in the UI. Widgets read it and change it only
+through undoable commands (ui/commands.py); it announces changes with signals. The engine
+receives immutable snapshots (`plan()`), so the background worker never sees a half-made edit.
+
+Autosave writes the project every `autosave_interval_ms` (30 s) while it has unsaved
+changes, to a recovery file in the user's data folder (never over the user's own file). A
+clean exit or a save removes it; a recovery file left by a process that is no longer running
+means a crash, and the next start offers to recover it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QUndoStack
+
+from engine.errors import ProjectError
+from engine.pipeline import ShotPlan
+from engine.project import Project, Recipe, Shot, load_project, new_project, save_project
+from engine.project.io import SUFFIX, atomic_write_text, project_to_json
+from ui.commands import RecipeCommand, ShotsCommand
+
+AUTOSAVE_INTERVAL_MS = 30_000
+_RECOVERY_KEY = "nitrate_recovery"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the inspector edits: a clip's default recipe (shot None) or one shot's recipe."""
+
+    clip: int = 0
+    shot: int | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.shot is None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """An autosave left behind by a Nitrate that did not exit cleanly.
+
+    original: the project file it belongs to (None for a project never saved).
+    saved_at: seconds since the epoch of the autosave.
+    """
+
+    path: Path
+    original: Path | None
+    saved_at: float
+    media: str
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
+        name = self.original.name if self.original else f"unsaved project on {Path(self.media).name}"
+        return f"{name} (autosaved {when})"
+
+
+def default_recovery_dir() -> Path:
+    """The user's data folder for recovery files (XDG_DATA_HOME/Nitrate/recovery on Linux)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base or Path.home() / ".local" / "share") / "Nitrate" / "recovery"
+
+
+def is_project_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == SUFFIX
+
+
+class Document(QObject):
+    """The open project and everything about editing it.
+
+    Signals:
+      project_replaced(): a project was opened, created, recovered or closed.
+      recipe_changed(object): a Target's recipe changed (edit, undo, redo).
+      shots_changed(int): the shot list of clip N changed.
+      modified(): any content change (the preview must be refreshed).
+      dirty_changed(bool): unsaved changes appeared / were saved.
+      path_changed(): the project file path changed (title bar, recent files).
+    """
+
+    project_replaced = Signal()
+    recipe_changed = Signal(object)
+    shots_changed = Signal(int)
+    modified = Signal()
+    dirty_changed = Signal(bool)
+    path_changed = Signal()
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        recovery_dir: Path | None = None,
+        autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS,
+    ) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.undo_stack = QUndoStack(self)
+        # A bound slot (not a lambda) so Qt drops the connection when the Document dies.
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.recovery_dir = recovery_dir or default_recovery_dir()
+        self.recovery_path = self.recovery_dir / f"autosave-{os.getpid()}{SUFFIX}"
+        # A recovered project is unsaved although its undo stack is empty.
+        self._forced_dirty = False
+        self._last_dirty = False
+        self._autosaved_index: int | None = None
+        self._plan: ShotPlan | None = None
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(autosave_interval_ms)
+        self._autosave.timeout.connect(self.autosave_now)
+
+    # --- state -------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.project is not None
+
+    @property
+    def is_dirty(self) -> bool:
+        return self.project is not None and (self._forced_dirty or not self.undo_stack.isClean())
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.project is None else self.project.path
+
+    def project_or_raise(self) -> Project:
+        if self.project is None:
+            raise ProjectError("project", "no project is open")
+        return self.project
+
+    def display_name(self) -> str:
+        if self.project is None:
+            return "No project"
+        if self.project.path is not None:
+            return self.project.path.name
+        if self.project.clips:
+            return f"{Path(self.project.clip.path).name} (unsaved project)"
+        return "Untitled"
+
+    def media_path(self, clip: int = 0) -> Path | None:
+        """Absolute path of a clip's media."""
+        if self.project is None or not self.project.clips:
+            return None
+        return self.project.resolve(self.project.clips[clip].path)
+
+    def plan(self, clip: int = 0) -> ShotPlan | None:
+        """Immutable snapshot of shots and recipes for the engine (cached until an edit)."""
+        if self.project is None or not self.project.clips:
+            return None
+        if self._plan is None:
+            self._plan = self.project.clips[clip].plan()
+        return self._plan
+
+    def shots(self, clip: int = 0) -> list[Shot]:
+        if self.project is None or not self.project.clips:
+            return []
+        return self.project.clips[clip].shots
+
+    def own_recipe(self, target: Target) -> Recipe | None:
+        """The recipe stored at `target` (None: a shot that follows the clip default)."""
+        clip = self.project_or_raise().clips[target.clip]
+        if target.shot is None:
+            return clip.default_recipe
+        return clip.shots[target.shot].recipe
+
+    def recipe(self, target: Target) -> Recipe:
+        """The recipe in effect at `target`."""
+        own = self.own_recipe(target)
+        if own is not None:
+            return own
+        return self.project_or_raise().clips[target.clip].default_recipe
+
+    # --- opening and saving ---------------------------------------------------------------
+
+    def open(self, path: str | Path) -> None:
+        """Open a `.nitrate` project, or footage as a new one-clip project.
+
+        Raises NitrateError (one line naming the file) and leaves the current project as
+        it was when the file cannot be opened."""
+        path = Path(path).expanduser()
+        if is_project_path(path):
+            project = load_project(path)
+        else:
+            if not path.exists():
+                raise ProjectError(path, "file not found")
+            project = new_project(path)
+        self.set_project(project)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save (atomically, via engine.project.save_project) to `path` or the current file."""
+        project = self.project_or_raise()
+        target = Path(path) if path is not None else project.path
+        if target is None:
+            raise ProjectError("project", "has never been saved: choose a file name")
+        # Media paths are stored relative to the new location, so make them absolute first
+        # (a relative path is relative to the *old* project file).
+        for clip in project.clips:
+            clip.path = str(project.resolve(clip.path))
+        old_path = project.path
+        saved = save_project(project, target)
+        self.undo_stack.setClean()
+        self._forced_dirty = False
+        self._discard_recovery()
+        self._emit_dirty()
+        if saved != old_path:
+            self.path_changed.emit()
+        return saved
+
+    def close(self) -> None:
+        """Forget the project (after the caller asked about unsaved changes)."""
+        self.set_project(None)
+
+    def shutdown(self) -> None:
+        """Clean exit: stop autosaving and remove this process's recovery file."""
+        self._autosave.stop()
+        self._discard_recovery()
+
+    def set_project(self, project: Project | None, *, dirty: bool = False) -> None:
+        """Make `project` the open one (a fresh undo history); `dirty` marks it unsaved."""
+        self._discard_recovery()
+        self.project = project
+        self._plan = None
+        self._forced_dirty = dirty
+        self._autosaved_index = None
+        self.undo_stack.clear()
+        if project is None:
+            self._autosave.stop()
+        else:
+            self._autosave.start()
+        self.project_replaced.emit()
+        self.path_changed.emit()
+        self.modified.emit()
+        self._emit_dirty()
+
+    @Slot(bool)
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self._emit_dirty()
+
+    def _emit_dirty(self) -> None:
+        dirty = self.is_dirty
+        if dirty != self._last_dirty:
+            self._last_dirty = dirty
+            self.dirty_changed.emit(dirty)
+
+    # --- edits (undoable) ---------------------------------------------------------------
+
+    def edit_recipe(self, target: Target, recipe: Recipe | None, text: str,
+                    merge_key: object | None = None) -> None:
+        """Set the recipe at `target` as one undo step (merged with the previous step when
+        both carry the same `merge_key`, e.g. one slider drag)."""
+        self.project_or_raise()
+        if recipe == self.own_recipe(target):
+            return
+        self.undo_stack.push(RecipeCommand(self, target, recipe, text, merge_key))
+
+    def edit_shots(self, shots: list[Shot], text: str, clip: int = 0) -> None:
+        """Replace the shot list (validated: contiguous, covering the clip)."""
+        project = self.project_or_raise()
+        probe = copy.deepcopy(project.clips[clip])
+        probe.shots = copy.deepcopy(shots)
+        try:
+            probe.validate()
+        except ValueError as exc:
+            raise ProjectError(project.path or "project", str(exc)) from None
+        self.undo_stack.push(ShotsCommand(self, clip, shots, text))
+
+    def apply_recipe(self, target: Target, recipe: Recipe | None) -> None:
+        """Called by commands only: store a recipe and announce it."""
+        clip = self.project_or_raise().clips[target.clip]
+        if target.shot is None:
+            clip.default_recipe = recipe if recipe is not None else Recipe()
+        else:
+            clip.shots[target.shot].recipe = recipe
+        self._changed()
+        self.recipe_changed.emit(target)
+
+    def apply_shots(self, clip: int, shots: list[Shot]) -> None:
+        """Called by commands only: store a shot list and announce it."""
+        self.project_or_raise().clips[clip].shots = shots
+        self._changed()
+        self.shots_changed.emit(clip)
+        # Recipes per shot position may have moved with the shots.
+        self.recipe_changed.emit(Target(clip, None))
+
+    def _changed(self) -> None:
+        self._plan = None
+        self.modified.emit()
+
+    # --- autosave and recovery ------------------------------------------------------------
+
+    def autosave_now(self) -> Path | None:
+        """Write the recovery file if there are changes since the last autosave."""
+        if self.project is None or not self.is_dirty:
+            return None
+        state = self.undo_stack.index()
+        if self._autosaved_index == state and self.recovery_path.exists():
+            return None
+        data = project_to_json(self.project, self.recovery_path)
+        data[_RECOVERY_KEY] = {
+            "original": None if self.project.path is None else str(self.project.path),
+            "saved_at": time.time(),
+            "pid": os.getpid(),
+        }
+        try:
+            self.recovery_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.recovery_path, json.dumps(data, indent=2) + "\n")
+        except (OSError, ValueError):
+            # Autosave is best effort; the user's own save path is unaffected.
+            return None
+        self._autosaved_index = state
+        return self.recovery_path
+
+    def _discard_recovery(self) -> None:
+        self.recovery_path.unlink(missing_ok=True)
+        self._autosaved_index = None
+
+    def find_recoveries(self) -> list[Recovery]:
+        """Recovery files of Nitrate processes that are no longer running (crashes)."""
+        found = []
+        if not self.recovery_dir.is_dir():
+            return found
+        for path in sorted(self.recovery_dir.glob(f"autosave-*{SUFFIX}")):
+            if path == self.recovery_path:
+                continue
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                info = data[_RECOVERY_KEY]
+                pid = int(info["pid"])
+                media = str(data["clips"][0]["path"]) if data.get("clips") else ""
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                continue  # not ours or damaged: never offer what cannot be loaded
+            if pid != os.getpid() and psutil.pid_exists(pid) and _is_nitrate(pid):
+                continue  # another Nitrate is running and owns it
+            original = info.get("original")
+            found.append(Recovery(path, Path(original) if original else None,
+                                  float(info.get("saved_at", path.stat().st_mtime)), media))
+        return found
+
+    def recover(self, recovery: Recovery) -> None:
+        """Open an autosave as the current project: unsaved, under its original file name
+        (so Save writes where the user expects), and removes the crash's file."""
+        project = load_project(recovery.path)
+        project.path = recovery.original
+        self.set_project(project, dirty=True)
+        self.autosave_now()  # keep a recovery copy under this process before dropping the old
+        recovery.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def discard_recovery(recovery: Recovery) -> None:
+        recovery.path.unlink(missing_ok=True)
+
+
+def _is_nitrate(pid: int) -> bool:
+    """Whether `pid` still looks like a Python process (a reused pid of another program
+    means its Nitrate crashed)."""
+    try:
+        return "python" in psutil.Process(pid).name().lower()
+    except (psutil.Error, OSError):
+        return False
+
+
+
+
+class ShotDetector(QObject):
+    """Cut detection of a clip on a worker thread (engine.shots.detect_cuts).
+
+    Like the render queue's runner, this is a small thread crossing: the worker only emits
+    Qt signals, delivered on the GUI thread through queued connections.
+
+    Signals: progress(int done, int total) frames; finished(object shots, str error) where
+    shots is a list of (first, last) inclusive frame pairs, or None with an error message
+    (empty error when cancelled).
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(object, str)
+    _w_progress = Signal(int, int)
+    _w_finished = Signal(object, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._w_progress.connect(self.progress, queued)
+        self._w_finished.connect(self.finished, queued)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, media: Path) -> None:
+        """Detect the shots of `media` (a previous detection is cancelled first)."""
+        self.cancel()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(media, self._cancel),
+                                        name="nitrate-shot-detection", daemon=True)
+        self._thread.start()
+
+    def cancel(self, timeout_s: float = 10.0) -> None:
+        """Stop a running detection and wait for its thread (no result is delivered)."""
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _work(self, media: Path, cancel: threading.Event) -> None:
+        from engine.errors import NitrateError, RenderCancelled
+        from engine.media import open_reader
+        from engine.shots import detect_cuts, shots_from_cuts
+
+        try:
+            with open_reader(media) as reader:
+                cuts = detect_cuts(reader, progress=self._w_progress.emit,
+                                   cancel=cancel.is_set)
+                shots = shots_from_cuts(reader.info.frame_count, cuts)
+        except RenderCancelled:
+            return
+        except NitrateError as exc:
+            if not cancel.is_set():
+                self._w_finished.emit(None, str(exc))
+            return
+        except Exception as exc:  # a detector bug must not take the window down
+            if not cancel.is_set():
+                self._w_finished.emit(None, f"{media}: shot detection failed: {exc}")
+            return
+        if not cancel.is_set():
+            self._w_finished.emit(shots, "")

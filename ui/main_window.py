@@ -1,0 +1,1001 @@
+"""The workstation's main window: viewer in the centre, inspector on the right, timeline
+below, render queue; menus, toolbar, status bar, settings, drag and drop.
+
+The window wires the pieces together and owns no logic of its own beyond that: the project
+and its undo history live in the Document, frames come through the EngineBridge, transport
+is the PlaybackController's, exports are the RenderQueue's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import NitrateError
+from engine.project import Shot
+from engine.render import job_for_project, render
+from ui.compare_viewer import CompareViewer
+from ui.document import Document, Recovery, ShotDetector, is_project_path
+from ui.engine_bridge import EngineBridge, default_cache_bytes
+from ui.inspector import Inspector, op_label
+from ui.playback import PlaybackController
+from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
+from ui.timeline import Timeline
+
+APP_NAME = "Nitrate"
+MAX_RECENT = 10
+# Parameter edits are previewed once the user pauses this long (ms): a slider drag then
+# costs one render per pause, not one per mouse move.
+PREVIEW_DEBOUNCE_MS = 150
+MEDIA_FILTER = ("Footage and projects (*.nitrate *.mp4 *.mov *.mkv *.avi *.mxf *.dpx *.tif "
+                "*.tiff *.png *.exr);;Nitrate projects (*.nitrate);;All files (*)")
+COMPARE_MODES = (
+    ("side_by_side", "Side by side", "Ctrl+1"),
+    ("split", "Split wipe", "Ctrl+2"),
+    ("toggle", "A/B toggle", "Ctrl+3"),
+    ("difference", "Difference", "Ctrl+4"),
+)
+PREVIEW_SCALES = ((1.0, "Full resolution"), (0.5, "Half resolution"), (0.25, "Quarter resolution"))
+
+
+def _format_bytes(n: int) -> str:
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GB"
+    return f"{n / (1 << 20):.0f} MB"
+
+
+class MainWindow(QMainWindow):
+    """The Nitrate workstation window.
+
+    settings:   where layout, recent files, preview scale and cache budget are remembered
+                (tests pass their own file).
+    render_fn:  the export generator (engine.render.render; tests may slow it down).
+    ask:        hooks replacing modal questions in tests: see `_ask_unsaved`.
+    """
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        *,
+        document: Document | None = None,
+        render_fn: RenderFn = render,
+        detect_shots: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings()
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1500, 900)
+        self.document = document if document is not None else Document(self)
+        self.detect_shots = detect_shots
+        self.selected_shots: list[int] = []
+        self.in_out: tuple[int | None, int | None] = (None, None)
+        self._opening: str | None = None
+        self._shut_down = False
+
+        cache = int(self.settings.value("cache_budget_bytes", default_cache_bytes()))
+        self.bridge = EngineBridge(self, cache_bytes=cache)
+        self.viewer = CompareViewer()
+        self.timeline = Timeline()
+        self.playback = PlaybackController(self.bridge, self.viewer, self.timeline,
+                                           self.document.plan, self)
+        self.inspector = Inspector(self.document)
+        self.render_queue = RenderQueue(render_fn=render_fn)
+        self.detector = ShotDetector(self)
+
+        self._build_central()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.playback.install_shortcuts(self)
+
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
+        self._preview_timer.timeout.connect(self.playback.refresh)
+        self._connect()
+        self._restore_settings()
+        self._update_title()
+        self._update_enabled()
+
+    # --- construction ---------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.empty_page = QWidget()
+        self.empty_page.setObjectName("emptyPage")
+        layout = QVBoxLayout(self.empty_page)
+        layout.addStretch(2)
+        title = QLabel("Nitrate")
+        title.setObjectName("emptyTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint = QLabel("Open a film scan, a video file or a Nitrate project — or drop it here.")
+        hint.setObjectName("emptyHint")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.open_button = QPushButton("Open footage…")
+        self.open_button.setObjectName("openFootage")
+        self.open_button.clicked.connect(self.open_dialog)
+        self.empty_status = QLabel("")
+        self.empty_status.setObjectName("emptyHint")
+        self.empty_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_status.setWordWrap(True)
+        for widget in (title, hint):
+            layout.addWidget(widget)
+        layout.addSpacing(16)
+        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(8)
+        layout.addWidget(self.empty_status)
+        layout.addStretch(3)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty_page)
+        self.stack.addWidget(self.viewer)
+        self.setCentralWidget(self.stack)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # restoreState finds docks by object name
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.timeline_dock = self._dock("Timeline", "timelineDock", self.timeline,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.render_dock = self._dock("Render queue", "renderDock", self.render_queue,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.inspector_dock, self.render_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, self.render_dock], [620, 200],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
+        # The timeline spans the full width under the viewer and the inspector.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.frame_label = QLabel("—")
+        self.frame_label.setObjectName("statusFrame")
+        self.fps_label = QLabel("")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate: "working"
+        self.busy_bar.setMaximumWidth(90)
+        self.busy_bar.setMaximumHeight(12)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setToolTip("The engine is computing the frame")
+        self.busy_bar.hide()
+        self.shots_label = QLabel("")
+        self.cache_label = QLabel("")
+        self.scale_label = QLabel("")
+        bar.addPermanentWidget(self.busy_bar)
+        for label in (self.shots_label, self.scale_label, self.fps_label, self.cache_label,
+                      self.frame_label):
+            bar.addPermanentWidget(label)
+
+    def _action(self, text: str, slot: Callable[..., Any] | None = None,
+                shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+                tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        sk = QKeySequence.StandardKey
+        self.act_open = self._action("&Open…", self.open_dialog, sk.Open,
+                                     "Open footage or a Nitrate project")
+        self.act_new = self._action("&New project from footage…", self.open_dialog, sk.New)
+        self.act_save = self._action("&Save", self.save, sk.Save, "Save the project")
+        self.act_save_as = self._action("Save &As…", self.save_as, sk.SaveAs)
+        self.act_close = self._action("&Close project", self.close_project)
+        self.act_quit = self._action("&Quit", self.close, sk.Quit)
+        self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence(sk.Undo))
+        self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence(sk.Redo))
+        self.act_copy_recipe = self._action("&Copy recipe", self.inspector.copy_recipe,
+                                            "Ctrl+Shift+C")
+        self.act_paste_recipe = self._action("&Paste recipe", self.paste_recipe, "Ctrl+Shift+V",
+                                             "Paste onto the edited recipe, or onto every "
+                                             "selected shot")
+        self.act_prefs = self._action("Pr&eferences…", self.preferences_dialog, sk.Preferences)
+
+        self.mode_group = QActionGroup(self)
+        self.mode_actions: dict[str, QAction] = {}
+        for mode, label, key in COMPARE_MODES:
+            action = self._action(label, lambda m=mode: self.set_compare_mode(m), key,
+                                  checkable=True)
+            self.mode_group.addAction(action)
+            self.mode_actions[mode] = action
+        self.mode_actions["side_by_side"].setChecked(True)
+        self.act_fit = self._action("&Fit", self.viewer.fit, "F", "Fit the frame to the view")
+        self.act_zoom100 = self._action("100 %", lambda: self.viewer.zoom_to(1.0), "Z",
+                                        "One image pixel per screen pixel")
+        self.act_zoom200 = self._action("200 %", lambda: self.viewer.zoom_to(2.0), "Shift+Z")
+        self.scale_group = QActionGroup(self)
+        self.scale_actions: dict[float, QAction] = {}
+        for scale, label in PREVIEW_SCALES:
+            action = self._action(label, lambda s=scale: self.set_preview_scale(s),
+                                  checkable=True)
+            self.scale_group.addAction(action)
+            self.scale_actions[scale] = action
+        self.act_show_restored = self._action("Show &restored", None, "R",
+                                              "Run the recipe (off: originals only)",
+                                              checkable=True)
+        self.act_show_restored.setChecked(True)
+        self.act_show_restored.toggled.connect(self.playback.show_restored)
+        self.act_play = self._action("Play / pause", self.playback.toggle_play,
+                                     tip="Play or pause (Space)")
+
+        self.act_next_shot = self._action("Next shot", self.playback.next_shot,
+                                          tip="Go to the next shot (↓)")
+        self.act_prev_shot = self._action("Previous shot", self.playback.prev_shot,
+                                          tip="Go to the previous shot (↑)")
+        self.act_split = self._action("&Split shot at playhead", self.split_shot_at_playhead,
+                                      "S", "Start a new shot at the current frame")
+        self.act_join = self._action("&Join with next shot", self.join_with_next)
+        self.act_reviewed = self._action("Mark shot &reviewed", self.toggle_reviewed, "Ctrl+R",
+                                         checkable=True)
+        self.act_detect = self._action("&Detect shots", self.start_shot_detection,
+                                       tip="Find the cuts of the clip again")
+        self.act_own_recipe = self._action("Edit this shot's own recipe",
+                                           lambda: self.inspector.set_scope(
+                                               Inspector.SCOPE_SHOT))
+        self.act_default_recipe = self._action("Edit the clip default recipe",
+                                               lambda: self.inspector.set_scope(
+                                                   Inspector.SCOPE_DEFAULT))
+
+        self.act_render_clip = self._action("Add &whole clip…",
+                                            lambda: self.render_dialog("clip"), "Ctrl+E")
+        self.act_render_inout = self._action("Add &in/out range…",
+                                             lambda: self.render_dialog("inout"))
+        self.act_render_shots = self._action("Add &selected shots…",
+                                             lambda: self.render_dialog("shots"))
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self.act_about = self._action("&About Nitrate", self.show_about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.act_new, self.act_open])
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file.addSeparator()
+        file.addActions([self.act_save, self.act_save_as, self.act_close])
+        file.addSeparator()
+        file.addAction(self.act_quit)
+
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        edit.addActions([self.act_copy_recipe, self.act_paste_recipe])
+        edit.addSeparator()
+        edit.addAction(self.act_prefs)
+
+        view = bar.addMenu("&View")
+        compare = view.addMenu("&Compare")
+        compare.addActions(list(self.mode_actions.values()))
+        view.addActions([self.act_fit, self.act_zoom100, self.act_zoom200])
+        view.addSeparator()
+        preview = view.addMenu("&Preview resolution")
+        preview.addActions(list(self.scale_actions.values()))
+        self.mask_menu = view.addMenu("&Mask overlay")
+        self.mask_menu.aboutToShow.connect(self._fill_mask_menu)
+        view.addAction(self.act_show_restored)
+        view.addSeparator()
+        for dock in (self.inspector_dock, self.timeline_dock, self.render_dock):
+            view.addAction(dock.toggleViewAction())
+
+        shot = bar.addMenu("&Clip")
+        shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
+        shot.addSeparator()
+        shot.addActions([self.act_split, self.act_join, self.act_detect])
+        shot.addSeparator()
+        shot.addActions([self.act_reviewed, self.act_own_recipe, self.act_default_recipe])
+
+        render_menu = bar.addMenu("&Render")
+        render_menu.addActions([self.act_render_clip, self.act_render_inout,
+                                self.act_render_shots])
+        render_menu.addSeparator()
+        render_menu.addAction(self.render_dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_shortcuts, self.act_about])
+
+    def _build_toolbar(self) -> None:
+        tools = QToolBar("Main")
+        tools.setObjectName("mainToolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(tools)
+        tools.addActions([self.act_open, self.act_save])
+        tools.addSeparator()
+        # Short, fixed labels on the toolbar; the Edit menu shows what will be undone.
+        self.tool_undo = self._action("Undo", self.document.undo_stack.undo,
+                                      tip="Undo the last edit")
+        self.tool_redo = self._action("Redo", self.document.undo_stack.redo,
+                                      tip="Redo the edit just undone")
+        stack = self.document.undo_stack
+        stack.canUndoChanged.connect(self.tool_undo.setEnabled)
+        stack.canRedoChanged.connect(self.tool_redo.setEnabled)
+        stack.undoTextChanged.connect(lambda t: self.tool_undo.setToolTip(f"Undo {t}".strip()))
+        stack.redoTextChanged.connect(lambda t: self.tool_redo.setToolTip(f"Redo {t}".strip()))
+        self.tool_undo.setEnabled(stack.canUndo())
+        self.tool_redo.setEnabled(stack.canRedo())
+        tools.addActions([self.tool_undo, self.tool_redo])
+        tools.addSeparator()
+        tools.addActions(list(self.mode_actions.values()))
+        tools.addSeparator()
+        tools.addActions([self.act_fit, self.act_zoom100, self.act_zoom200])
+        tools.addSeparator()
+        self.scale_combo = QComboBox()
+        self.scale_combo.setToolTip("Preview resolution: lower is faster (exports are always "
+                                    "full resolution)")
+        for scale, label in PREVIEW_SCALES:
+            self.scale_combo.addItem(label.replace(" resolution", ""), scale)
+        self.scale_combo.currentIndexChanged.connect(
+            lambda i: self.set_preview_scale(self.scale_combo.itemData(i)))
+        tools.addWidget(QLabel(" Preview "))
+        tools.addWidget(self.scale_combo)
+        self.mask_combo = QComboBox()
+        self.mask_combo.setToolTip("Overlay what an operator detected (e.g. the dust it "
+                                   "removed) on the after view")
+        self.mask_combo.setMinimumContentsLength(14)
+        self.mask_combo.currentIndexChanged.connect(self._mask_combo_changed)
+        tools.addWidget(QLabel("  Mask "))
+        tools.addWidget(self.mask_combo)
+        tools.addSeparator()
+        tools.addAction(self.act_show_restored)
+        self.toolbar = tools
+        self._fill_mask_combo()
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.project_replaced.connect(self._project_replaced)
+        doc.modified.connect(self._preview_timer.start)
+        doc.modified.connect(self._fill_mask_combo)
+        doc.modified.connect(self._update_shot_status)
+        doc.dirty_changed.connect(lambda _d: self._update_title())
+        doc.path_changed.connect(self._update_title)
+        doc.path_changed.connect(self._remember_path)
+        self.bridge.clip_opened.connect(self._clip_opened)
+        self.bridge.error.connect(self._engine_error)
+        self.bridge.busy_changed.connect(self.busy_bar.setVisible)
+        self.playback.frame_shown.connect(self._frame_shown)
+        self.playback.fps_changed.connect(
+            lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
+        self.playback.scale_changed.connect(self._scale_changed)
+        self.timeline.shot_clicked.connect(self._shot_clicked)
+        self.timeline.in_out_changed.connect(self._in_out_changed)
+        self.inspector.message.connect(self.show_message)
+        self.inspector.step_selected.connect(self._step_selected)
+        self.render_queue.message.connect(self.show_message)
+        self.detector.progress.connect(self._detect_progress)
+        self.detector.finished.connect(self._detect_finished)
+
+    # --- settings -------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(QByteArray(state))
+        scale = float(self.settings.value("preview_scale", 0.5))
+        self.set_preview_scale(scale if scale in dict(PREVIEW_SCALES) else 0.5)
+        self._update_cache_label()
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("preview_scale", self.playback.preview_scale)
+        self.settings.setValue("cache_budget_bytes", self.bridge.cache_budget)
+        self.settings.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, path: Path) -> None:
+        text = str(Path(path).resolve())
+        recent = [p for p in self.recent_files() if p != text]
+        self.settings.setValue("recent_files", [text, *recent][:MAX_RECENT])
+
+    def _remember_path(self) -> None:
+        if self.document.path is not None:
+            self._add_recent(self.document.path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.setEnabled(Path(path).exists())
+            action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        if not recent:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list",
+                                       lambda: self.settings.setValue("recent_files", []))
+
+    def set_cache_budget(self, budget_bytes: int) -> None:
+        self.bridge.set_cache_budget(int(budget_bytes))
+        self.settings.setValue("cache_budget_bytes", int(budget_bytes))
+        self._update_cache_label()
+
+    def _update_cache_label(self) -> None:
+        self.cache_label.setText(f"Cache {_format_bytes(self.bridge.cache_budget)}")
+        self.cache_label.setToolTip("Memory the engine may use for decoded and restored "
+                                    "frames (Edit ▸ Preferences)")
+
+    # --- opening and saving ---------------------------------------------------------------
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open footage or a `.nitrate` project (asking about unsaved changes first).
+        Errors are shown in the window; returns whether it opened."""
+        if not self.maybe_save():
+            return False
+        path = Path(path).expanduser()
+        try:
+            self.document.open(path)
+        except NitrateError as exc:
+            self.show_error("Cannot open", str(exc))
+            return False
+        except OSError as exc:
+            self.show_error("Cannot open", f"{path}: {exc.strerror or exc}")
+            return False
+        self._add_recent(path)
+        if not is_project_path(path) and self.detect_shots:
+            self.start_shot_detection()
+        return True
+
+    def open_dialog(self) -> None:
+        start = self.recent_files()[0] if self.recent_files() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open footage or project",
+                                              str(Path(start).parent), MEDIA_FILTER)
+        if path:
+            self.open_path(path)
+
+    def save(self) -> bool:
+        if not self.document.is_open:
+            return False
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(None)
+
+    def save_as(self) -> bool:
+        if not self.document.is_open:
+            return False
+        suggestion = self.document.path or (self.document.media_path() or Path.home() / "x")
+        suggestion = Path(suggestion).with_suffix(".nitrate")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(suggestion),
+                                              "Nitrate projects (*.nitrate)")
+        if not path:
+            return False
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path | None) -> bool:
+        try:
+            saved = self.document.save(path)
+        except NitrateError as exc:
+            self.show_error("Cannot save", str(exc))
+            return False
+        self.show_message(f"Saved {saved}")
+        return True
+
+    def close_project(self) -> None:
+        if self.maybe_save():
+            self.detector.cancel()
+            self.document.close()
+
+    def _ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Save / Discard / Cancel for unsaved changes (tests monkeypatch QMessageBox)."""
+        return QMessageBox.question(
+            self, APP_NAME,
+            f"Save the changes to {self.document.display_name()} before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current project (saved, discarded, or clean)."""
+        if not self.document.is_dirty:
+            return True
+        answer = self._ask_unsaved()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer to recover each autosave left behind. True if one was."""
+        for recovery in self.document.find_recoveries():
+            answer = QMessageBox.question(
+                self, "Recover unsaved work?",
+                f"Nitrate did not close cleanly. Recover the autosaved changes to "
+                f"{recovery.describe()}?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Ignore,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                return self.recover(recovery)
+            if answer == QMessageBox.StandardButton.Discard:
+                Document.discard_recovery(recovery)
+        return False
+
+    def recover(self, recovery: Recovery) -> bool:
+        try:
+            self.document.recover(recovery)
+        except NitrateError as exc:
+            self.show_error("Cannot recover", str(exc))
+            return False
+        self.show_message(f"Recovered {recovery.describe()} — save to keep it")
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._shut_down:  # already closed once (the question was answered then)
+            event.accept()
+            return
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.render_queue.active_count():
+            answer = QMessageBox.question(
+                self, APP_NAME, "Exports are still running. Cancel them and quit?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.save_settings()
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every background activity (exports, detection, engine) and autosave."""
+        self._shut_down = True
+        self._preview_timer.stop()
+        self.playback.pause()
+        self.detector.cancel()
+        self.render_queue.close_runner()
+        self.bridge.close()
+        self.document.shutdown()
+
+    # --- drag and drop --------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._dropped_path(event.mimeData().urls()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        path = self._dropped_path(event.mimeData().urls())
+        if path is not None:
+            event.acceptProposedAction()
+            # Open after the drop returns: a modal question inside a drop blocks the source.
+            QTimer.singleShot(0, lambda: self.open_path(path))
+
+    @staticmethod
+    def _dropped_path(urls: list[QUrl]) -> Path | None:
+        locals_ = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        return locals_[0] if len(locals_) == 1 else None
+
+    # --- project → widgets ----------------------------------------------------------------
+
+    def _project_replaced(self) -> None:
+        self.selected_shots = []
+        self.in_out = (None, None)
+        media = self.document.media_path()
+        if media is None:
+            self.bridge.close()
+            self.viewer.clear()
+            self.stack.setCurrentWidget(self.empty_page)
+            self.frame_label.setText("—")
+            self.fps_label.setText("")
+        else:
+            self._opening = str(media)
+            self.empty_status.setText(f"Opening {media.name}…")
+            self.bridge.open_clip(str(media))
+        self._update_enabled()
+        self._update_shot_status()
+
+    def _clip_opened(self, info: Any) -> None:
+        self._opening = None
+        self.empty_status.setText("")
+        self.stack.setCurrentWidget(self.viewer)
+        project = self.document.project
+        if project is not None and project.clip.frame_count != info.frame_count:
+            self.show_message(
+                f"{Path(project.clip.path).name}: the media has {info.frame_count} frames, "
+                f"the project expects {project.clip.frame_count}")
+        self.playback.refresh_shots()
+        self._update_enabled()
+
+    def _engine_error(self, message: str) -> None:
+        if self._opening is not None:
+            # The clip could not be opened: say so where the picture would be.
+            self.empty_status.setText(message)
+            self.stack.setCurrentWidget(self.empty_page)
+            self._opening = None
+        self.show_message(message)
+
+    def _frame_shown(self, index: int) -> None:
+        tc = self.timeline.timecode(index) if self.timeline.frame_count else ""
+        total = self.timeline.frame_count
+        self.frame_label.setText(f"{tc}  ·  frame {index} / {max(0, total - 1)}")
+        shots = self.document.shots()
+        for position, shot in enumerate(shots):
+            if shot.start <= index <= shot.end:
+                self.inspector.set_current_shot(position)
+                break
+        self._update_shot_status()
+
+    def _update_shot_status(self) -> None:
+        shots = self.document.shots()
+        if not shots:
+            self.shots_label.setText("")
+            self.act_reviewed.setEnabled(False)
+            return
+        reviewed = sum(1 for s in shots if s.reviewed)
+        current = self.inspector.current_shot
+        text = f"{len(shots)} shots, {reviewed} reviewed"
+        if current is not None and current < len(shots):
+            text = f"Shot {current + 1} · " + text
+            self.act_reviewed.setEnabled(True)
+            was = self.act_reviewed.blockSignals(True)
+            self.act_reviewed.setChecked(shots[current].reviewed)
+            self.act_reviewed.blockSignals(was)
+        self.shots_label.setText(text)
+
+    def _update_title(self) -> None:
+        name = self.document.display_name()
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
+        self.setWindowModified(self.document.is_dirty)
+
+    def _update_enabled(self) -> None:
+        open_ = self.document.is_open
+        for action in (self.act_save, self.act_save_as, self.act_close, self.act_copy_recipe,
+                       self.act_paste_recipe, self.act_split, self.act_join, self.act_detect,
+                       self.act_render_clip, self.act_render_inout, self.act_render_shots,
+                       self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
+            action.setEnabled(open_)
+
+    def _scale_changed(self, scale: float) -> None:
+        self.scale_label.setText(f"Preview {dict(PREVIEW_SCALES)[scale].split()[0].lower()}"
+                                 if scale in dict(PREVIEW_SCALES) else f"Preview ×{scale:g}")
+
+    # --- view ------------------------------------------------------------------------------
+
+    def set_compare_mode(self, mode: str) -> None:
+        self.viewer.set_mode(mode)
+        self.mode_actions[mode].setChecked(True)
+
+    def set_preview_scale(self, scale: float) -> None:
+        self.playback.set_preview_scale(scale)
+        self.scale_actions[scale].setChecked(True)
+        index = self.scale_combo.findData(scale) if hasattr(self, "scale_combo") else -1
+        if index >= 0 and index != self.scale_combo.currentIndex():
+            was = self.scale_combo.blockSignals(True)
+            self.scale_combo.setCurrentIndex(index)
+            self.scale_combo.blockSignals(was)
+        self._scale_changed(scale)
+        self.settings.setValue("preview_scale", scale)
+
+    def _mask_entries(self) -> list[tuple[int | None, str]]:
+        entries: list[tuple[int | None, str]] = [(None, "No mask")]
+        if self.document.is_open:
+            for position, step in enumerate(self.inspector.recipe().steps):
+                entries.append((position, f"{position + 1}. {op_label(step.op)}"))
+        return entries
+
+    def _fill_mask_combo(self) -> None:
+        current = self.viewer.mask_step
+        was = self.mask_combo.blockSignals(True)
+        self.mask_combo.clear()
+        for position, label in self._mask_entries():
+            self.mask_combo.addItem(label, position)
+        index = self.mask_combo.findData(current)
+        self.mask_combo.setCurrentIndex(max(0, index))
+        self.mask_combo.blockSignals(was)
+        if index < 0 and current is not None:
+            self.viewer.set_mask_step(None)
+
+    def _fill_mask_menu(self) -> None:
+        self.mask_menu.clear()
+        for position, label in self._mask_entries():
+            action = self.mask_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(self.viewer.mask_step == position)
+            action.triggered.connect(lambda _c=False, p=position: self.set_mask_step(p))
+
+    def set_mask_step(self, position: int | None) -> None:
+        self.viewer.set_mask_step(position)
+        self._fill_mask_combo()
+
+    def _mask_combo_changed(self, index: int) -> None:
+        self.viewer.set_mask_step(self.mask_combo.itemData(index))
+
+    def _step_selected(self, position: object) -> None:
+        if self.viewer.mask_step is not None:  # the overlay follows the clicked step
+            self.set_mask_step(position if isinstance(position, int) else None)
+
+    # --- shots -----------------------------------------------------------------------------
+
+    def _shot_clicked(self, position: int) -> None:
+        modifiers = QApplication.keyboardModifiers()
+        if modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier):
+            if position in self.selected_shots:
+                self.selected_shots.remove(position)
+            else:
+                self.selected_shots.append(position)
+        else:
+            self.selected_shots = [position]
+        self.selected_shots.sort()
+        self.inspector.set_current_shot(position)
+        self._update_shot_status()
+
+    def _in_out_changed(self, in_: object, out: object) -> None:
+        self.in_out = (in_ if isinstance(in_, int) else None, out if isinstance(out, int) else None)
+
+    def _current_shot(self) -> int | None:
+        return self.inspector.current_shot
+
+    def split_shot_at_playhead(self) -> None:
+        frame = self.playback.playhead
+        shots = copy.deepcopy(self.document.shots())
+        for position, shot in enumerate(shots):
+            if shot.start < frame <= shot.end:
+                head = Shot(shot.start, frame - 1, shot.recipe, shot.reviewed, shot.note)
+                tail = Shot(frame, shot.end, shot.recipe, False, "")
+                shots[position:position + 1] = [head, tail]
+                self._edit_shots(shots, f"Split shot {position + 1} at frame {frame}")
+                return
+        self.show_message(f"Frame {frame} already starts a shot")
+
+    def join_with_next(self) -> None:
+        position = self._current_shot()
+        shots = copy.deepcopy(self.document.shots())
+        if position is None or position + 1 >= len(shots):
+            self.show_message("The last shot has no next shot to join")
+            return
+        first, second = shots[position], shots[position + 1]
+        shots[position:position + 2] = [Shot(first.start, second.end, first.recipe,
+                                             first.reviewed and second.reviewed, first.note)]
+        self._edit_shots(shots, f"Join shots {position + 1} and {position + 2}")
+
+    def toggle_reviewed(self) -> None:
+        position = self._current_shot()
+        shots = copy.deepcopy(self.document.shots())
+        if position is None or position >= len(shots):
+            return
+        shots[position].reviewed = not shots[position].reviewed
+        verb = "reviewed" if shots[position].reviewed else "not reviewed"
+        self._edit_shots(shots, f"Mark shot {position + 1} {verb}")
+
+    def _edit_shots(self, shots: list[Shot], text: str) -> None:
+        try:
+            self.document.edit_shots(shots, text)
+        except NitrateError as exc:
+            self.show_message(str(exc))
+
+    def start_shot_detection(self) -> None:
+        media = self.document.media_path()
+        if media is None:
+            return
+        self.detector.start(media)
+        self.shots_label.setText("Detecting shots…")
+
+    def _detect_progress(self, done: int, total: int) -> None:
+        self.shots_label.setText(f"Detecting shots… {100 * done // max(1, total)} %")
+
+    def _detect_finished(self, bounds: object, error: str) -> None:
+        if error or not isinstance(bounds, list):
+            self.show_message(error or "Shot detection stopped")
+            self._update_shot_status()
+            return
+        if not self.document.is_open:
+            return
+        old = self.document.shots()
+        if [(s.start, s.end) for s in old] == list(bounds):
+            self._update_shot_status()
+            return
+        # Shots keep the recipe of the old shot they start in: detection refines the cut
+        # list without throwing away per-shot work.
+        shots = []
+        for start, end in bounds:
+            source = next((s for s in old if s.start <= start <= s.end), None)
+            shots.append(Shot(start, end, None if source is None else source.recipe))
+        was_clean = self.document.undo_stack.isClean()
+        self._edit_shots(shots, f"Detect shots ({len(shots)} found)")
+        if was_clean:
+            # Detection right after opening is part of opening, not an unsaved edit.
+            self.document.undo_stack.setClean()
+        self.show_message(f"Found {len(shots)} shots")
+
+    def paste_recipe(self) -> None:
+        """Paste onto every selected shot (one undo step), or the inspector's target."""
+        if len(self.selected_shots) <= 1:
+            self.inspector.paste_recipe()
+            return
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Paste recipe to {len(self.selected_shots)} shots")
+        try:
+            scope = self.inspector.scope.currentIndex()
+            current = self.inspector.current_shot
+            self.inspector.set_scope(Inspector.SCOPE_SHOT)
+            for position in self.selected_shots:
+                self.inspector.set_current_shot(position)
+                self.inspector.paste_recipe()
+            self.inspector.set_current_shot(current)
+            self.inspector.set_scope(scope)
+        finally:
+            stack.endMacro()
+
+    # --- render ----------------------------------------------------------------------------
+
+    def default_output(self) -> Path:
+        media = self.document.media_path() or Path.home() / "export"
+        base = self.document.path.parent if self.document.path else media.parent
+        return base / f"{media.stem}_restored.mov"
+
+    def render_dialog(self, range_kind: str = "clip") -> None:
+        if not self.document.is_open:
+            return
+        in_out = self.in_out if None not in self.in_out else None
+        dialog = RenderDialog(self.default_output(), in_out,  # type: ignore[arg-type]
+                              self.selected_shots or ([self._current_shot()]
+                                                      if self._current_shot() is not None
+                                                      else []),
+                              self, default_range=range_kind)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.queue_render(dialog.request())
+
+    def queue_render(self, request: RenderRequest) -> list[int]:
+        """Queue exports for `request`; returns the job ids (none when it is invalid)."""
+        project = self.document.project
+        if project is None:
+            return []
+        ranges: list[tuple[int | None, int | None, str]] = []
+        if request.range_kind == "inout":
+            in_, out = self.in_out
+            if in_ is None or out is None or out < in_:
+                self.show_error("Cannot render", "Set an in point (I) and an out point (O) "
+                                                 "first")
+                return []
+            ranges.append((in_, out, ""))
+        elif request.range_kind == "shots":
+            shots = self.document.shots()
+            chosen = self.selected_shots or ([self._current_shot()]
+                                             if self._current_shot() is not None else [])
+            for run in _contiguous(sorted(p for p in chosen if p is not None)):
+                first, last = shots[run[0]], shots[run[-1]]
+                label = (f"_shot{run[0] + 1:02d}" if len(run) == 1
+                         else f"_shots{run[0] + 1:02d}-{run[-1] + 1:02d}")
+                ranges.append((first.start, last.end, label))
+        else:
+            ranges.append((None, None, ""))
+        ids = []
+        for start, end, suffix in ranges:
+            output = request.output
+            if suffix and len(ranges) > 1:
+                output = output.with_name(output.stem + suffix + output.suffix)
+            try:
+                # Exactly as `nitrate render` builds its job (same plan, same file).
+                job = job_for_project(project, output, start=start, end=end,
+                                      codec=request.codec, audio=request.audio)
+            except NitrateError as exc:
+                self.show_error("Cannot render", str(exc))
+                return ids
+            ids.append(self.render_queue.add_job(job))
+        self.render_dock.show()
+        self.render_dock.raise_()
+        return ids
+
+    # --- dialogs and messages --------------------------------------------------------------
+
+    def show_message(self, text: str) -> None:
+        """One line in the status bar (errors and notices)."""
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_error(self, title: str, text: str) -> None:
+        """A one-line error in a message box (and the status bar)."""
+        self.show_message(text)
+        QMessageBox.warning(self, title, text)
+
+    def preferences_dialog(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Preferences")
+        form = QFormLayout(dialog)
+        cache = QSpinBox()
+        cache.setRange(128, 1 << 16)
+        cache.setSingleStep(256)
+        cache.setSuffix(" MB")
+        cache.setValue(self.bridge.cache_budget >> 20)
+        cache.setToolTip("Decoded and restored frames kept in memory for instant scrubbing")
+        form.addRow("Frame cache", cache)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_cache_budget(cache.value() << 20)
+
+    def show_shortcuts(self) -> None:
+        rows = [
+            ("Space", "play / pause"), ("J / K / L", "shuttle back / stop / forward"),
+            ("← / →", "one frame"), ("Shift+← / →", "ten frames"),
+            ("↑ / ↓", "previous / next shot"), ("I / O", "mark in / out"),
+            ("Home / End", "first / last frame"), ("S", "split shot at playhead"),
+            ("Ctrl+1…4", "side by side, split, A/B, difference"),
+            ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
+            ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),
+        ]
+        text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Nitrate",
+                          "<b>Nitrate</b> — open film restoration workstation.<br>"
+                          "Dust, scratches, flicker, grain, weave and colour, shot by shot.")
+
+
+def _contiguous(positions: list[int]) -> list[list[int]]:
+    """[1, 2, 4] → [[1, 2], [4]]."""
+    runs: list[list[int]] = []
+    for p in positions:
+        if runs and p == runs[-1][-1] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
