@@ -216,17 +216,27 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         background: _BackgroundWriter | None = None
         writer: Writer | None = None
         try:
-            writer = Writer(target.write_path, fmt, info.width, info.height, info.fps,
-                            timecode=timecode, audio=audio)
-            background = _BackgroundWriter(writer)
             for done, index in enumerate(range(job.start, end + 1), start=1):
                 if cancel.cancelled:
                     raise RenderCancelled(f"{job.output}: export cancelled")
-                background.write(evaluator.evaluate(index, job.plan).restored)
+                frame = evaluator.evaluate(index, job.plan).restored
+                if writer is None:
+                    # Sized by the first restored frame: an upscaling recipe changes it.
+                    height, width = frame.shape[:2]
+                    writer = Writer(target.write_path, fmt, width, height, info.fps,
+                                    timecode=timecode, audio=audio)
+                    background = _BackgroundWriter(writer)
+                elif frame.shape[:2] != (height, width):
+                    raise MediaError(job.output, f"frame {index} is {frame.shape[1]}x"
+                                     f"{frame.shape[0]}, but the export is {width}x{height}: "
+                                     "every shot must give the same size")
+                assert background is not None
+                background.write(frame)
                 elapsed = time.perf_counter() - started
                 fps = done / elapsed if elapsed > 0 else 0.0
                 eta = (total - done) / fps if fps > 0 else None
                 yield Progress(done, total, elapsed, fps, eta, job.output)
+            assert writer is not None and background is not None
             background.finish()
             background = None
             writer.close()
