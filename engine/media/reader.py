@@ -40,6 +40,7 @@ from engine.media.sequence import (
     check_sizes,
     decode_file,
     find_files,
+    header_size,
     is_sequence_path,
 )
 from engine.media.tags import primaries_name, range_name, space_name, trc_name
@@ -106,14 +107,11 @@ class Reader:
 
 
 def _timecode_of(container: av.container.InputContainer, stream: Any) -> str | None:
-    for meta in (stream.metadata, container.metadata):
-        tc = meta.get("timecode")
-        if tc:
-            return str(tc)
-    for other in container.streams:
-        tc = other.metadata.get("timecode")
-        if tc:
-            return str(tc)
+    # MOV keeps it in a tmcd track, Matroska as a TIMECODE tag: look everywhere, any case.
+    for meta in [stream.metadata, container.metadata] + [s.metadata for s in container.streams]:
+        for key, value in meta.items():
+            if key.lower() == "timecode" and value:
+                return str(value)
     return None
 
 
@@ -144,6 +142,10 @@ class VideoReader(Reader):
         stream = self._stream = videos[0]
         ctx = stream.codec_context
         check_dimensions(path, ctx.width, ctx.height)
+        # Container-level tags, read before decoding: some decoders (ProRes) overwrite the
+        # context with the frame header's, which may be unspecified.
+        self._tags = tuple(int(v or 0) for v in (ctx.color_range, ctx.colorspace,
+                                                 ctx.color_primaries, ctx.color_trc))
         ctx.thread_type = "AUTO"
         ctx.thread_count = DECODER_THREADS
         self._index = self._build_index()
@@ -166,12 +168,10 @@ class VideoReader(Reader):
         # Decoding frame 0 at open proves the stream decodes and gives the real pixel format.
         self.info = _placeholder_info(self._path, self._index.count)
         try:
-            self._seek_and_decode(0)
-        except MediaError:
-            raise
-        if self._last is None:
-            raise MediaError(self._path, "no video frames could be decoded (damaged data)")
-        return self._last[1]
+            return self._goto_checked(0)
+        except MediaError as exc:
+            raise MediaError(self._path, "no video frames could be decoded (damaged data)"
+                             ) from exc
 
     def _describe(self, first: av.VideoFrame) -> MediaInfo:
         s, c, idx = self._stream, self._container, self._index
@@ -203,10 +203,12 @@ class VideoReader(Reader):
             path=self._path, kind="video", width=first.width, height=first.height,
             fps=fps, frame_count=idx.count, duration=float(idx.count / fps),
             pix_fmt=fmt.name, bit_depth=component_bits(fmt), codec=ctx.name,
-            color_range=range_name(first.color_range or ctx.color_range),
-            color_space=space_name(first.colorspace or ctx.colorspace),
-            color_primaries=primaries_name(ctx.color_primaries),
-            color_trc=trc_name(ctx.color_trc),
+            color_range=range_name(_tag(self._tags[0], first.color_range, ctx.color_range,
+                                        unknown=(0,))),
+            color_space=space_name(_tag(self._tags[1], first.colorspace, ctx.colorspace)),
+            color_primaries=primaries_name(_tag(self._tags[2], first.color_primaries,
+                                                ctx.color_primaries)),
+            color_trc=trc_name(_tag(self._tags[3], first.color_trc, ctx.color_trc)),
             timecode=_timecode_of(c, s), audio=audio,
             variable_frame_rate=idx.variable_rate,
             rotation=int(round(first.rotation)) % 360 if first.rotation else 0,
@@ -215,9 +217,18 @@ class VideoReader(Reader):
 
     # -- decoding -------------------------------------------------------------------------
 
-    def _packets_decoded(self) -> Iterator[av.VideoFrame]:
+    def _packets_decoded(self, skip_before: int | None = None) -> Iterator[av.VideoFrame]:
+        """Decoded frames in presentation order. With ``skip_before`` (a pts), frames no
+        other frame refers to are not decoded until a packet at or after that pts arrives:
+        after a seek they would be thrown away anyway (about half of a B-frame GOP)."""
+        ctx = self._stream.codec_context
+        skipping = skip_before is not None
+        ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
         try:
             for packet in self._container.demux(self._stream):
+                if skipping and (packet.pts is None or packet.pts >= skip_before):
+                    ctx.skip_frame = "DEFAULT"
+                    skipping = False
                 try:
                     yield from packet.decode()
                 except (av.InvalidDataError, av.error.PatchWelcomeError) as exc:
@@ -252,9 +263,8 @@ class VideoReader(Reader):
         backoff = 0
         while True:
             seek_to = target - backoff
-            self._container.seek(max(seek_to, 0) if seek_to < idx.first else seek_to,
-                                 backward=True, any_frame=False, stream=self._stream)
-            self._decoded = self._packets_decoded()
+            self._seek(max(seek_to, idx.first))
+            self._decoded = self._packets_decoded(skip_before=target)
             self._pos = -1
             self._last = None
             got = self._next_decoded()
@@ -267,6 +277,17 @@ class VideoReader(Reader):
                 if got[0] < index:
                     self._decode_forward(index)
             return
+
+    def _seek(self, pts: int) -> None:
+        try:
+            self._container.seek(pts, backward=True, any_frame=False, stream=self._stream)
+        except av.FFmpegError:
+            # Some demuxers refuse a timestamp before their first keyframe: go to the start.
+            try:
+                self._container.seek(self._index.first, backward=True, any_frame=True,
+                                     stream=self._stream)
+            except av.FFmpegError as exc:
+                raise MediaError(self._path, f"cannot seek ({exc})") from None
 
     def _decode_forward(self, index: int) -> None:
         while self._last is None or self._last[0] < index:
@@ -314,16 +335,23 @@ class VideoReader(Reader):
         if self._closed:
             raise MediaError(self._path, "reader is closed")
         self._check_index(index)
+        return frame_to_rgb(self._goto_checked(index))
+
+    def _goto_checked(self, index: int) -> av.VideoFrame:
+        """``_goto`` that falls back to a packet-scan index if the constant-rate map is
+        contradicted by a decoded timestamp (the verification of that map)."""
         try:
-            frame = self._goto(index)
+            return self._goto(index)
         except _IndexMismatch as exc:
             log.warning("%s: decoded pts %s is not on the constant-rate grid; "
                         "re-indexing by packet scan", self._path, exc.pts)
             self._index = by_packet_scan(self._container, self._stream, self._path)
             self._last = None
             self._decoded = None
-            frame = self._goto(index)
-        return frame_to_rgb(frame)
+            if index >= self._index.count:
+                raise MediaError(self._path, f"frame {index} does not exist (the file holds "
+                                 f"{self._index.count} frames)") from None
+            return self._goto(index)
 
     def close(self) -> None:
         """Close the file (idempotent)."""
@@ -332,6 +360,15 @@ class VideoReader(Reader):
             self._decoded = None
             self._last = None
             self._container.close()
+
+
+def _tag(*candidates: int | None, unknown: tuple[int, ...] = (2,)) -> int:
+    """First specified colour tag; ``unknown`` lists the "unspecified" values (range: 0;
+    matrix, primaries, transfer: 2). Returns the first unknown value if none is set."""
+    for value in candidates:
+        if value is not None and int(value) not in unknown:
+            return int(value)
+    return unknown[0]
 
 
 class _IndexMismatch(Exception):
@@ -366,6 +403,9 @@ class SequenceReader(Reader):
         self._path = path
         self._seq: SequenceFiles = find_files(path)
         files = self._seq.files
+        announced = header_size(files[0])
+        if announced is not None:  # refuse absurd sizes before allocating a decode
+            check_dimensions(files[0], *announced)
         first = decode_file(files[0], self._seq.codec)
         check_dimensions(files[0], first.width, first.height)
         self._size = (first.width, first.height)

@@ -1,0 +1,1 @@
+"""Speed and quality measurements that print tables (results in docs/BENCHMARKS.md)."""

@@ -1,0 +1,228 @@
+"""Audio passthrough: the audio of a source range, trimmed to the sample, into an output.
+
+Strategy (decided here, used by ``Writer``): the source audio is **decoded**, trimmed
+sample-accurately to ``[start_seconds, start_seconds + duration_seconds)`` and
+**re-encoded**, never stream-copied, because compressed audio packets (AAC: 1024 samples)
+cannot be cut on a video frame boundary. Output codec by container:
+
+- ``.mov`` / ``.mkv``: PCM, 16-bit when the source is 8/16-bit, else 24-bit (lossless for
+  every common source, including AAC decoded to float);
+- ``.mp4``: AAC at 192 kbit/s per stereo pair (what delivery players expect);
+- image sequences: a sidecar WAV (PCM as above) next to the folder or files
+  (``scans/`` → ``scans.wav``; ``scans/reel_%06d.dpx`` → ``scans/reel.wav``).
+
+Times are seconds on the source's video timeline: ``start_seconds = 0`` is the
+presentation time of the source's frame 0 (audio-only sources: the file start). Where the
+source has no audio for part of the range (it starts late or ends early), silence fills
+in, so the output audio always lasts exactly ``duration_seconds`` (to the sample) and stays
+in sync. Sample rate and channel layout are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from engine.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """Audio of ``path`` from ``start_seconds`` for ``duration_seconds`` (seconds, on the
+    source's video timeline); ``stream`` picks an audio stream by its order among the
+    file's audio streams (0 = first)."""
+
+    path: str | Path
+    start_seconds: float
+    duration_seconds: float
+    stream: int = 0
+
+
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854776e18}
+
+
+def _to_float(frame: av.AudioFrame) -> np.ndarray:
+    """(channels, samples) float64, levels −1…1, from any decoded sample format."""
+    arr = frame.to_ndarray()
+    name = frame.format.name
+    base = name.rstrip("p")
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        arr = arr.reshape(-1, channels).T
+    out = arr.astype(np.float64)
+    if base == "u8":
+        out = (out - 128.0) / 128.0
+    elif base in _INT_SCALE:
+        out /= _INT_SCALE[base]
+    return out
+
+
+def pcm_codec_for(source_format: str) -> str:
+    """PCM encoder keeping a source sample format's precision (pcm_s16le / pcm_s24le)."""
+    return "pcm_s16le" if source_format.rstrip("p") in ("u8", "s16") else "pcm_s24le"
+
+
+class AudioFeed:
+    """Decoded, trimmed samples of an AudioSource, pulled in order by the Writer."""
+
+    def __init__(self, source: AudioSource) -> None:
+        path = Path(source.path)
+        self.source = source
+        if source.duration_seconds < 0:
+            raise MediaError(path, f"audio duration must be at least 0 s, got "
+                             f"{source.duration_seconds}")
+        try:
+            self._container = av.open(str(path), "r")
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(path, f"audio cannot be opened ({exc})") from None
+        streams = self._container.streams.audio
+        if len(streams) <= source.stream:
+            self._container.close()
+            raise MediaError(path, "no audio stream" if not streams
+                             else f"no audio stream {source.stream} (it has {len(streams)})")
+        self._stream = streams[source.stream]
+        ctx = self._stream.codec_context
+        ctx.thread_type = "AUTO"
+        self.sample_rate = int(ctx.sample_rate)
+        self.layout = ctx.layout.name
+        self.channels = len(ctx.layout.channels)
+        self.source_format = ctx.format.name if ctx.format else "fltp"
+        self.total_samples = round(source.duration_seconds * self.sample_rate)
+        video = self._container.streams.video
+        origin = 0.0
+        if video and video[0].start_time is not None and video[0].time_base:
+            origin = float(video[0].start_time * video[0].time_base)
+        self._start = origin + source.start_seconds  # source seconds of output sample 0
+        if self._start > 1.0:
+            # Seek a second early: decoders need some preroll and seeks are not exact.
+            seek_ts = int((self._start - 1.0) / float(self._stream.time_base))
+            try:
+                self._container.seek(seek_ts, stream=self._stream, backward=True)
+            except av.FFmpegError as exc:
+                log.warning("%s: audio seek failed (%s); decoding from the start", path, exc)
+        self._frames = self._decode()
+        self._pending: list[np.ndarray] = []
+        self._pending_len = 0
+        self._next_pos: int | None = None  # output position right after the last frame
+        self._emitted = 0
+        self._exhausted = False
+
+    def _decode(self) -> Iterator[av.AudioFrame]:
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.InvalidDataError as exc:
+                    log.warning("%s: skipped a damaged audio packet (%s)", self.source.path, exc)
+        except av.FFmpegError as exc:
+            log.warning("%s: audio ended early (%s)", self.source.path, exc)
+
+    def _fill(self, upto: int) -> None:
+        """Decode until ``upto`` output samples are buffered or the source ends."""
+        while self._emitted + self._pending_len < upto and not self._exhausted:
+            frame = next(self._frames, None)
+            if frame is None:
+                self._exhausted = True
+                break
+            data = _to_float(frame)
+            if frame.pts is not None and frame.time_base is not None:
+                pos = round((float(frame.pts * frame.time_base) - self._start) * self.sample_rate)
+            else:
+                pos = self._next_pos if self._next_pos is not None else 0
+            # Trust the running position unless the timestamp says there is a real jump:
+            # rounding of timestamps must not add or drop single samples.
+            if self._next_pos is not None and abs(pos - self._next_pos) <= 2:
+                pos = self._next_pos
+            self._next_pos = pos + data.shape[1]
+            end_written = self._emitted + self._pending_len
+            if pos > end_written:  # a gap (or the source starts late): silence
+                gap = pos - end_written
+                self._pending.append(np.zeros((self.channels, gap)))
+                self._pending_len += gap
+            elif pos < end_written:  # overlap (preroll before the range, or repeated data)
+                data = data[:, end_written - pos :]
+            if data.shape[1]:
+                self._pending.append(data)
+                self._pending_len += data.shape[1]
+
+    def take(self, upto: int) -> np.ndarray:
+        """Samples from the current position up to output sample ``upto`` (capped at the
+        range's length), as (channels, n) float64; silence where the source has none."""
+        upto = min(upto, self.total_samples)
+        n = upto - self._emitted
+        if n <= 0:
+            return np.zeros((self.channels, 0))
+        self._fill(upto)
+        joined = (np.concatenate(self._pending, axis=1) if self._pending
+                  else np.zeros((self.channels, 0)))
+        out, rest = joined[:, :n], joined[:, n:]
+        if out.shape[1] < n:
+            out = np.concatenate([out, np.zeros((self.channels, n - out.shape[1]))], axis=1)
+        self._pending = [rest] if rest.shape[1] else []
+        self._pending_len = rest.shape[1]
+        self._emitted = upto
+        return out
+
+    def close(self) -> None:
+        """Close the source file."""
+        self._frames = iter(())
+        self._container.close()
+
+
+class AudioSink:
+    """Encodes samples from an AudioFeed into one audio stream of an output container."""
+
+    def __init__(self, container: av.container.OutputContainer, codec: str,
+                 feed: AudioFeed) -> None:
+        self.feed = feed
+        self._container = container
+        options = {"b": str(96000 * max(feed.channels, 1))} if codec == "aac" else {}
+        self._stream = container.add_stream(codec, rate=feed.sample_rate, options=options)
+        self._stream.layout = feed.layout
+        # Each encoder's default sample format: s16 (pcm_s16le), s32 (pcm_s24le), fltp (aac).
+        self._format = self._stream.codec_context.format.name
+        self._stream.time_base = Fraction(1, feed.sample_rate)
+        self._written = 0
+
+    def _frame(self, block: np.ndarray) -> av.AudioFrame:
+        clipped = np.clip(block, -1.0, 1.0)
+        if self._format == "s16":
+            ints = np.rint(clipped * 32767.0).astype(np.int16)
+            data = np.ascontiguousarray(ints.T).reshape(1, -1)
+        elif self._format == "s32":
+            # 24-bit PCM is carried in the top bits of 32-bit samples.
+            ints24 = np.rint(clipped * 8388607.0).astype(np.int32) << 8
+            data = np.ascontiguousarray(ints24.T).reshape(1, -1)
+        elif self._format == "fltp":
+            data = np.ascontiguousarray(clipped.astype(np.float32))
+        else:
+            raise MediaError(self.feed.source.path, f"unsupported audio sample format "
+                             f"{self._format}")
+        frame = av.AudioFrame.from_ndarray(data, format=self._format, layout=self.feed.layout)
+        frame.sample_rate = self.feed.sample_rate
+        frame.pts = self._written
+        frame.time_base = Fraction(1, self.feed.sample_rate)
+        return frame
+
+    def write_until(self, seconds: Fraction | float) -> None:
+        """Encode and mux the range's audio up to ``seconds`` into the output."""
+        upto = int(Fraction(seconds) * self.feed.sample_rate)
+        block = self.feed.take(upto)
+        if block.shape[1]:
+            for packet in self._stream.encode(self._frame(block)):
+                self._container.mux(packet)
+            self._written += block.shape[1]
+
+    def finish(self) -> None:
+        """Write the rest of the range (to exactly its duration) and flush the encoder."""
+        self.write_until(Fraction(self.feed.total_samples, self.feed.sample_rate))
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)

@@ -1,0 +1,411 @@
+"""Writer: float32 RGB frames (levels 0-1) → a video file or an image sequence, with audio.
+
+Formats (``OutputFormat``; pick with ``output_format_for``):
+
+| name        | encoder   | stored as                                     | audio        |
+|-------------|-----------|-----------------------------------------------|--------------|
+| prores_hq   | prores_ks | profile 3 (422 HQ), yuv422p10le, BT.709 tv    | PCM (.mov)   |
+| prores_4444 | prores_ks | profile 4 (4444), yuv444p10le, BT.709 tv      | PCM (.mov)   |
+| ffv1        | ffv1      | lossless RGB: bgr0 / gbrp10le / gbrp16le      | PCM (.mkv)   |
+| h264, h265  | libx264/5 | yuv420p, crf 18, BT.709 tv (delivery)         | AAC (.mp4)   |
+| dpx         | dpx       | 10-bit (gbrp10le) or 16-bit (rgb48le) files   | sidecar WAV  |
+| tiff        | tiff      | 16-bit RGB files (rgb48le)                    | sidecar WAV  |
+| png         | png       | 16-bit where the source is deep, else 8-bit   | sidecar WAV  |
+
+Floats are quantised as ``round(clip(v, 0, 1) * (2**bits − 1))``; RGB formats are written
+from those integers directly (no colour maths), so a 16-bit source read and written to
+FFV1/TIFF/PNG, or a 10-bit DPX to DPX, comes back bit-exact. YUV formats use swscale's
+BT.709 matrix, limited range. Frame rate and timecode are kept (timecode on the container
+and video stream for .mov/.mkv/.mp4; image sequences carry none). Audio is interleaved:
+after each video frame the audio up to that frame's end is muxed (see
+``engine.media.audio`` for the strategy). The Writer writes exactly the path it is given;
+atomic rename is ``engine.render``'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from engine.errors import MediaError
+from engine.media import timecode as tc
+from engine.media.audio import AudioFeed, AudioSink, AudioSource, pcm_codec_for
+from engine.media.info import MAX_PIXELS, MAX_SIDE
+
+log = logging.getLogger(__name__)
+
+ENCODER_THREADS = 2
+"""Encoder / swscale threads (the 2-core target)."""
+
+_PRINTF = re.compile(r"%0?\d*d")
+_CONTAINERS = {".mov": "prores_hq", ".mkv": "ffv1", ".mp4": "h264"}
+_SEQUENCE_EXT = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
+_ALLOWED_CONTAINERS = {
+    "prores_hq": (".mov", ".mkv"),
+    "prores_4444": (".mov", ".mkv"),
+    "ffv1": (".mkv", ".mov", ".avi"),
+    "h264": (".mp4", ".mov", ".mkv"),
+    "h265": (".mp4", ".mov", ".mkv"),
+}
+CODECS: tuple[str, ...] = ("prores_hq", "prores_4444", "ffv1", "h264", "h265", "dpx", "tiff",
+                           "png")
+"""Codec names ``output_format_for`` accepts."""
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How frames are stored: ``name`` (one of CODECS), ``kind`` ("video" | "sequence"),
+    FFmpeg ``encoder`` and ``pix_fmt``, ``bit_depth`` (bits per component written),
+    encoder ``options``, file ``extension`` (with dot) and ``audio_codec`` (None: a
+    sidecar WAV for sequences, chosen from the source audio)."""
+
+    name: str
+    kind: str
+    encoder: str
+    pix_fmt: str
+    bit_depth: int
+    extension: str
+    audio_codec: str | None
+    options: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def is_rgb(self) -> bool:
+        """Stored as RGB (no YUV matrix): FFV1 and the image formats."""
+        return not self.pix_fmt.startswith("yuv")
+
+
+def _format(name: str, extension: str, bits: int) -> OutputFormat:
+    yuv709 = {"color_range": "tv"}
+    if name == "prores_hq":
+        return OutputFormat(name, "video", "prores_ks", "yuv422p10le", 10, extension, "pcm",
+                            {"profile": "3", "vendor": "apl0", **yuv709})
+    if name == "prores_4444":
+        return OutputFormat(name, "video", "prores_ks", "yuv444p10le", 10, extension, "pcm",
+                            {"profile": "4", "vendor": "apl0", **yuv709})
+    if name == "ffv1":
+        pix = {8: "bgr0", 10: "gbrp10le", 16: "gbrp16le"}[8 if bits <= 8 else 10 if bits <= 10
+                                                          else 16]
+        depth = 8 if bits <= 8 else 10 if bits <= 10 else 16
+        return OutputFormat(name, "video", "ffv1", pix, depth, extension, "pcm",
+                            {"level": "3", "slices": "4", "slicecrc": "1", "g": "1"})
+    if name in ("h264", "h265"):
+        enc = "libx264" if name == "h264" else "libx265"
+        opts = {"crf": "18", "preset": "medium"}
+        if name == "h265":
+            opts["x265-params"] = "log-level=error"
+        audio = "aac" if extension == ".mp4" else "pcm"
+        return OutputFormat(name, "video", enc, "yuv420p", 8, extension, audio, opts)
+    if name == "dpx":
+        deep = bits > 10
+        return OutputFormat(name, "sequence", "dpx", "rgb48le" if deep else "gbrp10le",
+                            16 if deep else 10, extension, None)
+    if name == "tiff":
+        return OutputFormat(name, "sequence", "tiff", "rgb48le", 16, extension, None)
+    if name == "png":
+        deep = bits > 8
+        return OutputFormat(name, "sequence", "png", "rgb48be" if deep else "rgb24",
+                            16 if deep else 8, extension, None)
+    raise AssertionError(name)
+
+
+def output_format_for(path: str | Path, codec: str | None = None,
+                      source_bit_depth: int = 8) -> OutputFormat:
+    """The OutputFormat for ``path``: ``.mov`` → ProRes 422 HQ, ``.mkv`` → FFV1 (depth
+    follows the source: 8 → 8, 9-10 → 10, deeper → 16), ``.mp4`` → H.264; a printf pattern
+    with .dpx/.tif/.tiff/.png → that sequence; an existing folder (or a path without an
+    extension) → a DPX sequence unless ``codec`` says otherwise. ``codec`` (one of CODECS)
+    overrides the default; unknown names or a codec the container cannot hold raise
+    MediaError."""
+    p = Path(path)
+    bits = max(8, int(source_bit_depth))
+    if codec is not None and codec not in CODECS:
+        raise MediaError(p, f"unknown codec {codec!r} (choose from {', '.join(CODECS)})")
+    name_suffix = Path(_PRINTF.sub("", p.name)).suffix.lower()
+    is_pattern = _PRINTF.search(p.name) is not None
+    is_folder = not is_pattern and (p.is_dir() or name_suffix == "")
+    if is_pattern or is_folder:
+        if is_pattern and name_suffix not in _SEQUENCE_EXT:
+            raise MediaError(p, f"unknown image-sequence type {name_suffix or '(none)'!r} "
+                             "(use .dpx, .tif, .tiff or .png)")
+        default = _SEQUENCE_EXT.get(name_suffix, "dpx")
+        chosen = codec or default
+        if chosen not in ("dpx", "tiff", "png"):
+            raise MediaError(p, f"codec {chosen!r} cannot write an image sequence "
+                             "(use dpx, tiff or png)")
+        if is_pattern and _SEQUENCE_EXT[name_suffix] != chosen:
+            raise MediaError(p, f"codec {chosen!r} does not match the extension {name_suffix}")
+        ext = name_suffix if is_pattern else {"dpx": ".dpx", "tiff": ".tif", "png": ".png"}[
+            chosen]
+        return _format(chosen, ext, bits)
+    if name_suffix in _SEQUENCE_EXT:
+        raise MediaError(p, "an image sequence needs a folder or a printf pattern "
+                         f"such as name_%06d{name_suffix}")
+    if codec is None:
+        if name_suffix not in _CONTAINERS:
+            raise MediaError(p, f"unknown output type {name_suffix!r} (use .mov, .mkv, .mp4, "
+                             "a folder or an image-sequence pattern)")
+        codec = _CONTAINERS[name_suffix]
+    if codec in ("dpx", "tiff", "png"):
+        raise MediaError(p, f"codec {codec!r} writes image sequences: give a folder or a "
+                         "printf pattern")
+    if name_suffix not in _ALLOWED_CONTAINERS[codec]:
+        raise MediaError(p, f"codec {codec!r} cannot be stored in a {name_suffix or 'bare'} "
+                         f"file (use {', '.join(_ALLOWED_CONTAINERS[codec])})")
+    return _format(codec, name_suffix, bits)
+
+
+def quantise(frame: np.ndarray, bits: int) -> np.ndarray:
+    """Float levels 0-1 → unsigned ints of ``bits`` bits: rounded, clipped (uint8/uint16)."""
+    top = float((1 << bits) - 1)
+    scaled = np.multiply(frame, np.float32(top), dtype=np.float32)
+    np.clip(scaled, 0.0, top, out=scaled)
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8 if bits <= 8 else np.uint16)
+
+
+def sidecar_wav(path: Path) -> Path:
+    """Where an image sequence's audio goes: ``scans/`` → ``scans.wav``;
+    ``dir/reel_%06d.dpx`` → ``dir/reel.wav``."""
+    if _PRINTF.search(path.name):
+        stem = _PRINTF.split(Path(path.name).stem)[0].rstrip("_-. ") or "audio"
+        return path.parent / f"{stem}.wav"
+    return path.parent / f"{path.name}.wav"
+
+
+class Writer:
+    """Writes frames to ``path`` in ``fmt``; a context manager (aborts on an exception).
+
+    ``width``/``height`` in pixels, ``fps`` frames per second, ``timecode``
+    "HH:MM:SS:FF" of the first frame, ``audio`` the source range to pass through,
+    ``first_number`` the number of the first file for image sequences.
+    """
+
+    def __init__(self, path: str | Path, fmt: OutputFormat, width: int, height: int,
+                 fps: Fraction | int | float, timecode: str | None = None,
+                 audio: AudioSource | None = None, first_number: int = 0) -> None:
+        self.path = Path(path)
+        self.format = fmt
+        self.width, self.height = int(width), int(height)
+        self.fps = Fraction(fps).limit_denominator(1001000)
+        self.frames_written = 0
+        self._closed = False
+        self._created: list[Path] = []
+        self._made_dirs: list[Path] = []
+        self._container: av.container.OutputContainer | None = None
+        self._audio_container: av.container.OutputContainer | None = None
+        self._sink: AudioSink | None = None
+        self._feed: AudioFeed | None = None
+        self._check_size()
+        if self.fps <= 0:
+            raise MediaError(self.path, f"frame rate must be positive, got {fps}")
+        if timecode is not None:
+            try:
+                tc.parse(timecode, self.fps)
+            except ValueError as exc:
+                raise MediaError(self.path, str(exc)) from None
+        self.timecode = timecode
+        try:
+            if fmt.kind == "sequence":
+                self._open_sequence(first_number)
+            else:
+                self._open_video()
+            if audio is not None:
+                self._open_audio(audio)
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def _check_size(self) -> None:
+        w, h, fmt = self.width, self.height, self.format
+        if w <= 0 or h <= 0 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+            raise MediaError(self.path, f"dimensions {w}x{h} are outside 1-{MAX_SIDE} per side "
+                             f"/ {MAX_PIXELS} pixels")
+        if fmt.pix_fmt.startswith(("yuv420", "yuv422")) and w % 2:
+            raise MediaError(self.path, f"{fmt.name} needs an even width, got {w}")
+        if fmt.pix_fmt.startswith("yuv420") and h % 2:
+            raise MediaError(self.path, f"{fmt.name} needs an even height, got {h}")
+
+    def _open_video(self) -> None:
+        fmt = self.format
+        if self.path.exists() and self.path.is_dir():
+            raise MediaError(self.path, "is a folder; a video file was expected")
+        if not self.path.parent.is_dir():
+            raise MediaError(self.path, "the output folder does not exist")
+        try:
+            self._container = av.open(str(self.path), "w")
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(self.path, f"cannot be created ({exc})") from None
+        self._created.append(self.path)
+        options = {k: v for k, v in fmt.options.items() if k != "color_range"}
+        if fmt.encoder == "libx265" and "x265-params" in options:
+            options["x265-params"] += f":pools={ENCODER_THREADS}"
+        stream = self._container.add_stream(fmt.encoder, rate=self.fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = self.width, self.height, fmt.pix_fmt
+        ctx = stream.codec_context
+        ctx.thread_count = ENCODER_THREADS
+        if fmt.is_rgb:
+            ctx.colorspace, ctx.color_range = 0, 2  # AVCOL_SPC_RGB, full range
+        else:
+            ctx.colorspace, ctx.color_range = 1, 1  # BT.709 matrix, limited range
+        ctx.color_primaries, ctx.color_trc = 1, 1  # BT.709
+        if self.timecode is not None:
+            self._container.metadata["timecode"] = self.timecode
+            stream.metadata["timecode"] = self.timecode
+        self._stream = stream
+
+    def _open_sequence(self, first_number: int) -> None:
+        p = self.path
+        if _PRINTF.search(p.name):
+            folder, pattern = p.parent, p.name
+        else:
+            folder, pattern = p, f"frame_%06d{self.format.extension}"
+        if folder.exists() and not folder.is_dir():
+            raise MediaError(folder, "exists and is not a folder")
+        if not folder.exists():
+            if not folder.parent.is_dir():
+                raise MediaError(p, "the output folder's parent does not exist")
+            folder.mkdir()
+            self._made_dirs.append(folder)
+        regex = re.compile("^" + re.escape(_PRINTF.split(pattern)[0]) + r"\d+"
+                           + re.escape(_PRINTF.split(pattern)[-1]) + "$")
+        clash = next((e for e in folder.iterdir() if regex.match(e.name)), None)
+        if clash is not None:
+            raise MediaError(p, f"already holds frame files ({clash.name}); choose an empty "
+                             "folder or another name")
+        self._folder, self._pattern = folder, pattern
+        self._next_number = int(first_number)
+
+    def _open_audio(self, audio: AudioSource) -> None:
+        self._feed = AudioFeed(audio)
+        codec = self.format.audio_codec
+        if codec in (None, "pcm"):
+            codec = pcm_codec_for(self._feed.source_format)
+        if self.format.kind == "sequence":
+            wav = sidecar_wav(self.path)
+            if wav.exists():
+                raise MediaError(wav, "already exists; the sidecar audio would overwrite it")
+            self._audio_container = av.open(str(wav), "w", format="wav")
+            self._created.append(wav)
+            self._sink = AudioSink(self._audio_container, codec, self._feed)
+        else:
+            assert self._container is not None
+            self._sink = AudioSink(self._container, codec, self._feed)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _video_frame(self, frame: np.ndarray) -> av.VideoFrame:
+        fmt = self.format
+        pix = fmt.pix_fmt
+        if pix.startswith("gbrp"):
+            return av.VideoFrame.from_ndarray(quantise(frame, fmt.bit_depth), format=pix)
+        if fmt.bit_depth <= 8:
+            vf = av.VideoFrame.from_ndarray(quantise(frame, 8), format="rgb24")
+        else:
+            vf = av.VideoFrame.from_ndarray(quantise(frame, 16), format="rgb48le")
+        if vf.format.name == pix:
+            return vf
+        if fmt.is_rgb:
+            return vf.reformat(format=pix, threads=ENCODER_THREADS)
+        return vf.reformat(format=pix, src_colorspace="ITU709", dst_colorspace="ITU709",
+                           src_color_range="JPEG", dst_color_range="MPEG",
+                           threads=ENCODER_THREADS)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame: float32 (height, width, 3) RGB, levels 0-1 (clipped)."""
+        if self._closed:
+            raise MediaError(self.path, "writer is closed")
+        if frame.ndim != 3 or frame.shape != (self.height, self.width, 3):
+            raise MediaError(self.path, f"frame of shape {tuple(frame.shape)} does not match "
+                             f"the output ({self.height}, {self.width}, 3)")
+        vf = self._video_frame(frame)
+        vf.pts = self.frames_written
+        try:
+            if self.format.kind == "sequence":
+                self._write_image(vf)
+            else:
+                assert self._container is not None
+                vf.time_base = Fraction(1) / self.fps
+                for packet in self._stream.encode(vf):
+                    self._container.mux(packet)
+            self.frames_written += 1
+            if self._sink is not None:
+                self._sink.write_until(Fraction(self.frames_written) / self.fps)
+        except av.FFmpegError as exc:
+            raise MediaError(self.path, f"cannot encode {self.format.name} ({exc})") from None
+        except OSError as exc:
+            raise MediaError(self.path, f"cannot be written ({exc.strerror or exc})") from None
+
+    def _write_image(self, vf: av.VideoFrame) -> None:
+        # A fresh context per file: image encoders end their stream at each flush.
+        ctx = av.CodecContext.create(self.format.encoder, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, self.format.pix_fmt
+        ctx.time_base = Fraction(1) / self.fps
+        vf.pts = 0
+        data = b"".join(bytes(p) for p in ctx.encode(vf))
+        data += b"".join(bytes(p) for p in ctx.encode(None))
+        out = self._folder / (self._pattern % self._next_number)
+        self._created.append(out)
+        out.write_bytes(data)
+        self._next_number += 1
+
+    def close(self) -> None:
+        """Flush encoders, finish the audio to its full duration, close the file(s)."""
+        if self._closed:
+            return
+        try:
+            if self._sink is not None:
+                self._sink.finish()
+            if self._container is not None and self.format.kind == "video":
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+        except av.FFmpegError as exc:
+            self.abort()
+            raise MediaError(self.path, f"cannot finish {self.format.name} ({exc})") from None
+        self._closed = True
+        self._close_containers()
+
+    def _close_containers(self) -> None:
+        for name in ("_container", "_audio_container"):
+            container = getattr(self, name)
+            if container is not None:
+                setattr(self, name, None)
+                try:
+                    container.close()
+                except (av.FFmpegError, OSError) as exc:
+                    log.warning("%s: error while closing (%s)", self.path, exc)
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+
+    def abort(self) -> None:
+        """Stop and remove everything this Writer created (files, sidecar, new folder)."""
+        self._closed = True
+        self._close_containers()
+        for created in reversed(self._created):
+            created.unlink(missing_ok=True)
+        self._created.clear()
+        for folder in reversed(self._made_dirs):
+            try:
+                folder.rmdir()
+            except OSError:
+                log.warning("%s: folder not removed (not empty)", folder)
+        self._made_dirs.clear()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
