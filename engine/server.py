@@ -1,0 +1,355 @@
+"""FrameServer: one background worker that decodes and restores frames on request.
+
+Shaped after napari's slicer: the caller builds an immutable `FrameRequest` (it has already
+captured every input: index, shot plan snapshot, preview scale) and `submit`s it; the worker
+answers with a `FrameResponse` that echoes the request id, through the `on_response`
+callback, on the worker thread. The UI's bridge moves responses onto the GUI thread; the
+engine never knows a GUI exists.
+
+Scheduling (one worker, so the order is the whole policy):
+- priority 0 (viewer): latest wins. A new viewer request supersedes a pending (not yet
+  started) one; work already started is finished (evaluation cannot be interrupted) and its
+  response is still delivered, so a consumer must ignore ids it no longer waits for.
+- priority 1 (prefetch) and 2 (thumbnail): first in, first out, each served only when no
+  request of a lower priority number is pending.
+
+Guarantee: every accepted request ends in exactly one `on_response` call. Requests that are
+superseded or cancelled before they start are answered at once with ``error="superseded"``
+or ``error="cancelled"`` and no frames (`SUPERSEDED`, `CANCELLED`); requests still pending at
+`close()` are answered with ``error="cancelled"``. Failures (unreadable file, bad frame
+index, an operator raising) become responses with a one-line `error`; the worker never
+dies of them.
+
+A request whose `plan` is None asks for the original only (`restored` is the original and
+`masks` is empty): playback of originals and thumbnails need no recipe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.errors import MediaError, NitrateError
+from engine.pipeline.cache import FrameCache
+from engine.pipeline.evaluator import Evaluator
+from engine.pipeline.shot_plan import ShotPlan
+
+VIEWER = 0
+"""Priority of the frame the user is looking at (latest wins)."""
+PREFETCH = 1
+"""Priority of frames computed ahead of the playhead (render-ahead cache)."""
+THUMBNAIL = 2
+"""Priority of timeline thumbnails."""
+
+SUPERSEDED = "superseded"
+"""`FrameResponse.error` of a viewer request replaced by a newer one before it started."""
+CANCELLED = "cancelled"
+"""`FrameResponse.error` of a request removed by `cancel_pending` or `close`."""
+
+
+class Source(Protocol):
+    """What the server needs of a Reader: `info` (MediaInfo-like), `read`, `close`."""
+
+    info: Any
+
+    def read(self, index: int) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """One frame wanted from the server.
+
+    request_id: chosen by the caller, echoed in the response (unique per server).
+    index:      0-based frame index in the clip.
+    plan:       immutable shots + recipes snapshot, or None for the original only.
+    scale:      preview scale relative to the source (1.0, 0.5, 0.25; thumbnails smaller).
+    priority:   VIEWER (0), PREFETCH (1) or THUMBNAIL (2).
+    """
+
+    request_id: int
+    index: int
+    plan: ShotPlan | None
+    scale: float = 1.0
+    priority: int = VIEWER
+
+
+@dataclass(frozen=True)
+class FrameResponse:
+    """The answer to one request.
+
+    shot: (first, last) frame of the frame's shot, or None (no plan, or an error).
+    original / restored: float32 (H, W, 3) RGB levels 0-1 at the request's scale, or None
+    when `error` is set. masks: step position → float32 (H, W) mask, 0-1.
+    elapsed_ms: worker time spent on this request (milliseconds, 0 when never started).
+    from_cache: True when nothing had to be decoded or computed.
+    """
+
+    request_id: int
+    index: int
+    shot: tuple[int, int] | None
+    original: np.ndarray | None
+    restored: np.ndarray | None
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    from_cache: bool = False
+    priority: int = VIEWER
+
+
+def _failed(request: FrameRequest, error: str, elapsed_ms: float = 0.0) -> FrameResponse:
+    return FrameResponse(
+        request_id=request.request_id,
+        index=request.index,
+        shot=None,
+        original=None,
+        restored=None,
+        masks={},
+        error=error,
+        elapsed_ms=elapsed_ms,
+        priority=request.priority,
+    )
+
+
+class _CountingCache(FrameCache):
+    """A FrameCache that counts stores, so the server can tell a pure cache hit."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        super().__init__(budget_bytes)
+        self.puts = 0
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self.puts += 1
+        super().put(key, value)
+
+
+def _open_media(path: str) -> Source:
+    from engine import media
+
+    opener = getattr(media, "open_reader", None)
+    if opener is None:
+        raise MediaError(path, "cannot be opened: the media reader is not available")
+    return opener(path)
+
+
+class FrameServer:
+    """Serves `FrameRequest`s on one worker thread that owns its Reader and Evaluator.
+
+    source_path: the clip (video file, sequence folder or pattern), opened on the worker.
+    cache_bytes: byte budget of the decoded/processed frame cache (LRU).
+    on_response: called once per accepted request, on the worker thread; it must be quick
+                 and must not raise (exceptions it raises are swallowed to keep serving).
+    on_open:     called once on the worker thread with (info, None) when the clip opened,
+                 or (None, one-line error) when it could not be opened.
+    open_source: how to open `source_path` (default `engine.media.open_reader`); tests pass
+                 fake readers here.
+    """
+
+    def __init__(
+        self,
+        source_path: str | Path,
+        cache_bytes: int,
+        on_response: Callable[[FrameResponse], None],
+        *,
+        on_open: Callable[[Any, str | None], None] | None = None,
+        open_source: Callable[[str], Source] | None = None,
+    ) -> None:
+        self.source_path = str(source_path)
+        self._on_response = on_response
+        self._on_open = on_open
+        self._open_source = open_source or _open_media
+        self.cache = _CountingCache(cache_bytes)
+        self._cond = threading.Condition()
+        self._viewer: FrameRequest | None = None
+        self._queues: dict[int, deque[FrameRequest]] = {PREFETCH: deque(), THUMBNAIL: deque()}
+        # Opening the clip counts as work, so wait_until_idle() also waits for it.
+        self._working = True
+        self._closing = False
+        self.info: Any = None
+        self.open_error: str | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"FrameServer({Path(self.source_path).name})", daemon=True
+        )
+        self._thread.start()
+
+    # -- caller side (any thread) -------------------------------------------------------
+    def submit(self, request: FrameRequest) -> None:
+        """Queue a request. Raises ValueError for an unknown priority, RuntimeError after
+        `close`."""
+        if request.priority not in (VIEWER, PREFETCH, THUMBNAIL):
+            raise ValueError(f"unknown request priority {request.priority}")
+        superseded: FrameRequest | None = None
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the frame server is closed")
+            if request.priority == VIEWER:
+                superseded, self._viewer = self._viewer, request
+            else:
+                self._queues[request.priority].append(request)
+            self._cond.notify_all()
+        if superseded is not None:
+            self._answer(_failed(superseded, SUPERSEDED))
+
+    def cancel_pending(self, priority: int | None = None) -> int:
+        """Answer pending (not started) requests of `priority` (all when None) with
+        ``error="cancelled"``; returns how many were cancelled."""
+        dropped: list[FrameRequest] = []
+        with self._cond:
+            if priority in (None, VIEWER) and self._viewer is not None:
+                dropped.append(self._viewer)
+                self._viewer = None
+            for prio, queue in self._queues.items():
+                if priority in (None, prio):
+                    dropped.extend(queue)
+                    queue.clear()
+            self._cond.notify_all()
+        for request in dropped:
+            self._answer(_failed(request, CANCELLED))
+        return len(dropped)
+
+    def pending(self, priority: int | None = None) -> int:
+        """Requests waiting to start (of `priority`, or all)."""
+        with self._cond:
+            n = 0
+            if priority in (None, VIEWER) and self._viewer is not None:
+                n += 1
+            for prio, queue in self._queues.items():
+                if priority in (None, prio):
+                    n += len(queue)
+            return n
+
+    def set_cache_budget(self, budget_bytes: int) -> None:
+        """Bound the frame cache to `budget_bytes` (evicts at once when lowered)."""
+        self.cache.set_budget(budget_bytes)
+
+    def wait_until_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending or running (all callbacks returned); False when
+        `timeout` seconds passed first."""
+        with self._cond:
+            return self._cond.wait_for(self._idle, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel pending requests, let the running one finish, stop the worker and close
+        the reader. Idempotent."""
+        with self._cond:
+            first = not self._closing
+            self._closing = True
+        if first:
+            self.cancel_pending()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    # -- worker side ---------------------------------------------------------------------
+    def _idle(self) -> bool:
+        return not self._working and self._viewer is None and not any(self._queues.values())
+
+    def _next(self) -> FrameRequest | None:
+        """The next request to serve (None when closing); marks the worker busy."""
+        with self._cond:
+            while True:
+                if self._closing:
+                    self._working = False
+                    self._cond.notify_all()
+                    return None
+                request: FrameRequest | None = None
+                if self._viewer is not None:
+                    request, self._viewer = self._viewer, None
+                elif self._queues[PREFETCH]:
+                    request = self._queues[PREFETCH].popleft()
+                elif self._queues[THUMBNAIL]:
+                    request = self._queues[THUMBNAIL].popleft()
+                if request is not None:
+                    self._working = True
+                    return request
+                self._working = False
+                self._cond.notify_all()  # wake wait_until_idle
+                self._cond.wait()
+
+    def _run(self) -> None:
+        from engine.runtime import configure_threads
+
+        configure_threads()
+        source: Source | None = None
+        try:
+            source = self._open_source(self.source_path)
+            self.info = source.info
+        except NitrateError as exc:
+            self.open_error = str(exc)
+        except Exception as exc:  # a reader bug must not kill the worker silently
+            self.open_error = f"{self.source_path}: cannot be opened ({exc})"
+        if self._on_open is not None:
+            try:
+                self._on_open(self.info, self.open_error)
+            except Exception:  # the callback's problem; keep serving
+                pass
+        evaluator = Evaluator(source, self.cache, source_key=self.source_path) if source else None
+        try:
+            while (request := self._next()) is not None:
+                self._answer(self._serve(evaluator, request))
+                with self._cond:
+                    self._working = False
+                    self._cond.notify_all()
+        finally:
+            if source is not None:
+                try:
+                    source.close()
+                except Exception:  # closing a broken reader must not mask the real state
+                    pass
+            with self._cond:
+                self._working = False
+                self._cond.notify_all()
+
+    def _serve(self, evaluator: Evaluator | None, request: FrameRequest) -> FrameResponse:
+        if evaluator is None:
+            return _failed(request, self.open_error or f"{self.source_path}: not open")
+        start = time.perf_counter()
+        puts = self.cache.puts
+        try:
+            count = getattr(self.info, "frame_count", None)
+            if request.index < 0 or (count is not None and request.index >= count):
+                last = f"0-{count - 1}" if count else "none"
+                raise MediaError(
+                    self.source_path, f"frame {request.index} does not exist (frames {last})"
+                )
+            if request.plan is None:
+                original = evaluator.original(request.index, request.scale)
+                shot = None
+                restored, masks = original, {}
+            else:
+                done = evaluator.evaluate(request.index, request.plan, request.scale)
+                original, restored, masks, shot = done.original, done.restored, done.masks, done.shot
+        except NitrateError as exc:
+            return _failed(request, str(exc), (time.perf_counter() - start) * 1000.0)
+        except Exception as exc:  # never let a bug kill the worker: report it on the frame
+            problem = f"frame {request.index}: {type(exc).__name__}: {exc}"
+            return _failed(request, problem, (time.perf_counter() - start) * 1000.0)
+        return FrameResponse(
+            request_id=request.request_id,
+            index=request.index,
+            shot=shot,
+            original=original,
+            restored=restored,
+            masks=masks,
+            error=None,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+            from_cache=self.cache.puts == puts,
+            priority=request.priority,
+        )
+
+    def _answer(self, response: FrameResponse) -> None:
+        try:
+            self._on_response(response)
+        except Exception:  # the consumer's bug must not stop the server
+            pass

@@ -1,0 +1,120 @@
+"""Timeline: seeking by click and drag, shots, zoom/scroll, in/out, lazy thumbnails."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from fractions import Fraction
+
+import pytest
+from _fixtures_core import FakeInfo, LevelReader, level_of
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+
+from ui.engine_bridge import EngineBridge
+from ui.timeline import RULER_PX, THUMB_PX, Timeline, timecode_at
+
+ROW_SCRUB = RULER_PX // 2
+ROW_SHOTS = RULER_PX + THUMB_PX + 8
+
+
+@pytest.fixture
+def timeline(qtbot):
+    t = Timeline()
+    qtbot.addWidget(t)
+    t.resize(600, t.sizeHint().height())
+    t.set_clip(300, Fraction(25), "01:00:00:00")
+    t.show()
+    qtbot.waitExposed(t)
+    return t
+
+
+def wheel(widget, x: float, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    pos = QPointF(x, ROW_SCRUB)
+    widget.wheelEvent(
+        QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(), QPoint(0, 120 * notches),
+                    Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    )
+
+
+def test_click_seeks_to_the_frame_under_the_cursor(timeline, qtbot) -> None:
+    assert timeline.pixels_per_frame == pytest.approx(2.0)  # 300 frames fit in 600 px
+    with qtbot.waitSignal(timeline.seek_requested) as sig:
+        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(201, ROW_SCRUB))
+    assert sig.args == [100]
+
+
+def test_drag_scrubs_through_frames(timeline, qtbot) -> None:
+    seen: list[int] = []
+    timeline.seek_requested.connect(seen.append)
+    qtbot.mousePress(timeline, Qt.MouseButton.LeftButton, pos=QPoint(10, ROW_SCRUB))
+    for x in (50, 90, 130):
+        qtbot.mouseMove(timeline, QPoint(x, ROW_SCRUB))
+    qtbot.mouseRelease(timeline, Qt.MouseButton.LeftButton, pos=QPoint(130, ROW_SCRUB))
+    assert seen[:4] == [5, 25, 45, 65] and set(seen[4:]) <= {65}
+
+
+def test_shots_are_clickable_and_the_playhead_shot_is_selected(timeline, qtbot) -> None:
+    timeline.set_shots([(0, 99), (100, 199), (200, 299)])
+    with qtbot.waitSignal(timeline.shot_clicked) as sig:
+        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(450, ROW_SHOTS))
+    assert sig.args == [2]
+    timeline.set_playhead(150)
+    assert timeline.selected_shot == 1 and timeline.playhead == 150
+
+
+def test_ctrl_wheel_zooms_about_the_cursor_and_wheel_scrolls(timeline) -> None:
+    anchor_frame = timeline.frame_at(300)
+    wheel(timeline, 300, 3, Qt.KeyboardModifier.ControlModifier)
+    assert timeline.pixels_per_frame == pytest.approx(2.0 * 1.25**3)
+    assert timeline.frame_at(300) == anchor_frame
+    first = timeline.first_visible
+    wheel(timeline, 300, -1)
+    assert timeline.first_visible > first
+    timeline.fit_all()
+    assert timeline.first_visible == 0 and timeline.pixels_per_frame == pytest.approx(2.0)
+
+
+def test_playhead_leaving_the_view_scrolls_it_back_in(timeline) -> None:
+    timeline.zoom_by(10.0, 0)
+    timeline.set_playhead(250)
+    x = timeline.x_for_frame(250)
+    assert 0 <= x < timeline.width()
+
+
+def test_in_out_marks_are_signalled(timeline, qtbot) -> None:
+    with qtbot.waitSignal(timeline.in_out_changed) as sig:
+        timeline.set_in_out(20, 80)
+    assert sig.args == [20, 80] and timeline.in_out == (20, 80)
+    timeline.grab()  # paints the marks
+
+
+def test_timecode_follows_the_clip_start() -> None:
+    assert timecode_at(25, Fraction(25), "01:00:00:00") == "01:00:01:00"
+    assert timecode_at(30, Fraction(24)) == "00:00:01:06"
+
+
+def test_thumbnails_are_built_lazily_for_what_is_visible(qtbot) -> None:
+    reader = LevelReader(FakeInfo(frame_count=200))
+    bridge = EngineBridge(cache_bytes=32 << 20, open_source=lambda _p: reader)
+    timeline = Timeline(bridge=bridge)
+    qtbot.addWidget(timeline)
+    try:
+        with qtbot.waitSignal(bridge.clip_opened):
+            bridge.open_clip("levels.mov")
+        timeline.resize(400, timeline.sizeHint().height())
+        timeline.set_clip(200, Fraction(25))
+        timeline.zoom_by(8.0, 0)  # frames 0..~25 visible
+        timeline.grab()  # paint asks for the visible thumbnails
+        assert bridge.wait_until_idle(10)
+        thumbs = timeline.thumbnails()
+        visible = timeline.visible_thumbnail_frames()
+        assert thumbs and set(thumbs) == set(visible)
+        assert max(thumbs) < 40, "nothing off-screen is decoded"
+        for index, image in thumbs.items():
+            assert image.height() == THUMB_PX
+            assert level_of(image) == pytest.approx(index, abs=0.6)
+    finally:
+        bridge.close()

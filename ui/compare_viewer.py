@@ -1,0 +1,579 @@
+"""CompareViewer: before/after of one frame, the way a grading tool shows it.
+
+Modes:
+- "side_by_side": Before | After in two panes sharing zoom and pan (what one pane shows,
+  the other shows at the same place);
+- "split": one picture, Before left of a draggable divider, After right of it;
+- "toggle": A/B in one pane: After, or Before while the B key is held (or after a click);
+- "difference": (After − Before) × gain around mid-grey: grey = unchanged.
+
+Zoom is display pixels per image pixel (1.0 = 100 %). At integer zooms images are drawn
+unsmoothed at integer offsets, so 100 % is pixel-exact; below 100 % a smoothed, cached copy
+is drawn. Images are converted once per frame (`ui.image.to_qimage`, memoised per array and
+usually done on the engine's worker already); painting does no numpy work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui.image import difference_image, mask_overlay, to_qimage
+
+MODES: tuple[str, ...] = ("side_by_side", "split", "toggle", "difference")
+"""Compare modes accepted by `CompareViewer.set_mode`."""
+
+ZOOM_STEPS: tuple[float, ...] = (
+    1 / 16, 1 / 8, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0,
+)
+"""Wheel zoom ladder: it passes through 100 % and 200 % exactly (pixel-exact zooms)."""
+
+DIFFERENCE_GAIN = 4.0
+"""Amplification of the difference view (a change of 1/8 of full scale reaches white)."""
+
+MASK_COLOUR = (255, 40, 200)
+"""Magenta: a colour film damage and grading rarely produce, so the overlay stands out."""
+
+BACKGROUND = QColor(24, 24, 26)
+PANE_GAP_PX = 2
+_TEXT = QColor(220, 220, 220)
+_DIM = QColor(150, 150, 155)
+_BUSY = QColor(240, 176, 64)
+_ERROR = QColor(240, 90, 80)
+_DIVIDER_GRAB_PX = 6
+
+
+class CompareViewer(QWidget):
+    """Shows a frame before and after restoration (see module docstring).
+
+    Signals: `zoom_changed(float)` (display pixels per image pixel), `mode_changed(str)`.
+    """
+
+    zoom_changed = Signal(float)
+    mode_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("CompareViewer")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._mode = "side_by_side"
+        self._fit = True
+        self._zoom = 1.0
+        self._center = QPointF(0.0, 0.0)  # image point (pixels) at the panes' centre
+        self._split = 0.5  # divider position, fraction of the widget width
+        self._showing_before = False
+        self._mask_step: int | None = None
+        self._busy = False
+        self._message = ""
+        self._index: int | None = None
+        self._timecode = ""
+        self._before_arr: np.ndarray | None = None
+        self._after_arr: np.ndarray | None = None
+        self._before: QImage | None = None
+        self._after: QImage | None = None
+        self._masks: dict[int, np.ndarray] = {}
+        self._diff: QImage | None = None
+        self._overlay: QImage | None = None
+        self._overlay_step: int | None = None
+        self._scaled: dict[tuple[int, float], QImage] = {}
+        self._drag: str | None = None  # "pan" | "divider"
+        self._drag_origin = QPointF()
+        self._drag_moved = False
+
+    # -- content -----------------------------------------------------------------------
+    def show_frames(
+        self,
+        before: np.ndarray,
+        after: np.ndarray,
+        index: int,
+        timecode: str = "",
+        masks: dict[int, np.ndarray] | None = None,
+    ) -> None:
+        """Show frame `index` (0-based): `before`/`after` float32 (H, W, 3) RGB levels 0-1,
+        `masks` step position → float32 (H, W) mask 0-1."""
+        first = self._before is None
+        old_size = self._before.size() if self._before is not None else None
+        self._before_arr, self._after_arr = before, after
+        self._before = to_qimage(before)
+        self._after = to_qimage(after) if after is not before else self._before
+        self._masks = dict(masks or {})
+        self._diff = None
+        self._overlay = None
+        self._overlay_step = None
+        self._scaled.clear()
+        self._index = int(index)
+        self._timecode = timecode
+        self._message = ""
+        if first or old_size != self._before.size():
+            # A new clip or preview scale: keep the view on the same part of the picture.
+            self._center = self._rescaled_center(old_size, self._before.size())
+        self._prepare_mode_images()
+        self.update()
+
+    def clear(self) -> None:
+        """Show nothing (no clip)."""
+        self._before_arr = self._after_arr = None
+        self._before = self._after = self._diff = self._overlay = None
+        self._masks = {}
+        self._index = None
+        self._scaled.clear()
+        self.update()
+
+    def show_message(self, text: str) -> None:
+        """Overlay a one-line message (e.g. the error of the last request); '' clears."""
+        self._message = text
+        self.update()
+
+    def set_busy(self, busy: bool) -> None:
+        """Show or hide the 'processing' indicator."""
+        if busy != self._busy:
+            self._busy = busy
+            self.update()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def shown_index(self) -> int | None:
+        """Index of the frame on screen (None before the first frame)."""
+        return self._index
+
+    @property
+    def timecode(self) -> str:
+        return self._timecode
+
+    def before_image(self) -> QImage | None:
+        """The 8-bit image shown as 'before'."""
+        return self._before
+
+    def after_image(self) -> QImage | None:
+        """The 8-bit image shown as 'after' (with the mask overlay when one is shown)."""
+        overlay = self._overlay_image()
+        return overlay if overlay is not None else self._after
+
+    def difference_image(self) -> QImage | None:
+        """The difference picture of the current frame (computed on demand)."""
+        if self._diff is None and self._before_arr is not None and self._after_arr is not None:
+            if self._before_arr.shape == self._after_arr.shape:
+                self._diff = difference_image(self._before_arr, self._after_arr, DIFFERENCE_GAIN)
+        return self._diff
+
+    # -- mode ----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        """One of MODES; ValueError otherwise."""
+        if mode not in MODES:
+            raise ValueError(f"unknown compare mode '{mode}' (modes: {', '.join(MODES)})")
+        if mode != self._mode:
+            self._mode = mode
+            self._showing_before = False
+            self._prepare_mode_images()
+            self.mode_changed.emit(mode)
+            self.zoom_changed.emit(self.zoom)
+            self.update()
+
+    def set_mask_step(self, position: int | None) -> None:
+        """Overlay the mask of the recipe step at `position` (None: no overlay)."""
+        self._mask_step = position
+        self._overlay = None
+        self._overlay_step = None
+        self.update()
+
+    @property
+    def mask_step(self) -> int | None:
+        return self._mask_step
+
+    def set_showing_before(self, before: bool) -> None:
+        """Toggle mode: show Before (True) or After (False)."""
+        if before != self._showing_before:
+            self._showing_before = before
+            self.update()
+
+    def toggle_ab(self) -> None:
+        self.set_showing_before(not self._showing_before)
+
+    @property
+    def showing_before(self) -> bool:
+        return self._showing_before
+
+    def set_split(self, fraction: float) -> None:
+        """Split mode: divider position as a fraction (0-1) of the width."""
+        self._split = min(1.0, max(0.0, float(fraction)))
+        self.update()
+
+    @property
+    def split(self) -> float:
+        return self._split
+
+    # -- zoom and pan --------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        """Display pixels per image pixel (1.0 = 100 %)."""
+        if self._fit:
+            return self._fit_zoom()
+        return self._zoom
+
+    @property
+    def fitted(self) -> bool:
+        return self._fit
+
+    def fit(self) -> None:
+        """Fit the whole picture in its pane, centred."""
+        self._fit = True
+        if self._before is not None:
+            self._center = QPointF(self._before.width() / 2, self._before.height() / 2)
+        self.zoom_changed.emit(self.zoom)
+        self.update()
+
+    def zoom_to(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to `zoom` display pixels per image pixel, keeping the image point under
+        `anchor` (widget coordinates; default the pane centre) where it is."""
+        zoom = min(ZOOM_STEPS[-1], max(ZOOM_STEPS[0], float(zoom)))
+        old = self.zoom
+        self._center = self._current_center()
+        if anchor is not None:
+            pane = self._pane_at(anchor)
+            offset = anchor - QPointF(pane.center())
+            point = self._center + offset / old
+            self._center = point - offset / zoom
+        self._fit = False
+        self._zoom = zoom
+        self._scaled.clear()
+        self.zoom_changed.emit(zoom)
+        self.update()
+
+    def zoom_step(self, steps: int, anchor: QPointF | None = None) -> None:
+        """Move `steps` rungs along ZOOM_STEPS (positive zooms in)."""
+        current = self.zoom
+        if steps > 0:
+            larger = [z for z in ZOOM_STEPS if z > current * 1.001]
+            target = larger[min(steps, len(larger)) - 1] if larger else ZOOM_STEPS[-1]
+        elif steps < 0:
+            smaller = [z for z in ZOOM_STEPS if z < current / 1.001]
+            target = smaller[max(-len(smaller), steps)] if smaller else ZOOM_STEPS[0]
+        else:
+            return
+        self.zoom_to(target, anchor)
+
+    @property
+    def center(self) -> QPointF:
+        """Image point (pixels) shown at the centre of the panes."""
+        return self._current_center()
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the picture by (dx, dy) display pixels (both panes together)."""
+        zoom = self.zoom
+        self._center = self._current_center()
+        self._fit = False
+        self._zoom = zoom
+        self._center -= QPointF(dx, dy) / zoom
+        self.update()
+
+    def image_point_at(self, pos: QPointF) -> QPointF:
+        """Image coordinates (pixels) under widget position `pos`."""
+        pane = self._pane_at(pos)
+        origin = self._origin(pane)
+        return (pos - origin) / self.zoom
+
+    # -- geometry ------------------------------------------------------------------------
+    def _panes(self) -> list[QRect]:
+        full = self.rect()
+        if self._mode != "side_by_side":
+            return [full]
+        half = (full.width() - PANE_GAP_PX) // 2
+        left = QRect(0, 0, half, full.height())
+        right = QRect(full.width() - half, 0, half, full.height())
+        return [left, right]
+
+    def _pane_at(self, pos: QPointF) -> QRect:
+        panes = self._panes()
+        for pane in panes:
+            if pos.x() < pane.right() + 1:
+                return pane
+        return panes[-1]
+
+    def _fit_zoom(self) -> float:
+        if self._before is None or self._before.isNull():
+            return 1.0
+        pane = self._panes()[0]
+        w, h = self._before.width(), self._before.height()
+        return max(1e-3, min(pane.width() / w, pane.height() / h))
+
+    def _current_center(self) -> QPointF:
+        if self._fit and self._before is not None:
+            return QPointF(self._before.width() / 2, self._before.height() / 2)
+        return QPointF(self._center)
+
+    def _origin(self, pane: QRect) -> QPointF:
+        """Widget position of image pixel (0, 0) in `pane`."""
+        zoom = self.zoom
+        center = self._current_center()
+        origin = QPointF(pane.x() + pane.width() / 2, pane.y() + pane.height() / 2) - center * zoom
+        if _is_integer(zoom) or zoom < 1.0:
+            # Whole-pixel offsets: at integer zooms every image pixel covers exactly z×z
+            # screen pixels (pixel-exact); below 100 % the cached scaled copy is drawn 1:1.
+            origin = QPointF(math.floor(origin.x()), math.floor(origin.y()))
+        return origin
+
+    def _rescaled_center(self, old: QSize | None, new: QSize) -> QPointF:
+        if old is None or old.width() == 0 or old.height() == 0:
+            return QPointF(new.width() / 2, new.height() / 2)
+        sx, sy = new.width() / old.width(), new.height() / old.height()
+        if not self._fit:
+            # Same picture at another preview scale: keep the on-screen size.
+            self._zoom = min(ZOOM_STEPS[-1], max(ZOOM_STEPS[0], self._zoom / sx))
+        return QPointF(self._center.x() * sx, self._center.y() * sy)
+
+    # -- derived images ------------------------------------------------------------------
+    def _prepare_mode_images(self) -> None:
+        if self._mode == "difference":
+            self.difference_image()
+
+    def _overlay_image(self) -> QImage | None:
+        step = self._mask_step
+        if step is None or self._after is None:
+            return None
+        mask = self._masks.get(step)
+        if mask is None:
+            return None
+        if self._overlay is None or self._overlay_step != step:
+            self._overlay = mask_overlay(self._after, mask, MASK_COLOUR)
+            self._overlay_step = step
+        return self._overlay
+
+    def _display(self, image: QImage, zoom: float) -> tuple[QImage, float]:
+        """The image to draw and the remaining scale: below 100 % a smoothed copy, cached."""
+        if zoom >= 1.0:
+            return image, zoom
+        key = (image.cacheKey(), round(zoom, 6))
+        scaled = self._scaled.get(key)
+        if scaled is None:
+            size = QSize(max(1, round(image.width() * zoom)), max(1, round(image.height() * zoom)))
+            scaled = image.scaled(
+                size,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            if len(self._scaled) > 8:
+                self._scaled.clear()
+            self._scaled[key] = scaled
+        return scaled, 1.0
+
+    # -- painting ------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        if self._before is None or self._after is None:
+            painter.setPen(_DIM)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No frame")
+            self._paint_message(painter)
+            painter.end()
+            return
+        after = self.after_image() or self._after
+        panes = self._panes()
+        if self._mode == "side_by_side":
+            self._paint_image(painter, panes[0], self._before)
+            self._paint_image(painter, panes[1], after)
+            self._paint_label(painter, panes[0], "Before")
+            self._paint_label(painter, panes[1], "After")
+        elif self._mode == "split":
+            pane = panes[0]
+            x = round(pane.width() * self._split)
+            left = QRect(pane.x(), pane.y(), x, pane.height())
+            right = QRect(pane.x() + x, pane.y(), pane.width() - x, pane.height())
+            self._paint_image(painter, pane, self._before, clip=left)
+            self._paint_image(painter, pane, after, clip=right)
+            painter.setPen(QPen(QColor(235, 235, 235), 1))
+            painter.drawLine(x, pane.top(), x, pane.bottom())
+            painter.setBrush(QColor(235, 235, 235))
+            mid = pane.center().y()
+            painter.drawEllipse(QPointF(x, mid), 5, 5)
+            self._paint_label(painter, left, "Before")
+            self._paint_label(painter, right, "After")
+        elif self._mode == "toggle":
+            before = self._showing_before
+            self._paint_image(painter, panes[0], self._before if before else after)
+            self._paint_label(painter, panes[0], "A: Before" if before else "B: After")
+        else:
+            diff = self.difference_image()
+            if diff is not None:
+                self._paint_image(painter, panes[0], diff)
+                self._paint_label(painter, panes[0], f"Difference ×{DIFFERENCE_GAIN:g}")
+            else:
+                painter.setPen(_DIM)
+                painter.drawText(panes[0], Qt.AlignmentFlag.AlignCenter, "Sizes differ")
+        self._paint_hud(painter)
+        painter.end()
+
+    def _paint_image(
+        self, painter: QPainter, pane: QRect, image: QImage, clip: QRect | None = None
+    ) -> None:
+        zoom = self.zoom
+        origin = self._origin(pane)
+        drawn, rest = self._display(image, zoom)
+        painter.save()
+        painter.setClipRect(clip if clip is not None else pane)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not _is_integer(rest))
+        if rest == 1.0:
+            painter.drawImage(origin, drawn)
+        else:
+            painter.translate(origin)
+            painter.scale(rest, rest)
+            painter.drawImage(QPointF(0, 0), drawn)
+        painter.restore()
+
+    def _paint_label(self, painter: QPainter, pane: QRect, text: str) -> None:
+        painter.save()
+        painter.setFont(_small_font(painter.font()))
+        painter.setPen(_DIM)
+        painter.drawText(pane.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignRight, text)
+        painter.restore()
+
+    def _paint_hud(self, painter: QPainter) -> None:
+        painter.save()
+        painter.setFont(_small_font(painter.font()))
+        area = self.rect().adjusted(8, 6, -8, -6)
+        zoom_text = f"{self.zoom * 100:.0f}%" + (" (fit)" if self._fit else "")
+        head = f"frame {self._index}"
+        if self._timecode:
+            head += f"   {self._timecode}"
+        painter.setPen(_TEXT)
+        painter.drawText(area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, head)
+        painter.setPen(_DIM)
+        bottom = Qt.AlignmentFlag.AlignBottom
+        painter.drawText(area, Qt.AlignmentFlag.AlignRight | bottom, zoom_text)
+        if self._mask_step is not None and self._mask_step not in self._masks:
+            painter.drawText(
+                area, Qt.AlignmentFlag.AlignHCenter | bottom, f"no mask from step {self._mask_step + 1}"
+            )
+        if self._busy:
+            painter.setPen(_BUSY)
+            painter.drawText(area, Qt.AlignmentFlag.AlignLeft | bottom, "● processing…")
+        painter.restore()
+        self._paint_message(painter)
+
+    def _paint_message(self, painter: QPainter) -> None:
+        if not self._message:
+            return
+        painter.save()
+        metrics = painter.fontMetrics()
+        text = metrics.elidedText(self._message, Qt.TextElideMode.ElideMiddle, self.width() - 40)
+        box = QRectF(0, 0, metrics.horizontalAdvance(text) + 24, metrics.height() + 12)
+        box.moveCenter(QPointF(self.rect().center()))
+        painter.fillRect(box, QColor(40, 20, 20, 220))
+        painter.setPen(_ERROR)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    # -- input ---------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        notches = event.angleDelta().y() / 120.0
+        if notches == 0:
+            return
+        steps = int(math.copysign(max(1, round(abs(notches))), notches))
+        self.zoom_step(steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        pos = event.position()
+        self._drag_origin = pos
+        self._drag_moved = False
+        divider_x = self.width() * self._split
+        if self._mode == "split" and abs(pos.x() - divider_x) <= _DIVIDER_GRAB_PX:
+            self._drag = "divider"
+        else:
+            self._drag = "pan"
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        pos = event.position()
+        if self._drag is None:
+            near = self._mode == "split" and abs(pos.x() - self.width() * self._split) <= 6
+            self.setCursor(Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.ArrowCursor)
+            return
+        delta = pos - self._drag_origin
+        if abs(delta.x()) + abs(delta.y()) >= 2:
+            self._drag_moved = True
+        if self._drag == "divider":
+            self.set_split(pos.x() / max(1, self.width()))
+        elif self._drag_moved:
+            self.pan_by(delta.x(), delta.y())
+            self._drag_origin = pos
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mouseReleaseEvent(event)
+        if self._drag == "pan" and not self._drag_moved and self._mode == "toggle":
+            self.toggle_ab()  # a click flips A/B
+        self._drag = None
+        self.setCursor(Qt.CursorShape.ArrowCursor)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        # Double-click alternates fit and 100 %, the two views a restorer checks most.
+        if self._fit:
+            self.zoom_to(1.0, event.position())
+        else:
+            self.fit()
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_B and self._mode == "toggle":
+            if not event.isAutoRepeat():
+                self.set_showing_before(True)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_B and self._mode == "toggle":
+            if not event.isAutoRepeat():
+                self.set_showing_before(False)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        self._scaled.clear()
+        if self._fit:
+            self.zoom_changed.emit(self.zoom)
+        super().resizeEvent(event)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(960, 540)
+
+
+def _is_integer(value: float) -> bool:
+    return abs(value - round(value)) < 1e-9
+
+
+def _small_font(base: QFont) -> QFont:
+    font = QFont(base)
+    font.setPointSizeF(max(7.0, base.pointSizeF() * 0.9))
+    return font

@@ -1,0 +1,144 @@
+"""numpy frames ↔ QImage, for display on an 8-bit screen.
+
+Frames are float32 (H, W, 3) RGB, levels 0-1, possibly carrying 10 or 16 bits of
+precision. They are shown through a 4×4 ordered (Bayer) dither of ±0.47 of an 8-bit step
+before rounding: a gradient from a deep source shows no banding, while a level that is
+already an exact 8-bit value (k/255) is rounded back to exactly k, so 8-bit sources stay
+pixel-exact. The dither is deterministic, so tests can compare pixels.
+
+Conversions are memoised per array object (`to_qimage`): the engine's caches hand out the
+same array for the same frame, so showing a frame again costs a dictionary look-up, and
+the bridge can convert on the worker thread before the GUI thread needs the image
+(QImage, unlike QPixmap, may be built on any thread).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+_BAYER4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
+# Thresholds (k + 0.5)/16 − 0.5 lie in (−0.47, 0.47): never enough to move an exact level.
+# +0.5 turns the truncating cast into rounding.
+_DITHER = ((_BAYER4 + 0.5) / 16.0 - 0.5 + 0.5).astype(np.float32)
+_dither_by_shape: dict[tuple[int, int], np.ndarray] = {}
+_dither_lock = threading.Lock()
+
+
+def _dither(height: int, width: int) -> np.ndarray:
+    with _dither_lock:
+        tile = _dither_by_shape.get((height, width))
+        if tile is None:
+            reps = (-(-height // 4), -(-width // 4))
+            tile = np.ascontiguousarray(np.tile(_DITHER, reps)[:height, :width, None])
+            if len(_dither_by_shape) > 16:
+                _dither_by_shape.clear()
+            _dither_by_shape[(height, width)] = tile
+        return tile
+
+
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """float (H, W, 3) or (H, W) levels 0-1 → uint8 with the ordered dither (clipped)."""
+    if frame.dtype == np.uint8:
+        return frame
+    h, w = frame.shape[:2]
+    work = np.multiply(frame, np.float32(255.0), dtype=np.float32)
+    d = _dither(h, w)
+    work += d if work.ndim == 3 else d[..., 0]
+    np.clip(work, 0.0, 255.0, out=work)
+    return work.astype(np.uint8)
+
+
+def qimage_from_uint8(rgb: np.ndarray) -> QImage:
+    """A QImage (RGB888) owning a copy of uint8 (H, W, 3) pixels."""
+    h, w = rgb.shape[:2]
+    image = QImage(w, h, QImage.Format.Format_RGB888)
+    if h == 0 or w == 0:
+        return image
+    stride = image.bytesPerLine()
+    target = np.frombuffer(image.bits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
+    target[:, : w * 3] = rgb.reshape(h, w * 3)
+    return image
+
+
+def frame_to_qimage(frame: np.ndarray) -> QImage:
+    """float32 (H, W, 3) RGB levels 0-1 → 8-bit QImage (dithered, see module docstring)."""
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) frame, got shape {frame.shape}")
+    return qimage_from_uint8(to_uint8(frame))
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A QImage as uint8 (H, W, 3) RGB (a copy), for tests and benchmarks."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, stride = image.height(), image.width(), image.bytesPerLine()
+    raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
+    return raw[:, : w * 3].reshape(h, w, 3).copy()
+
+
+class _ConversionCache:
+    """QImages of recently shown arrays, keyed by array identity (weakly), LRU bounded."""
+
+    def __init__(self, entries: int = 24) -> None:
+        self._entries = entries
+        self._items: OrderedDict[int, tuple[weakref.ref, QImage]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, frame: np.ndarray) -> QImage | None:
+        with self._lock:
+            item = self._items.get(id(frame))
+            if item is None or item[0]() is not frame:
+                return None
+            self._items.move_to_end(id(frame))
+            return item[1]
+
+    def put(self, frame: np.ndarray, image: QImage) -> None:
+        try:
+            ref = weakref.ref(frame)
+        except TypeError:  # views of foreign buffers may not be weak-referenceable
+            return
+        with self._lock:
+            self._items[id(frame)] = (ref, image)
+            self._items.move_to_end(id(frame))
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+
+
+_cache = _ConversionCache()
+
+
+def to_qimage(frame: np.ndarray) -> QImage:
+    """`frame_to_qimage`, memoised for as long as the array lives (thread-safe)."""
+    image = _cache.get(frame)
+    if image is None:
+        image = frame_to_qimage(frame)
+        _cache.put(frame, image)
+    return image
+
+
+def difference_image(before: np.ndarray, after: np.ndarray, gain: float = 4.0) -> QImage:
+    """Signed difference after − before, amplified by `gain`, around mid-grey: grey means
+    unchanged, brighter means the restoration raised the level, darker lowered it."""
+    if before.shape != after.shape:
+        raise ValueError(f"before {before.shape} and after {after.shape} differ in size")
+    diff = np.subtract(after, before, dtype=np.float32)
+    diff *= np.float32(gain)
+    diff += np.float32(0.5)
+    return qimage_from_uint8(to_uint8(diff))
+
+
+def mask_overlay(base: QImage, mask: np.ndarray, rgb: tuple[int, int, int]) -> QImage:
+    """`base` with `mask` (float (H, W), 0-1) painted over it in colour `rgb`, mask level
+    as opacity (at most 70 %, so the picture stays visible under the mask)."""
+    h, w = base.height(), base.width()
+    if mask.shape[:2] != (h, w):
+        raise ValueError(f"mask {mask.shape[:2]} does not match the frame {(h, w)}")
+    pixels = qimage_to_array(base).astype(np.float32)
+    alpha = np.clip(mask, 0.0, 1.0).astype(np.float32)[..., None] * np.float32(0.7)
+    colour = np.array(rgb, dtype=np.float32)
+    pixels += (colour - pixels) * alpha
+    return qimage_from_uint8(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))

@@ -1,0 +1,472 @@
+"""Timeline: ruler, thumbnail strip, shots, in/out marks and the playhead of one clip.
+
+Horizontal geometry is one affine map: x = (frame − first_visible) × pixels_per_frame.
+Ctrl+wheel zooms about the cursor, the wheel scrolls, a click or drag on the ruler or the
+thumbnails seeks (`seek_requested`), a click on a shot emits `shot_clicked`. Thumbnails
+are asked of the EngineBridge lazily, only for what is visible, at the lowest priority;
+they sit on frames that are multiples of a power of two, so zooming reuses them.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+RULER_PX = 30
+THUMB_PX = 40
+SHOTS_PX = 18
+MAJOR_TICK_MIN_PX = 110
+"""Least spacing of labelled ticks (pixels): room for a frame number and a timecode."""
+
+_BG = QColor(28, 28, 31)
+_RULER_BG = QColor(36, 36, 40)
+_TICK = QColor(120, 120, 128)
+_LABEL = QColor(190, 190, 196)
+_SHOT_A = QColor(62, 84, 112)
+_SHOT_B = QColor(82, 104, 92)
+_SHOT_SELECTED = QColor(214, 160, 64)
+_OUTSIDE = QColor(0, 0, 0, 120)
+_MARK = QColor(240, 200, 80)
+_PLAYHEAD = QColor(235, 64, 52)
+
+
+def timecode_at(index: int, fps: Fraction, start: str | None = None) -> str:
+    """Timecode "HH:MM:SS:FF" of frame `index` (0-based) of a clip whose frame 0 is at
+    `start` (None: 00:00:00:00), at `fps` frames per second."""
+    from engine.media import timecode as tc
+
+    if start:
+        try:
+            return tc.add_frames(start, index, fps)
+        except ValueError:  # a malformed source timecode: count from zero instead
+            pass
+    return tc.format_frames(index, fps)
+
+
+def _tick_steps(fps: Fraction) -> list[int]:
+    rate = max(1, round(fps))
+    steps = {1, 2, 5, 10}
+    steps.update(rate * k for k in (1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600))
+    return sorted(steps)
+
+
+class Timeline(QWidget):
+    """The clip's timeline (see module docstring).
+
+    Signals: seek_requested(int frame), scrub_finished() (the mouse let go of the
+    playhead), shot_clicked(int shot position),
+    in_out_changed(object in_or_None, object out_or_None), view_changed().
+    """
+
+    seek_requested = Signal(int)
+    scrub_finished = Signal()
+    shot_clicked = Signal(int)
+    in_out_changed = Signal(object, object)
+    view_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None, bridge: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Timeline")
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + 4)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._count = 0
+        self._fps = Fraction(24)
+        self._tc_start: str | None = None
+        self._aspect = 16 / 9
+        self._shots: list[tuple[int, int]] = []
+        self._playhead = 0
+        self._in: int | None = None
+        self._out: int | None = None
+        self._ppf = 1.0  # pixels per frame
+        self._first = 0.0  # frame at x = 0 (fractional)
+        self._fit = True
+        self._thumbs: dict[int, QImage] = {}
+        self._requested: set[int] = set()
+        self._bridge: Any = None
+        self._dragging = False
+        self._press_row = ""
+        self._press_x = 0.0
+        if bridge is not None:
+            self.set_bridge(bridge)
+
+    # -- model ---------------------------------------------------------------------------
+    def set_bridge(self, bridge: Any) -> None:
+        """Where thumbnails come from: an EngineBridge (or anything with
+        `request_thumbnail(index, height_px)`, `cancel_thumbnails()` and a
+        `thumbnail_ready(int, QImage)` signal)."""
+        if self._bridge is bridge:
+            return
+        if self._bridge is not None:
+            self._bridge.thumbnail_ready.disconnect(self._on_thumbnail)
+        self._bridge = bridge
+        if bridge is not None:
+            bridge.thumbnail_ready.connect(self._on_thumbnail)
+        self.update()
+
+    def set_clip(self, frame_count: int, fps: Fraction, timecode_start: str | None = None) -> None:
+        """A new clip: `frame_count` frames at `fps`; frame 0 at `timecode_start`."""
+        self._count = max(0, int(frame_count))
+        self._fps = Fraction(fps) if fps else Fraction(24)
+        self._tc_start = timecode_start
+        info = getattr(self._bridge, "info", None)
+        if info is not None and getattr(info, "height", 0):
+            self._aspect = info.width / info.height
+        self._shots = [(0, self._count - 1)] if self._count else []
+        self._playhead = 0
+        self._in = self._out = None
+        self._thumbs.clear()
+        self._requested.clear()
+        self.fit_all()
+
+    def set_shots(self, shots: list[tuple[int, int]]) -> None:
+        """Shots as (first, last) frame pairs, inclusive, in order."""
+        self._shots = [(int(a), int(b)) for a, b in shots]
+        self.update()
+
+    @property
+    def shots(self) -> list[tuple[int, int]]:
+        return list(self._shots)
+
+    @property
+    def frame_count(self) -> int:
+        return self._count
+
+    @property
+    def fps(self) -> Fraction:
+        return self._fps
+
+    @property
+    def timecode_start(self) -> str | None:
+        return self._tc_start
+
+    def timecode(self, index: int) -> str:
+        """Timecode of frame `index` of this clip."""
+        return timecode_at(index, self._fps, self._tc_start)
+
+    def set_playhead(self, index: int) -> None:
+        """Move the playhead (no signal); the view follows when it leaves the screen."""
+        index = self._clamp(index)
+        if index == self._playhead:
+            return
+        old_x = self.x_for_frame(self._playhead)
+        self._playhead = index
+        self._follow_playhead()
+        x = self.x_for_frame(index)
+        # Repaint the two playhead strips, and the shot row (the selection may change).
+        self.update(QRect(int(old_x) - 2, 0, int(self._ppf) + 5, self.height()))
+        self.update(QRect(int(x) - 2, 0, int(self._ppf) + 5, self.height()))
+        self.update(QRect(0, RULER_PX + THUMB_PX, self.width(), SHOTS_PX + 4))
+
+    @property
+    def playhead(self) -> int:
+        return self._playhead
+
+    @property
+    def scrubbing(self) -> bool:
+        """True while the mouse drags the playhead."""
+        return self._dragging and self._press_row == "scrub"
+
+    @property
+    def selected_shot(self) -> int | None:
+        """Position of the shot under the playhead (the highlighted one)."""
+        for pos, (a, b) in enumerate(self._shots):
+            if a <= self._playhead <= b:
+                return pos
+        return None
+
+    def set_in_out(self, in_: int | None, out: int | None) -> None:
+        """In and out marks (frames, inclusive; None: unset); emits in_out_changed when
+        they change."""
+        in_ = None if in_ is None else self._clamp(in_)
+        out = None if out is None else self._clamp(out)
+        if (in_, out) == (self._in, self._out):
+            return
+        self._in, self._out = in_, out
+        self.in_out_changed.emit(in_, out)
+        self.update()
+
+    @property
+    def in_out(self) -> tuple[int | None, int | None]:
+        return self._in, self._out
+
+    # -- view ----------------------------------------------------------------------------
+    @property
+    def pixels_per_frame(self) -> float:
+        return self._ppf
+
+    @property
+    def first_visible(self) -> float:
+        return self._first
+
+    def x_for_frame(self, index: float) -> float:
+        """Left edge (pixels) of frame `index`."""
+        return (index - self._first) * self._ppf
+
+    def frame_at(self, x: float) -> int:
+        """The frame under widget x (pixels), clamped to the clip."""
+        return self._clamp(math.floor(x / self._ppf + self._first))
+
+    def fit_all(self) -> None:
+        """Show the whole clip."""
+        self._fit = True
+        self._apply_fit()
+        self._view_moved()
+
+    def zoom_by(self, factor: float, anchor_x: float | None = None) -> None:
+        """Multiply the pixels per frame by `factor`, keeping the frame under `anchor_x`
+        (default: the playhead) in place. Between fitting the clip and 64 px per frame."""
+        if self._count == 0:
+            return
+        anchor = self.x_for_frame(self._playhead) if anchor_x is None else anchor_x
+        frame = anchor / self._ppf + self._first
+        fit = self._fit_ppf()
+        ppf = min(64.0, max(fit, self._ppf * factor))
+        self._fit = ppf <= fit
+        self._ppf = ppf
+        self._first = frame - anchor / ppf
+        self._clamp_view()
+        self._view_moved()
+
+    def scroll_by(self, frames: float) -> None:
+        self._first += frames
+        self._clamp_view()
+        self._view_moved()
+
+    def thumbnails(self) -> dict[int, QImage]:
+        """Thumbnails received so far, by frame index."""
+        return dict(self._thumbs)
+
+    def _fit_ppf(self) -> float:
+        return max(1e-6, self.width() / max(1, self._count))
+
+    def _apply_fit(self) -> None:
+        self._ppf = self._fit_ppf()
+        self._first = 0.0
+
+    def _clamp_view(self) -> None:
+        visible = self.width() / self._ppf
+        self._first = min(max(0.0, self._first), max(0.0, self._count - visible))
+
+    def _follow_playhead(self) -> None:
+        x = self.x_for_frame(self._playhead)
+        if 0 <= x <= self.width() - self._ppf:
+            return
+        visible = self.width() / self._ppf
+        self._first = self._playhead - visible * 0.1  # page on, with some context behind
+        self._clamp_view()
+        self._view_moved()
+
+    def _view_moved(self) -> None:
+        if self._bridge is not None and self._requested - set(self._thumbs):
+            # Requests for what scrolled away are not worth decoding any more.
+            self._bridge.cancel_thumbnails()
+            self._requested = set(self._thumbs)
+        self.view_changed.emit()
+        self.update()
+
+    def _clamp(self, index: int) -> int:
+        return min(max(0, int(index)), max(0, self._count - 1))
+
+    # -- thumbnails ----------------------------------------------------------------------
+    def _thumb_step(self) -> int:
+        """Frames between thumbnails: a power of two ≥ one thumbnail width."""
+        frames = THUMB_PX * self._aspect / self._ppf
+        return 1 << max(0, math.ceil(math.log2(max(1.0, frames))))
+
+    def visible_thumbnail_frames(self) -> list[int]:
+        """Frames whose thumbnails the strip shows now."""
+        if self._count == 0:
+            return []
+        step = self._thumb_step()
+        lo = int(self._first // step) * step
+        hi = min(self._count - 1, math.ceil(self._first + self.width() / self._ppf))
+        return list(range(lo, hi + 1, step))
+
+    def _request_thumbnails(self, frames: list[int]) -> None:
+        bridge = self._bridge
+        if bridge is None or not getattr(bridge, "is_open", False):
+            return
+        for index in frames:
+            if index not in self._requested:
+                self._requested.add(index)
+                bridge.request_thumbnail(index, THUMB_PX)
+
+    def _on_thumbnail(self, index: int, image: QImage) -> None:
+        if not 0 <= index < self._count:
+            return
+        self._thumbs[index] = image
+        self._requested.add(index)
+        x = self.x_for_frame(index)
+        self.update(QRect(int(x), RULER_PX, int(self._thumb_step() * self._ppf) + 2, THUMB_PX))
+
+    # -- painting ------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), _BG)
+        if self._count == 0:
+            painter.setPen(_LABEL)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No clip")
+            painter.end()
+            return
+        self._paint_ruler(painter)
+        self._paint_thumbnails(painter)
+        self._paint_shots(painter)
+        self._paint_in_out(painter)
+        self._paint_playhead(painter)
+        painter.end()
+
+    def _paint_ruler(self, painter: QPainter) -> None:
+        painter.fillRect(QRect(0, 0, self.width(), RULER_PX), _RULER_BG)
+        steps = _tick_steps(self._fps)
+        major = next((s for s in steps if s * self._ppf >= MAJOR_TICK_MIN_PX), steps[-1])
+        minor = next((s for s in reversed(steps) if s < major and major % s == 0 and
+                      s * self._ppf >= 6), None)
+        lo = int(self._first)
+        hi = min(self._count - 1, int(self._first + self.width() / self._ppf) + 1)
+        painter.setPen(QPen(_TICK, 1))
+        if minor:
+            for f in range((lo // minor) * minor, hi + 1, minor):
+                x = round(self.x_for_frame(f))
+                painter.drawLine(x, RULER_PX - 5, x, RULER_PX - 1)
+        font = QFont(painter.font())
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        for f in range((lo // major) * major, hi + 1, major):
+            x = round(self.x_for_frame(f))
+            painter.setPen(QPen(_TICK, 1))
+            painter.drawLine(x, 2, x, RULER_PX - 1)
+            painter.setPen(_LABEL)
+            box = QRect(x + 3, 1, MAJOR_TICK_MIN_PX - 6, RULER_PX - 2)
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft, f"{f}\n{self.timecode(f)}")
+
+    def _paint_thumbnails(self, painter: QPainter) -> None:
+        frames = self.visible_thumbnail_frames()
+        self._request_thumbnails(frames)
+        step_px = self._thumb_step() * self._ppf
+        for index in frames:
+            x = self.x_for_frame(index)
+            cell = QRectF(x, RULER_PX, step_px - 1, THUMB_PX)
+            image = self._thumbs.get(index)
+            if image is None:
+                painter.fillRect(cell, QColor(44, 44, 48))
+                continue
+            w = image.width() * THUMB_PX / max(1, image.height())
+            painter.save()
+            painter.setClipRect(cell)
+            painter.drawImage(QRectF(x, RULER_PX, w, THUMB_PX), image)
+            painter.restore()
+
+    def _paint_shots(self, painter: QPainter) -> None:
+        top = RULER_PX + THUMB_PX + 2
+        selected = self.selected_shot
+        for pos, (a, b) in enumerate(self._shots):
+            x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
+            if x1 < 0 or x0 > self.width():
+                continue
+            colour = _SHOT_SELECTED if pos == selected else (_SHOT_A if pos % 2 == 0 else _SHOT_B)
+            box = QRectF(x0, top, max(1.0, x1 - x0 - 1), SHOTS_PX)
+            painter.fillRect(box, colour)
+            if box.width() > 24:
+                painter.setPen(QColor(20, 20, 20) if pos == selected else _LABEL)
+                painter.drawText(box.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter,
+                                 str(pos + 1))
+
+    def _paint_in_out(self, painter: QPainter) -> None:
+        if self._in is None and self._out is None:
+            return
+        top, height = RULER_PX, self.height() - RULER_PX
+        if self._in is not None:
+            x = self.x_for_frame(self._in)
+            painter.fillRect(QRectF(0, top, max(0.0, x), height), _OUTSIDE)
+            painter.setPen(QPen(_MARK, 2))
+            painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+            painter.drawLine(QPointF(x, 1), QPointF(x + 6, 1))
+        if self._out is not None:
+            x = self.x_for_frame(self._out + 1)
+            painter.fillRect(QRectF(x, top, max(0.0, self.width() - x), height), _OUTSIDE)
+            painter.setPen(QPen(_MARK, 2))
+            painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+            painter.drawLine(QPointF(x - 6, 1), QPointF(x, 1))
+
+    def _paint_playhead(self, painter: QPainter) -> None:
+        x = self.x_for_frame(self._playhead) + self._ppf / 2
+        painter.setPen(QPen(_PLAYHEAD, 2))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+
+    # -- input ---------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        delta = event.angleDelta()
+        notches = (delta.y() or delta.x()) / 120.0
+        if notches == 0:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(1.25**notches, event.position().x())
+        else:
+            self.scroll_by(-notches * 0.1 * self.width() / self._ppf)
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() != Qt.MouseButton.LeftButton or self._count == 0:
+            return super().mousePressEvent(event)
+        pos = event.position()
+        self._press_x = pos.x()
+        self._press_row = "shots" if pos.y() >= RULER_PX + THUMB_PX else "scrub"
+        self._dragging = True
+        if self._press_row == "scrub":
+            self.seek_requested.emit(self.frame_at(pos.x()))
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if not self._dragging:
+            return
+        x = event.position().x()
+        if self._press_row == "shots" and abs(x - self._press_x) < 3:
+            return  # still a click on a shot, not a scrub
+        self._press_row = "scrub"
+        self.seek_requested.emit(self.frame_at(x))
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() != Qt.MouseButton.LeftButton or not self._dragging:
+            return super().mouseReleaseEvent(event)
+        self._dragging = False
+        if self._press_row == "scrub":
+            self.seek_requested.emit(self.frame_at(event.position().x()))  # where it ended
+            self.scrub_finished.emit()
+        elif self._press_row == "shots":
+            frame = self.frame_at(event.position().x())
+            for pos, (a, b) in enumerate(self._shots):
+                if a <= frame <= b:
+                    self.shot_clicked.emit(pos)
+                    break
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        if self._fit:
+            self._apply_fit()
+        else:
+            self._ppf = max(self._ppf, self._fit_ppf())
+            self._clamp_view()
+        super().resizeEvent(event)
+        self._view_moved()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + 6)
