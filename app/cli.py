@@ -4,11 +4,17 @@ Contract (other tools and the tests rely on it):
   nitrate probe PATH [--json]
   nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
-                  [--codec C] [--no-audio]
+                  [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
+                  [--repair FRAMES[@X,Y,W,H] …]
   nitrate render PROJECT.nitrate [-o OUTPUT]
+  nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
+  nitrate repair PROJECT.nitrate --list
+  nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
   nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
   nitrate ops [--json]
   nitrate presets [--json]
+FRAMES is one frame (120) or an inclusive range (300-302), 0-based; a region is in source
+pixels; without one the whole frame is rebuilt from its neighbours (manual repair).
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
 and the problem; no traceback; no output left under the final name).
 """
@@ -25,7 +31,8 @@ from pathlib import Path
 
 from engine.errors import NitrateError, RenderCancelled
 
-COMMANDS = ("probe", "still", "restore", "render", "shots", "ops", "presets")
+COMMANDS = ("probe", "still", "restore", "render", "repair", "report", "shots", "ops",
+            "presets")
 
 
 class UsageError(Exception):
@@ -71,11 +78,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", choices=("auto", "none"), default="auto",
                    help="auto (default): find the cuts first so temporal operators never "
                    "mix frames of two shots; none: treat the range as one shot")
+    p.add_argument("--fps", default=None, metavar="R",
+                   help="output frame rate (24, 23.976, 24000/1001, 48 …); the duration and "
+                   "the audio stay, in-between frames are interpolated (never across a cut)")
+    p.add_argument("--retime", choices=("motion", "blend", "nearest"), default="motion",
+                   help="with --fps: motion-compensated in-betweens (default), cross-fades, "
+                   "or the nearest frame repeated/dropped")
+
+    p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
+                   help="rebuild destroyed frames (120, 300-302) or a region of them "
+                   "(300-302@40,60,80,50: x,y,width,height px) from their neighbours "
+                   "(repeatable)")
 
     p = sub.add_parser("render", help="export a project")
     p.add_argument("project")
     p.add_argument("-o", "--output", default=None, help="overrides the project's output")
     p.add_argument("--codec", default=None)
+
+    p = sub.add_parser("repair", help="mark frames or regions of a project's clip for manual "
+                       "repair (saved in the project)")
+    p.add_argument("project")
+    p.add_argument("--frames", metavar="FRAMES",
+                   help="one frame (120) or an inclusive range (120-125), 0-based")
+    p.add_argument("--to", type=int, default=None, metavar="LAST",
+                   help="last frame of the range (--frames 120 --to 125 = --frames 120-125)")
+    p.add_argument("--region", metavar="X,Y,W,H", default=None,
+                   help="the damaged rectangle in source pixels; default: the whole frame is "
+                   "rebuilt from its neighbours")
+    p.add_argument("--note", default="", help="why (kept for the processing report)")
+    p.add_argument("--list", action="store_true", help="list the project's repairs")
+
+    p = sub.add_parser("report", help="write a printable HTML report of what a project does "
+                       "to each shot")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", default=None,
+                   help="REPORT.html (default: next to the project, PROJECT.report.html)")
+    p.add_argument("--scale", type=float, default=0.5,
+                   help="evaluation scale for the measurements and thumbnails (0-1]")
+    p.add_argument("--samples", type=int, default=3, help="frames measured per shot")
 
     p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive)")
     p.add_argument("input")
@@ -216,9 +256,11 @@ def _run_job(job) -> int:
 
 
 def _detect_shots(path: str, start: int = 0, end: int | None = None,
-                  sensitivity: float = 0.5) -> list:
-    """Cuts of frames start..end (inclusive) of `path`, with a progress bar on a terminal."""
+                  sensitivity: float = 0.5, repairs: Sequence = ()) -> list:
+    """Cuts of frames start..end (inclusive) of `path`, with a progress bar on a terminal.
+    Frames destroyed per `repairs` are hidden from the detector (they look like cuts)."""
     from engine.media import open_reader
+    from engine.ops.repair import WithoutDestroyed
     from engine.shots import detect_cuts
 
     tty = sys.stderr.isatty()
@@ -230,7 +272,8 @@ def _detect_shots(path: str, start: int = 0, end: int | None = None,
 
     with open_reader(path) as reader:
         stop = None if end is None else end + 1
-        cuts = detect_cuts(reader, start=start, end=stop, progress=progress,
+        source = WithoutDestroyed(reader, repairs) if repairs else reader
+        cuts = detect_cuts(source, start=start, end=stop, progress=progress,
                            sensitivity=sensitivity)
     if tty:
         sys.stderr.write("\n")
@@ -262,18 +305,26 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from engine.render import RenderJob
 
     recipe = recipe_from_args(args)
+    fps = _parse_fps(args.fps) if args.fps is not None else None
+    repairs = _parse_repairs(args.repair)
     info = probe(args.input)
+    _check_repairs(args.input, repairs, info.frame_count)
     plan = ShotPlan.single(info.frame_count, recipe)
     reach = max((s.build().temporal_radius + s.build().analysis_radius for s in recipe.active),
                 default=0)
-    if args.shots == "auto" and reach > 0 and 0 <= args.start < info.frame_count:
+    # In-betweens mix neighbouring frames, so they need the cuts as much as temporal operators.
+    mixing = fps is not None and fps != info.fps and args.retime != "nearest"
+    # Repairs read the neighbouring frames too, and must never read across a cut.
+    if args.shots == "auto" and (reach > 0 or mixing or repairs) and \
+            0 <= args.start < info.frame_count:
         # Look a little beyond the range: a cut just outside it still bounds the windows
         # of its first and last frames (the detector ignores the edges of what it sees).
         last = info.frame_count - 1 if args.end is None else min(args.end, info.frame_count - 1)
         margin = reach + 8
         cuts = _detect_shots(args.input, max(0, args.start - margin),
-                             min(info.frame_count - 1, last + margin))
+                             min(info.frame_count - 1, last + margin), repairs=repairs)
         plan = ShotPlan.from_cuts(info.frame_count, [c.frame for c in cuts], recipe)
+    plan = plan.with_repairs(repairs)
     job = RenderJob(
         source=Path(args.input),
         output=Path(args.output),
@@ -282,8 +333,97 @@ def cmd_restore(args: argparse.Namespace) -> int:
         end=args.end,
         codec=args.codec,
         audio=not args.no_audio,
+        fps=fps,
+        retime=args.retime,
     )
     return _run_job(job)
+
+
+def _parse_fps(text: str):  # -> Fraction
+    from engine.retime import parse_fps
+
+    try:
+        return parse_fps(text)
+    except ValueError as exc:
+        raise UsageError(f"--fps: {exc}") from None
+
+
+def _parse_repairs(items: Iterable[str]) -> list:  # -> list[Repair]
+    from engine.project.model import Repair
+
+    try:
+        return [Repair.parse(item) for item in items]
+    except ValueError as exc:
+        raise UsageError(f"--repair: {exc}") from None
+
+
+def _check_repairs(path: str, repairs: list, frame_count: int) -> None:
+    for r in repairs:
+        if r.end >= frame_count:
+            raise NitrateError(f"{path}: repair of {r.describe()} lies beyond the clip's last "
+                               f"frame {frame_count - 1}")
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from engine.project import load_project, save_project
+    from engine.project.model import Repair
+
+    project = load_project(args.project)
+    clip = project.clip
+    if args.list:
+        if args.frames or args.region:
+            raise UsageError("--list takes no --frames or --region")
+        for n, r in enumerate(clip.repairs, start=1):
+            note = f"  ({r.note})" if r.note else ""
+            print(f"repair {n:>3}: {r.describe()}{note}")
+        return 0
+    if not args.frames:
+        raise UsageError("give --frames N or --frames FIRST-LAST (or --list)")
+    text = args.frames
+    if args.to is not None:
+        if "-" in text.strip().lstrip("-"):
+            raise UsageError("give the range either as --frames FIRST-LAST or with --to")
+        text = f"{text}-{args.to}"
+    if args.region is not None:
+        text = f"{text}@{args.region}"
+    try:
+        repair = Repair.parse(text, args.note)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _check_repairs(args.project, [repair], clip.frame_count)
+    clip.repairs.append(repair)
+    save_project(project, project.path or args.project)  # atomic: old or new, never half
+    print(f"{args.project}: added repair of {repair.describe()} "
+          f"({len(clip.repairs)} repairs in the project)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.project import load_project
+    from engine.report import build_report
+
+    if not 0.0 < args.scale <= 1.0:
+        raise UsageError(f"--scale must be within 0-1, got {args.scale:g}")
+    if args.samples < 1:
+        raise UsageError(f"--samples must be at least 1, got {args.samples}")
+    project = load_project(args.project)
+    assert project.path is not None
+    output = Path(args.output) if args.output else \
+        project.path.with_name(project.path.stem + ".report.html")
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            sys.stderr.write(f"\rmeasuring shots {done}/{total} ")
+            sys.stderr.flush()
+
+    try:
+        path = build_report(project, output, progress, scale=args.scale, samples=args.samples)
+    finally:
+        if tty:
+            sys.stderr.write("\n")
+    print(f"{path}: report of {sum(len(c.shots) for c in project.clips)} shots")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -342,6 +482,8 @@ HANDLERS = {
     "still": cmd_still,
     "restore": cmd_restore,
     "render": cmd_render,
+    "repair": cmd_repair,
+    "report": cmd_report,
     "shots": cmd_shots,
     "ops": cmd_ops,
     "presets": cmd_presets,

@@ -12,6 +12,7 @@ shape (height, width), 0 = untouched, 1 = fully detected/replaced.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -127,6 +128,29 @@ class Operator(ABC):
         """Frames on each side whose small `Window.analyse` version the operator reads
         (planning only: distributed chunks get this much margin)."""
         return 0
+
+    rebuild_params: ClassVar[frozenset[str]] = frozenset()
+    """Parameters that configure state built in `__init__` beyond memos (a loaded model's
+    tiling, say): `at` builds a fresh instance when one of them changes."""
+
+    def at(self, params: Params) -> Operator:
+        """This operator bound to `params` for one frame (keyframed parameters).
+
+        Returns a shallow copy that shares this instance's memos (flows, statistics), so a
+        shot whose parameters move still computes each analysis once; `self` when nothing
+        changed. Safe because memos hold analyses of the input frames only: a memo whose
+        content depends on a parameter includes that parameter in its key.
+        """
+        if params == self.params:
+            return self
+        if not isinstance(params, self.Params):
+            raise OperatorError(self.id, f"expected {self.Params.__qualname__}")
+        if any(getattr(params, name) != getattr(self.params, name)
+               for name in self.rebuild_params):
+            return type(self)(params)
+        bound = copy.copy(self)
+        bound.params = params
+        return bound
 
     @abstractmethod
     def process(self, window: Window) -> Result:

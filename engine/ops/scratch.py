@@ -137,7 +137,8 @@ class ScratchOperator(Operator):
 
     def _analyse(self, window: Window, pos: int) -> _Analysis:
         frame = window.frames[pos]
-        memo_key = (window.key, window.scale, frame.shape, window.indices[pos])
+        # The detection depends on the parameters (keyframed ones change per frame).
+        memo_key = (window.key, window.scale, frame.shape, window.indices[pos], self.params)
         found = self._analyses.get(memo_key)
         if found is not None:
             self._analyses.move_to_end(memo_key)

@@ -6,6 +6,14 @@ temporal radii of chained operators add up and no operator ever sees across a cu
 stage's frames go through one byte-budgeted LRU cache, under keys naming the clip, the
 scale, the recipe prefix and the shot, so a sequential export computes each stage's frame
 once and a scrub back to a seen frame costs a cache look-up.
+
+Keyframed parameters: a stage's operator is built once (its memos of flows and statistics
+serve the whole shot) and bound to each frame's parameters with `Operator.at`; the stage key
+includes the keyframes, so editing a key invalidates exactly the stages it changes.
+
+Manual repairs: when a shot has repairs, a repair stage (engine.ops.repair) runs first, on
+the decoded frames, so everything after it sees the rebuilt frames. Its mask is reported
+under REPAIR_MASK_KEY.
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ class Evaluated:
     original: the source frame at the evaluation scale (float32 (H, W, 3), levels 0-1).
     restored: the recipe's output for it.
     masks:    step position in the shot's recipe (disabled steps count) → float32 (H, W)
-              mask of what that operator detected or changed on this frame.
+              mask of what that operator detected or changed on this frame; the manual
+              repair stage's mask (when the frame has repairs) under REPAIR_MASK_KEY (−1).
     """
 
     index: int
@@ -48,9 +57,23 @@ class Evaluated:
     masks: dict[int, np.ndarray]
 
 
+REPAIR_MASK_KEY = -1
+"""Key of the manual repair stage's mask in `Evaluated.masks` (recipe steps count from 0)."""
+
+
+def step_radius(step: Step) -> int:
+    """Largest temporal radius (frames) of `step` over its keyframes: interpolation never
+    leaves the range of the keys, so the keys and the static value bound it."""
+    op = step.build()
+    radius = op.temporal_radius
+    for frame in step.keyframe_frames():
+        radius = max(radius, op.at(step.params_at(frame)).temporal_radius)
+    return radius
+
+
 def total_radius(recipe: Recipe) -> int:
     """Source frames needed on each side of an output frame by the whole recipe."""
-    return sum(step.build().temporal_radius for step in recipe.active)
+    return sum(step_radius(step) for step in recipe.active)
 
 
 def scaled(frame: np.ndarray, scale: float) -> np.ndarray:
@@ -70,7 +93,15 @@ def _digest(*parts: object) -> str:
 class _Stage:
     key: str  # identity of this stage's output frames
     op: Operator | None  # None for stage 0 (the source)
-    position: int  # the step's position in recipe.steps (−1 for the source)
+    position: int  # the step's position in recipe.steps (REPAIR_MASK_KEY for repairs)
+    step: Step | None = None  # set when the step has keyframes: params vary per frame
+
+    def operator_at(self, index: int) -> Operator:
+        """The stage's operator bound to frame `index`'s parameters."""
+        assert self.op is not None
+        if self.step is None:
+            return self.op
+        return self.op.at(self.step.params_at(index))
 
 
 class Evaluator:
@@ -130,23 +161,49 @@ class Evaluator:
             masks=masks,
         )
 
+    def stage_outputs(
+        self, index: int, plan: ShotPlan, scale: float = 1.0
+    ) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
+        """Frame `index` after each stage, in order: (position, frame, mask or None), the
+        position being the step's in the recipe or REPAIR_MASK_KEY. Stage 0 (the source)
+        is not included; for reports that measure what each operator changed."""
+        shot = plan.shot_at(index)
+        stages = self._stages(shot, scale)
+        out = []
+        for k in range(1, len(stages)):
+            frame = self._frame(stages, k, index, shot, scale)
+            out.append((stages[k].position, frame, self.cache.get(("mask", stages[k].key, index))))
+        return out
+
     def _stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
         key = _digest("src", self.source_key, scale)
         stages = [_Stage(key, None, -1)]
+        if shot.repairs:
+            # Imported here: repair uses engine.retime, whose frame-rate conversion imports
+            # the pipeline; a top-level import would cycle.
+            from engine.ops.repair import RepairOperator
+
+            key = _digest(key, shot.start, shot.end, "repair",
+                          [(r.start, r.end, r.region) for r in shot.repairs])
+            op = self._operator(key, lambda: RepairOperator(repairs=shot.repairs))
+            stages.append(_Stage(key, op, REPAIR_MASK_KEY))
         for position, step in enumerate(shot.recipe.steps):
             if not step.enabled:
                 continue
-            key = _digest(key, shot.start, shot.end, step.op, sorted(step.params.to_dict().items()))
-            stages.append(_Stage(key, self._operator(key, step), position))
+            key = _digest(key, shot.start, shot.end, step.op, sorted(step.params.to_dict().items()),
+                          step.keyframes)
+            op = self._operator(key, step.build)
+            stages.append(_Stage(key, op, position, step if step.keyframes else None))
         return stages
 
-    def _operator(self, key: str, step: Step) -> Operator:
-        # One instance per (upstream, shot, params): operators memoise analyses on it.
+    def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
+        # One instance per (upstream, shot, params, keyframes): operators memoise analyses
+        # on it, and keyframed frames share it through `Operator.at`.
         op = self._operators.get(key)
         if op is None:
             if len(self._operators) >= self._MAX_OPERATORS:
                 self._operators.clear()
-            op = step.build()
+            op = build()
             self._operators[key] = op
         return op
 
@@ -159,8 +216,7 @@ class Evaluator:
         frame = self.cache.get(("frame", stage.key, index))
         if frame is not None:
             return frame
-        op = stage.op
-        assert op is not None
+        op = stage.operator_at(index)
         lo = max(shot.start, index - op.temporal_radius)
         hi = min(shot.end, index + op.temporal_radius)
         upstream = tuple(self._frame(stages, k - 1, i, shot, scale) for i in range(lo, hi + 1))

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from engine.project.model import Repair
 from engine.project.recipe import Recipe
 
 
 @dataclass(frozen=True)
 class PlannedShot:
-    """Frames `start`..`end` (inclusive, 0-based) processed with `recipe`."""
+    """Frames `start`..`end` (inclusive, 0-based) processed with `recipe`.
+
+    repairs: the manual repairs inside the shot (clipped to it, in frame order); the
+             evaluator runs them as a first stage before the recipe.
+    """
 
     start: int
     end: int
     recipe: Recipe
+    repairs: tuple[Repair, ...] = ()
 
     @property
     def length(self) -> int:
@@ -63,8 +70,20 @@ class ShotPlan:
         return self.shots[pos]
 
     def with_recipe(self, recipe: Recipe) -> ShotPlan:
-        """Same shots, every one with `recipe`."""
-        return ShotPlan(tuple(PlannedShot(s.start, s.end, recipe) for s in self.shots))
+        """Same shots (and repairs), every one with `recipe`."""
+        return ShotPlan(tuple(PlannedShot(s.start, s.end, recipe, s.repairs)
+                              for s in self.shots))
+
+    def with_repairs(self, repairs: Iterable[Repair]) -> ShotPlan:
+        """Same shots and recipes, with `repairs` added, each clipped to the shots it touches
+        (so a repair never reads across a cut)."""
+        repairs = tuple(repairs)
+        out = []
+        for s in self.shots:
+            clipped = [c for r in repairs if (c := r.clipped(s.start, s.end)) is not None]
+            merged = tuple(sorted((*s.repairs, *clipped), key=lambda r: (r.start, r.end)))
+            out.append(PlannedShot(s.start, s.end, s.recipe, merged))
+        return ShotPlan(tuple(out))
 
     def max_radius(self) -> int:
         """Largest total temporal radius over all shots (frames each side)."""

@@ -2,6 +2,10 @@
 
 A project file is data only: nothing in it is executed, and paths are treated as plain
 strings (resolved against the project's folder when relative).
+
+Versions: 1 had shots and recipes; 2 adds keyframes in recipe steps and manual repairs per
+clip. An older Nitrate would silently drop those (and lose them on its next save), so files
+are written as version 2 and it refuses them clearly; version 1 files are still read.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import NitrateError, ProjectError
-from engine.project.model import Clip, OutputSettings, Project, Shot
+from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -51,6 +55,27 @@ def _stored_path(media: str, project_path: Path) -> str:
         return str(p)
 
 
+def repair_to_json(repair: Repair) -> dict[str, Any]:
+    return {
+        "start": repair.start,
+        "end": repair.end,
+        "region": None if repair.region is None else list(repair.region),
+        "note": repair.note,
+    }
+
+
+def repair_from_json(data: Any, where: str) -> Repair:
+    region = data.get("region") if isinstance(data, Mapping) else None
+    if region is not None and not isinstance(region, list):
+        raise ValueError(f"{where}.region must be [x, y, width, height] or null")
+    return Repair(
+        start=_need(data, "start", int, where),
+        end=_need(data, "end", int, where),
+        region=None if region is None else tuple(region),
+        note=str(data.get("note", "")),
+    )
+
+
 def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -70,6 +95,7 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
                     }
                     for s in c.shots
                 ],
+                "repairs": [repair_to_json(r) for r in c.repairs],
             }
             for c in project.clips
         ],
@@ -144,11 +170,15 @@ def project_from_json(data: Any, path: Path) -> Project:
                     note=str(s.get("note", "")),
                 )
             )
+        repairs = c.get("repairs", [])  # absent in version 1
+        if not isinstance(repairs, list):
+            raise ValueError(f"{where}.repairs must be a list")
         clip = Clip(
             path=_need(c, "path", str, where),
             frame_count=_need(c, "frame_count", int, where),
             shots=shots,
             default_recipe=_recipe(c.get("default_recipe", []), f"{where}.default_recipe"),
+            repairs=[repair_from_json(r, f"{where}.repairs[{k}]") for k, r in enumerate(repairs)],
         )
         clip.validate()
         clips.append(clip)

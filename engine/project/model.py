@@ -16,6 +16,98 @@ if TYPE_CHECKING:
     from engine.pipeline.shot_plan import ShotPlan
 
 
+@dataclass(frozen=True)
+class Repair:
+    """A manual repair: frames `start`..`end` (0-based, inclusive) marked by the restorer.
+
+    region: (x, y, width, height) in source pixels to rebuild, or None when the whole frame
+            is destroyed (torn, burnt, missing) and is rebuilt from the nearest good frames.
+    note:   the restorer's reason, kept for the processing report.
+
+    Repaired frames are rebuilt from their motion-compensated neighbours inside the shot
+    (never across a cut), as the first stage of the pipeline.
+    """
+
+    start: int
+    end: int
+    region: tuple[int, int, int, int] | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"repair {name} must be a frame index, got {value!r}")
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"repair frames {self.start}-{self.end} are not a valid range "
+                             "(0-based, first <= last)")
+        if self.region is not None:
+            region = tuple(self.region)
+            if len(region) != 4 or any(isinstance(v, bool) or not isinstance(v, int)
+                                       for v in region):
+                raise ValueError(f"repair region must be four whole numbers x, y, width, "
+                                 f"height (pixels), got {self.region!r}")
+            x, y, w, h = region
+            if x < 0 or y < 0 or w < 1 or h < 1:
+                raise ValueError(f"repair region {x},{y},{w},{h} needs x, y >= 0 and a "
+                                 "width and height of at least 1 pixel")
+            object.__setattr__(self, "region", region)
+
+    @classmethod
+    def parse(cls, text: str, note: str = "") -> Repair:
+        """A repair from its command-line form: FRAMES[@X,Y,W,H], FRAMES being one frame
+        (`120`) or an inclusive range (`300-302`), the region in source pixels
+        (`300-302@40,60,80,50`); no region = the whole frame. ValueError explains a bad one."""
+        frames, at, region_text = text.strip().partition("@")
+        first, dash, last = frames.partition("-")
+        try:
+            start = int(first)
+            end = int(last) if dash else start
+        except ValueError:
+            raise ValueError(f"repair '{text}': frames must be N or FIRST-LAST "
+                             "(0-based, inclusive)") from None
+        region = None
+        if at:
+            try:
+                values = tuple(int(v) for v in region_text.split(","))
+            except ValueError:
+                values = ()
+            if len(values) != 4:
+                raise ValueError(f"repair '{text}': the region must be X,Y,WIDTH,HEIGHT "
+                                 "(whole pixels)")
+            region = values
+        return cls(start, end, region, note)  # type: ignore[arg-type]
+
+    @property
+    def frames(self) -> range:
+        return range(self.start, self.end + 1)
+
+    @property
+    def whole_frame(self) -> bool:
+        return self.region is None
+
+    def covers(self, frame: int) -> bool:
+        return self.start <= frame <= self.end
+
+    def clipped(self, first: int, last: int) -> Repair | None:
+        """The part of this repair inside frames first..last (a shot), or None."""
+        start, end = max(self.start, first), min(self.end, last)
+        if start > end:
+            return None
+        if (start, end) == (self.start, self.end):
+            return self
+        return Repair(start, end, self.region, self.note)
+
+    def describe(self) -> str:
+        """'frames 120-125, region 40,60 80x50' (for reports and the CLI)."""
+        frames = f"frame {self.start}" if self.start == self.end else \
+            f"frames {self.start}-{self.end}"
+        if self.region is None:
+            return f"{frames}, whole frame rebuilt"
+        x, y, w, h = self.region
+        return f"{frames}, region {x},{y} {w}x{h} px"
+
+
 @dataclass
 class Shot:
     """Frames `start`..`end` of a clip (0-based, inclusive).
@@ -43,6 +135,7 @@ class Clip:
     frame_count: int
     shots: list[Shot] = field(default_factory=list)
     default_recipe: Recipe = field(default_factory=Recipe)
+    repairs: list[Repair] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.shots and self.frame_count > 0:
@@ -62,9 +155,17 @@ class Clip:
         # Imported here: the pipeline imports project.recipe, so a top-level import cycles.
         from engine.pipeline.shot_plan import PlannedShot, ShotPlan
 
-        return ShotPlan(
-            tuple(PlannedShot(s.start, s.end, self.recipe_for(s)) for s in self.shots)
-        )
+        return ShotPlan(tuple(
+            PlannedShot(s.start, s.end, self.recipe_for(s), self.repairs_in(s.start, s.end))
+            for s in self.shots
+        ))
+
+    def repairs_in(self, first: int, last: int) -> tuple[Repair, ...]:
+        """The repairs touching frames first..last, clipped to them (a repair that spans a
+        cut becomes one repair per shot, so none reads across the cut), in frame order."""
+        clipped = (r.clipped(first, last) for r in self.repairs)
+        return tuple(sorted((r for r in clipped if r is not None),
+                            key=lambda r: (r.start, r.end)))
 
     def validate(self) -> None:
         """Raise ValueError unless shots are contiguous and cover the whole clip."""
@@ -85,6 +186,12 @@ class Clip:
                 f"shots of {self.path} end at frame {expected - 1}, "
                 f"but the clip has {self.frame_count} frames"
             )
+        for repair in self.repairs:
+            if repair.end >= self.frame_count:
+                raise ValueError(
+                    f"repair of {repair.describe()} of {self.path} lies beyond the clip's "
+                    f"last frame {self.frame_count - 1}"
+                )
 
 
 @dataclass

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_
 from engine.media import timecode as tc
 from engine.media.writer import sidecar_wav
 from engine.pipeline import Evaluator, FrameCache, ShotPlan, total_radius
+from engine.retime import METHODS as RETIME_METHODS
+from engine.retime import RetimeMap, Retimer, retime_timecode
 
 PARTIAL_TAG = ".nitrate-partial"
 
@@ -53,6 +56,10 @@ class RenderJob:
     start, end: first and last source frame to export (inclusive); end None = last frame.
     cache_bytes: upper bound of the frame cache (bytes); the render uses only what its
                  recipe's temporal window needs, so memory stays flat in clip length.
+    fps:    output frame rate (frames per second); None keeps the source's. A different
+            rate keeps the duration (and so the audio's sync): in-betweens are made by
+            `retime` ("motion" interpolation, "blend" cross-fades or "nearest" frame),
+            never across a cut of `plan`.
     """
 
     source: Path
@@ -63,6 +70,8 @@ class RenderJob:
     codec: str | None = None
     audio: bool = True
     cache_bytes: int = 2 << 30
+    fps: Fraction | None = None
+    retime: str = "motion"
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,38 @@ def _cache_budget(job: RenderJob, width: int, height: int) -> int:
     return min(job.cache_bytes, int(frames * frame_bytes * 1.25))
 
 
+def _output_frames(
+    job: RenderJob, evaluator: Evaluator, end: int, rmap: RetimeMap | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(source frame index, output frame) in output order: the restored frames start..end,
+    or with `rmap` the frames of the new rate (the index names the source frame at or
+    before the output frame's instant)."""
+    def restored(index: int) -> np.ndarray:
+        return evaluator.evaluate(index, job.plan).restored
+
+    if rmap is None:
+        for index in range(job.start, end + 1):
+            yield index, restored(index)
+        return
+    for sample, frame in Retimer(rmap, restored, job.plan, job.retime):
+        yield sample.frame, frame
+
+
+def _retime_map(job: RenderJob, end: int, source_fps: Fraction) -> RetimeMap | None:
+    """The frame-rate conversion of the job, or None when the rate stays."""
+    if job.fps is None:
+        return None
+    if job.retime not in RETIME_METHODS:
+        raise MediaError(job.output, f"retime method must be one of {', '.join(RETIME_METHODS)}"
+                         f", got {job.retime!r}")
+    fps = Fraction(job.fps)
+    if fps <= 0:
+        raise MediaError(job.output, f"frame rate must be positive, got {job.fps}")
+    if fps == source_fps:
+        return None
+    return RetimeMap(job.start, end, source_fps, fps)
+
+
 def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Export `job`, yielding Progress after every frame; raises NitrateError on failure
     and RenderCancelled when `cancel` is set (in both cases nothing is left behind)."""
@@ -209,21 +250,26 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         audio = None
         if job.audio and info.audio:
             audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
+        rmap = _retime_map(job, end, info.fps)
+        fps = info.fps if rmap is None else rmap.out_fps
         timecode = tc.add_frames(info.timecode, job.start, info.fps) if info.timecode else None
+        if timecode is not None and rmap is not None:
+            timecode = retime_timecode(timecode, info.fps, fps)
         evaluator = Evaluator(reader, FrameCache(_cache_budget(job, info.width, info.height)))
-        total = end - job.start + 1
+        total = end - job.start + 1 if rmap is None else rmap.count
         started = time.perf_counter()
         background: _BackgroundWriter | None = None
         writer: Writer | None = None
         try:
-            for done, index in enumerate(range(job.start, end + 1), start=1):
+            frames = _output_frames(job, evaluator, end, rmap)
+            for done in range(1, total + 1):
                 if cancel.cancelled:
                     raise RenderCancelled(f"{job.output}: export cancelled")
-                frame = evaluator.evaluate(index, job.plan).restored
+                index, frame = next(frames)
                 if writer is None:
                     # Sized by the first restored frame: an upscaling recipe changes it.
                     height, width = frame.shape[:2]
-                    writer = Writer(target.write_path, fmt, width, height, info.fps,
+                    writer = Writer(target.write_path, fmt, width, height, fps,
                                     timecode=timecode, audio=audio)
                     background = _BackgroundWriter(writer)
                 elif frame.shape[:2] != (height, width):

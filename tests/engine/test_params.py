@@ -16,7 +16,7 @@ def test_every_operator_describes_its_parameters(op_id: str) -> None:
     op = cls()  # defaults are valid
     for spec in cls.Params.specs():
         assert spec.label
-        assert spec.kind in ("float", "int", "bool", "choice")
+        assert spec.kind in ("float", "int", "bool", "choice", "path")
         if spec.kind in ("float", "int"):
             assert spec.minimum is not None and spec.maximum is not None
             assert spec.minimum <= spec.default <= spec.maximum

@@ -1,0 +1,316 @@
+"""The processing report: one self-contained, printable HTML file documenting what was done.
+
+Archives need to know what a restoration changed. Per clip: the source and its technical
+description; per shot: frame range and timecode, the recipe with every parameter, the
+keyframes, the manual repairs with the restorer's notes, the share of pixels each operator
+changed (measured on sample frames, see engine.report.measure) and a before/after thumbnail.
+Thumbnails are JPEG embedded as base64, so the file travels alone. Written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import importlib.metadata
+from collections.abc import Callable
+from fractions import Fraction
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from engine.errors import NitrateError, ProjectError
+from engine.media import MediaInfo, open_reader
+from engine.media import timecode as tc
+from engine.ops import registry
+from engine.pipeline.evaluator import REPAIR_MASK_KEY, Evaluator
+from engine.pipeline.shot_plan import PlannedShot
+from engine.project.io import atomic_write_text
+from engine.project.model import Clip, Project, Repair, Shot
+from engine.project.recipe import Recipe, Step
+from engine.report.measure import (
+    CHANGE_LEVEL,
+    MASK_LEVEL,
+    ShotMeasure,
+    ShotMeasurer,
+    Thumbnail,
+    measured_frames,
+)
+
+_CSS = """
+body { font: 10.5pt/1.4 "Helvetica Neue", Arial, sans-serif; color: #111; margin: 2em; }
+h1 { font-size: 18pt; margin: 0 0 .3em; } h2 { font-size: 14pt; border-bottom: 2px solid #333;
+margin-top: 1.6em; } h3 { font-size: 11.5pt; margin: 1.2em 0 .4em; }
+table { border-collapse: collapse; margin: .4em 0 .8em; }
+th, td { border: 1px solid #999; padding: 2px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.meta td:first-child { font-weight: bold; background: #f6f6f6; }
+.shot { border: 1px solid #bbb; padding: .2em .9em .6em; margin: 1em 0; }
+.thumbs figure { display: inline-block; margin: 0 .8em .4em 0; }
+.thumbs img { display: block; border: 1px solid #666; }
+figcaption { font-size: 8.5pt; color: #444; }
+.note { font-style: italic; } .off { color: #888; text-decoration: line-through; }
+.small { font-size: 8.5pt; color: #444; }
+@media print { body { margin: 0; } .shot { break-inside: avoid; } h2 { break-after: avoid; } }
+"""
+
+
+def nitrate_version() -> str:
+    try:
+        return importlib.metadata.version("nitrate")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def timecode_at(info: MediaInfo, frame: int) -> str:
+    """Timecode of clip frame `frame`: the source's start timecode plus `frame` frames."""
+    fps = Fraction(info.fps)
+    try:
+        return tc.add_frames(info.timecode or "00:00:00:00", frame, fps)
+    except ValueError:  # a malformed source timecode: count from zero instead
+        return tc.format_frames(frame, fps)
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value == "":
+        return "(none)"
+    return str(value)
+
+
+def _share(measure: ShotMeasure | None, position: int) -> str:
+    if measure is None:
+        return "—"
+    for change in measure.changes:
+        if change.position == position:
+            if change.share is None:
+                return "frame size changed"
+            how = "" if change.from_mask else " (level change)"
+            return f"{100.0 * change.share:.1f} %{how}"
+    return "—"
+
+
+def _img(data: bytes, alt: str) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/jpeg;base64,{encoded}" alt="{_e(alt)}">'
+
+
+def _thumbs(thumb: Thumbnail, info: MediaInfo, what: str) -> str:
+    when = f"frame {thumb.frame} ({timecode_at(info, thumb.frame)})"
+    return (f'<div class="thumbs"><figure>{_img(thumb.before, f"{what} before, {when}")}'
+            f"<figcaption>before — {_e(when)}</figcaption></figure>"
+            f'<figure>{_img(thumb.after, f"{what} after, {when}")}'
+            f"<figcaption>after — {_e(what)}</figcaption></figure></div>")
+
+
+def _params_cell(step: Step) -> str:
+    op_cls = registry.operator_class(step.op)
+    keyed = {name for name, _ in step.keyframes}
+    parts = []
+    for spec in op_cls.Params.specs():
+        value = getattr(step.params, spec.name)
+        unit = f" {spec.unit}" if spec.unit and spec.kind in ("int", "float") else ""
+        text = f"{_e(spec.label)} = {_e(_fmt(value))}{_e(unit)}"
+        if spec.name in keyed:
+            text = f"{_e(spec.label)} = <i>keyframed</i>"
+        elif value != spec.default:
+            text = f"<b>{text}</b>"
+        parts.append(text)
+    return "<br>".join(parts) or "—"
+
+
+def _keyframes_cell(step: Step) -> str:
+    if not step.keyframes:
+        return "—"
+    op_cls = registry.operator_class(step.op)
+    lines = []
+    for name, keys in step.keyframes:
+        spec = op_cls.Params.spec(name)
+        unit = f" {spec.unit}" if spec.unit else ""
+        keys_text = ", ".join(f"frame {k.frame}: {_fmt(k.value)}{unit} ({k.interpolation})"
+                              for k in keys)
+        lines.append(f"{_e(spec.label)}: {_e(keys_text)}")
+    return "<br>".join(lines)
+
+
+def _recipe_table(recipe: Recipe, measure: ShotMeasure | None) -> str:
+    if not recipe.steps:
+        return "<p>No operators: the frames pass through unchanged.</p>"
+    rows = []
+    for position, step in enumerate(recipe.steps):
+        op_cls = registry.operator_class(step.op)
+        cls = "" if step.enabled else ' class="off"'
+        state = "on" if step.enabled else "off (not applied)"
+        share = _share(measure, position) if step.enabled else "—"
+        rows.append(
+            f"<tr{cls}><td class=num>{position + 1}</td><td>{_e(op_cls.label)}<br>"
+            f'<span class="small">{_e(step.op)}, {state}</span></td>'
+            f"<td>{_params_cell(step)}</td><td>{_keyframes_cell(step)}</td>"
+            f"<td class=num>{_e(share)}</td></tr>"
+        )
+    return ("<table><tr><th>#</th><th>Operator</th><th>Parameters (changed from the default "
+            "in bold)</th><th>Keyframes</th><th>Pixels changed</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _repairs_table(repairs: list[Repair], info: MediaInfo, share: str) -> str:
+    if not repairs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(r.describe())}</td><td>{_e(timecode_at(info, r.start))}</td>"
+        f'<td class="note">{_e(r.note) or "—"}</td></tr>'
+        for r in repairs
+    )
+    return (f"<h3>Manual repairs</h3><p>Rebuilt from the motion-compensated neighbouring frames "
+            f"of the shot (spatially where motion failed), before any operator. Pixels "
+            f"changed on the repaired frames: {_e(share)}.</p>"
+            f"<table><tr><th>Repair</th><th>Timecode</th><th>Note</th></tr>{rows}</table>")
+
+
+def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, info: MediaInfo,
+                  measure: ShotMeasure | None) -> str:
+    tc_in, tc_out = timecode_at(info, shot.start), timecode_at(info, shot.end)
+    own = "its own recipe" if shot.recipe is not None else "the clip's default recipe"
+    reviewed = "reviewed" if shot.reviewed else "not reviewed"
+    repairs = [r for r in clip.repairs if r.start <= shot.end and r.end >= shot.start]
+    parts = [
+        f'<section class="shot" id="shot-{number}"><h3>Shot {number}: frames '
+        f"{shot.start}–{shot.end} ({shot.length} frames), {_e(tc_in)} – {_e(tc_out)}</h3>",
+        f"<p>Processed with {own}; {reviewed}.</p>",
+    ]
+    if shot.note:
+        parts.append(f'<p class="note">Note: {_e(shot.note)}</p>')
+    parts.append(_recipe_table(planned.recipe, measure))
+    parts.append(_repairs_table(repairs, info, _share(measure, REPAIR_MASK_KEY)))
+    if measure is not None:
+        if measure.thumbnail is not None:
+            parts.append(_thumbs(measure.thumbnail, info, f"shot {number}"))
+        for thumb in measure.repair_thumbnails:
+            parts.append(_thumbs(thumb, info, f"repair at frame {thumb.frame}"))
+        samples = ", ".join(str(i) for i in measure.samples)
+        parts.append(f'<p class="small">Measured on frames {_e(samples)}.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _meta_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f'<table class="meta">{body}</table>'
+
+
+def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
+                  measures: list[ShotMeasure]) -> str:
+    audio = "; ".join(f"{a.codec} {a.sample_rate} Hz {a.channels} ch" for a in info.audio)
+    fps = Fraction(info.fps)
+    rows = [
+        ("Source", str(source)),
+        ("Kind", info.kind),
+        ("Picture", f"{info.width} x {info.height} px, {info.codec}, {info.pix_fmt}, "
+                    f"{info.bit_depth}-bit"),
+        ("Frame rate", f"{float(fps):.3f} fps ({fps.numerator}/{fps.denominator})"
+                       + (", variable" if info.variable_frame_rate else "")),
+        ("Length", f"{info.frame_count} frames, {info.duration:.3f} s"),
+        ("Timecode of frame 0", info.timecode or "none (counted from 00:00:00:00)"),
+        ("Colour", f"range {info.color_range}, matrix {info.color_space}, primaries "
+                   f"{info.color_primaries}, transfer {info.color_trc}"),
+        ("Audio", audio or "none"),
+    ]
+    plan = clip.plan()
+    summary = "".join(
+        f'<tr><td class=num><a href="#shot-{i}">{i}</a></td><td class=num>{s.start}–{s.end}'
+        f"</td><td>{_e(timecode_at(info, s.start))}</td><td class=num>{s.length}</td>"
+        f"<td>{_e(', '.join(st.op for st in p.recipe.active) or '—')}"
+        f"{'' if s.recipe is None else ' (own)'}</td>"
+        f"<td class=num>{len(p.repairs)}</td><td>{'yes' if s.reviewed else 'no'}</td></tr>"
+        for i, (s, p) in enumerate(zip(clip.shots, plan.shots, strict=True), start=1)
+    )
+    shots = "".join(
+        _shot_section(i, s, p, clip, info, measures[i - 1] if measures else None)
+        for i, (s, p) in enumerate(zip(clip.shots, plan.shots, strict=True), start=1)
+    )
+    return (
+        f"<h2>Clip {n}: {_e(source.name)}</h2>{_meta_table(rows)}"
+        f"<h3>Shots ({len(clip.shots)}, {len(clip.repairs)} manual repairs)</h3>"
+        "<table><tr><th>Shot</th><th>Frames</th><th>Timecode in</th><th>Length</th>"
+        f"<th>Operators</th><th>Repairs</th><th>Reviewed</th></tr>{summary}</table>{shots}"
+    )
+
+
+def build_report(
+    project: Project,
+    path: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    *,
+    scale: float = 0.5,
+    samples: int = 3,
+) -> Path:
+    """Write the processing report of `project` to `path` (HTML, atomically) and return it.
+
+    Every shot is evaluated on `samples` frames spread over it (plus the first frame of each
+    manual repair) at `scale` (0-1) of the source size. `progress(done, total)` counts
+    evaluated frames; `cancel()` is polled before each and, when True, stops the report by
+    raising RenderCancelled (nothing is written). Missing media raise ProjectError; an
+    unwritable target raises NitrateError naming it.
+    """
+    path = Path(path)
+    where = project.path or "project"
+    if not project.clips:
+        raise ProjectError(where, "the project has no clip to report on")
+    if not path.parent.is_dir():
+        raise NitrateError(f"{path}: the folder does not exist")
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"report scale must be within 0-1, got {scale}")
+    sources = []
+    for clip in project.clips:
+        source = project.resolve(clip.path)
+        if not source.exists():
+            raise ProjectError(where, f"media not found: {source} (moved? relink it)")
+        sources.append(source)
+
+    sections = []
+    done = 0
+    total = sum(len(measured_frames(s, samples)) for c in project.clips for s in c.plan().shots)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    for n, (clip, source) in enumerate(zip(project.clips, sources, strict=True), start=1):
+        with open_reader(source) as reader:
+            info = reader.info
+            plan = clip.plan()
+            measurer = ShotMeasurer(Evaluator(reader, source_key=str(source)), plan,
+                                    scale=scale, samples=samples)
+
+            measures = [measurer.measure(s, tick, cancel) for s in plan.shots]
+            sections.append(_clip_section(n, clip, source, info, measures))
+
+    now = _dt.datetime.now().astimezone()
+    header = _meta_table([
+        ("Project", str(project.path) if project.path else "(not saved)"),
+        ("Nitrate", nitrate_version()),
+        ("Date", now.strftime("%Y-%m-%d %H:%M %Z")),
+        ("Output", project.output.path or "(not set)"),
+        ("Measurement", f"{samples} frames per shot at {scale:g} of the source size; a pixel "
+                        f"counts as changed where the operator's mask exceeds {MASK_LEVEL:g}, "
+                        f"or (operators without a mask) where its level moved more than "
+                        f"{CHANGE_LEVEL:g}"),
+    ])
+    title = f"Processing report — {project.path.stem if project.path else 'project'}"
+    text = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_e(title)}</h1>{header}{''.join(sections)}</body></html>\n"
+    )
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise NitrateError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    return path

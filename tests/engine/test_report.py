@@ -1,0 +1,113 @@
+"""The processing report: every shot documented, self-contained, printable, written safely."""
+
+from __future__ import annotations
+
+import base64
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from app.cli import run_cli
+from engine.errors import ProjectError, RenderCancelled
+from engine.media import Writer, output_format_for
+from engine.project import Clip, Project, Recipe, Shot, Step, save_project
+from engine.project.model import Repair
+from engine.report import build_report
+from engine.synth.scenes import moving_scene
+
+W, H, N = 96, 64, 16
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "reel.mkv"
+    writer = Writer(path, output_format_for(path), W, H, Fraction(24), timecode="01:00:00:00")
+    for frame in moving_scene(N, W, H, seed=7):
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+def project(media: Path, folder: Path) -> Project:
+    ramp = (Step.create("color", {"contrast": 1.3})
+            .with_keyframe("exposure", 8, 0.0).with_keyframe("exposure", 15, 1.0, "smooth"))
+    clip = Clip(
+        path=str(media), frame_count=N,
+        shots=[Shot(0, 7, note="opening <pan> & tilt"),
+               Shot(8, 15, recipe=Recipe.of([ramp, Step.create("sharpen", enabled=False)]),
+                    reviewed=True)],
+        default_recipe=Recipe.of([Step.create("dust")]),
+        repairs=[Repair(3, 3, note="torn splice"), Repair(10, 11, (10, 8, 30, 20), "blotch")],
+    )
+    p = Project(clips=[clip])
+    save_project(p, folder / "reel.nitrate")
+    return p
+
+
+def test_the_report_documents_every_shot(media: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    out = build_report(project(media, tmp_path), tmp_path / "report.html",
+                       progress=lambda done, total: seen.append((done, total)))
+    html = out.read_text(encoding="utf-8")
+    # Header: source, probe info, version, date.
+    assert "reel.mkv" in html and f"{W} x {H} px" in html and "24/1" in html
+    assert "Nitrate</td><td>0." in html and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", html)
+    # Each shot with its range and timecode (from the source's start timecode).
+    assert "Shot 1: frames 0–7" in html and "Shot 2: frames 8–15" in html
+    assert "01:00:00:08" in html
+    # Recipe, parameters (changed ones in bold), keyframes, disabled steps shown as such.
+    assert "Dust &amp; dirt" in html and "<b>Contrast = 1.3</b>" in html
+    assert "Exposure = <i>keyframed</i>" in html
+    assert "frame 8: 0 stops (linear), frame 15: 1 stops (smooth)" in html
+    assert "off (not applied)" in html
+    # Manual repairs with notes; user text is escaped, never markup.
+    assert "frame 3, whole frame rebuilt" in html and "torn splice" in html
+    assert "frames 10-11, region 10,8 30x20 px" in html and "blotch" in html
+    assert "opening &lt;pan&gt; &amp; tilt" in html and "<pan>" not in html
+    # Pixels changed: measured for the repair and the colour step (a level change).
+    assert re.search(r"Pixels changed on the repaired frames: (100\.0|[0-9.]+) %", html)
+    assert re.search(r"[0-9.]+ % \(level change\)", html)
+    # Thumbnails are embedded JPEGs: the file is self-contained.
+    images = re.findall(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) >= 2 * 2 and all(base64.b64decode(i)[:2] == b"\xff\xd8" for i in images)
+    assert "http" not in html.replace("http-equiv", "")
+    assert "@media print" in html
+    assert seen and seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(
+        d for d, _ in seen)
+
+
+def test_cancel_stops_the_report_and_leaves_any_previous_one(media: Path, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("previous report")
+    with pytest.raises(RenderCancelled):
+        build_report(project(media, tmp_path), target, cancel=lambda: True)
+    assert target.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reel.nitrate", "report.html"]
+
+
+def test_missing_media_is_a_clear_error(tmp_path: Path) -> None:
+    p = Project(clips=[Clip(path=str(tmp_path / "gone.mkv"), frame_count=10)])
+    with pytest.raises(ProjectError, match="media not found"):
+        build_report(p, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_report(media: Path, tmp_path: Path, capsys) -> None:
+    project(media, tmp_path)
+    assert run_cli(["report", str(tmp_path / "reel.nitrate")]) == 0
+    default = tmp_path / "reel.report.html"
+    assert default.exists() and "Shot 2" in default.read_text()
+    out = tmp_path / "custom.html"
+    assert run_cli(["report", str(tmp_path / "reel.nitrate"), "-o", str(out),
+                    "--samples", "1", "--scale", "0.25"]) == 0
+    assert "1 frames per shot at 0.25" in out.read_text()
+    capsys.readouterr()
+    assert run_cli(["report", str(tmp_path / "reel.nitrate"), "--scale", "2"]) == 2
+    assert run_cli(["report", str(tmp_path / "nothing.nitrate")]) == 1
+    assert run_cli(["report", str(tmp_path / "reel.nitrate"), "-o",
+                    str(tmp_path / "no" / "dir.html")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "--scale" in err[0] and "file not found" in err[1]
+    assert "folder does not exist" in err[2]
