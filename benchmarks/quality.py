@@ -52,6 +52,7 @@ FILM_PRESET = ROOT / "resources" / "presets" / "film.json"
 TOL = 0.05   # levels 0-1 (~13 of 255): "back to clean" / "changed"
 GROW = 3     # pixels: operators may repaint a defect's soft rim; that is not collateral
 SEED = 2024
+CAM_KEPT_PX = 2.0  # pixels: see the stabilize target
 
 
 # --- footage ------------------------------------------------------------------------------
@@ -384,10 +385,14 @@ def _check_group(source: str, case: str, group: list[Row], size: tuple[int, int]
                 add(t, f"{nit.psnr:.2f} vs {p.psnr:.2f} dB, {nit.fps:.1f} vs {p.fps:.2f} fps",
                     _ok(nit.psnr > p.psnr and nit.fps >= 5 * p.fps))
     elif case == "weave":
-        t = "stabilize: residual jitter <= 0.3 px, camera motion kept (<= 1 px lost)"
+        # "Camera motion kept": the output's slow path stays within CAM_KEPT_PX of the
+        # camera's. The weave's own slow sway scores ~0.9 px on the input; a stabiliser
+        # that locks a pan scores tens of pixels (the pan moves ~3 px/frame at 720p).
+        t = (f"stabilize: residual jitter <= 0.3 px, camera motion kept "
+             f"(<= {CAM_KEPT_PX:g} px lost)")
         if not skip_nitrate(t):
             add(t, f"{nit.jitter:.3f} px jitter, {nit.cam_lost:.2f} px lost",
-                _ok(nit.jitter <= 0.3 and nit.cam_lost <= 1.0))
+                _ok(nit.jitter <= 0.3 and nit.cam_lost <= CAM_KEPT_PX))
     elif case == "all":
         t = "film preset: SSIM above the ffmpeg chain's"
         if not skip_nitrate(t):
