@@ -1,8 +1,10 @@
 """Undoable edits of the open project (QUndoCommand subclasses).
 
 Every change a user makes to a project goes through one of these, pushed on the
-Document's QUndoStack. Commands store whole immutable values (a Recipe, a list of shots)
-before and after, so undo is an exact restore and never re-derives anything.
+Document's QUndoStack. Commands store whole values (a Recipe, a list of shots, a list of
+repairs) before and after, so undo is an exact restore and never re-derives anything.
+Keyframe edits are recipe edits (keys live on the recipe's steps), so RecipeCommand
+carries them too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from engine.project.model import Shot
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
+    from engine.project.model import Repair
     from ui.document import Document, Target
 
 # QUndoCommand.id(): commands with the same id may be merged by the stack.
@@ -81,3 +84,20 @@ class ShotsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._document.apply_shots(self.clip, copy.deepcopy(self.before))
+
+
+class RepairsCommand(QUndoCommand):
+    """Replace the manual repairs of a clip (add a region, mark a frame destroyed, remove)."""
+
+    def __init__(self, document: Document, clip: int, after: list[Repair], text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self.clip = clip
+        self.before = list(document.repairs(clip))
+        self.after = list(after)
+
+    def redo(self) -> None:
+        self._document.apply_repairs(self.clip, list(self.after))
+
+    def undo(self) -> None:
+        self._document.apply_repairs(self.clip, list(self.before))

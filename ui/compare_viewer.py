@@ -7,6 +7,10 @@ Modes:
 - "toggle": A/B in one pane: After, or Before while the B key is held (or after a click);
 - "difference": (After − Before) × gain around mid-grey: grey = unchanged.
 
+With the repair tool on (`set_region_tool(True)`), a left drag on either picture draws a
+rectangle instead of panning and emits `region_drawn` with it in image pixels; regions set
+with `set_regions` (the manual repairs of the frame) are outlined over the pictures.
+
 Zoom is display pixels per image pixel (1.0 = 100 %). At integer zooms images are drawn
 unsmoothed at integer offsets, so 100 % is pixel-exact; below 100 % a smoothed, cached copy
 is drawn. Images are converted once per frame (`ui.image.to_qimage`, memoised per array and
@@ -56,16 +60,21 @@ _DIM = QColor(150, 150, 155)
 _BUSY = QColor(240, 176, 64)
 _ERROR = QColor(240, 90, 80)
 _DIVIDER_GRAB_PX = 6
+_REGION = QColor(255, 40, 200)
+_REGION_FILL = QColor(255, 40, 200, 60)
 
 
 class CompareViewer(QWidget):
     """Shows a frame before and after restoration (see module docstring).
 
-    Signals: `zoom_changed(float)` (display pixels per image pixel), `mode_changed(str)`.
+    Signals: `zoom_changed(float)` (display pixels per image pixel), `mode_changed(str)`,
+    `region_drawn(QRectF)` (repair tool: the rectangle drawn, in image pixels of the
+    pictures shown, i.e. at the preview scale).
     """
 
     zoom_changed = Signal(float)
     mode_changed = Signal(str)
+    region_drawn = Signal(QRectF)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,9 +103,13 @@ class CompareViewer(QWidget):
         self._overlay: QImage | None = None
         self._overlay_step: int | None = None
         self._scaled: dict[tuple[int, float], QImage] = {}
-        self._drag: str | None = None  # "pan" | "divider"
+        self._drag: str | None = None  # "pan" | "divider" | "region"
         self._drag_origin = QPointF()
         self._drag_moved = False
+        self._region_tool = False
+        self._region_start = QPointF()  # image pixels
+        self._region_end = QPointF()
+        self._regions: list[QRectF | None] = []
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -227,6 +240,38 @@ class CompareViewer(QWidget):
     def split(self) -> float:
         return self._split
 
+    # -- repair regions ------------------------------------------------------------------
+    def set_region_tool(self, on: bool) -> None:
+        """Repair tool on: a left drag draws a region (`region_drawn`) instead of panning."""
+        self._region_tool = bool(on)
+        self._drag = None
+        self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.update()
+
+    @property
+    def region_tool(self) -> bool:
+        return self._region_tool
+
+    def set_regions(self, regions: list[QRectF | None]) -> None:
+        """Outline these regions (image pixels of the pictures shown) over the pictures;
+        None stands for a whole frame to rebuild. [] shows none."""
+        self._regions = list(regions)
+        self.update()
+
+    @property
+    def regions(self) -> list[QRectF | None]:
+        return list(self._regions)
+
+    def _image_clamped(self, pos: QPointF) -> QPointF:
+        point = self.image_point_at(pos)
+        if self._before is None:
+            return point
+        return QPointF(min(max(0.0, point.x()), float(self._before.width())),
+                       min(max(0.0, point.y()), float(self._before.height())))
+
+    def _region_rect(self) -> QRectF:
+        return QRectF(self._region_start, self._region_end).normalized()
+
     # -- zoom and pan --------------------------------------------------------------------
     @property
     def zoom(self) -> float:
@@ -296,6 +341,12 @@ class CompareViewer(QWidget):
         pane = self._pane_at(pos)
         origin = self._origin(pane)
         return (pos - origin) / self.zoom
+
+    def widget_point(self, image_point: QPointF, pane: int = -1) -> QPointF:
+        """Widget position of `image_point` (image pixels) in pane `pane` (side by side: 0
+        Before, 1 After; -1 the last): the inverse of `image_point_at`."""
+        rect = self._panes()[pane]
+        return self._origin(rect) + image_point * self.zoom
 
     # -- geometry ------------------------------------------------------------------------
     def _panes(self) -> list[QRect]:
@@ -424,6 +475,7 @@ class CompareViewer(QWidget):
             else:
                 painter.setPen(_DIM)
                 painter.drawText(panes[0], Qt.AlignmentFlag.AlignCenter, "Sizes differ")
+        self._paint_regions(painter, panes)
         self._paint_hud(painter)
         painter.end()
 
@@ -442,6 +494,34 @@ class CompareViewer(QWidget):
             painter.translate(origin)
             painter.scale(rest, rest)
             painter.drawImage(QPointF(0, 0), drawn)
+        painter.restore()
+
+    def _paint_regions(self, painter: QPainter, panes: list[QRect]) -> None:
+        drawing = self._drag == "region" and self._drag_moved
+        if not self._regions and not drawing or self._before is None:
+            return
+        zoom = self.zoom
+        frame = QRectF(0, 0, self._before.width(), self._before.height())
+        painter.save()
+        for pane in panes:
+            origin = self._origin(pane)
+            painter.setClipRect(pane)
+
+            def on_screen(r: QRectF, o: QPointF = origin) -> QRectF:
+                return QRectF(o + r.topLeft() * zoom, r.size() * zoom)
+
+            for region in self._regions:
+                box = on_screen(frame if region is None else region)
+                painter.fillRect(box, _REGION_FILL)
+                painter.setPen(QPen(_REGION, 2 if region is None else 1))
+                painter.drawRect(box)
+                if region is None:
+                    painter.drawText(box.adjusted(6, 4, -6, -4),
+                                     Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
+                                     "whole frame rebuilt")
+            if drawing:
+                painter.setPen(QPen(_REGION, 1, Qt.PenStyle.DashLine))
+                painter.drawRect(on_screen(self._region_rect()))
         painter.restore()
 
     def _paint_label(self, painter: QPainter, pane: QRect, text: str) -> None:
@@ -503,7 +583,10 @@ class CompareViewer(QWidget):
         self._drag_origin = pos
         self._drag_moved = False
         divider_x = self.width() * self._split
-        if self._mode == "split" and abs(pos.x() - divider_x) <= _DIVIDER_GRAB_PX:
+        if self._region_tool and self._before is not None:
+            self._drag = "region"
+            self._region_start = self._region_end = self._image_clamped(pos)
+        elif self._mode == "split" and abs(pos.x() - divider_x) <= _DIVIDER_GRAB_PX:
             self._drag = "divider"
         else:
             self._drag = "pan"
@@ -513,13 +596,18 @@ class CompareViewer(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         pos = event.position()
         if self._drag is None:
+            if self._region_tool:
+                return  # the cross cursor stays
             near = self._mode == "split" and abs(pos.x() - self.width() * self._split) <= 6
             self.setCursor(Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.ArrowCursor)
             return
         delta = pos - self._drag_origin
         if abs(delta.x()) + abs(delta.y()) >= 2:
             self._drag_moved = True
-        if self._drag == "divider":
+        if self._drag == "region":
+            self._region_end = self._image_clamped(pos)
+            self.update()
+        elif self._drag == "divider":
             self.set_split(pos.x() / max(1, self.width()))
         elif self._drag_moved:
             self.pan_by(delta.x(), delta.y())
@@ -531,6 +619,16 @@ class CompareViewer(QWidget):
             return super().mouseReleaseEvent(event)
         if self._drag == "pan" and not self._drag_moved and self._mode == "toggle":
             self.toggle_ab()  # a click flips A/B
+        if self._drag == "region":
+            self._region_end = self._image_clamped(event.position())
+            rect = self._region_rect()
+            self._drag = None
+            self.update()
+            # A click (no area) is not a region: nothing to repair.
+            if self._drag_moved and rect.width() > 0 and rect.height() > 0:
+                self.region_drawn.emit(rect)
+            event.accept()
+            return
         self._drag = None
         self.setCursor(Qt.CursorShape.ArrowCursor)
         event.accept()

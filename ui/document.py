@@ -17,8 +17,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
@@ -26,9 +28,12 @@ from PySide6.QtGui import QUndoStack
 
 from engine.errors import ProjectError
 from engine.pipeline import ShotPlan
-from engine.project import Project, Recipe, Shot, load_project, new_project, save_project
+from engine.project import Clip, Project, Recipe, Shot, load_project, new_project, save_project
 from engine.project.io import SUFFIX, atomic_write_text, project_to_json
-from ui.commands import RecipeCommand, ShotsCommand
+from ui.commands import RecipeCommand, RepairsCommand, ShotsCommand
+
+if TYPE_CHECKING:
+    from engine.project.model import Repair
 
 AUTOSAVE_INTERVAL_MS = 30_000
 _RECOVERY_KEY = "nitrate_recovery"
@@ -82,6 +87,7 @@ class Document(QObject):
       project_replaced(): a project was opened, created, recovered or closed.
       recipe_changed(object): a Target's recipe changed (edit, undo, redo).
       shots_changed(int): the shot list of clip N changed.
+      repairs_changed(int): the manual repairs of clip N changed.
       modified(): any content change (the preview must be refreshed).
       dirty_changed(bool): unsaved changes appeared / were saved.
       path_changed(): the project file path changed (title bar, recent files).
@@ -90,6 +96,7 @@ class Document(QObject):
     project_replaced = Signal()
     recipe_changed = Signal(object)
     shots_changed = Signal(int)
+    repairs_changed = Signal(int)
     modified = Signal()
     dirty_changed = Signal(bool)
     path_changed = Signal()
@@ -163,6 +170,12 @@ class Document(QObject):
         if self.project is None or not self.project.clips:
             return []
         return self.project.clips[clip].shots
+
+    def repairs(self, clip: int = 0) -> list[Repair]:
+        """The clip's manual repairs (frames inclusive, regions in source pixels)."""
+        if self.project is None or not self.project.clips:
+            return []
+        return list(getattr(self.project.clips[clip], "repairs", []))
 
     def own_recipe(self, target: Target) -> Recipe | None:
         """The recipe stored at `target` (None: a shot that follows the clip default)."""
@@ -271,6 +284,61 @@ class Document(QObject):
         except ValueError as exc:
             raise ProjectError(project.path or "project", str(exc)) from None
         self.undo_stack.push(ShotsCommand(self, clip, shots, text))
+
+    def split_shot(self, frame: int, clip: int = 0) -> None:
+        """Start a new shot at `frame` (both halves keep the recipe), one undo step."""
+        from engine.project.shot_edit import split_shot
+
+        shots = self._shot_edit(lambda c: split_shot(c, frame), clip)
+        position = next(i for i, s in enumerate(shots) if s.start == frame)
+        self.edit_shots(shots, f"Split shot {position} at frame {frame}", clip)
+
+    def merge_shots(self, position: int, clip: int = 0) -> None:
+        """Merge shot `position` with the next one (keeping the first's recipe)."""
+        from engine.project.shot_edit import merge_shots
+
+        shots = self._shot_edit(lambda c: merge_shots(c, position), clip)
+        self.edit_shots(shots, f"Merge shots {position + 1} and {position + 2}", clip)
+
+    def move_boundary(self, position: int, new_start: int, clip: int = 0) -> None:
+        """Make shot `position` start at `new_start` (its neighbour shrinks or grows)."""
+        from engine.project.shot_edit import move_boundary
+
+        shots = self._shot_edit(lambda c: move_boundary(c, position, new_start), clip)
+        self.edit_shots(shots, f"Move start of shot {position + 1} to frame {new_start}", clip)
+
+    def set_reviewed(self, positions: list[int], reviewed: bool, clip: int = 0) -> None:
+        """Tick (or untick) shots as reviewed, one undo step."""
+        shots = copy.deepcopy(self.shots(clip))
+        changed = [p for p in positions if 0 <= p < len(shots) and shots[p].reviewed != reviewed]
+        if not changed:
+            return
+        for p in changed:
+            shots[p].reviewed = reviewed
+        which = (f"shot {changed[0] + 1}" if len(changed) == 1 else f"{len(changed)} shots")
+        self.edit_shots(shots, f"Mark {which} {'reviewed' if reviewed else 'not reviewed'}", clip)
+
+    def _shot_edit(self, edit: Callable[[Clip], list[Shot]], clip: int) -> list[Shot]:
+        """Run an engine.project.shot_edit function on the clip; its complaints (a frame
+        outside the clip, nothing to merge) become one-line ProjectErrors."""
+        project = self.project_or_raise()
+        try:
+            return edit(project.clips[clip])
+        except ValueError as exc:
+            raise ProjectError(project.path or "project", str(exc)) from None
+
+    def edit_repairs(self, repairs: list[Repair], text: str, clip: int = 0) -> None:
+        """Replace the clip's manual repairs as one undo step."""
+        self.project_or_raise()
+        if list(repairs) == self.repairs(clip):
+            return
+        self.undo_stack.push(RepairsCommand(self, clip, list(repairs), text))
+
+    def apply_repairs(self, clip: int, repairs: list[Repair]) -> None:
+        """Called by commands only: store the repairs and announce them."""
+        self.project_or_raise().clips[clip].repairs = repairs
+        self._changed()
+        self.repairs_changed.emit(clip)
 
     def apply_recipe(self, target: Target, recipe: Recipe | None) -> None:
         """Called by commands only: store a recipe and announce it."""
@@ -405,6 +473,11 @@ class ShotDetector(QObject):
                                         name="nitrate-shot-detection", daemon=True)
         self._thread.start()
 
+    def stop(self) -> None:
+        """Ask a running detection to stop without waiting for it (the Cancel button: the
+        GUI must not freeze while the decoder reaches its next check)."""
+        self._cancel.set()
+
     def cancel(self, timeout_s: float = 10.0) -> None:
         """Stop a running detection and wait for its thread (no result is delivered)."""
         self._cancel.set()
@@ -434,3 +507,89 @@ class ShotDetector(QObject):
             return
         if not cancel.is_set():
             self._w_finished.emit(shots, "")
+
+
+class _Cancel:
+    """A cancel flag set on the GUI thread and polled by the engine as `cancel()` → bool
+    (build_report's contract)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class ReportWriter(QObject):
+    """Writes the processing report (engine.report.build_report) on a worker thread.
+
+    The second small thread crossing of this module, shaped like ShotDetector: the worker
+    works on a deep copy of the project taken on the GUI thread (the user may go on editing)
+    and only emits Qt signals, delivered on the GUI thread through queued connections.
+
+    Signals: progress(int done, int total); finished(str path, str error): the written
+    file, or "" with a one-line error (both empty when cancelled).
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(str, str)
+    _w_progress = Signal(int, int)
+    _w_finished = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+        self._cancel = _Cancel()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._w_progress.connect(self.progress, queued)
+        self._w_finished.connect(self.finished, queued)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, project: Project, path: Path) -> None:
+        """Write the report of `project` (copied now) to `path` (HTML)."""
+        self.cancel()
+        snapshot = copy.deepcopy(project)
+        self._cancel = _Cancel()
+        self._thread = threading.Thread(target=self._work, args=(snapshot, path, self._cancel),
+                                        name="nitrate-report", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the worker to stop without waiting (the Cancel button)."""
+        self._cancel.set()
+
+    def cancel(self, timeout_s: float = 10.0) -> None:
+        """Stop a running report and wait for its thread."""
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _work(self, project: Project, path: Path, cancel: _Cancel) -> None:
+        from engine.errors import NitrateError, RenderCancelled
+        from engine.report import build_report
+
+        try:
+            written = build_report(project, path, progress=self._w_progress.emit, cancel=cancel)
+        except RenderCancelled:
+            self._w_finished.emit("", "")
+            return
+        except NitrateError as exc:
+            self._w_finished.emit("", "" if cancel.is_set() else str(exc))
+            return
+        except OSError as exc:
+            self._w_finished.emit("", f"{path}: cannot write the report: {exc.strerror or exc}")
+            return
+        except Exception as exc:  # a report bug must not take the window down
+            self._w_finished.emit("", f"{path}: the report failed: {exc}")
+            return
+        self._w_finished.emit(str(written), "")

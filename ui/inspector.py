@@ -5,6 +5,11 @@ no operator-specific code. Every edit is an undoable command on the Document; th
 follow the Document's `recipe_changed` signal, updating values with signals blocked, so
 undo/redo and model updates never loop back as edits. A whole slider drag is one undo step:
 edits carry a merge key that changes when a gesture ends.
+
+Keyframes: the controls show the values at the frame under the playhead (`set_frame`). A
+numeric control's key button adds or removes a key there; once a parameter has keys, an
+edit of it sets the key at the playhead (adding one when there is none), so the static value
+never silently hides behind the keys.
 """
 
 from __future__ import annotations
@@ -72,9 +77,11 @@ class StepCard(QGroupBox):
     reset_requested = Signal(int)
     value_edited = Signal(int, str, object)  # position, parameter, value
     edit_finished = Signal(int, str)
+    key_toggled = Signal(int, str)  # position, parameter
     selected = Signal(int)
 
-    def __init__(self, position: int, step: Step, count: int, parent: QWidget | None = None):
+    def __init__(self, position: int, step: Step, count: int, parent: QWidget | None = None,
+                 frame: int = 0):
         super().__init__(parent)
         self.setObjectName("stepCard")
         self.position = position
@@ -125,20 +132,30 @@ class StepCard(QGroupBox):
             control.value_edited.connect(
                 lambda name, value: self.value_edited.emit(self.position, name, value))
             control.edit_finished.connect(lambda name: self.edit_finished.emit(self.position, name))
+            control.key_toggled.connect(self._key_toggled)
             label = QLabel(spec.label)
             label.setToolTip(control.toolTip())
             form.addRow(label, control)
             self.controls[spec.name] = control
         outer.addLayout(form)
-        self.sync(step)
+        self.sync(step, frame)
 
-    def sync(self, step: Step) -> None:
-        """Show `step`'s values (signals blocked: this is model → widget)."""
+    def _key_toggled(self, name: str) -> None:
+        self.selected.emit(self.position)  # the timeline then shows this step's keys
+        self.key_toggled.emit(self.position, name)
+
+    def sync(self, step: Step, frame: int = 0) -> None:
+        """Show `step`'s values at clip frame `frame` (signals blocked: this is
+        model → widget)."""
         was = self.enabled_box.blockSignals(True)
         self.enabled_box.setChecked(step.enabled)
         self.enabled_box.blockSignals(was)
-        for name, value in step.params.to_dict().items():
+        for name, value in step.params_at(frame).to_dict().items():
             self.controls[name].set_value(value)
+            keys = step.keyframes_for(name)
+            state = ("keyed" if any(k.frame == frame for k in keys)
+                     else "animated" if keys else "static")
+            self.controls[name].set_key_state(state)
         for control in self.controls.values():
             control.setEnabled(step.enabled)
         self.setProperty("stepEnabled", "true" if step.enabled else "false")
@@ -168,6 +185,7 @@ class Inspector(QWidget):
         super().__init__(parent)
         self.document = document
         self.current_shot: int | None = None
+        self.frame = 0  # clip frame under the playhead: keyed values are shown there
         self._gesture = 0
         self._cards: list[StepCard] = []
         self.setMinimumWidth(300)
@@ -265,6 +283,16 @@ class Inspector(QWidget):
         self.current_shot = shot
         self.sync()
 
+    def set_frame(self, frame: int) -> None:
+        """The frame under the playhead (0-based): controls show the values there."""
+        frame = max(0, int(frame))
+        if frame == self.frame:
+            return
+        self.frame = frame
+        self._gesture += 1  # an edit at another frame is another key: another undo step
+        if any(step.keyframes for step in self.recipe().steps):
+            self.sync()
+
     def set_scope(self, scope: int) -> None:
         self.scope.setCurrentIndex(scope)
 
@@ -304,7 +332,7 @@ class Inspector(QWidget):
             self._rebuild(recipe)
         else:
             for card, step in zip(self._cards, recipe.steps, strict=True):
-                card.sync(step)
+                card.sync(step, self.frame)
         if not open_:
             self.empty_label.setText("Open footage or a project to build a restoration recipe.")
         else:
@@ -351,7 +379,7 @@ class Inspector(QWidget):
         self._cards = []
         for position, step in enumerate(recipe.steps):
             try:
-                card = StepCard(position, step, len(recipe.steps), self.cards_host)
+                card = StepCard(position, step, len(recipe.steps), self.cards_host, self.frame)
             except NitrateError as exc:  # an operator this build does not know
                 self.message.emit(str(exc))
                 continue
@@ -361,6 +389,7 @@ class Inspector(QWidget):
             card.reset_requested.connect(self.reset_step)
             card.value_edited.connect(self.set_value)
             card.edit_finished.connect(self._gesture_finished)
+            card.key_toggled.connect(self.toggle_key)
             card.selected.connect(lambda pos: self.step_selected.emit(pos))
             self.cards_layout.insertWidget(self.cards_layout.count() - 1, card)
             self._cards.append(card)
@@ -387,16 +416,47 @@ class Inspector(QWidget):
     def set_value(self, position: int, name: str, value: Any) -> None:
         recipe = self.recipe()
         step = recipe.steps[position]
+        keys = step.keyframes_for(name)
         try:
-            new_step = step.with_values(**{name: value})
+            if keys:
+                # An animated parameter: the edit is the value at this frame.
+                here = next((k for k in keys if k.frame == self.frame), None)
+                interpolation = here.interpolation if here is not None else "linear"
+                new_step = step.with_keyframe(name, self.frame, value, interpolation)
+            else:
+                new_step = step.with_values(**{name: value})
         except (NitrateError, ValueError) as exc:
             self.message.emit(f"{op_label(step.op)}: {exc}")
             self.sync()
             return
         label = registry.operator_class(step.op).Params.spec(name).label
         key = ("param", self.target(), position, name, self._gesture)
+        where = f" at frame {self.frame}" if keys else ""
         self._edit(recipe.replace_step(position, new_step),
-                   f"Change {op_label(step.op)} {label}", key)
+                   f"Change {op_label(step.op)} {label}{where}", key)
+
+    def toggle_key(self, position: int, name: str) -> None:
+        """Add a key of parameter `name` of step `position` at the playhead (with the value
+        shown there), or remove the key that is there."""
+        recipe = self.recipe()
+        step = recipe.steps[position]
+        label = registry.operator_class(step.op).Params.spec(name).label
+        try:
+            if any(k.frame == self.frame for k in step.keyframes_for(name)):
+                new_step = step.without_keyframe(name, self.frame)
+                text = f"Remove {op_label(step.op)} {label} key at frame {self.frame}"
+            else:
+                value = getattr(step.params_at(self.frame), name)
+                new_step = step.with_keyframe(name, self.frame, value)
+                text = f"Add {op_label(step.op)} {label} key at frame {self.frame}"
+        except (NitrateError, ValueError) as exc:
+            self.message.emit(f"{op_label(step.op)}: {exc}")
+            return
+        self.replace_step(position, new_step, text)
+
+    def replace_step(self, position: int, step: Step, text: str) -> None:
+        """Put `step` at `position` of the edited recipe, as one undo step."""
+        self._edit(self.recipe().replace_step(position, step), text)
 
     def set_enabled(self, position: int, enabled: bool) -> None:
         recipe = self.recipe()

@@ -8,7 +8,6 @@ is the PlaybackController's, exports are the RenderQueue's.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
+    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -38,19 +39,24 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.errors import NitrateError
+from engine.presets import PresetError, list_presets
 from engine.project import Shot
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer
-from ui.document import Document, Recovery, ShotDetector, is_project_path
+from ui.document import Document, Recovery, ReportWriter, ShotDetector, is_project_path
 from ui.engine_bridge import EngineBridge, default_cache_bytes
 from ui.inspector import Inspector, op_label
+from ui.keyframes import KeyframeController
 from ui.playback import PlaybackController
 from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
+from ui.repair_tool import RepairList, RepairTool
+from ui.shot_list import ShotList
 from ui.timeline import Timeline
 
 APP_NAME = "Nitrate"
@@ -67,6 +73,42 @@ COMPARE_MODES = (
     ("difference", "Difference", "Ctrl+4"),
 )
 PREVIEW_SCALES = ((1.0, "Full resolution"), (0.5, "Half resolution"), (0.25, "Quarter resolution"))
+REPAIRS_OVERLAY = "repairs"
+"""Mask combo entry that outlines the manual repairs instead of a step's mask."""
+
+
+class TaskIndicator(QWidget):
+    """Status-bar progress of a background job (cut detection, a report) with a Cancel
+    button; hidden while the job is not running."""
+
+    def __init__(self, name: str, cancel: Callable[[], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setMaximumWidth(110)
+        self.bar.setMaximumHeight(12)
+        self.bar.setTextVisible(False)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.clicked.connect(lambda: cancel())
+        for widget in (self.label, self.bar, self.cancel_button):
+            layout.addWidget(widget)
+        self.hide()
+
+    def start(self, text: str) -> None:
+        self.label.setText(text)
+        self.bar.setValue(0)
+        self.show()
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.bar.setValue(100 * done // max(1, total))
 
 
 def _format_bytes(n: int) -> str:
@@ -114,6 +156,13 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.document)
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)
+        self.report_writer = ReportWriter(self)
+        self.shot_list = ShotList(self.document, self.inspector.recipe)
+        self.shot_list.set_bridge(self.bridge)
+        self.keyframes = KeyframeController(self.document, self.inspector, self.timeline, self)
+        self.repair_tool = RepairTool(self.document, self.viewer, self._shown_frame,
+                                      lambda: self.in_out, self._source_size, self)
+        self.repair_list = RepairList(self.document, self.repair_tool)
 
         self._build_central()
         self._build_docks()
@@ -181,6 +230,13 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.render_dock = self._dock("Render queue", "renderDock", self.render_queue,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.shots_dock = self._dock("Shots", "shotsDock", self.shot_list,
+                                     Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.repairs_dock = self._dock("Repairs", "repairsDock", self.repair_list,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.shots_dock, self.repairs_dock)
+        self.shots_dock.raise_()
+        self.resizeDocks([self.shots_dock], [360], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.inspector_dock, self.render_dock, Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.render_dock], [620, 200],
                          Qt.Orientation.Vertical)
@@ -203,6 +259,10 @@ class MainWindow(QMainWindow):
         self.shots_label = QLabel("")
         self.cache_label = QLabel("")
         self.scale_label = QLabel("")
+        self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
+        self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
+        bar.addPermanentWidget(self.detect_task)
+        bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.busy_bar)
         for label in (self.shots_label, self.scale_label, self.fps_label, self.cache_label,
                       self.frame_label):
@@ -274,12 +334,28 @@ class MainWindow(QMainWindow):
         self.act_prev_shot = self._action("Previous shot", self.playback.prev_shot,
                                           tip="Go to the previous shot (↑)")
         self.act_split = self._action("&Split shot at playhead", self.split_shot_at_playhead,
-                                      "S", "Start a new shot at the current frame")
-        self.act_join = self._action("&Join with next shot", self.join_with_next)
+                                      "Ctrl+B", "Start a new shot at the current frame")
+        self.act_split.setShortcuts([QKeySequence("Ctrl+B"), QKeySequence("S")])
+        self.act_join = self._action("&Merge with next shot", self.join_with_next, "Ctrl+J",
+                                     "Merge the current shot with the one after it")
+        self.act_merge_prev = self._action("Merge with &previous shot", self.merge_with_previous,
+                                           "Ctrl+Shift+J",
+                                           "Merge the current shot with the one before it")
         self.act_reviewed = self._action("Mark shot &reviewed", self.toggle_reviewed, "Ctrl+R",
                                          checkable=True)
         self.act_detect = self._action("&Detect shots", self.start_shot_detection,
                                        tip="Find the cuts of the clip again")
+        self.act_repair_tool = self._action("&Repair tool", None, "Ctrl+Shift+R",
+                                            "Drag a rectangle over damage on the picture to "
+                                            "rebuild it (the in/out range when set)",
+                                            checkable=True)
+        self.act_repair_tool.toggled.connect(self.viewer.set_region_tool)
+        self.act_mark_destroyed = self._action("Mark frame &destroyed",
+                                               self.repair_tool.mark_destroyed, "Ctrl+D",
+                                               "Rebuild the whole frame (or the in/out range) "
+                                               "from its neighbours")
+        self.act_report = self._action("Processing &report…", self.report_dialog,
+                                       tip="Write an HTML report of what was done to each shot")
         self.act_own_recipe = self._action("Edit this shot's own recipe",
                                            lambda: self.inspector.set_scope(
                                                Inspector.SCOPE_SHOT))
@@ -305,6 +381,8 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as, self.act_close])
         file.addSeparator()
+        file.addAction(self.act_report)
+        file.addSeparator()
         file.addAction(self.act_quit)
 
         edit = bar.addMenu("&Edit")
@@ -325,20 +403,29 @@ class MainWindow(QMainWindow):
         self.mask_menu.aboutToShow.connect(self._fill_mask_menu)
         view.addAction(self.act_show_restored)
         view.addSeparator()
-        for dock in (self.inspector_dock, self.timeline_dock, self.render_dock):
+        for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
+                     self.shots_dock, self.repairs_dock):
             view.addAction(dock.toggleViewAction())
 
         shot = bar.addMenu("&Clip")
         shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
         shot.addSeparator()
-        shot.addActions([self.act_split, self.act_join, self.act_detect])
+        shot.addActions([self.act_split, self.act_join, self.act_merge_prev, self.act_detect])
         shot.addSeparator()
         shot.addActions([self.act_reviewed, self.act_own_recipe, self.act_default_recipe])
+        self.presets_menu = shot.addMenu("Apply &preset")
+        self.presets_menu.aboutToShow.connect(self._fill_presets_menu)
+        self.shot_apply_menu = shot.addMenu("Apply recipe to &shots")
+        self.shot_apply_menu.aboutToShow.connect(
+            lambda: self.shot_list.fill_apply_menu(self.shot_apply_menu))
+        shot.addSeparator()
+        shot.addActions([self.act_repair_tool, self.act_mark_destroyed])
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
                                 self.act_render_shots])
         render_menu.addSeparator()
+        render_menu.addAction(self.act_report)
         render_menu.addAction(self.render_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -388,6 +475,7 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.mask_combo)
         tools.addSeparator()
         tools.addAction(self.act_show_restored)
+        tools.addAction(self.act_repair_tool)
         self.toolbar = tools
         self._fill_mask_combo()
 
@@ -414,6 +502,21 @@ class MainWindow(QMainWindow):
         self.render_queue.message.connect(self.show_message)
         self.detector.progress.connect(self._detect_progress)
         self.detector.finished.connect(self._detect_finished)
+        self.report_writer.progress.connect(self.report_task.set_progress)
+        self.report_writer.finished.connect(self._report_finished)
+        self.timeline.boundary_moved.connect(self.move_boundary)
+        self.timeline.split_requested.connect(self.split_shot_at)
+        self.timeline.merge_requested.connect(self.merge_shots)
+        self.shot_list.seek_requested.connect(self._seek_paused)
+        self.shot_list.selection_changed.connect(self._shot_list_selection)
+        self.shot_list.message.connect(self.show_message)
+        self.keyframes.message.connect(self.show_message)
+        self.repair_tool.message.connect(self.show_message)
+        self.repair_list.seek_requested.connect(self._seek_paused)
+        # The timeline shows a shot edit at once (the preview refresh is debounced).
+        doc.shots_changed.connect(lambda _c: self.playback.refresh_shots())
+        doc.repairs_changed.connect(lambda _c: self._repairs_changed())
+        doc.project_replaced.connect(self._repairs_changed)
 
     # --- settings -------------------------------------------------------------------------
 
@@ -606,6 +709,7 @@ class MainWindow(QMainWindow):
         self._preview_timer.stop()
         self.playback.pause()
         self.detector.cancel()
+        self.report_writer.cancel()
         self.render_queue.close_runner()
         self.bridge.close()
         self.document.shutdown()
@@ -659,6 +763,7 @@ class MainWindow(QMainWindow):
                 f"{Path(project.clip.path).name}: the media has {info.frame_count} frames, "
                 f"the project expects {project.clip.frame_count}")
         self.playback.refresh_shots()
+        self.shot_list.set_fps(info.fps)
         self._update_enabled()
 
     def _engine_error(self, message: str) -> None:
@@ -674,10 +779,14 @@ class MainWindow(QMainWindow):
         total = self.timeline.frame_count
         self.frame_label.setText(f"{tc}  ·  frame {index} / {max(0, total - 1)}")
         shots = self.document.shots()
+        self.inspector.set_frame(index)
         for position, shot in enumerate(shots):
             if shot.start <= index <= shot.end:
                 self.inspector.set_current_shot(position)
+                self.shot_list.set_current_shot(position)
                 break
+        self.keyframes.refresh()  # another shot may mean another recipe's keys
+        self.repair_tool.refresh_overlay()
         self._update_shot_status()
 
     def _update_shot_status(self) -> None:
@@ -706,6 +815,8 @@ class MainWindow(QMainWindow):
         open_ = self.document.is_open
         for action in (self.act_save, self.act_save_as, self.act_close, self.act_copy_recipe,
                        self.act_paste_recipe, self.act_split, self.act_join, self.act_detect,
+                       self.act_merge_prev, self.act_repair_tool, self.act_mark_destroyed,
+                       self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
             action.setEnabled(open_)
@@ -731,15 +842,19 @@ class MainWindow(QMainWindow):
         self._scale_changed(scale)
         self.settings.setValue("preview_scale", scale)
 
-    def _mask_entries(self) -> list[tuple[int | None, str]]:
-        entries: list[tuple[int | None, str]] = [(None, "No mask")]
+    def _mask_entries(self) -> list[tuple[int | str | None, str]]:
+        entries: list[tuple[int | str | None, str]] = [(None, "No mask")]
         if self.document.is_open:
             for position, step in enumerate(self.inspector.recipe().steps):
                 entries.append((position, f"{position + 1}. {op_label(step.op)}"))
+            entries.append((REPAIRS_OVERLAY, "Manual repairs"))
         return entries
 
+    def _mask_choice(self) -> int | str | None:
+        return REPAIRS_OVERLAY if self.repair_tool.overlay else self.viewer.mask_step
+
     def _fill_mask_combo(self) -> None:
-        current = self.viewer.mask_step
+        current = self._mask_choice()
         was = self.mask_combo.blockSignals(True)
         self.mask_combo.clear()
         for position, label in self._mask_entries():
@@ -749,24 +864,29 @@ class MainWindow(QMainWindow):
         self.mask_combo.blockSignals(was)
         if index < 0 and current is not None:
             self.viewer.set_mask_step(None)
+            self.repair_tool.set_overlay(False)
 
     def _fill_mask_menu(self) -> None:
         self.mask_menu.clear()
         for position, label in self._mask_entries():
             action = self.mask_menu.addAction(label)
             action.setCheckable(True)
-            action.setChecked(self.viewer.mask_step == position)
+            action.setChecked(self._mask_choice() == position)
             action.triggered.connect(lambda _c=False, p=position: self.set_mask_step(p))
 
-    def set_mask_step(self, position: int | None) -> None:
-        self.viewer.set_mask_step(position)
+    def set_mask_step(self, position: int | str | None) -> None:
+        """Overlay step `position`'s mask, the manual repairs (REPAIRS_OVERLAY) or nothing."""
+        self.repair_tool.set_overlay(position == REPAIRS_OVERLAY)
+        self.viewer.set_mask_step(position if isinstance(position, int) else None)
         self._fill_mask_combo()
 
     def _mask_combo_changed(self, index: int) -> None:
-        self.viewer.set_mask_step(self.mask_combo.itemData(index))
+        choice = self.mask_combo.itemData(index)
+        self.repair_tool.set_overlay(choice == REPAIRS_OVERLAY)
+        self.viewer.set_mask_step(choice if isinstance(choice, int) else None)
 
     def _step_selected(self, position: object) -> None:
-        if self.viewer.mask_step is not None:  # the overlay follows the clicked step
+        if self.viewer.mask_step is not None and not self.repair_tool.overlay:  # the overlay follows the clicked step
             self.set_mask_step(position if isinstance(position, int) else None)
 
     # --- shots -----------------------------------------------------------------------------
@@ -791,36 +911,52 @@ class MainWindow(QMainWindow):
         return self.inspector.current_shot
 
     def split_shot_at_playhead(self) -> None:
-        frame = self.playback.playhead
-        shots = copy.deepcopy(self.document.shots())
-        for position, shot in enumerate(shots):
-            if shot.start < frame <= shot.end:
-                head = Shot(shot.start, frame - 1, shot.recipe, shot.reviewed, shot.note)
-                tail = Shot(frame, shot.end, shot.recipe, False, "")
-                shots[position:position + 1] = [head, tail]
-                self._edit_shots(shots, f"Split shot {position + 1} at frame {frame}")
-                return
-        self.show_message(f"Frame {frame} already starts a shot")
+        """Start a new shot at the playhead (Ctrl+B / S)."""
+        self.split_shot_at(self.playback.playhead)
+
+    def split_shot_at(self, frame: int) -> None:
+        if any(s.start == frame for s in self.document.shots()):
+            self.show_message(f"Frame {frame} already starts a shot")
+            return
+        self._shot_edit(lambda: self.document.split_shot(frame))
 
     def join_with_next(self) -> None:
+        """Merge the current shot with the next one (keeps the current shot's recipe)."""
         position = self._current_shot()
-        shots = copy.deepcopy(self.document.shots())
-        if position is None or position + 1 >= len(shots):
-            self.show_message("The last shot has no next shot to join")
+        if position is None or position + 1 >= len(self.document.shots()):
+            self.show_message("The last shot has no next shot to merge with")
             return
-        first, second = shots[position], shots[position + 1]
-        shots[position:position + 2] = [Shot(first.start, second.end, first.recipe,
-                                             first.reviewed and second.reviewed, first.note)]
-        self._edit_shots(shots, f"Join shots {position + 1} and {position + 2}")
+        self.merge_shots(position)
+
+    def merge_with_previous(self) -> None:
+        """Merge the current shot into the previous one (keeps the previous one's recipe)."""
+        position = self._current_shot()
+        if not position:
+            self.show_message("The first shot has no previous shot to merge with")
+            return
+        self.merge_shots(position - 1)
+
+    def merge_shots(self, position: int) -> None:
+        """Merge shot `position` with the one after it, as one undo step."""
+        self._shot_edit(lambda: self.document.merge_shots(position))
+
+    def move_boundary(self, position: int, new_start: int) -> None:
+        """Shot `position` now starts at `new_start` (the timeline's boundary drag)."""
+        self._shot_edit(lambda: self.document.move_boundary(position, new_start))
 
     def toggle_reviewed(self) -> None:
         position = self._current_shot()
-        shots = copy.deepcopy(self.document.shots())
+        shots = self.document.shots()
         if position is None or position >= len(shots):
             return
-        shots[position].reviewed = not shots[position].reviewed
-        verb = "reviewed" if shots[position].reviewed else "not reviewed"
-        self._edit_shots(shots, f"Mark shot {position + 1} {verb}")
+        self._shot_edit(lambda: self.document.set_reviewed([position],
+                                                           not shots[position].reviewed))
+
+    def _shot_edit(self, edit: Callable[[], None]) -> None:
+        try:
+            edit()
+        except NitrateError as exc:
+            self.show_message(str(exc))
 
     def _edit_shots(self, shots: list[Shot], text: str) -> None:
         try:
@@ -828,17 +964,75 @@ class MainWindow(QMainWindow):
         except NitrateError as exc:
             self.show_message(str(exc))
 
+    def _seek_paused(self, frame: int) -> None:
+        self.playback.pause()
+        self.playback.seek(frame)
+
+    def _shot_list_selection(self, positions: list[int]) -> None:
+        self.selected_shots = sorted(int(p) for p in positions)
+
+    def _shown_frame(self) -> int:
+        shown = self.viewer.shown_index
+        return self.playback.playhead if shown is None else shown
+
+    def _source_size(self) -> tuple[int, int] | None:
+        info = self.bridge.info
+        if info is None or not getattr(info, "width", 0):
+            return None
+        return int(info.width), int(info.height)
+
+    def _repairs_changed(self) -> None:
+        self.timeline.set_repairs([(r.start, r.end) for r in self.document.repairs()])
+
+    def _fill_presets_menu(self) -> None:
+        """Built-in and user presets: applied to the selected shots when several are
+        selected, otherwise to the recipe the inspector edits."""
+        menu = self.presets_menu
+        menu.clear()
+        try:
+            presets = list_presets()
+        except PresetError as exc:
+            menu.addAction(str(exc)).setEnabled(False)
+            return
+        several = len(self.selected_shots) > 1
+        for builtin, title in ((True, "Built-in"), (False, "Yours")):
+            group = [p for p in presets if p.builtin == builtin]
+            if group:
+                menu.addSection(title)
+            for preset in group:
+                action = menu.addAction(preset.name)
+                action.setToolTip(preset.description)
+                if several:
+                    action.triggered.connect(lambda _c=False, n=preset.name: (
+                        self.shot_list.apply_preset(n, list(self.selected_shots))))
+                else:
+                    action.triggered.connect(
+                        lambda _c=False, n=preset.name: self.inspector.apply_preset(n))
+        if not presets:
+            menu.addAction("No presets").setEnabled(False)
+        menu.setToolTipsVisible(True)
+
     def start_shot_detection(self) -> None:
         media = self.document.media_path()
         if media is None:
             return
         self.detector.start(media)
         self.shots_label.setText("Detecting shots…")
+        self.detect_task.start("Detecting shots")
+
+    def cancel_shot_detection(self) -> None:
+        """The Cancel button: stop detecting; the shots stay as they were."""
+        self.detector.stop()
+        self.detect_task.hide()
+        self._update_shot_status()
+        self.show_message("Shot detection cancelled")
 
     def _detect_progress(self, done: int, total: int) -> None:
         self.shots_label.setText(f"Detecting shots… {100 * done // max(1, total)} %")
+        self.detect_task.set_progress(done, total)
 
     def _detect_finished(self, bounds: object, error: str) -> None:
+        self.detect_task.hide()
         if error or not isinstance(bounds, list):
             self.show_message(error or "Shot detection stopped")
             self._update_shot_status()
@@ -880,6 +1074,53 @@ class MainWindow(QMainWindow):
             self.inspector.set_scope(scope)
         finally:
             stack.endMacro()
+
+    # --- processing report -------------------------------------------------------------
+
+    def report_dialog(self) -> None:
+        """Ask where to save the processing report, then write it in the background."""
+        if not self.document.is_open:
+            return
+        base = self.document.path or self.document.media_path() or Path.home() / "film"
+        suggestion = Path(base).with_name(Path(base).stem + "_report.html")
+        path, _ = QFileDialog.getSaveFileName(self, "Save processing report", str(suggestion),
+                                              "HTML reports (*.html)")
+        if path:
+            self.write_report(Path(path))
+
+    def write_report(self, path: Path) -> None:
+        """Write the processing report of the open project to `path` (worker thread)."""
+        project = self.document.project
+        if project is None:
+            return
+        if self.report_writer.running:
+            self.show_message("A report is already being written")
+            return
+        if path.suffix.lower() not in (".html", ".htm"):
+            path = path.with_suffix(".html")
+        self.report_writer.start(project, path)
+        self.report_task.start(f"Writing {path.name}")
+
+    def _report_finished(self, path: str, error: str) -> None:
+        self.report_task.hide()
+        if error:
+            self.show_error("Cannot write the report", error)
+            return
+        if not path:
+            self.show_message("Report cancelled")
+            return
+        self.show_message(f"Report written to {path}")
+        # Not modal: the restorer can go on working; the box offers the folder.
+        box = QMessageBox(QMessageBox.Icon.Information, "Processing report",
+                          f"The report was written to\n{path}", QMessageBox.StandardButton.Ok,
+                          self)
+        folder = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
+        folder.clicked.connect(lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(Path(path).parent))))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        self.report_box = box
 
     # --- render ----------------------------------------------------------------------------
 
@@ -976,7 +1217,9 @@ class MainWindow(QMainWindow):
             ("Space", "play / pause"), ("J / K / L", "shuttle back / stop / forward"),
             ("← / →", "one frame"), ("Shift+← / →", "ten frames"),
             ("↑ / ↓", "previous / next shot"), ("I / O", "mark in / out"),
-            ("Home / End", "first / last frame"), ("S", "split shot at playhead"),
+            ("Home / End", "first / last frame"), ("Ctrl+B / S", "split shot at playhead"),
+            ("Ctrl+J / Ctrl+Shift+J", "merge with next / previous shot"),
+            ("Ctrl+Shift+R", "repair tool"), ("Ctrl+D", "mark frame destroyed"),
             ("Ctrl+1…4", "side by side, split, A/B, difference"),
             ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),

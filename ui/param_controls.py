@@ -5,6 +5,10 @@ emits `value_edited(name, value)` when the *user* changes it and `edit_finished(
 a gesture ends (slider released, spin box editing finished), so the inspector can merge a
 whole slider drag into one undo step. `set_value()` updates the widgets with their signals
 blocked, so a model → widget sync never echoes back as an edit.
+
+Numeric controls carry a small keyframe button (◇/◆): a click emits `key_toggled(name)`
+(the inspector adds or removes a key at the playhead) and `set_key_state()` shows whether
+the parameter is static, animated (has keys elsewhere) or keyed at the frame shown.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
+    QLineEdit,
     QSlider,
     QSpinBox,
+    QToolButton,
     QWidget,
 )
 
@@ -31,6 +38,17 @@ from engine.ops.params import ParamSpec
 _MAX_SLIDER_POSITIONS = 2000
 # Spin boxes need finite bounds; parameters without a declared bound get these.
 _OPEN_BOUND = 1e9
+
+KEY_STATES = ("static", "animated", "keyed")
+"""static: no keys; animated: keys elsewhere (the value shown is interpolated at the
+playhead); keyed: a key sits at the playhead (an edit changes that key)."""
+# The keyed tints follow the timeline's key diamonds so the two read as one thing.
+_KEY_STYLES = {
+    "static": "",
+    "animated": "QAbstractSpinBox { border: 1px solid rgb(150, 124, 60); }",
+    "keyed": "QAbstractSpinBox { border: 1px solid rgb(236, 196, 92); "
+             "background: rgb(70, 60, 34); }",
+}
 
 
 def tooltip_for(spec: ParamSpec) -> str:
@@ -62,10 +80,12 @@ class ParamControl(QWidget):
 
     value_edited = Signal(str, object)
     edit_finished = Signal(str)
+    key_toggled = Signal(str)
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.key_state = "static"
         self.setToolTip(tooltip_for(spec))
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -84,6 +104,10 @@ class ParamControl(QWidget):
 
     def _emit(self, value: Any) -> None:
         self.value_edited.emit(self.spec.name, value)
+
+    def set_key_state(self, state: str) -> None:
+        """Show one of KEY_STATES (controls without a key button ignore it)."""
+        self.key_state = state
 
 
 class _NumberControl(ParamControl):
@@ -115,10 +139,31 @@ class _NumberControl(ParamControl):
             self.slider.sliderReleased.connect(lambda: self.edit_finished.emit(self.name))
             self._layout.addWidget(self.slider, 1)
         self._layout.addWidget(self.spin, 0)
+        self.key_button = QToolButton()
+        self.key_button.setObjectName("keyButton")
+        self.key_button.setAutoRaise(True)
+        self.key_button.setText("◇")
+        self.key_button.setToolTip("Add a keyframe of this parameter at the playhead "
+                                   "(the value can then change within the shot)")
+        self.key_button.clicked.connect(lambda: self.key_toggled.emit(self.name))
+        self.key_button.setVisible(spec.keyframable)
+        self._layout.addWidget(self.key_button, 0)
         self.spin.valueChanged.connect(self._spin_changed)  # type: ignore[attr-defined]
         self.spin.editingFinished.connect(lambda: self.edit_finished.emit(self.name))
         self.spin.setToolTip(self.toolTip())
         self.set_value(spec.default)
+
+    def set_key_state(self, state: str) -> None:
+        if state not in KEY_STATES:
+            raise ValueError(f"key state must be one of {', '.join(KEY_STATES)}, got '{state}'")
+        if state == self.key_state:
+            return
+        self.key_state = state
+        self.key_button.setText("◆" if state == "keyed" else "◇")
+        self.key_button.setToolTip(
+            "Remove the keyframe at the playhead" if state == "keyed"
+            else "Add a keyframe of this parameter at the playhead")
+        self.spin.setStyleSheet(_KEY_STYLES[state])
 
     def _step(self) -> float:
         raise NotImplementedError
@@ -251,11 +296,55 @@ class ChoiceControl(ParamControl):
         self.edit_finished.emit(self.name)
 
 
+class PathControl(ParamControl):
+    """A path parameter: the file name (typed, applied on Enter) and a "…" button that
+    opens a file chooser offering the spec's `file_types`; "" means none chosen."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("none chosen")
+        self.edit.setToolTip(self.toolTip())
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose the file")
+        self._layout.addWidget(self.edit, 1)
+        self._layout.addWidget(self.browse, 0)
+        self.edit.editingFinished.connect(self._typed)
+        self.browse.clicked.connect(self._choose)
+        self._shown = ""
+        self.set_value(spec.default)
+
+    def value(self) -> str:
+        return self.edit.text().strip()
+
+    def set_value(self, value: Any) -> None:
+        was = self.edit.blockSignals(True)
+        self._shown = str(value or "")
+        self.edit.setText(self._shown)
+        self.edit.blockSignals(was)
+
+    def _typed(self) -> None:
+        if self.value() != self._shown:  # editingFinished also fires on a mere focus change
+            self._shown = self.value()
+            self._emit(self.value())
+            self.edit_finished.emit(self.name)
+
+    def _choose(self) -> None:
+        patterns = " ".join(self.spec.file_types)
+        filters = (f"{self.spec.label} ({patterns});;" if patterns else "") + "All files (*)"
+        path, _ = QFileDialog.getOpenFileName(self, self.spec.label, self.value(), filters)
+        if path:
+            self.edit.setText(path)
+            self._typed()
+
+
 _CONTROLS: dict[str, type[ParamControl]] = {
     "float": FloatControl,
     "int": IntControl,
     "bool": BoolControl,
     "choice": ChoiceControl,
+    "path": PathControl,
 }
 
 

@@ -2,7 +2,12 @@
 
 Horizontal geometry is one affine map: x = (frame − first_visible) × pixels_per_frame.
 Ctrl+wheel zooms about the cursor, the wheel scrolls, a click or drag on the ruler or the
-thumbnails seeks (`seek_requested`), a click on a shot emits `shot_clicked`. Thumbnails
+thumbnails seeks (`seek_requested`), a click on a shot emits `shot_clicked`. Shot edits are
+requested, never made here (the window turns them into undoable commands): dragging the
+boundary between two shots emits `boundary_moved`, the shot row's context menu
+`split_requested` / `merge_requested`. Below the shots, the keyframes of the selected recipe
+step are diamonds: dragging one emits `keyframe_moved`, its context menu deletes it or
+changes how the value moves on from it. Thumbnails
 are asked of the EngineBridge lazily, only for what is visible, at the lowest priority;
 they sit on frames that are multiples of a power of two, so zooming reuses them.
 """
@@ -13,23 +18,34 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QContextMenuEvent,
     QFont,
     QImage,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPaintEvent,
     QPen,
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 RULER_PX = 30
 THUMB_PX = 40
 SHOTS_PX = 18
+KEYS_PX = 14
+"""Height of the keyframe row under the shots (pixels)."""
+BOUNDARY_GRAB_PX = 4
+"""How close (pixels) to the line between two shots a press grabs it for dragging."""
+KEY_GRAB_PX = 6
+"""How close (pixels) to a keyframe diamond a press grabs it."""
+INTERPOLATIONS: tuple[tuple[str, str], ...] = (
+    ("linear", "Linear"), ("smooth", "Smooth"), ("hold", "Hold"))
+"""How a keyed value moves on to the next key, with the menu labels."""
 MAJOR_TICK_MIN_PX = 110
 """Least spacing of labelled ticks (pixels): room for a frame number and a timecode."""
 
@@ -43,6 +59,11 @@ _SHOT_SELECTED = QColor(214, 160, 64)
 _OUTSIDE = QColor(0, 0, 0, 120)
 _MARK = QColor(240, 200, 80)
 _PLAYHEAD = QColor(235, 64, 52)
+_KEY = QColor(236, 196, 92)
+_KEY_HOLD = QColor(160, 196, 236)
+_KEY_ROW_BG = QColor(32, 32, 36)
+_REPAIR = QColor(255, 40, 200)
+_BOUNDARY = QColor(255, 255, 255)
 
 
 def timecode_at(index: int, fps: Fraction, start: str | None = None) -> str:
@@ -70,7 +91,11 @@ class Timeline(QWidget):
 
     Signals: seek_requested(int frame), scrub_finished() (the mouse let go of the
     playhead), shot_clicked(int shot position),
-    in_out_changed(object in_or_None, object out_or_None), view_changed().
+    in_out_changed(object in_or_None, object out_or_None), view_changed(),
+    boundary_moved(int shot position, int new first frame), split_requested(int frame),
+    merge_requested(int shot position: merged with the next one),
+    keyframe_moved(int from frame, int to frame), keyframe_delete_requested(int frame),
+    keyframe_interpolation_requested(int frame, str interpolation).
     """
 
     seek_requested = Signal(int)
@@ -78,6 +103,12 @@ class Timeline(QWidget):
     shot_clicked = Signal(int)
     in_out_changed = Signal(object, object)
     view_changed = Signal()
+    boundary_moved = Signal(int, int)
+    split_requested = Signal(int)
+    merge_requested = Signal(int)
+    keyframe_moved = Signal(int, int)
+    keyframe_delete_requested = Signal(int)
+    keyframe_interpolation_requested = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None, bridge: Any = None) -> None:
         super().__init__(parent)
@@ -85,7 +116,7 @@ class Timeline(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + 4)
+        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + 6)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._count = 0
         self._fps = Fraction(24)
@@ -104,6 +135,11 @@ class Timeline(QWidget):
         self._dragging = False
         self._press_row = ""
         self._press_x = 0.0
+        self._keys: list[tuple[int, str]] = []
+        self._keys_label = ""
+        self._repairs: list[tuple[int, int]] = []
+        self._grab = 0  # the shot whose start, or the key frame, a drag holds
+        self._drag_to: int | None = None  # where that boundary or key would go now
         if bridge is not None:
             self.set_bridge(bridge)
 
@@ -144,6 +180,38 @@ class Timeline(QWidget):
     @property
     def shots(self) -> list[tuple[int, int]]:
         return list(self._shots)
+
+    def set_keyframes(self, keys: list[tuple[int, str]], label: str = "") -> None:
+        """Keyframes to show as diamonds: (frame, interpolation) pairs; `label` names
+        whose keys they are (the selected step), shown at the row's left."""
+        keys = sorted((int(f), str(i)) for f, i in keys)
+        if (keys, label) == (self._keys, self._keys_label):
+            return  # called on every frame shown: repaint only for a change
+        self._keys = keys
+        self._keys_label = label
+        self.update()
+
+    @property
+    def keyframes(self) -> list[tuple[int, str]]:
+        return list(self._keys)
+
+    def set_repairs(self, ranges: list[tuple[int, int]]) -> None:
+        """Frames with a manual repair, as (first, last) inclusive pairs: marked under the
+        thumbnails."""
+        self._repairs = [(int(a), int(b)) for a, b in ranges]
+        self.update()
+
+    def keys_row_y(self) -> int:
+        """Vertical centre (pixels) of the keyframe row."""
+        return self._keys_top() + KEYS_PX // 2
+
+    def shots_row_y(self) -> int:
+        """Vertical centre (pixels) of the shots row."""
+        return RULER_PX + THUMB_PX + 2 + SHOTS_PX // 2
+
+    @staticmethod
+    def _keys_top() -> int:
+        return RULER_PX + THUMB_PX + SHOTS_PX + 4
 
     @property
     def frame_count(self) -> int:
@@ -329,6 +397,8 @@ class Timeline(QWidget):
         self._paint_ruler(painter)
         self._paint_thumbnails(painter)
         self._paint_shots(painter)
+        self._paint_repairs(painter)
+        self._paint_keys(painter)
         self._paint_in_out(painter)
         self._paint_playhead(painter)
         painter.end()
@@ -389,6 +459,48 @@ class Timeline(QWidget):
                 painter.drawText(box.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter,
                                  str(pos + 1))
 
+    def _paint_repairs(self, painter: QPainter) -> None:
+        bottom = RULER_PX + THUMB_PX - 3
+        for a, b in self._repairs:
+            x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
+            if x1 < 0 or x0 > self.width():
+                continue
+            painter.fillRect(QRectF(x0, bottom, max(2.0, x1 - x0), 3), _REPAIR)
+
+    def _paint_keys(self, painter: QPainter) -> None:
+        top = self._keys_top()
+        painter.fillRect(QRect(0, top, self.width(), KEYS_PX), _KEY_ROW_BG)
+        if self._keys_label and not self._keys:
+            painter.setPen(_TICK)
+            painter.drawText(QRect(4, top, self.width() - 8, KEYS_PX),
+                             Qt.AlignmentFlag.AlignVCenter, self._keys_label)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        y = top + KEYS_PX / 2
+        r = KEYS_PX / 2 - 2
+        for frame, interpolation in self._keys:
+            if self._dragging and self._press_row == "key" and frame == self._grab:
+                frame = self._drag_to if self._drag_to is not None else frame
+            x = self._key_x(frame)
+            if x < -r or x > self.width() + r:
+                continue
+            diamond = QPainterPath()
+            diamond.moveTo(x, y - r)
+            diamond.lineTo(x + r, y)
+            diamond.lineTo(x, y + r)
+            diamond.lineTo(x - r, y)
+            diamond.closeSubpath()
+            colour = _KEY_HOLD if interpolation == "hold" else _KEY
+            painter.fillPath(diamond, colour)
+            if interpolation == "smooth":
+                painter.setPen(QPen(QColor(20, 20, 20), 1))
+                painter.drawEllipse(QPointF(x, y), 1.5, 1.5)
+        painter.restore()
+        if self._dragging and self._press_row == "boundary" and self._drag_to is not None:
+            x = self.x_for_frame(self._drag_to)
+            painter.setPen(QPen(_BOUNDARY, 2))
+            painter.drawLine(QPointF(x, RULER_PX), QPointF(x, top))
+
     def _paint_in_out(self, painter: QPainter) -> None:
         if self._in is None and self._out is None:
             return
@@ -423,21 +535,75 @@ class Timeline(QWidget):
             self.scroll_by(-notches * 0.1 * self.width() / self._ppf)
         event.accept()
 
+    def _key_x(self, frame: int) -> float:
+        return self.x_for_frame(frame) + self._ppf / 2
+
+    def key_at(self, x: float) -> int | None:
+        """Frame of the keyframe diamond nearest widget x, if one is within grabbing
+        distance."""
+        best: tuple[float, int] | None = None
+        for frame, _interp in self._keys:
+            distance = abs(self._key_x(frame) - x)
+            if distance <= max(KEY_GRAB_PX, self._ppf / 2) and (best is None or distance < best[0]):
+                best = (distance, frame)
+        return None if best is None else best[1]
+
+    def boundary_at(self, x: float) -> int | None:
+        """Position of the shot whose first frame's edge is under widget x (never the
+        first shot: the clip's start is not a boundary)."""
+        for pos in range(1, len(self._shots)):
+            if abs(self.x_for_frame(self._shots[pos][0]) - x) <= BOUNDARY_GRAB_PX:
+                return pos
+        return None
+
+    def _row_at(self, y: float) -> str:
+        if y < RULER_PX + THUMB_PX:
+            return "scrub"
+        if y < self._keys_top():
+            return "shots"
+        return "keys"
+
+    def _boundary_target(self, x: float) -> int:
+        """Where the held boundary would go for widget x: each neighbour keeps a frame."""
+        pos = self._grab
+        lo = self._shots[pos - 1][0] + 1
+        hi = self._shots[pos][1]
+        return min(hi, max(lo, round(x / self._ppf + self._first)))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         if event.button() != Qt.MouseButton.LeftButton or self._count == 0:
             return super().mousePressEvent(event)
         pos = event.position()
         self._press_x = pos.x()
-        self._press_row = "shots" if pos.y() >= RULER_PX + THUMB_PX else "scrub"
+        self._press_row = self._row_at(pos.y())
+        self._drag_to = None
+        if self._press_row == "shots":
+            boundary = self.boundary_at(pos.x())
+            if boundary is not None:
+                self._press_row, self._grab = "boundary", boundary
+        elif self._press_row == "keys":
+            key = self.key_at(pos.x())
+            # A press beside the diamonds behaves like one on the shots row (select/seek).
+            self._press_row, self._grab = ("key", key) if key is not None else ("shots", 0)
         self._dragging = True
         if self._press_row == "scrub":
             self.seek_requested.emit(self.frame_at(pos.x()))
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
-        if not self._dragging:
-            return
         x = event.position().x()
+        if not self._dragging:
+            near = (self._row_at(event.position().y()) == "shots"
+                    and self.boundary_at(x) is not None)
+            self.setCursor(Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.ArrowCursor)
+            return
+        if self._press_row in ("boundary", "key"):
+            if abs(x - self._press_x) >= 3 or self._drag_to is not None:
+                self._drag_to = (self._boundary_target(x) if self._press_row == "boundary"
+                                 else self.frame_at(x))
+                self.update()
+            event.accept()
+            return
         if self._press_row == "shots" and abs(x - self._press_x) < 3:
             return  # still a click on a shot, not a scrub
         self._press_row = "scrub"
@@ -448,7 +614,18 @@ class Timeline(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or not self._dragging:
             return super().mouseReleaseEvent(event)
         self._dragging = False
-        if self._press_row == "scrub":
+        target, self._drag_to = self._drag_to, None
+        if self._press_row == "boundary":
+            if target is not None and target != self._shots[self._grab][0]:
+                self.boundary_moved.emit(self._grab, target)
+            self.update()
+        elif self._press_row == "key":
+            if target is not None and target != self._grab:
+                self.keyframe_moved.emit(self._grab, target)
+            else:
+                self.seek_requested.emit(self._grab)  # a click on a key goes to it
+            self.update()
+        elif self._press_row == "scrub":
             self.seek_requested.emit(self.frame_at(event.position().x()))  # where it ended
             self.scrub_finished.emit()
         elif self._press_row == "shots":
@@ -458,6 +635,53 @@ class Timeline(QWidget):
                     self.shot_clicked.emit(pos)
                     break
         event.accept()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt API)
+        if self._count == 0:
+            return
+        pos = QPoint(event.pos())
+        row = self._row_at(pos.y())
+        menu: QMenu | None = None
+        if row == "keys" and self.key_at(pos.x()) is not None:
+            menu = self.keyframe_menu(self.key_at(pos.x()))  # type: ignore[arg-type]
+        elif row in ("shots", "keys"):
+            menu = self.shot_menu(self.frame_at(pos.x()))
+        if menu is not None:
+            menu.exec(event.globalPos())
+            menu.deleteLater()
+        event.accept()
+
+    def keyframe_menu(self, frame: int) -> QMenu:
+        """The context menu of the keyframe at `frame`: delete it, or pick how the value
+        moves on from it."""
+        menu = QMenu(self)
+        current = dict(self._keys).get(frame, "linear")
+        delete = menu.addAction(f"Delete key at frame {frame}")
+        delete.triggered.connect(lambda _c=False: self.keyframe_delete_requested.emit(frame))
+        menu.addSection("Towards the next key")
+        for name, label in INTERPOLATIONS:
+            action = menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.triggered.connect(
+                lambda _c=False, n=name: self.keyframe_interpolation_requested.emit(frame, n))
+        return menu
+
+    def shot_menu(self, frame: int) -> QMenu:
+        """The shot row's context menu at `frame`: split there, merge with a neighbour."""
+        menu = QMenu(self)
+        pos = next((p for p, (a, b) in enumerate(self._shots) if a <= frame <= b), None)
+        split = menu.addAction(f"Split shot at frame {frame}")
+        split.setEnabled(pos is not None and self._shots[pos][0] < frame)
+        split.triggered.connect(lambda _c=False: self.split_requested.emit(frame))
+        if pos is not None:
+            prev = menu.addAction("Merge with previous shot")
+            prev.setEnabled(pos > 0)
+            prev.triggered.connect(lambda _c=False: self.merge_requested.emit(pos - 1))
+            nxt = menu.addAction("Merge with next shot")
+            nxt.setEnabled(pos + 1 < len(self._shots))
+            nxt.triggered.connect(lambda _c=False: self.merge_requested.emit(pos))
+        return menu
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         if self._fit:
@@ -469,4 +693,4 @@ class Timeline(QWidget):
         self._view_moved()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + 6)
+        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + 8)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
-ParamKind = Literal["float", "int", "bool", "choice"]
+ParamKind = Literal["float", "int", "bool", "choice", "path"]
 
 _META_KEY = "nitrate"
 
@@ -26,6 +27,8 @@ class ParamSpec:
     `minimum`/`maximum` bound numeric values (inclusive); `step` is the natural increment a
     slider should use; `unit` is shown next to the value ("px", "frames", "%", "stops").
     `keyframable` marks numeric parameters that may vary within a shot.
+    A "path" parameter (a `str` default, "" = none chosen) names a file the user picks with a
+    file chooser; `file_types` lists the name patterns it offers ("*.safetensors").
     """
 
     name: str
@@ -38,6 +41,7 @@ class ParamSpec:
     step: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    file_types: tuple[str, ...] = ()
 
     @property
     def keyframable(self) -> bool:
@@ -46,6 +50,7 @@ class ParamSpec:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["choices"] = list(self.choices)
+        out["file_types"] = list(self.file_types)
         return out
 
 
@@ -59,8 +64,12 @@ def param(
     step: float | None = None,
     choices: tuple[str, ...] = (),
     help: str = "",
+    file_types: tuple[str, ...] = (),
 ) -> Any:
-    """Declare a parameter field of a `Params` dataclass (see module docstring)."""
+    """Declare a parameter field of a `Params` dataclass (see module docstring).
+
+    The kind follows the default: bool, int, float, a `str` with `choices` (choice) or a
+    `str` without (path, with `file_types` patterns for the file chooser)."""
     meta = {
         "label": label,
         "unit": unit,
@@ -69,6 +78,7 @@ def param(
         "step": step,
         "choices": tuple(choices),
         "help": help,
+        "file_types": tuple(file_types),
     }
     return dataclasses.field(default=default, metadata={_META_KEY: meta})
 
@@ -82,6 +92,8 @@ def _kind_of(default: Any, choices: tuple[str, ...]) -> ParamKind:
         return "int"
     if isinstance(default, float):
         return "float"
+    if isinstance(default, str):
+        return "path"
     raise TypeError(f"unsupported parameter default {default!r}")
 
 
@@ -159,6 +171,8 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
         if isinstance(value, bool | int) and value in (0, 1):
             return bool(value)
         raise ValueError(f"{name} must be true or false, got {value!r}")
+    if spec.kind == "path":
+        return _coerce_path(name, value)
     if spec.kind == "choice":
         value = str(value)
         if value not in spec.choices:
@@ -184,3 +198,15 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
     if spec.maximum is not None and number > spec.maximum:
         raise ValueError(f"{name} must be at most {spec.maximum:g}{unit}, got {number:g}")
     return number
+
+
+def _coerce_path(name: str, value: Any) -> str:
+    """A file path as text ("" = none). The file is not opened here: a project may be loaded
+    on a machine where the file lives elsewhere; the operator reports a missing file."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a file path, got {value!r}")
+    if any(ch in value for ch in "\0\n\r"):
+        raise ValueError(f"{name} must be a file path on one line, got {value!r}")
+    return value.strip()

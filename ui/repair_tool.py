@@ -1,0 +1,227 @@
+"""Manual repair: regions drawn on the viewer, frames marked destroyed, and their list.
+
+`RepairTool` turns a rectangle drawn on the viewer (image pixels at the preview scale)
+into a `Repair` in source pixels for the frame shown, or for the in/out range when both
+marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair. It
+also feeds the viewer the outlines of the repairs of the frame shown when the "Manual
+repairs" overlay is on. `RepairList` lists the clip's repairs (double-click goes to one,
+Remove deletes the selected ones, undoably).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import NitrateError
+from engine.project.model import Repair
+from ui.compare_viewer import CompareViewer
+from ui.document import Document
+
+
+def source_region(rect: QRectF, shown: tuple[int, int],
+                  source: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """A rectangle drawn on a picture `shown` (width, height pixels, the preview) as a
+    region (x, y, width, height) in `source` pixels: scaled, grown outwards to whole pixels
+    (a repair must cover all of what was marked) and clipped to the frame. None when
+    nothing of it lies on the frame."""
+    sx = source[0] / max(1, shown[0])
+    sy = source[1] / max(1, shown[1])
+    x0 = max(0, math.floor(rect.left() * sx))
+    y0 = max(0, math.floor(rect.top() * sy))
+    x1 = min(source[0], math.ceil(rect.right() * sx))
+    y1 = min(source[1], math.ceil(rect.bottom() * sy))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+class RepairTool(QObject):
+    """Adds and removes manual repairs (see module docstring).
+
+    frame_provider:   the frame shown (0-based).
+    in_out_provider:  the in and out marks (None when unset).
+    source_size:      the clip's source (width, height) in pixels, or None before it opened.
+    Signals: message(str) a one-line notice or error for the status bar.
+    """
+
+    message = Signal(str)
+
+    def __init__(self, document: Document, viewer: CompareViewer,
+                 frame_provider: Callable[[], int],
+                 in_out_provider: Callable[[], tuple[int | None, int | None]],
+                 source_size: Callable[[], tuple[int, int] | None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.viewer = viewer
+        self.frame_provider = frame_provider
+        self.in_out_provider = in_out_provider
+        self.source_size = source_size
+        self._overlay = False
+        viewer.region_drawn.connect(self.add_region)
+        document.repairs_changed.connect(lambda _c: self.refresh_overlay())
+        document.project_replaced.connect(self.refresh_overlay)
+
+    def frames(self) -> tuple[int, int]:
+        """Frames a new repair covers: the in/out range when both marks are set, otherwise
+        the frame shown."""
+        in_, out = self.in_out_provider()
+        if in_ is not None and out is not None and in_ <= out:
+            return in_, out
+        frame = self.frame_provider()
+        return frame, frame
+
+    def add_region(self, rect: QRectF) -> None:
+        """Repair `rect` (image pixels of the picture shown) on `frames()`."""
+        shown = self.viewer.before_image()
+        size = self.source_size()
+        if shown is None or size is None:
+            self.message.emit("Open a clip before marking a repair")
+            return
+        region = source_region(rect, (shown.width(), shown.height()), size)
+        if region is None:
+            self.message.emit("The region lies outside the picture")
+            return
+        start, end = self.frames()
+        self._add(Repair(start, end, region), f"Repair region {region[2]}×{region[3]} px")
+
+    def mark_destroyed(self) -> None:
+        """Rebuild the whole of `frames()` from the neighbouring frames."""
+        if not self.document.is_open:
+            return
+        start, end = self.frames()
+        self._add(Repair(start, end, None), "Mark " + (f"frame {start}" if start == end
+                                                       else f"frames {start}-{end}")
+                  + " destroyed")
+
+    def _add(self, repair: Repair, text: str) -> None:
+        try:
+            self.document.edit_repairs([*self.document.repairs(), repair], text)
+        except (NitrateError, ValueError) as exc:
+            self.message.emit(str(exc))
+            return
+        self.message.emit(f"Added repair: {repair.describe()}")
+
+    def remove(self, indices: list[int]) -> None:
+        """Delete the repairs at `indices` of the clip's list (one undo step)."""
+        repairs = self.document.repairs()
+        doomed = {i for i in indices if 0 <= i < len(repairs)}
+        if not doomed:
+            return
+        kept = [r for i, r in enumerate(repairs) if i not in doomed]
+        what = repairs[min(doomed)].describe() if len(doomed) == 1 else f"{len(doomed)} repairs"
+        self.document.edit_repairs(kept, f"Remove repair ({what})")
+
+    # --- overlay -----------------------------------------------------------------------
+
+    def set_overlay(self, on: bool) -> None:
+        """Outline the repairs of the frame shown on the viewer ("Manual repairs")."""
+        self._overlay = bool(on)
+        self.refresh_overlay()
+
+    @property
+    def overlay(self) -> bool:
+        return self._overlay
+
+    def refresh_overlay(self) -> None:
+        if not self._overlay or not self.document.is_open:
+            self.viewer.set_regions([])
+            return
+        index = self.viewer.shown_index
+        shown = self.viewer.before_image()
+        size = self.source_size()
+        if index is None or shown is None or size is None:
+            self.viewer.set_regions([])
+            return
+        sx = shown.width() / max(1, size[0])
+        sy = shown.height() / max(1, size[1])
+        regions: list[QRectF | None] = []
+        for repair in self.document.repairs():
+            if not repair.covers(index):
+                continue
+            if repair.region is None:
+                regions.append(None)
+            else:
+                x, y, w, h = repair.region
+                regions.append(QRectF(x * sx, y * sy, w * sx, h * sy))
+        self.viewer.set_regions(regions)
+
+
+class RepairList(QWidget):
+    """The clip's manual repairs, with Remove and Mark frame destroyed.
+
+    Signals: seek_requested(int frame).
+    """
+
+    seek_requested = Signal(int)
+
+    def __init__(self, document: Document, tool: RepairTool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RepairList")
+        self.document = document
+        self.tool = tool
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        self.hint = QLabel("Turn on the repair tool and drag a rectangle over damage on the "
+                           "picture; set in/out marks to repair a range of frames.")
+        self.hint.setObjectName("emptyHint")
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.hint)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.itemDoubleClicked.connect(self._item_activated)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        layout.addWidget(self.list, 1)
+        buttons = QHBoxLayout()
+        self.destroyed_button = QPushButton("Mark frame destroyed")
+        self.destroyed_button.setToolTip("Rebuild the whole frame (or the in/out range) from "
+                                         "its neighbours")
+        self.destroyed_button.clicked.connect(tool.mark_destroyed)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_selected)
+        buttons.addWidget(self.destroyed_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.remove_button)
+        layout.addLayout(buttons)
+        document.repairs_changed.connect(lambda _c: self.refresh())
+        document.project_replaced.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for index, repair in enumerate(self.document.repairs()):
+            text = repair.describe() + (f" — {repair.note}" if repair.note else "")
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, index)
+            self.list.addItem(item)
+        self.hint.setVisible(self.list.count() == 0)
+        self.destroyed_button.setEnabled(self.document.is_open)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(bool(self.list.selectedItems()))
+
+    def _item_activated(self, item: QListWidgetItem) -> None:
+        repairs = self.document.repairs()
+        index = int(item.data(Qt.ItemDataRole.UserRole))
+        if 0 <= index < len(repairs):
+            self.seek_requested.emit(repairs[index].start)
+
+    def remove_selected(self) -> None:
+        self.tool.remove([int(i.data(Qt.ItemDataRole.UserRole))
+                          for i in self.list.selectedItems()])
