@@ -54,8 +54,11 @@ def run_gui(path: str | None) -> int:
             window.open_path(path)
         elif not window.offer_recovery():
             sample = default_path()
-            if sample is not None:
-                window.open_path(sample)
+            if sample is not None and window.open_path(sample):
+                # The demo shows restoration at once: the reel starts with the film preset
+                # as its clip default (undoable), without counting as an unsaved change.
+                window.inspector.apply_preset("film")
+                window.document.undo_stack.setClean()
 
     QTimer.singleShot(0, start)
     return int(app.exec())
