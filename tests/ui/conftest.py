@@ -64,3 +64,12 @@ def no_leftover_threads() -> Iterator[None]:
         pytest.fail(f"test left threads running: {', '.join(sorted(leftover))}")
     if not pool_done:
         pytest.fail(f"test left {pool.activeThreadCount()} QThreadPool task(s) running")
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny H.264 clip (64x48, 12 frames) whose frames encode their own index."""
+    from engine.synth.index_clip import write_index_clip
+
+    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
+                            height=48, frames=12)

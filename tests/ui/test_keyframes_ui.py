@@ -9,19 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _ui_helpers import FRAMES
+from _ui_helpers import discard as _discard
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
 
 from engine.project import Clip, Project, Shot
-from engine.synth.index_clip import write_index_clip
 from ui.document import Document, Target
 from ui.inspector import Inspector
 from ui.keyframes import KeyframeController
 from ui.main_window import MainWindow
 from ui.timeline import Timeline
-
-FRAMES = 12
 
 
 @pytest.fixture
@@ -155,14 +153,6 @@ def test_context_menu_deletes_and_changes_interpolation(parts, doc: Document) ->
 # --- the after view --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
-                            height=48, frames=FRAMES)
-
-
-def _discard(window: MainWindow) -> None:
-    window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
 @pytest.fixture

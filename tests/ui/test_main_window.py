@@ -8,29 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _ui_helpers import FRAMES
+from _ui_helpers import discard as _discard
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QMessageBox
 
 from engine.media import probe
 from engine.project import Clip, Project, Recipe, Shot, Step, save_project
-from engine.synth.index_clip import write_index_clip
 from ui.document import Document, Target
 from ui.main_window import MainWindow
 from ui.render_queue import RenderRequest
-
-FRAMES = 12
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
-                            height=48, frames=FRAMES)
-
-
-def _discard(window: MainWindow) -> None:
-    """Answer "Discard" to the unsaved-changes question (pytest-qt closes the window)."""
-    window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
 def _close(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,26 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _ui_helpers import discard as _discard
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
 
 from engine.project import load_project
 from engine.project.model import Repair
-from engine.synth.index_clip import write_index_clip
 from ui.main_window import REPAIRS_OVERLAY, MainWindow
 from ui.repair_tool import source_region
-
-FRAMES = 12
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
-                            height=48, frames=FRAMES)
-
-
-def _discard(window: MainWindow) -> None:
-    window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
 @pytest.fixture

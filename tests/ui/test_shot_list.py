@@ -10,12 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from _ui_helpers import FRAMES
+from _ui_helpers import discard as _discard
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
 
 from engine.presets import get_preset
 from engine.project import Clip, Project, Recipe, Shot, Step, load_project, save_project
-from engine.synth.index_clip import write_index_clip
 from ui.document import Document, Target
 from ui.inspector import op_label
 from ui.main_window import MainWindow
@@ -128,17 +128,8 @@ def test_preset_to_selected_shots(shot_list: ShotList, doc: Document) -> None:
 
 # --- in the window ---------------------------------------------------------------------
 
-FRAMES = 12
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
-                            height=48, frames=FRAMES)
-
-
-def _discard(window: MainWindow) -> None:
-    window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
 @pytest.fixture
