@@ -15,10 +15,12 @@ from engine.ops.color import ColorOperator
 from engine.ops.deflicker import DeflickerOperator
 from engine.ops.degrain import DegrainOperator
 from engine.ops.dust import DustOperator
+from engine.ops.model import ModelOperator
 from engine.ops.scratch import ScratchOperator
 from engine.ops.sharpen import SharpenOperator
 from engine.ops.stabilize import StabilizeOperator
 from engine.ops.temporal_average import TemporalAverageOperator
+from engine.ops.upscale import UpscaleOperator
 
 # In the order a restorer usually applies them (menus list them so).
 OPERATORS: tuple[type[Operator], ...] = (
@@ -28,6 +30,8 @@ OPERATORS: tuple[type[Operator], ...] = (
     ScratchOperator,
     DegrainOperator,
     ColorOperator,
+    ModelOperator,
+    UpscaleOperator,
     SharpenOperator,
     TemporalAverageOperator,
 )
