@@ -5,8 +5,8 @@ Contract (other tools and the tests rely on it):
   nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
-                  [--repair FRAMES[@X,Y,W,H] …]
-  nitrate render PROJECT.nitrate [-o OUTPUT]
+                  [--repair FRAMES[@X,Y,W,H] …] [--resume]
+  nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
   nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
@@ -57,12 +57,24 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--preset", help="a named preset (see `nitrate presets`)")
         p.add_argument("--set", action="append", default=[], metavar="OP.PARAM=VALUE",
                        help="set an operator parameter (repeatable)")
+        device_arg(p)
+
+    def device_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
+                       help="where neural operators run (default auto: CUDA, then MPS, "
+                       "else CPU); the classical operators use OpenCV on the CPU")
 
     p = sub.add_parser("still", help="write one (restored) frame as PNG or TIFF")
     p.add_argument("input")
     p.add_argument("--frame", type=int, required=True, help="frame index, 0-based")
     recipe_args(p)
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
+
+    def resume_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--resume", action="store_true",
+                       help="crash-safe export: write closed segments into a hidden work "
+                       "folder beside the output and continue an interrupted run of the "
+                       "same job from its last complete segment")
 
     p = sub.add_parser("restore", help="restore (or transcode) a clip into a new file")
     p.add_argument("input")
@@ -85,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --fps: motion-compensated in-betweens (default), cross-fades, "
                    "or the nearest frame repeated/dropped")
 
+    resume_arg(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
                    help="rebuild destroyed frames (120, 300-302) or a region of them "
                    "(300-302@40,60,80,50: x,y,width,height px) from their neighbours "
@@ -94,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("-o", "--output", default=None, help="overrides the project's output")
     p.add_argument("--codec", default=None)
+    device_arg(p)
+    resume_arg(p)
 
     p = sub.add_parser("repair", help="mark frames or regions of a project's clip for manual "
                        "repair (saved in the project)")
@@ -234,14 +249,18 @@ class _Bar:
             print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps)")
 
 
-def _run_job(job) -> int:
+def _run_job(job, resume: bool = False) -> int:
     from engine.render import CancelToken, render
+    from engine.render.resume import render_resumable
 
     cancel = CancelToken()
     bar = _Bar(Path(job.output).name)
     last = None
     try:
-        for progress in render(job, cancel):
+        for progress in (render_resumable if resume else render)(job, cancel):
+            if last is None and progress.done and not progress.elapsed:
+                print(f"nitrate: resuming {job.output}: {progress.done} of {progress.total} "
+                      "frames were already exported", file=sys.stderr)
             last = progress
             bar.update(progress)
     except KeyboardInterrupt:
@@ -336,7 +355,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         fps=fps,
         retime=args.retime,
     )
-    return _run_job(job)
+    return _run_job(job, resume=args.resume)
 
 
 def _parse_fps(text: str):  # -> Fraction
@@ -431,7 +450,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import job_for_project
 
     project = load_project(args.project)
-    return _run_job(job_for_project(project, args.output, codec=args.codec))
+    return _run_job(job_for_project(project, args.output, codec=args.codec),
+                    resume=args.resume)
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -500,6 +520,14 @@ def run_cli(argv: Sequence[str]) -> int:
     from engine.runtime import configure_threads
 
     configure_threads()
+    if getattr(args, "device", None):
+        from engine.device import set_default_device
+
+        try:
+            set_default_device(args.device)
+        except NitrateError as exc:
+            print(f"nitrate: {exc}", file=sys.stderr)
+            return 1
     try:
         return HANDLERS[args.command](args)
     except UsageError as exc:

@@ -134,3 +134,13 @@ def test_render_a_project(clip: Path, tmp_path: Path) -> None:
     result = nitrate("render", path, "-o", out)
     assert result.returncode == 0, result.stderr
     assert json.loads(nitrate("probe", out, "--json").stdout)["frame_count"] == 30
+
+
+def test_asking_for_a_missing_gpu_is_one_clear_line(clip: Path, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    out = tmp_path / "gpu.mov"
+    assert_one_line_error(nitrate("restore", clip, "-o", out, "--device", "cuda"), "cuda")
+    assert not out.exists()
