@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -62,6 +63,11 @@ _ERROR = QColor(240, 90, 80)
 _DIVIDER_GRAB_PX = 6
 _REGION = QColor(255, 40, 200)
 _REGION_FILL = QColor(255, 40, 200, 60)
+
+
+def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` resized to `size` (height, width) pixels, bicubic, float32."""
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
 
 
 class CompareViewer(QWidget):
@@ -124,10 +130,17 @@ class CompareViewer(QWidget):
         `masks` step position → float32 (H, W) mask 0-1."""
         first = self._before is None
         old_size = self._before.size() if self._before is not None else None
+        size = after.shape[:2]
+        if before.shape[:2] != size:
+            # An upscaling recipe: the original is shown enlarged (bicubic) so both panes,
+            # the wipe and the difference share one geometry, as a restorer compares them.
+            before = _resized(before, size)
+        masks = {k: m if m.shape[:2] == size else _resized(m, size)
+                 for k, m in (masks or {}).items()}
         self._before_arr, self._after_arr = before, after
         self._before = to_qimage(before)
         self._after = to_qimage(after) if after is not before else self._before
-        self._masks = dict(masks or {})
+        self._masks = masks
         self._diff = None
         self._overlay = None
         self._overlay_step = None

@@ -185,3 +185,15 @@ def test_busy_indicator_and_message(viewer) -> None:
     viewer.grab()
     viewer.set_busy(False)
     assert not viewer.busy
+
+
+def test_an_upscaled_after_is_compared_with_the_enlarged_original(viewer) -> None:
+    small = pattern(24, 32)
+    big = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)
+    viewer.show_frames(small, big, 3, masks={0: np.ones((24, 32), np.float32)})
+    assert viewer.before_image().size() == viewer.after_image().size()
+    assert (viewer.before_image().width(), viewer.before_image().height()) == (64, 48)
+    viewer.set_mode("difference")
+    assert viewer.difference_image() is not None
+    viewer.set_mask_step(0)  # a mask of the small size is drawn at the large size
+    viewer.repaint()
