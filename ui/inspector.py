@@ -43,6 +43,7 @@ from engine.ops import registry
 from engine.presets import PresetError, get_preset, list_presets, save_user_preset
 from engine.project.recipe import Recipe, Step
 from ui.document import Document, Target
+from ui.model_info import ModelDescriptions
 from ui.param_controls import ParamControl, control_for
 
 RECIPE_MIME = "application/x-nitrate-recipe"
@@ -138,7 +139,22 @@ class StepCard(QGroupBox):
             form.addRow(label, control)
             self.controls[spec.name] = control
         outer.addLayout(form)
+        self.model_label: QLabel | None = None
+        if hasattr(op_cls, "describe"):
+            self.model_label = QLabel()
+            self.model_label.setObjectName("modelInfo")
+            self.model_label.setWordWrap(True)
+            self.model_label.setContentsMargins(22, 0, 0, 0)
+            outer.addWidget(self.model_label)
+            self.model_label.hide()
         self.sync(step, frame)
+
+    def set_model_summary(self, text: str | None) -> None:
+        """Show what the chosen model file is (operators with a `describe`)."""
+        if self.model_label is None:
+            return
+        self.model_label.setText(text or "")
+        self.model_label.setVisible(bool(text))
 
     def _key_toggled(self, name: str) -> None:
         self.selected.emit(self.position)  # the timeline then shows this step's keys
@@ -188,6 +204,8 @@ class Inspector(QWidget):
         self.frame = 0  # clip frame under the playhead: keyed values are shown there
         self._gesture = 0
         self._cards: list[StepCard] = []
+        self.models = ModelDescriptions(self)
+        self.models.changed.connect(self._show_model_summaries)
         self.setMinimumWidth(300)
 
         layout = QVBoxLayout(self)
@@ -333,6 +351,7 @@ class Inspector(QWidget):
         else:
             for card, step in zip(self._cards, recipe.steps, strict=True):
                 card.sync(step, self.frame)
+        self._show_model_summaries()
         if not open_:
             self.empty_label.setText("Open footage or a project to build a restoration recipe.")
         else:
@@ -340,6 +359,12 @@ class Inspector(QWidget):
                 "No operators yet. Use “Add operator” or a preset to build the recipe; "
                 "changes show in the viewer as you make them.")
         self.empty_label.setVisible(not recipe.steps)
+
+    def _show_model_summaries(self) -> None:
+        for card, step in zip(self._cards, self.recipe().steps, strict=False):
+            if card.model_label is not None:
+                path = str(getattr(step.params, "path", "") or "")
+                card.set_model_summary(self.models.summary(step.op, path))
 
     def _update_labels(self, target: Target | None) -> None:
         shots = self.document.shots()
