@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.device import DEVICE_CHOICES, set_default_device
 from engine.errors import NitrateError
 from engine.presets import PresetError, list_presets
 from engine.project import Shot
@@ -530,6 +531,11 @@ class MainWindow(QMainWindow):
         scale = float(self.settings.value("preview_scale", 0.5))
         self.set_preview_scale(scale if scale in dict(PREVIEW_SCALES) else 0.5)
         self._update_cache_label()
+        if self.device_choice() != "auto":  # auto is the default; resolving it imports torch
+            try:
+                set_default_device(self.device_choice())
+            except NitrateError as exc:  # e.g. a GPU chosen on another machine
+                self.show_message(f"{exc}; using auto")
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -588,7 +594,7 @@ class MainWindow(QMainWindow):
             return False
         path = Path(path).expanduser()
         try:
-            self.document.open(path)
+            self.document.open(path, relink=self.ask_relink)
         except NitrateError as exc:
             self.show_error("Cannot open", str(exc))
             return False
@@ -599,6 +605,13 @@ class MainWindow(QMainWindow):
         if not is_project_path(path) and self.detect_shots:
             self.start_shot_detection()
         return True
+
+    def ask_relink(self, missing: Path) -> Path | None:
+        """A project's media moved: ask the user where it is now (None: cancelled)."""
+        start = missing.parent if missing.parent.is_dir() else Path.home()
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"{missing.name} has moved: locate it", str(start), MEDIA_FILTER)
+        return Path(path) if path else None
 
     def open_dialog(self) -> None:
         start = self.recent_files()[0] if self.recent_files() else str(Path.home())
@@ -1204,6 +1217,12 @@ class MainWindow(QMainWindow):
         cache.setValue(self.bridge.cache_budget >> 20)
         cache.setToolTip("Decoded and restored frames kept in memory for instant scrubbing")
         form.addRow("Frame cache", cache)
+        device = QComboBox()
+        device.addItems(list(DEVICE_CHOICES))
+        device.setCurrentText(self.device_choice())
+        device.setToolTip("Where neural operators (model, neural upscale) run; auto picks a "
+                          "CUDA GPU, then Apple's MPS, else the CPU")
+        form.addRow("Processing device", device)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dialog.accept)
@@ -1211,6 +1230,22 @@ class MainWindow(QMainWindow):
         form.addRow(buttons)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.set_cache_budget(cache.value() << 20)
+            self.set_device(device.currentText())
+
+    def device_choice(self) -> str:
+        return str(self.settings.value("device", "auto"))
+
+    def set_device(self, choice: str) -> bool:
+        """Use `choice` ("auto", "cpu", "cuda", "mps") for neural operators from now on;
+        remembered. A device this machine lacks is refused with a message."""
+        try:
+            set_default_device(choice)
+        except NitrateError as exc:
+            self.show_error("Processing device", str(exc))
+            return False
+        self.settings.setValue("device", choice)
+        self.playback.refresh()
+        return True
 
     def show_shortcuts(self) -> None:
         rows = [

@@ -243,3 +243,17 @@ def test_render_in_out_without_marks_is_refused(window: MainWindow, clip: Path, 
     assert window.queue_render(RenderRequest("inout", tmp_path / "x.mov", "prores_hq",
                                              False)) == []
     assert shown and "in point" in shown[0]
+
+
+def test_the_processing_device_is_a_remembered_setting(qtbot, settings) -> None:
+    import torch
+
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win)
+    assert win.device_choice() == "auto"
+    assert win.set_device("cpu") and settings.value("device") == "cpu"
+    if not torch.cuda.is_available():
+        errors = []
+        win.show_error = lambda title, text: errors.append(text)  # type: ignore[method-assign]
+        assert not win.set_device("cuda")
+        assert errors and "cuda" in errors[0] and settings.value("device") == "cpu"
