@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.project.model import Shot
+from engine.project.model import OutputSettings, Shot
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -101,3 +102,19 @@ class RepairsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._document.apply_repairs(self.clip, list(self.before))
+
+
+class OutputCommand(QUndoCommand):
+    """Change the project's output settings (frame rate conversion, say)."""
+
+    def __init__(self, document: Document, after: OutputSettings, text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self.before = replace(document.project_or_raise().output)
+        self.after = replace(after)
+
+    def redo(self) -> None:
+        self._document.apply_output(replace(self.after))
+
+    def undo(self) -> None:
+        self._document.apply_output(replace(self.before))

@@ -28,9 +28,18 @@ from PySide6.QtGui import QUndoStack
 
 from engine.errors import ProjectError
 from engine.pipeline import ShotPlan
-from engine.project import Clip, Project, Recipe, Shot, load_project, new_project, save_project
+from engine.project import (
+    Clip,
+    OutputSettings,
+    Project,
+    Recipe,
+    Shot,
+    load_project,
+    new_project,
+    save_project,
+)
 from engine.project.io import SUFFIX, atomic_write_text, project_to_json
-from ui.commands import RecipeCommand, RepairsCommand, ShotsCommand
+from ui.commands import OutputCommand, RecipeCommand, RepairsCommand, ShotsCommand
 
 if TYPE_CHECKING:
     from engine.project.model import Repair
@@ -193,19 +202,33 @@ class Document(QObject):
 
     # --- opening and saving ---------------------------------------------------------------
 
-    def open(self, path: str | Path) -> None:
+    def open(self, path: str | Path,
+             relink: Callable[[Path], Path | None] | None = None) -> None:
         """Open a `.nitrate` project, or footage as a new one-clip project.
 
+        `relink(missing)` is asked for the new location of each clip whose media moved (a
+        file dialog in the window); the project then opens with the new path, unsaved.
         Raises NitrateError (one line naming the file) and leaves the current project as
-        it was when the file cannot be opened."""
+        it was when the file cannot be opened or a moved clip is not relinked."""
         path = Path(path).expanduser()
+        relinked = False
         if is_project_path(path):
             project = load_project(path)
+            if relink is not None:
+                for clip in project.clips:
+                    missing = project.resolve(clip.path)
+                    if missing.exists():
+                        continue
+                    found = relink(missing)
+                    if found is None or not Path(found).exists():
+                        raise ProjectError(path, f"media not found: {missing} (moved? relink it)")
+                    clip.path = str(Path(found).resolve())
+                    relinked = True
         else:
             if not path.exists():
                 raise ProjectError(path, "file not found")
             project = new_project(path)
-        self.set_project(project)
+        self.set_project(project, dirty=relinked)
 
     def save(self, path: str | Path | None = None) -> Path:
         """Save (atomically, via engine.project.save_project) to `path` or the current file."""
@@ -333,6 +356,17 @@ class Document(QObject):
         if list(repairs) == self.repairs(clip):
             return
         self.undo_stack.push(RepairsCommand(self, clip, list(repairs), text))
+
+    def edit_output(self, output: OutputSettings, text: str) -> None:
+        """Replace the project's output settings as one undo step."""
+        if output == self.project_or_raise().output:
+            return
+        self.undo_stack.push(OutputCommand(self, output, text))
+
+    def apply_output(self, output: OutputSettings) -> None:
+        """Called by commands only."""
+        self.project_or_raise().output = output
+        self._changed()
 
     def apply_repairs(self, clip: int, repairs: list[Repair]) -> None:
         """Called by commands only: store the repairs and announce them."""

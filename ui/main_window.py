@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -421,6 +422,8 @@ class MainWindow(QMainWindow):
             lambda: self.shot_list.fill_apply_menu(self.shot_apply_menu))
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed])
+        shot.addSeparator()
+        shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
@@ -1231,6 +1234,42 @@ class MainWindow(QMainWindow):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.set_cache_budget(cache.value() << 20)
             self.set_device(device.currentText())
+
+    FRAME_RATES = ("same as the source", "24", "25", "30000/1001", "30", "48", "50", "60",
+                   "24000/1001")
+
+    def frame_rate_dialog(self) -> None:
+        """Ask for the export's frame rate (silent film at 16 or 18 fps → 24, say)."""
+        if not self.document.is_open:
+            return
+        output = self.document.project_or_raise().output
+        current = output.fps or self.FRAME_RATES[0]
+        text, ok = QInputDialog.getItem(
+            self, "Output frame rate",
+            "Exports are converted to this rate (in-between frames are interpolated from the "
+            "motion, never across a cut; the duration and the audio stay).\n"
+            "Frames per second, e.g. 24 or 24000/1001:",
+            list(self.FRAME_RATES), self.FRAME_RATES.index(current)
+            if current in self.FRAME_RATES else 0, True)
+        if ok:
+            self.set_output_frame_rate(None if text == self.FRAME_RATES[0] else text)
+
+    def set_output_frame_rate(self, fps: str | None) -> bool:
+        """Set the project's export rate (None: the source's), as one undo step."""
+        from dataclasses import replace
+
+        from engine.retime import parse_fps
+
+        if fps is not None:
+            try:
+                parse_fps(fps)
+            except ValueError as exc:
+                self.show_error("Output frame rate", str(exc))
+                return False
+        output = replace(self.document.project_or_raise().output, fps=fps)
+        self.document.edit_output(output, "Output frame rate")
+        self.show_message(f"Exports at {fps} fps" if fps else "Exports at the source's rate")
+        return True
 
     def device_choice(self) -> str:
         return str(self.settings.value("device", "auto"))

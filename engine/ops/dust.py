@@ -8,17 +8,29 @@ of Nadenau & Mitra, with the neighbours' values taken over a 3x3 neighbourhood s
 sub-pixel misregistration of fine texture is not mistaken for a spike). Guards against
 repairing real picture content:
 
-- a neighbour only votes where forward–backward flow is consistent and points inside the
-  frame (occlusions, fast or failed motion are not trusted, so nothing is detected there);
+- the neighbours must show the same picture there: a past and a future one agree (their
+  local ranges meet) much better than the current pixel agrees with either. Where motion
+  compensation failed (occlusions, fast motion the flow missed) they disagree and nothing
+  is detected; on a fast, featureless surface where the flow is poor and inconsistent (a
+  door swinging past, soft upscaled footage) a loose registration still agrees, so the
+  dirt on it is found. Forward-backward flow consistency is no hard gate for that reason;
+- near a motion boundary (where the flow changes within a few pixels and is smoothed across
+  the edge) a pixel must lie outside each neighbour's range over the flow's possible error;
+- at a shot's end, where every neighbour lies on one side and shares any occlusion, only
+  pixels with consistent flow to every neighbour are tested;
 - a regional brightness offset between the frames (flicker) is measured and removed first;
 - the threshold follows the measured noise (grain) level of the frame pair;
-- detections are grown from strong seeds into weaker connected pixels (hysteresis), and a
-  connected detection longer than the largest defect size is real content and left alone.
+- detections are grown from strong seeds into weaker connected pixels (hysteresis); a
+  connected detection longer than the largest defect size (by default half the frame
+  width: real blotches and clumps of fibres can cover a third of the frame) is left alone.
 
-Detected pixels, grown by a pixel or two to cover the soft edge, are replaced by the median
-of the compensated neighbours that are trusted there and do not share the defect, so the
-fill carries the neighbours' grain. Where no neighbour is usable the hole is inpainted
-spatially and grain-like noise matched to the surrounding noise level is added back.
+Detected pixels, with gaps inside a blotch closed and grown by a pixel or two to cover the
+soft edge, are replaced by the mean (median, with four neighbours) of the compensated
+neighbours that are trusted there or agree and do not share the defect, so the fill carries
+the neighbours' grain. Inside a defect the neighbours are sampled along the flow of its
+surroundings (the flow from the current frame there is the dirt's), and failing trusted
+ones, any neighbour without the dirt is used; only where none is usable is the hole
+inpainted spatially, with grain-like noise matched to the surrounding noise level.
 
 At a shot's first (last) frame the two following (preceding) frames stand in for the missing
 side, fetched through `Window.fetch`, so the ends of a shot are cleaned too.
@@ -26,7 +38,6 @@ side, fetched through `Window.fetch`, so the ends of a shot are cleaned too.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -34,7 +45,8 @@ import numpy as np
 
 from engine.ops.base import Operator, Result, Window
 from engine.ops.color import LUMA_WEIGHTS
-from engine.ops.motion import FlowEstimator, valid_mask, warp
+from engine.ops.memo import Memo
+from engine.ops.motion import FlowEstimator
 from engine.ops.params import Params, param
 
 # Flows are estimated on luma at most this wide (pixels): film motion is smooth, so a
@@ -63,10 +75,23 @@ _BACKGROUND_SIGMA = 3.0
 # Flow pixels (each side) within which a motion boundary makes the flow untrusted: two of
 # the flow estimator's 4-pixel cells, over which it smooths motion across boundaries.
 _BOUNDARY_RADIUS = 8
+# Near a motion boundary the current pixel must lie outside a neighbour's range over this
+# reach (flow pixels, each side): how far a flow smoothed across the boundary may be off.
+_REACH = 4
 # Spikes this many thresholds strong skip that test (no resampled line is that far off).
 _CERTAIN = 2.0
-# With one side untrusted, the margin must be this many thresholds.
-_ONE_SIDED = 1.5
+# The neighbours may disagree with each other by at most this share of how far the current
+# pixel lies outside both of them.
+_AGREE = 0.5
+# Detections are labelled on a grid at most this many cells wide.
+_LABEL_WIDTH = 400
+# With max_size 0, the longest defect is this share of the frame width.
+_AUTO_MAX_SHARE = 0.5
+# A regional level offset below this (levels 0-1, about a third of a code value at 8 bits)
+# is not worth applying at full resolution.
+_NEGLIGIBLE_BIAS = 0.0015
+# Gaps inside a detected defect up to twice this radius (source pixels) are closed.
+_CLOSE_RADIUS = 3
 # Gaussian sigma (pixels) that gives re-injected noise the clumping of film grain.
 _GRAIN_SIGMA = 0.7
 
@@ -78,9 +103,10 @@ class DustParams(Params):
         help="Higher finds fainter defects; lower leaves more alone. Detection adapts to the "
              "grain level of each frame")
     max_size: float = param(
-        64.0, label="Largest defect", unit="px", minimum=2.0, maximum=512.0, step=1.0,
+        0.0, label="Largest defect", unit="px", minimum=0.0, maximum=4096.0, step=1.0,
         help="A detection whose longer side exceeds this (source pixels) is taken for real "
-             "picture content and left alone")
+             "picture content and left alone; 0 = automatic, a fifth of the frame width "
+             "(dirt scales with the frame: the same blotch covers more pixels in a 4K scan)")
     radius: int = param(
         1, label="Temporal radius", unit="frames", minimum=1, maximum=2, step=1,
         help="1 compares with the previous and next frame; 2 compares with two on each side "
@@ -98,26 +124,6 @@ class DustParams(Params):
              "filled from its surroundings because no neighbouring frame could be used")
 
 
-class _Memo:
-    """A small LRU dict (entries), so a long export does not grow without bound."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._data: OrderedDict[tuple, object] = OrderedDict()
-
-    def get(self, key: tuple) -> object | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: tuple, value: object) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
-
-
 @dataclass
 class _FrameData:
     luma: np.ndarray   # float32 (H, W) levels 0-1
@@ -132,15 +138,39 @@ class _Neighbour:
 
     offset: int             # frames from the current one
     frame: np.ndarray       # the neighbour itself, RGB float32 (H, W, 3)
-    trusted: np.ndarray     # uint8 (H, W) 0/1: compensation reliable here
+    trusted: np.ndarray     # uint8 (h, w) at flow resolution: 2 reliable, 1 only where the
+                            # neighbours agree, 0 never
     map_x: np.ndarray       # float32 (H, W): where each current pixel lies in the neighbour
     map_y: np.ndarray
-    bias: np.ndarray        # float32 (H, W): level offset that matches it to the current frame
+    bias: np.ndarray | None  # float32 (h, w): level offset that matches it to the current
+                            # frame, at flow resolution; None where negligible
     luma: np.ndarray        # compensated, offset-corrected luma (H, W)
     hi: np.ndarray          # max of `luma` over 3x3, the top of its local range
     lo: np.ndarray          # min of `luma` over 3x3
     background: np.ndarray  # float32 (h, w): compensated luma at flow resolution, blurred
+    wide_hi: np.ndarray     # float32 (h, w): its max over the motion-boundary reach
+    wide_lo: np.ndarray     # float32 (h, w): its min over that reach
     factor: float           # flow resolution / full resolution
+    flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
+
+    def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
+        """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
+        frame `width` pixels wide."""
+        sh, sw = self.trusted.shape
+        ys, xs = np.divmod(idx, width)
+        sy = np.minimum(((ys + 0.5) * self.factor).astype(np.intp), sh - 1)
+        sx = np.minimum(((xs + 0.5) * self.factor).astype(np.intp), sw - 1)
+        return sy * sw + sx
+
+    def trust_at(self, idx: np.ndarray, width: int) -> np.ndarray:
+        """`trusted` at the full-resolution flat indices `idx`."""
+        return self.trusted.flat[self.small_index(idx, width)]
+
+    def bias_at(self, idx: np.ndarray, width: int) -> np.ndarray | float:
+        """The level offset (levels 0-1) at the full-resolution flat indices `idx`."""
+        if self.bias is None:
+            return 0.0
+        return self.bias.flat[self.small_index(idx, width)]
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +230,29 @@ def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
     return np.minimum(score, np.minimum(np.maximum.reduce(past), np.maximum.reduce(future)))
 
 
+def _disagreement(neighbours: list[_Neighbour], idx: np.ndarray) -> np.ndarray:
+    """How far (levels) the best-agreeing past and future neighbours lie apart at the flat
+    indices `idx`, as the gap between their local 3x3 ranges (0 where they overlap).
+
+    At a shot's end, where all neighbours lie on one side, the nearer and the farther half
+    stand in for the past and the future.
+    """
+    past = [nb for nb in neighbours if nb.offset < 0]
+    future = [nb for nb in neighbours if nb.offset > 0]
+    if not past or not future:
+        ordered = sorted(neighbours, key=lambda nb: abs(nb.offset))
+        half = len(ordered) // 2
+        past, future = ordered[:half], ordered[half:]
+    best: np.ndarray | None = None
+    for a in past:
+        a_hi, a_lo = a.hi.flat[idx], a.lo.flat[idx]
+        for b in future:
+            g = np.maximum(np.maximum(a_lo - b.hi.flat[idx], b.lo.flat[idx] - a_hi), 0.0)
+            best = g if best is None else np.minimum(best, g)
+    assert best is not None
+    return best
+
+
 class DustOperator(Operator):
     id = "dust"
     label = "Dust & dirt"
@@ -210,8 +263,8 @@ class DustOperator(Operator):
     def __init__(self, params: DustParams | None = None) -> None:
         super().__init__(params)
         self._flow = FlowEstimator(preset=_PRESET, max_width=1 << 30)
-        self._flows = _Memo(_MEMO_FLOWS)
-        self._frames = _Memo(_MEMO_FRAMES)
+        self._flows: Memo[np.ndarray] = Memo(_MEMO_FLOWS)
+        self._frames: Memo[_FrameData] = Memo(_MEMO_FRAMES)
 
     @property
     def temporal_radius(self) -> int:
@@ -242,13 +295,6 @@ class DustOperator(Operator):
         if window.fetch is None:
             offsets = [o for o in offsets if window.neighbour(o) is not None]
         return sorted(offsets)
-
-    def _frame(self, window: Window, offset: int) -> np.ndarray:
-        frame = window.neighbour(offset)
-        if frame is None:
-            assert window.fetch is not None
-            frame = window.fetch(window.index + offset)
-        return frame
 
     def _frame(self, window: Window, offset: int) -> np.ndarray:
         frame = window.neighbour(offset)
@@ -294,22 +340,32 @@ class DustOperator(Operator):
         forward = self._pair_flow(window, i, j, cur.small8, other.small8)
         backward = self._pair_flow(window, j, i, other.small8, cur.small8)
 
+        # Where each current pixel lies in the neighbour, at flow resolution: built once
+        # and used for every warp below.
+        xs, ys = _grid(sh, sw)
+        map_x = xs + forward[..., 0]
+        map_y = ys + forward[..., 1]
+        inside = (map_x >= 0) & (map_x <= sw - 1) & (map_y >= 0) & (map_y <= sh - 1)
+
         # Forward-backward consistency (squared, to skip a square root per pixel).
         tolerance = max(self.params.motion_tolerance * window.scale * factor, 0.25)
-        loop = forward + warp(backward, forward)
+        loop = forward + cv2.remap(backward, map_x, map_y, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
         error2 = loop[..., 0] * loop[..., 0] + loop[..., 1] * loop[..., 1]
-        trusted_small = valid_mask(forward) & (error2 <= np.float32(tolerance * tolerance))
+        consistent = inside & (error2 <= np.float32(tolerance * tolerance))
         # Near a motion boundary the flow of a fast object bleeds into its surroundings
         # consistently in both directions, which the loop test cannot see; so where the
         # flow changes by more than the tolerance within a few pixels nothing is trusted.
         size = 2 * _BOUNDARY_RADIUS + 1
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
         spread = cv2.dilate(forward, kernel) - cv2.erode(forward, kernel)
-        trusted_small &= np.maximum(spread[..., 0], spread[..., 1]) <= np.float32(2 * tolerance)
+        smooth = np.maximum(spread[..., 0], spread[..., 1]) <= np.float32(2 * tolerance)
+        trusted_small = consistent & smooth
 
         # Regional level offset (flicker) between the frames, measured where motion is
         # trusted on a coarse grid, each difference clipped so defects barely bias it.
-        warped = warp(other.small, forward)
+        warped = cv2.remap(other.small, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
         weight = trusted_small.astype(np.float32)
         diff = np.clip(cur.small - warped, -0.2, 0.2) * weight
         grid = (_BIAS_GRID, max(2, round(_BIAS_GRID * sh / sw)))
@@ -320,12 +376,18 @@ class DustOperator(Operator):
         bias_grid = num / np.maximum(den, np.float32(1e-3))
         warped += cv2.resize(bias_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
         background = cv2.GaussianBlur(warped, (0, 0), max(_BACKGROUND_SIGMA * factor, 1.0))
+        # Near a motion boundary the flow may be off by up to the spread it measures: there
+        # the current pixel must lie outside the neighbour's range over that whole reach.
+        reach = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * _REACH + 1, 2 * _REACH + 1))
+        wide_hi = cv2.dilate(warped, reach)
+        wide_lo = cv2.erode(warped, reach)
 
-        bias = cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
-        xs, ys = _grid(sh, sw)
-        map_x = xs + forward[..., 0]
-        map_y = ys + forward[..., 1]
-        trusted = trusted_small.view(np.uint8)
+        bias_small: np.ndarray | None = None
+        if float(np.abs(bias_grid).max()) > _NEGLIGIBLE_BIAS:
+            bias_small = cv2.resize(bias_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        # 2: trusted; 1: motion smooth but not consistent (featureless or fast surfaces,
+        # usable where the neighbours agree); 0: near a motion boundary, never used.
+        trusted = trusted_small.view(np.uint8) + smooth.view(np.uint8)
         if factor < 1.0:
             # Upsampling the maps (converted to full-resolution coordinates first; the
             # conversion is affine, so it commutes with linear interpolation) is cheaper
@@ -333,16 +395,16 @@ class DustOperator(Operator):
             inv = np.float32(1.0 / factor)
             map_x = cv2.resize((map_x + 0.5) * inv - 0.5, (w, h), interpolation=cv2.INTER_LINEAR)
             map_y = cv2.resize((map_y + 0.5) * inv - 0.5, (w, h), interpolation=cv2.INTER_LINEAR)
-            trusted = cv2.resize(trusted, (w, h), interpolation=cv2.INTER_NEAREST)
         luma = cv2.remap(other.luma, map_x, map_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
-        luma += bias
+        if bias_small is not None:
+            luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         kernel = np.ones((3, 3), np.uint8)
         hi = cv2.dilate(luma, kernel)
         lo = cv2.erode(luma, kernel)
-        return _Neighbour(offset, frame, trusted, map_x, map_y, bias, luma, hi, lo,
-                          background, factor)
+        return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
+                          background, wide_hi, wide_lo, factor, forward)
 
     # --- detection --------------------------------------------------------------------------
 
@@ -351,10 +413,13 @@ class DustOperator(Operator):
         s = self.params.sensitivity
         # About 20 000 samples are plenty for a robust spread and keep this cheap at 4K.
         step = max(1, int(np.sqrt(luma.size / 20000)))
+        h, w = luma.shape
+        ys, xs = np.mgrid[0:h:step, 0:w:step]
+        grid = (ys * w + xs).ravel()
         sigmas = []
         for nb in neighbours:
-            sub_t = nb.trusted[::step, ::step].view(bool)
-            residual = (luma[::step, ::step] - nb.luma[::step, ::step])[sub_t]
+            sub_t = nb.trust_at(grid, w) == 2
+            residual = (luma.flat[grid] - nb.luma.flat[grid])[sub_t]
             if residual.size > 100:
                 sigmas.append(1.4826 * float(np.median(np.abs(residual))))
         noise = float(np.median(sigmas)) if sigmas else 0.02
@@ -373,7 +438,9 @@ class DustOperator(Operator):
         offsets = [nb.offset for nb in neighbours]
         if len(neighbours) == 2:
             a, b = neighbours
-            loose = np.maximum(luma - np.maximum(a.hi, b.hi), np.minimum(a.lo, b.lo) - luma)
+            # cv2 rather than numpy: multi-threaded and no temporaries at full resolution.
+            loose = cv2.max(cv2.subtract(luma, cv2.max(a.hi, b.hi)),
+                            cv2.subtract(cv2.min(a.lo, b.lo), luma))
         else:
             loose = np.maximum(_vote([luma - nb.hi for nb in neighbours], offsets),
                                _vote([nb.lo - luma for nb in neighbours], offsets))
@@ -384,50 +451,69 @@ class DustOperator(Operator):
 
         # Seeds, on the candidates only.
         here = luma.flat[idx]
-        brights, darks = [], []
         h, w = luma.shape
         ys, xs = np.divmod(idx, w)
         background = np.zeros(idx.size, np.float32)
+        brights, darks = [], []
         for nb in neighbours:
-            untrusted = nb.trusted.flat[idx] == 0
-            bright = here - nb.hi.flat[idx]
-            dark = nb.lo.flat[idx] - here
-            bright[untrusted] = -1.0
-            dark[untrusted] = -1.0
-            brights.append(bright)
-            darks.append(dark)
+            hi, lo = nb.hi.flat[idx], nb.lo.flat[idx]
             f = nb.factor
-            background += _sample(nb.background, (xs + 0.5) * f - 0.5, (ys + 0.5) * f - 0.5)
+            sx, sy = (xs + 0.5) * f - 0.5, (ys + 0.5) * f - 0.5
+            near_boundary = nb.trust_at(idx, w) == 0
+            if near_boundary.any():
+                px, py = sx[near_boundary], sy[near_boundary]
+                hi[near_boundary] = np.maximum(hi[near_boundary], _sample(nb.wide_hi, px, py))
+                lo[near_boundary] = np.minimum(lo[near_boundary], _sample(nb.wide_lo, px, py))
+            brights.append(here - hi)
+            darks.append(lo - here)
+            background += _sample(nb.background, sx, sy)
         background /= len(neighbours)
         strict = np.maximum(_vote(brights, offsets), _vote(darks, offsets))
-        # Near a moving edge one side may be occluded, or a neighbour's flow upset by the
-        # defect itself: one trusted neighbour standing out is then enough, when all of
-        # them (compensated as well as can be) agree by a wider margin.
-        standing_out = np.maximum.reduce(
-            [np.maximum(b, d) for b, d in zip(brights, darks, strict=True)])
-        one_sided = (loose.flat[idx] > threshold * _ONE_SIDED) & (standing_out > threshold)
-        strict = np.where(one_sided, np.maximum(strict, loose.flat[idx] / _ONE_SIDED), strict)
+        # The neighbours must show the same picture there (a past and a future one agree
+        # within their local ranges), by a clear margin against the current frame's
+        # departure: where motion compensation failed (fast or featureless motion,
+        # occlusions) they disagree and nothing is detected, while on a featureless moving
+        # surface a loose registration still agrees and the dirt on it is found.
+        gap = _disagreement(neighbours, idx)
+        agree = gap <= _AGREE * strict
+        if all(o > 0 for o in offsets) or all(o < 0 for o in offsets):
+            # At a shot's end all neighbours lie on one side and share any occlusion, so
+            # their agreement proves nothing: only consistent motion counts there.
+            for nb in neighbours:
+                agree &= nb.trust_at(idx, w) == 2
         # A fine line whose peak is merely softer in the neighbours (sub-pixel position,
         # resampling) stands out from them by half its contrast or less; the picture under
         # a defect shows no such feature, so a defect stands out by most of its contrast.
         contrast = np.abs(here - background)
         own = loose.flat[idx] > _OWN_CONTRAST * contrast
-        seeds = (strict > threshold) & (
+        seeds = (strict > threshold) & agree & (
             (strict > _OWN_CONTRAST * contrast) | (strict > threshold * _CERTAIN))
         if not seeds.any():
             return idx[:0]
         idx, seeds = idx[own], seeds[own]
-        low = np.zeros(luma.shape, np.uint8)
-        low.flat[idx] = 1
-
+        # Connected candidates are labelled on a grid of f x f cells (candidates within a
+        # cell or two are one detection): labelling the full frame would cost more than the
+        # rest of the detection, and defect sizes need no finer measure than a few pixels.
+        f = max(1, w // _LABEL_WIDTH)
+        gh, gw = -(-h // f), -(-w // f)
+        ys, xs = np.divmod(idx, w)
+        cell = (ys // f) * gw + xs // f
+        low = np.zeros((gh, gw), np.uint8)
+        low.flat[cell] = 1
         count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-        label = labels.flat[idx]
+        label = labels.flat[cell]
         keep = np.zeros(count, bool)
         keep[label[seeds]] = True
         keep[0] = False
-        longest = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-        keep &= longest <= max(self.params.max_size * scale, 2.0)
+        longest = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) * f
+        keep &= longest <= max(self._max_size(w, scale), 2.0) + f
         return idx[keep[label]]
+
+    def _max_size(self, width: int, scale: float) -> float:
+        """Longest defect (pixels of the current frame, `width` pixels wide)."""
+        if self.params.max_size > 0:
+            return self.params.max_size * scale
+        return _AUTO_MAX_SHARE * width
 
     # --- fill -----------------------------------------------------------------------------
 
@@ -435,6 +521,7 @@ class DustOperator(Operator):
         self,
         frame: np.ndarray,
         defects: np.ndarray,
+        solid: np.ndarray,
         area: np.ndarray,
         neighbours: list[_Neighbour],
         luma: np.ndarray,
@@ -442,36 +529,86 @@ class DustOperator(Operator):
         index: int,
     ) -> np.ndarray:
         """Replace the `area` pixels (flat indices: the defects grown) from the neighbours,
-        spatially where none is usable. `defects` is a uint8 (H, W) mask of the defects."""
+        spatially where none is usable. `defects` is a uint8 (H, W) mask of the detected
+        pixels, `solid` the same with the gaps inside the defects closed.
+
+        A neighbour is used where its compensation is trusted or where it agrees with
+        another neighbour. Inside a defect, failing those, any neighbour that does not
+        carry the same dirt is still a better source than a spatial fill (it has the
+        picture's texture); the rim around a defect, failing those, is left as it is.
+        """
         on_defect = defects.flat[area] > 0
         here = luma.flat[area]
-        samples = np.full((len(neighbours), area.size, 3), np.nan, np.float32)
+        width = luma.shape[1]
+        agree = _disagreement(neighbours, area) <= threshold * _LOW_FRACTION
+        values = np.empty((len(neighbours), area.size, 3), np.float32)
+        primary = np.empty((len(neighbours), area.size), bool)
+        clean = np.empty((len(neighbours), area.size), bool)
         for k, nb in enumerate(neighbours):
-            usable = nb.trusted.flat[area] > 0
             # On the defect itself, a neighbour that agrees with the current pixel carries
             # the same dirt (it stayed in the gate) and must not be copied.
             outside = np.maximum(here - nb.hi.flat[area], nb.lo.flat[area] - here)
-            usable &= ~on_defect | (outside > threshold * _LOW_FRACTION)
-            values = _sample(nb.frame, nb.map_x.flat[area], nb.map_y.flat[area])
-            values += nb.bias.flat[area][:, None]
-            values[~usable] = np.nan
-            samples[k] = values
-        count = (~np.isnan(samples[..., 0])).sum(axis=0)
+            clean[k] = ~on_defect | (outside > threshold * _LOW_FRACTION)
+            primary[k] = clean[k] & ((nb.trust_at(area, width) == 2) | agree)
+            values[k] = _sample(nb.frame, nb.map_x.flat[area], nb.map_y.flat[area])
+            bias = nb.bias_at(area, width)
+            if not isinstance(bias, float):
+                values[k] += bias[:, None]
+        # Inside a large defect the flow from the current frame is that of the dirt, not of
+        # the picture under it: there the neighbours are sampled along the flow of the
+        # defect's surroundings, carried inwards.
+        on_solid = solid.flat[area] > 0
+        inside = on_solid
+        if inside.any():
+            for k, nb in enumerate(neighbours):
+                mx, my = self._flow_through(nb, solid, area[inside], width)
+                values[k][inside] = _sample(nb.frame, mx, my)
+                if not isinstance(bias := nb.bias_at(area[inside], width), float):
+                    values[k][inside] += bias[:, None]
+        has_primary = primary.any(axis=0)
+        use = np.where(has_primary[None, :], primary, clean & on_solid[None, :])
+        count = use.sum(axis=0)
         ok = count > 0
         out = frame.copy()
         flat = out.reshape(-1, 3)
         if ok.any():
-            usable_samples = samples[:, ok]
+            v, u = values[:, ok], use[:, ok]
             if len(neighbours) <= 2:
-                fill = np.nanmean(usable_samples, axis=0)
+                fill = (v * u[..., None]).sum(axis=0) / count[ok][:, None].astype(np.float32)
             else:
-                fill = np.nanmedian(usable_samples, axis=0)
+                fill = np.nanmedian(np.where(u[..., None], v, np.nan), axis=0)
             flat[area[ok]] = fill
-        if not ok.all():
+        hole_idx = area[~ok & on_solid]
+        if hole_idx.size:
             hole = np.zeros(defects.shape, np.uint8)
-            hole.flat[area[~ok]] = 1
+            hole.flat[hole_idx] = 1
             self._inpaint(out, hole, index)
         return out
+
+    @staticmethod
+    def _flow_through(nb: _Neighbour, defects: np.ndarray, idx: np.ndarray, width: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Where the full-resolution pixels `idx` (flat, inside `defects`) lie in neighbour
+        `nb` (x, y pixels), with the flow inside the defects filled in from around them.
+
+        The flow is inpainted on a grid a quarter of the flow's resolution: the picture's
+        motion is smooth across a blotch, and the grid keeps this cheap.
+        """
+        sh, sw = nb.flow.shape[:2]
+        cw, ch = max(8, sw // 4), max(8, sh // 4)
+        hole = cv2.resize(defects, (cw, ch), interpolation=cv2.INTER_AREA)
+        hole = cv2.dilate((hole > 0).view(np.uint8), np.ones((3, 3), np.uint8))
+        coarse = cv2.resize(nb.flow, (cw, ch), interpolation=cv2.INTER_AREA)
+        filled = np.stack([cv2.inpaint(np.ascontiguousarray(coarse[..., c]), hole, 3,
+                                       cv2.INPAINT_TELEA) for c in range(2)], axis=-1)
+        ys, xs = np.divmod(idx, width)
+        # Full-resolution pixel -> coarse grid coordinates (pixel centres aligned).
+        g = cw / (sw / nb.factor)
+        gx, gy = (xs + 0.5) * g - 0.5, (ys + 0.5) * g - 0.5
+        flow = _sample(filled, gx.astype(np.float32), gy.astype(np.float32))
+        inv = 1.0 / nb.factor
+        return ((xs + flow[:, 0] * inv).astype(np.float32),
+                (ys + flow[:, 1] * inv).astype(np.float32))
 
     def _inpaint(self, out: np.ndarray, hole: np.ndarray, index: int) -> None:
         """Fill `hole` (uint8 (H, W)) spatially in place, tile by tile, adding grain.
@@ -533,11 +670,17 @@ class DustOperator(Operator):
             return nothing
         defects = np.zeros((h, w), np.uint8)
         defects.flat[found] = 1
+        # Dirt is solid: the gaps and pin holes a pixel test leaves inside a blotch (where
+        # the dirt happens to match the picture's luma, but not its colour) are closed.
+        close = max(1, round(_CLOSE_RADIUS * window.scale))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close + 1, 2 * close + 1))
+        solid = cv2.morphologyEx(defects, cv2.MORPH_CLOSE, kernel)
+        area = solid
         grow = round(self.params.grow * window.scale)
-        area = defects
         if grow > 0:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-            area = cv2.dilate(defects, kernel)
+            area = cv2.dilate(area, kernel)
         area_idx = np.flatnonzero(area)
-        out = self._fill(frame, defects, area_idx, neighbours, cur.luma, threshold, window.index)
+        out = self._fill(frame, defects, solid, area_idx, neighbours, cur.luma, threshold,
+                         window.index)
         return Result(out, area.astype(np.float32))

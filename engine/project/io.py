@@ -103,6 +103,8 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
             "path": project.output.path,
             "codec": project.output.codec,
             "audio": project.output.audio,
+            "fps": project.output.fps,
+            "retime": project.output.retime,
         },
     }
 
@@ -189,8 +191,25 @@ def project_from_json(data: Any, path: Path) -> Project:
         path=out.get("path") if isinstance(out.get("path"), str) else None,
         codec=out.get("codec") if isinstance(out.get("codec"), str) else None,
         audio=bool(out.get("audio", True)),
+        fps=_output_fps(out.get("fps")),
+        retime=_output_retime(out.get("retime", "motion")),
     )
     return Project(clips=clips, output=output, path=path)
+
+
+def _output_fps(value: Any) -> str | None:
+    if value is None:
+        return None
+    from engine.retime import parse_fps
+
+    parse_fps(str(value))  # ValueError → "malformed project (...)"
+    return str(value)
+
+
+def _output_retime(value: Any) -> str:
+    if value not in ("motion", "blend", "nearest"):
+        raise ValueError(f"output.retime must be motion, blend or nearest, got {value!r}")
+    return str(value)
 
 
 def load_project(path: str | Path) -> Project:

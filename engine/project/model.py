@@ -198,13 +198,18 @@ class Clip:
 class OutputSettings:
     """Where and how the project exports.
 
-    path:  output file, folder or pattern; relative paths are relative to the project file.
-    codec: None follows the output's extension (see engine.media.output_format_for).
+    path:   output file, folder or pattern; relative paths are relative to the project file.
+    codec:  None follows the output's extension (see engine.media.output_format_for).
+    fps:    output frame rate as text ("24", "24000/1001"); None keeps the source's rate.
+    retime: how in-between frames are made when the rate changes: "motion" | "blend" |
+            "nearest" (see engine.retime).
     """
 
     path: str | None = None
     codec: str | None = None
     audio: bool = True
+    fps: str | None = None
+    retime: str = "motion"
 
 
 @dataclass

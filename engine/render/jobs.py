@@ -35,6 +35,14 @@ def job_for_project(
     source = project.resolve(clip.path)
     if not source.exists():
         raise ProjectError(where, f"media not found: {source} (moved? relink it)")
+    fps = None
+    if project.output.fps:
+        from engine.retime import parse_fps
+
+        try:
+            fps = parse_fps(project.output.fps)
+        except ValueError as exc:
+            raise ProjectError(where, f"output frame rate: {exc}") from None
     return RenderJob(
         source=source,
         output=project.resolve(str(target)),
@@ -43,4 +51,6 @@ def job_for_project(
         end=end,
         codec=codec if codec is not None else project.output.codec,
         audio=project.output.audio if audio is None else audio,
+        fps=fps,
+        retime=project.output.retime,
     )

@@ -257,3 +257,25 @@ def test_the_processing_device_is_a_remembered_setting(qtbot, settings) -> None:
         win.show_error = lambda title, text: errors.append(text)  # type: ignore[method-assign]
         assert not win.set_device("cuda")
         assert errors and "cuda" in errors[0] and settings.value("device") == "cpu"
+
+
+def test_output_frame_rate_is_an_undoable_project_setting(qtbot, settings, clip, tmp_path) -> None:
+    from engine.project import load_project
+    from engine.render import job_for_project
+
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    assert win.open_path(clip)
+    errors: list[str] = []
+    win.show_error = lambda title, text: errors.append(text)  # type: ignore[method-assign]
+    assert not win.set_output_frame_rate("fast")  # refused with a message, nothing changes
+    assert errors and "fast" in errors[0]
+    assert win.set_output_frame_rate("50")
+    project = win.document.project_or_raise()
+    assert project.output.fps == "50"
+    assert job_for_project(project, tmp_path / "x.mkv").fps == 50
+    win.document.undo_stack.undo()
+    assert win.document.project_or_raise().output.fps is None
+    win.document.undo_stack.redo()
+    saved = win.document.save(tmp_path / "rate.nitrate")
+    assert load_project(saved).output.fps == "50"
