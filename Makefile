@@ -26,10 +26,14 @@ lint: $(STAMP)
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
+# Speed and quality tables (docs/BENCHMARKS.md). The ffmpeg CLI, when installed, is the peer.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.io
+	$(BIN)/python -m benchmarks.shots
+	$(BIN)/python -m benchmarks.retime
+	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
-	$(BIN)/python -m benchmarks.interactive
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks.interactive
 
 # A real window under Xvfb when it is installed (apt-get install xvfb), else offscreen.
 screenshots: $(STAMP)
