@@ -54,10 +54,26 @@ class FlowEstimator:
             size = (max(8, round(w * factor)), max(8, round(h * factor)))
             a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
             b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
-        flow = self._dis.calc(a, b, None)
+        flow = _dis_calc(self._dis, a, b)
         if factor < 1.0:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / np.float32(factor)
         return flow
+
+
+MIN_FLOW_SIDE = 32
+"""DIS crashes the interpreter (segfault) on images under about 32 px high or wide, which a
+quarter-scale preview of a small clip produces: smaller images are padded first (pixels)."""
+
+
+def _dis_calc(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    h, w = a.shape
+    if h >= MIN_FLOW_SIDE and w >= MIN_FLOW_SIDE:
+        return dis.calc(a, b, None)
+    pad_y, pad_x = max(0, MIN_FLOW_SIDE - h), max(0, MIN_FLOW_SIDE - w)
+    border = cv2.BORDER_REPLICATE
+    a = cv2.copyMakeBorder(a, 0, pad_y, 0, pad_x, border)
+    b = cv2.copyMakeBorder(b, 0, pad_y, 0, pad_x, border)
+    return np.ascontiguousarray(dis.calc(a, b, None)[:h, :w])
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
