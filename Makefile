@@ -40,5 +40,9 @@ screenshots: $(STAMP)
 	if command -v xvfb-run >/dev/null; then xvfb-run -a -s "-screen 0 1920x1080x24" \
 		$(BIN)/python -m ui.screenshots; else QT_QPA_PLATFORM=offscreen $(BIN)/python -m ui.screenshots; fi
 
+# Fuzz the project loader and the media probe for a fixed time (seconds per target).
+fuzz: $(STAMP)
+	$(BIN)/python -m benchmarks.fuzz --seconds 60
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -14,7 +14,10 @@ Rules (one place, used by every Reader):
 
 from __future__ import annotations
 
+from typing import Any
+
 import av
+import cv2
 import numpy as np
 
 # AVColorSpace (as tagged in streams) → swscale's SWS_CS_* constant used by reformat().
@@ -32,6 +35,9 @@ _DTYPE_SCALE: dict[int, np.float32] = {}
 
 def component_bits(fmt: av.VideoFormat) -> int:
     """Bits per component of a pixel format (8 for rgb24, 10 for yuv422p10le, …)."""
+    if fmt.name.startswith("bayer_"):
+        # A Bayer sample is one full-depth value; FFmpeg describes it as 2/4/2-bit parts.
+        return 16 if "16" in fmt.name else 8
     comps = fmt.components
     return max(c.bits for c in comps) if comps else 8
 
@@ -44,8 +50,12 @@ def _scale(bits: int) -> np.float32:
 
 
 def _to_float(ints: np.ndarray, bits: int) -> np.ndarray:
-    # One pass: multiply straight into a float32 result (no intermediate copy).
-    return np.multiply(ints, _scale(bits), dtype=np.float32)
+    # Cast, then scale in place: numpy's mixed-type multiply (ints * float32 with
+    # dtype=float32) runs a generic casting loop about 4x slower than a plain cast followed
+    # by a float32 multiply (6.5 ms against 1.6 ms at 1080p); the result is bit-identical.
+    out = ints.astype(np.float32)
+    np.multiply(out, _scale(bits), out=out)
+    return out
 
 
 def is_float_format(name: str) -> bool:
@@ -58,22 +68,40 @@ def is_rgb_format(fmt: av.VideoFormat) -> bool:
     return bool(fmt.is_rgb)
 
 
-def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """One decoded frame as float32 (height, width, 3) RGB, levels 0-1."""
+def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
+    """One decoded frame as float32 (height, width, 3) RGB, levels 0-1.
+
+    size: (width, height) in pixels to reduce the frame to on the way (previews, analysis
+    frames), None for its own size. swscale's area filter does it in the same pass as the
+    colour conversion: at 1080p → 480x270 about 2 ms, where converting the full frame and
+    reducing it with OpenCV takes over 20 ms.
+    """
+    if size is not None and tuple(size) == (frame.width, frame.height):
+        size = None
     fmt = frame.format
     name = fmt.name
     bits = component_bits(fmt)
     if is_float_format(name):
-        return np.ascontiguousarray(
+        full = np.ascontiguousarray(
             frame.to_ndarray(format="gbrpf32le", threads=CONVERT_THREADS), dtype=np.float32
         )
+        if size is None:
+            return full
+        # swscale's float scaling is not what EXR values (beyond 1) need: reduce here.
+        return cv2.resize(full, tuple(size), interpolation=cv2.INTER_AREA)
+    scaling: dict[str, Any] = {}
+    if size is not None:
+        scaling = {"width": int(size[0]), "height": int(size[1]), "interpolation": "AREA"}
     if is_rgb_format(fmt) or name.startswith(("gray", "ya", "pal")):
         if bits <= 8:
-            return _to_float(frame.to_ndarray(format="rgb24", threads=CONVERT_THREADS), 8)
+            return _to_float(frame.to_ndarray(format="rgb24", threads=CONVERT_THREADS,
+                                              **scaling), 8)
         if bits >= 16 or not is_rgb_format(fmt):
-            return _to_float(frame.to_ndarray(format="rgb48le", threads=CONVERT_THREADS), 16)
+            return _to_float(frame.to_ndarray(format="rgb48le", threads=CONVERT_THREADS,
+                                              **scaling), 16)
         native = f"gbrp{bits}le"
-        return _to_float(frame.to_ndarray(format=native, threads=CONVERT_THREADS), bits)
+        return _to_float(frame.to_ndarray(format=native, threads=CONVERT_THREADS, **scaling),
+                         bits)
     # YUV: choose the matrix and range the way players do.
     sws_cs = _AVCOL_TO_SWS.get(int(frame.colorspace))
     if sws_cs is None:
@@ -90,5 +118,6 @@ def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
         src_color_range=rng,
         dst_color_range=_AVCOL_RANGE_JPEG,
         threads=CONVERT_THREADS,
+        **scaling,
     )
     return _to_float(ints, out_bits)

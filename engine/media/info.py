@@ -33,7 +33,10 @@ class MediaInfo:
     per component of the stored pixels; colour tags are FFmpeg's names ("bt709", "tv",
     "unknown", …); ``timecode`` "HH:MM:SS:FF" of frame 0 (";" before FF when drop-frame)
     or None; ``rotation`` degrees counter-clockwise from the display-matrix metadata
-    (reported, not applied by the Reader); ``first_number`` is the number in the first
+    (reported, not applied by the Reader); ``field_order`` "progressive", "tt"/"bb"
+    (interlaced, top/bottom field first, coded in that order), "tb"/"bt" (coded in the
+    other order) or "unknown" -- reported only: frames are processed as progressive
+    pictures (both fields together), never deinterlaced; ``first_number`` is the number in the first
     file's name for sequences (0 for video files). For sequences ``path`` is the folder or
     the printf pattern that was opened and ``codec`` the image format ("dpx", "png", …).
     """
@@ -57,3 +60,4 @@ class MediaInfo:
     variable_frame_rate: bool
     rotation: int
     first_number: int
+    field_order: str = "progressive"

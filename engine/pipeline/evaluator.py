@@ -71,6 +71,16 @@ def step_radius(step: Step) -> int:
     return radius
 
 
+def step_analysis_radius(step: Step) -> int:
+    """Largest analysis radius (frames each side read through `Window.analyse`) of `step`
+    over its keyframes."""
+    op = step.build()
+    radius = op.analysis_radius
+    for frame in step.keyframe_frames():
+        radius = max(radius, op.at(step.params_at(frame)).analysis_radius)
+    return radius
+
+
 def total_radius(recipe: Recipe) -> int:
     """Source frames needed on each side of an output frame by the whole recipe."""
     return sum(step_radius(step) for step in recipe.active)
@@ -120,6 +130,9 @@ class Evaluator:
         self.source_key = source_key
         self._operators: dict[str, Operator] = {}
         self._source_width: int | None = None
+        # (id(shot), scale) → (shot, stages): analysis windows ask for their stages on every
+        # call; the shot is kept so its id cannot be reused while the entry lives.
+        self._stage_lists: dict[tuple[int, float], tuple[PlannedShot, list[_Stage]]] = {}
 
     # -- source frames -----------------------------------------------------------------
     def original(self, index: int, scale: float = 1.0) -> np.ndarray:
@@ -128,12 +141,32 @@ class Evaluator:
         frame = self.cache.get(key)
         if frame is None:
             if scale < 1.0:
-                frame = scaled(self.original(index, 1.0), scale)
+                # The full-size frame is not cached on the way: a preview or an analysis
+                # frame needs only the small one, and a full-size frame (4-16 times the
+                # bytes) would evict the stages' frames. The Reader keeps recently decoded
+                # frames, so a later full-size read of it costs a conversion, not a seek.
+                frame = self._read_scaled(index, scale)
             else:
                 frame = self.source.read(index)
                 self._source_width = frame.shape[1]
             self.cache.put(key, frame)
         return frame
+
+    def _read_scaled(self, index: int, scale: float) -> np.ndarray:
+        """Source frame `index` reduced by `scale`: by the Reader during its colour
+        conversion when it can (a fraction of the cost of converting the full frame and
+        reducing it), always the same way for a given source so results do not depend on
+        what happens to be cached."""
+        info = getattr(self.source, "info", None)
+        read_scaled = getattr(self.source, "read_scaled", None)
+        if read_scaled is not None and info is not None:
+            w, h = int(info.width), int(info.height)
+            return read_scaled(index, (max(1, round(w * scale)), max(1, round(h * scale))))
+        full = self.cache.get(("src", self.source_key, index, 1.0))
+        if full is None:
+            full = self.source.read(index)
+            self._source_width = full.shape[1]
+        return scaled(full, scale)
 
     def analysis_scale(self, scale: float) -> float:
         """Scale of analysis frames: at most ANALYSIS_WIDTH pixels wide, never above `scale`."""
@@ -148,6 +181,7 @@ class Evaluator:
         shot = plan.shot_at(index)
         stages = self._stages(shot, scale)
         masks: dict[int, np.ndarray] = {}
+        self._prefetch(stages, index, shot)
         restored = self._frame(stages, len(stages) - 1, index, shot, scale)
         for k in range(1, len(stages)):
             mask = self.cache.get(("mask", stages[k].key, index))
@@ -176,6 +210,16 @@ class Evaluator:
         return out
 
     def _stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
+        known = self._stage_lists.get((id(shot), scale))
+        if known is not None and known[0] is shot:
+            return known[1]
+        stages = self._build_stages(shot, scale)
+        if len(self._stage_lists) >= self._MAX_OPERATORS:
+            self._stage_lists.clear()
+        self._stage_lists[(id(shot), scale)] = (shot, stages)
+        return stages
+
+    def _build_stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
         key = _digest("src", self.source_key, scale)
         stages = [_Stage(key, None, -1)]
         if shot.repairs:
@@ -196,6 +240,19 @@ class Evaluator:
             stages.append(_Stage(key, op, position, step if step.keyframes else None))
         return stages
 
+    def _prefetch(self, stages: list[_Stage], index: int, shot: PlannedShot) -> None:
+        """Tell the source which frames frame `index` will read, when it is not cached: the
+        operators' windows and analysis reads go back and forth over them, and a Reader
+        that decodes them in one forward pass first saves the seeks in between."""
+        prefetch = getattr(self.source, "prefetch", None)
+        if prefetch is None or len(stages) < 2 or ("frame", stages[-1].key, index) in self.cache:
+            return
+        reach = 0
+        for stage in stages[1:]:
+            op = stage.operator_at(index)
+            reach += op.temporal_radius + op.analysis_radius
+        prefetch(max(shot.start, index - reach), min(shot.end, index + reach) + 1)
+
     def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
         # One instance per (upstream, shot, params, keyframes): operators memoise analyses
         # on it, and keyframed frames share it through `Operator.at`.
@@ -203,6 +260,7 @@ class Evaluator:
         if op is None:
             if len(self._operators) >= self._MAX_OPERATORS:
                 self._operators.clear()
+                self._stage_lists.clear()  # they hold the instances just dropped
             op = build()
             self._operators[key] = op
         return op

@@ -24,8 +24,11 @@ import numpy as np
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media import timecode as tc
+from engine.media.sequence import IMAGE_EXTENSIONS
 from engine.media.writer import sidecar_wav
-from engine.pipeline import Evaluator, FrameCache, ShotPlan, total_radius
+from engine.ops.base import ANALYSIS_WIDTH
+from engine.pipeline import Evaluator, FrameCache, ShotPlan
+from engine.pipeline.evaluator import step_analysis_radius, step_radius
 from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
 
@@ -99,6 +102,35 @@ def _sequence_unit(output: Path) -> tuple[Path, str | None]:
     return output, None
 
 
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_partials(final: Path, sequence: bool = False) -> None:
+    """Remove temporary outputs for `final` left by exports that were killed before they
+    could clean up (kill -9, power loss): same name, a process id no longer running."""
+    prefix = f".{final.name if sequence else final.stem}{PARTIAL_TAG}-"
+    try:
+        siblings = [p for p in final.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for path in siblings:
+        rest = path.name[len(prefix):].removeprefix("join-")
+        pid = rest.split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_running(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 class _Target:
     """Temporary and final locations of one export."""
 
@@ -115,6 +147,7 @@ class _Target:
         if not self.final.parent.is_dir():
             raise MediaError(output, f"the folder {self.final.parent} does not exist")
         self.discard()
+        remove_stale_partials(self.final, self.sequence)
 
     def _sidecars(self) -> tuple[Path, Path] | None:
         """(temporary, final) sidecar WAV of a bare-folder sequence: it sits beside the
@@ -192,13 +225,28 @@ class _BackgroundWriter:
 
 
 def _cache_budget(job: RenderJob, width: int, height: int) -> int:
-    """Bytes the evaluator needs for a sequential pass: each stage keeps its temporal
-    window of frames (and masks), plus slack."""
-    stages = max(len(s.recipe.active) for s in job.plan.shots) + 1
-    radius = max(total_radius(s.recipe) for s in job.plan.shots)
+    """Bytes the evaluator needs for a sequential pass (width, height in pixels).
+
+    Stage j's frames are needed from n − D_j to n + D_j around the output frame n, D_j being
+    the temporal radii of the stages after it added up; each frame comes with a mask. The
+    analysis chain (frames at most ANALYSIS_WIDTH wide, `Window.analyse`) reaches further:
+    by the temporal and analysis radii of the later stages. A budget below this working set
+    makes the LRU drop frames a later window still needs, and a sequential export then
+    computes (and decodes, with a seek) them again; a budget far above it only holds memory.
+    """
     frame_bytes = width * height * 4 * 4  # RGB float32 + a mask
-    frames = stages * (2 * radius + 3) + 4
-    return min(job.cache_bytes, int(frames * frame_bytes * 1.25))
+    small_width = min(width, ANALYSIS_WIDTH)
+    small_bytes = small_width * max(1, round(height * small_width / width)) * 4 * 4
+    need = 0
+    for shot in job.plan.shots:
+        steps = shot.recipe.active
+        temporal = [step_radius(s) for s in steps]
+        reach = [t + step_analysis_radius(s) for s, t in zip(steps, temporal, strict=True)]
+        full = sum(2 * sum(temporal[j:]) + 1 for j in range(len(steps) + 1))
+        small = sum(2 * sum(reach[j:]) + 1 for j in range(len(steps) + 1)) if any(
+            r > t for r, t in zip(reach, temporal, strict=True)) else 0
+        need = max(need, full * frame_bytes + small * small_bytes)
+    return min(job.cache_bytes, int(need * 1.25) + 4 * frame_bytes)
 
 
 def _output_frames(
@@ -233,6 +281,34 @@ def _retime_map(job: RenderJob, end: int, source_fps: Fraction) -> RetimeMap | N
     return RetimeMap(job.start, end, source_fps, fps)
 
 
+def fit_to_format(frame: np.ndarray, fmt: OutputFormat) -> np.ndarray:
+    """`frame` padded to the even width (4:2:2, 4:2:0, any ProRes) and height (4:2:0) its
+    codec needs, by repeating the last column/row: an odd-sized scan keeps every pixel
+    (cropping would lose picture); FFV1 and image sequences keep the size exactly."""
+    height, width = frame.shape[:2]
+    # FFmpeg's "prores" encoder (prores_aw) wants an even width in 4:4:4 too.
+    even_width = fmt.pix_fmt.startswith(("yuv420", "yuv422")) or fmt.encoder == "prores"
+    pad_w = width % 2 if even_width else 0
+    pad_h = height % 2 if fmt.pix_fmt.startswith("yuv420") else 0
+    if not (pad_w or pad_h):
+        return frame
+    return np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+
+
+def check_output_is_not_source(source: Path, output: Path) -> None:
+    """MediaError when an export would replace its own source: the original is never
+    overwritten (the rename at the end would destroy it)."""
+    def unit(p: Path) -> Path:
+        p = Path(p)
+        if "%" in p.name or (p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir()):
+            return p.parent  # a sequence is its folder
+        return p
+    src, out = unit(source).resolve(), unit(output).resolve()
+    if src == out or (src.exists() and out.exists() and os.path.samefile(src, out)):
+        raise MediaError(output, "is the source of the export; choose another output "
+                         "(the original is never overwritten)")
+
+
 def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Export `job`, yielding Progress after every frame; raises NitrateError on failure
     and RenderCancelled when `cancel` is set (in both cases nothing is left behind)."""
@@ -246,6 +322,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                 f"frame range {job.start}-{end} is outside the clip (0-{info.frame_count - 1})",
             )
         fmt = output_format_for(job.output, job.codec, info.bit_depth)
+        check_output_is_not_source(job.source, job.output)
         target = _Target(job.output, fmt)
         audio = None
         if job.audio and info.audio:
@@ -266,6 +343,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                 if cancel.cancelled:
                     raise RenderCancelled(f"{job.output}: export cancelled")
                 index, frame = next(frames)
+                frame = fit_to_format(frame, fmt)
                 if writer is None:
                     # Sized by the first restored frame: an upscaling recipe changes it.
                     height, width = frame.shape[:2]
@@ -296,6 +374,10 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                 except Exception:  # noqa: BLE001 - cleanup must not hide the real error
                     pass
             target.discard()
+            if isinstance(exc, MediaError) and exc.path.startswith(str(target.temp)):
+                # Name the output the user asked for, not our temporary file.
+                problem = exc.problem.replace("cannot be written (", "write failed (")
+                raise MediaError(job.output, problem) from None
             if isinstance(exc, OSError):
                 raise MediaError(job.output, f"write failed: {exc.strerror or exc}") from None
             raise
