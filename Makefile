@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Nitrate into $(VENV) (log: $(VENV)/install.log)"
-	@$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e '.[dev]' \
+	@$(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt -e '.[dev,cluster]' \
 		> $(VENV)/install.log 2>&1 || (tail -n 40 $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 

@@ -6,7 +6,9 @@ Contract (other tools and the tests rely on it):
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
                   [--repair FRAMES[@X,Y,W,H] …] [--resume]
+                  [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
+                  [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
@@ -22,6 +24,7 @@ and the problem; no traceback; no output left under the final name).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -76,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
                        "folder beside the output and continue an interrupted run of the "
                        "same job from its last complete segment")
 
+    def cluster_args(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--workers", type=int, default=None, metavar="N",
+                           help="render on N local worker processes (Dask), started and "
+                           "stopped by this command")
+        group.add_argument("--cluster", default=None, metavar="ADDRESS",
+                           help="render on the workers of a running Dask scheduler "
+                           "(tcp://host:8786); paths must be the same on every node "
+                           "(docs/DISTRIBUTED.md)")
+        p.add_argument("--chunk-frames", type=int, default=None, metavar="K",
+                       help="with --workers/--cluster: frames per chunk at most (chunks are "
+                       "cut at shot boundaries; default 144)")
+
     p = sub.add_parser("restore", help="restore (or transcode) a clip into a new file")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True,
@@ -98,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                    "or the nearest frame repeated/dropped")
 
     resume_arg(p)
+    cluster_args(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
                    help="rebuild destroyed frames (120, 300-302) or a region of them "
                    "(300-302@40,60,80,50: x,y,width,height px) from their neighbours "
@@ -109,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None)
     device_arg(p)
     resume_arg(p)
+    cluster_args(p)
 
     p = sub.add_parser("repair", help="mark frames or regions of a project's clip for manual "
                        "repair (saved in the project)")
@@ -249,10 +267,19 @@ class _Bar:
             print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps)")
 
 
-def _run_job(job, resume: bool = False) -> int:
+def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) -> int:
     from engine.render import CancelToken, render
     from engine.render.resume import render_resumable
 
+    workers = getattr(args, "workers", None)
+    cluster = getattr(args, "cluster", None)
+    chunk_frames = getattr(args, "chunk_frames", None)
+    if workers is not None or cluster is not None:
+        if resume:
+            raise UsageError("--resume cannot be combined with --workers/--cluster")
+        return _run_distributed(job, workers, cluster, chunk_frames)
+    if chunk_frames is not None:
+        raise UsageError("--chunk-frames needs --workers or --cluster")
     cancel = CancelToken()
     bar = _Bar(Path(job.output).name)
     last = None
@@ -264,6 +291,44 @@ def _run_job(job, resume: bool = False) -> int:
             last = progress
             bar.update(progress)
     except KeyboardInterrupt:
+        cancel.cancel()
+        raise RenderCancelled(f"{job.output}: export cancelled") from None
+    finally:
+        if bar.tty:
+            sys.stderr.write("\n")
+            bar.tty = False
+    bar.close(last)
+    return 0
+
+
+def _run_distributed(job, workers: int | None, cluster: str | None,
+                     chunk_frames: int | None) -> int:
+    """Render `job` on a Dask cluster (an existing scheduler, or `workers` local worker
+    processes) with one progress bar over all chunks."""
+    from engine.distributed import DEFAULT_CHUNK_FRAMES, connect, render_distributed
+    from engine.render import CancelToken
+
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if chunk_frames is not None and chunk_frames < 1:
+        raise UsageError(f"--chunk-frames must be at least 1, got {chunk_frames}")
+    cancel = CancelToken()
+    bar = _Bar(Path(job.output).name)
+    last = None
+    try:
+        with connect(cluster, workers) as client:
+            count = len(client.scheduler_info().get("workers", {}))
+            where = cluster or "a local cluster"
+            print(f"nitrate: rendering on {count} workers of {where}", file=sys.stderr)
+            # closing(): a Ctrl+C in the loop body still stops the workers and removes
+            # the work folder while the client is connected.
+            with contextlib.closing(render_distributed(
+                    job, client, cancel, chunk_frames or DEFAULT_CHUNK_FRAMES)) as steps:
+                for progress in steps:
+                    last = progress
+                    bar.update(progress)
+    except KeyboardInterrupt:
+        # render_distributed has stopped the workers and removed the work folder.
         cancel.cancel()
         raise RenderCancelled(f"{job.output}: export cancelled") from None
     finally:
@@ -355,7 +420,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         fps=fps,
         retime=args.retime,
     )
-    return _run_job(job, resume=args.resume)
+    return _run_job(job, resume=args.resume, args=args)
 
 
 def _parse_fps(text: str):  # -> Fraction
@@ -451,7 +516,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     project = load_project(args.project)
     return _run_job(job_for_project(project, args.output, codec=args.codec),
-                    resume=args.resume)
+                    resume=args.resume, args=args)
 
 
 def cmd_ops(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -364,12 +364,25 @@ def join_segments(work: Path, fmt: OutputFormat, total: int, segment_frames: int
     their timestamps offset by the frames before them, the audio written once; written
     under a temporary name and renamed when complete."""
     count = -(-total // segment_frames)
+    parts = [(_segment_path(work, k, fmt), min(segment_frames, total - k * segment_frames))
+             for k in range(count)]
+    join_files(parts, fmt, fps, output, timecode, audio)
+
+
+def join_files(parts: Sequence[tuple[Path, int]], fmt: OutputFormat, fps: Fraction,
+               output: Path, timecode: str | None, audio: AudioSource | None) -> None:
+    """Remux closed video files `parts` ((path, frames) in order, each a complete file in
+    the final codec starting on a keyframe) into `output`, nothing re-encoded: packets
+    copied with their timestamps offset by the frames before them (frames at `fps` frames
+    per second), the audio written once; under a temporary name, renamed when complete.
+    Shared by resumable exports (equal segments) and distributed ones (chunks cut at
+    shots)."""
     temp = output.parent / f".{output.stem}{PARTIAL_TAG}-join-{os.getpid()}{output.suffix}"
     temp.unlink(missing_ok=True)
     feed = AudioFeed(audio) if audio is not None else None
     try:
         with av.open(str(temp), "w") as out:
-            first = av.open(str(_segment_path(work, 0, fmt)))
+            first = av.open(str(parts[0][0]))
             try:
                 template = first.streams.video[0]
                 stream = out.add_stream_from_template(template, opaque=True)
@@ -386,11 +399,12 @@ def join_segments(work: Path, fmt: OutputFormat, total: int, segment_frames: int
                 if codec in (None, "pcm"):
                     codec = pcm_codec_for(feed.source_format)
                 sink = AudioSink(out, codec, feed)
-            for k in range(count):
-                _copy_segment(out, stream, _segment_path(work, k, fmt), k * segment_frames,
-                              fps)
+            before = 0
+            for path, frames in parts:
+                _copy_segment(out, stream, path, before, fps)
+                before += frames
                 if sink is not None:
-                    sink.write_until(Fraction(min(total, (k + 1) * segment_frames)) / fps)
+                    sink.write_until(Fraction(before) / fps)
             if sink is not None:
                 sink.finish()
         os.replace(temp, output)
