@@ -5,27 +5,60 @@ Works on linear-ish scanned levels 0-1. Order of operations follows grading tool
 automatic per-shot restoration first (levels and balance, off by default), then the manual
 grade: exposure → lift/gamma/gain → contrast about mid-grey → saturation.
 
-The automatic part measures the whole shot, not the frame: 12 frames spread over the shot
-are pooled, and one constant per-channel gain and offset is derived from them, so the
-correction cannot pump from frame to frame. Faded prints lose their dyes unevenly (a pink
-cast), their blacks rise and their whites sink; per-channel black and white points
-(robust percentiles) and a grey-world mid-point put the three channels back on a common
-scale.
+The automatic part measures the whole shot, not the frame: 12 analysis frames
+(`Window.analyse`, small) spread over the shot are pooled, and one constant per-channel
+gain and offset is derived from them, so the correction cannot pump from frame to frame.
+It undoes a fade only as far as the shot shows one: a faded print's blacks rise to a
+common fog floor in all channels, its range is compressed and its dyes fade unevenly (a
+pink cast). The floor is lowered half way (fog and a scene with no true black look alike),
+a sunken white is raised, and the channels' whites are brought together in proportion to
+the evidence of fading (the floor's height), so a shot with true blacks keeps its colours
+and a picture that is not faded is barely touched.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from engine.ops.base import Operator, Result, Window
+from engine.ops.base import ANALYSIS_WIDTH, Operator, Result, Window
+from engine.ops.memo import Memo
 from engine.ops.params import Params, param
 
 # Rec. 709 luma weights: saturation is changed around this luma so brightness is kept.
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def analysis_span(window: Window, radius: int) -> tuple[int, int]:
+    """First and last frame index (inclusive) within `radius` frames of the current one whose
+    analysis frames `analysis_frame` can give: the shot, or only the window's own frames
+    when it was built without `analyse` or `fetch` (a bare window in a test or tool)."""
+    first, last = window.shot
+    if window.analyse is None and window.fetch is None:
+        first, last = window.indices[0], window.indices[-1]
+    return max(first, window.index - radius), min(last, window.index + radius)
+
+
+def analysis_frame(window: Window, index: int) -> np.ndarray:
+    """Previous-stage frame `index` at most ANALYSIS_WIDTH pixels wide, for statistics.
+
+    `window.analyse` when the pipeline provides it (cheap, cached, identical at every
+    preview scale); otherwise the full-size frame from `fetch` or the window, reduced here.
+    Lengths measured on it convert to the current frame's pixels by the ratio of widths.
+    """
+    if window.analyse is not None:
+        return window.analyse(index)
+    if window.fetch is not None:
+        frame = window.fetch(index)
+    else:
+        frame = window.frames[window.indices.index(index)]
+    h, w = frame.shape[:2]
+    if w <= ANALYSIS_WIDTH:
+        return frame
+    size = (ANALYSIS_WIDTH, max(8, round(h * ANALYSIS_WIDTH / w)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def _channel(name: str, what: str, default: float, lo: float, hi: float, unit: str = "") -> float:
@@ -48,11 +81,12 @@ class ColorParams(Params):
     gain_g: float = _channel("G", "Gain", 1.0, 0.0, 4.0)
     gain_b: float = _channel("B", "Gain", 1.0, 0.0, 4.0)
     auto_levels: bool = param(False, label="Auto levels",
-                              help="Stretch the shot's darkest and brightest 0.5 % to black "
-                              "and white (one setting for the whole shot)")
+                              help="Lower a faded shot's raised blacks and raise a sunken "
+                              "white (one setting for the whole shot)")
     auto_balance: bool = param(False, label="Auto balance",
-                               help="Neutralise the shot's colour cast (faded dyes): channel "
-                               "black, white and mid points are brought together")
+                               help="Reduce a faded shot's colour cast (uneven dye fading): "
+                               "channel whites are brought together as far as the shot "
+                               "shows a fade")
     auto_strength: float = param(1.0, label="Auto strength", minimum=0.0, maximum=1.0,
                                  step=0.05, help="How much of the automatic correction is applied")
 
@@ -78,85 +112,74 @@ def apply_grade(frame: np.ndarray, p: ColorParams) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-# Shot statistics: frames sampled per shot, analysis width (pixels), percentiles (%).
+# Shot statistics: frames sampled per shot, percentiles (%). The low one is far down the
+# tail: a faded print's fog floor is where its darkest pixels pile up.
 _SAMPLES = 12
-_STATS_WIDTH = 256
-_LOW_PCT, _HIGH_PCT = 0.5, 99.5
-# Where the automatic levels put the shot's low and high percentiles (levels 0-1): a little
-# inside black and white so the extremes keep some detail.
-_BLACK, _WHITE = 0.02, 0.98
-# Weight of the grey-world mid-point against the black and white points in the balance.
-_GREY_WEIGHT = 0.5
+_LOW_PCT, _HIGH_PCT = 0.1, 99.5
+# A shot whose darkest pixels sit this high (levels) has a floor as raised as a clearly
+# faded print's; below it the evidence of a fade, and so the balance applied, shrinks in
+# proportion (a shot with true blacks is left as it is).
+_FLOOR_FULL = 0.05
+# Share of the raised floor that auto levels removes: a fog floor and a scene with no
+# true black (haze, a grey street) look the same, so it goes half way.
+_FLOOR_REMOVED = 0.5
+# Where auto levels puts a white that has sunk (levels): a little inside white so the
+# highlights keep some detail. A white already above it is left alone.
+_WHITE = 0.98
+# How far (exponent, at full evidence) the channels' white points are brought together:
+# part of a difference between channel whites is the scene's own colour.
+_BALANCE = 0.8
 # A change of this size (levels) shows as 1 in the mask.
 _MASK_FULL = 0.1
 
 
 @dataclass(frozen=True)
 class ShotStats:
-    """Robust levels of a shot, per channel R, G, B and for luma (levels 0-1)."""
+    """Robust levels of a shot, per channel R, G, B (levels 0-1)."""
 
     low: np.ndarray     # (3,) low percentile per channel
     high: np.ndarray    # (3,) high percentile per channel
     mean: np.ndarray    # (3,) mean per channel
-    luma_low: float
-    luma_high: float
 
 
 def shot_stats(frames: list[np.ndarray]) -> ShotStats:
-    """Pool downscaled `frames` and measure their per-channel levels."""
-    pixels = []
-    for f in frames:
-        h, w = f.shape[:2]
-        if w > _STATS_WIDTH:
-            f = cv2.resize(f, (_STATS_WIDTH, max(1, round(h * _STATS_WIDTH / w))),
-                           interpolation=cv2.INTER_AREA)
-        pixels.append(f.reshape(-1, 3))
-    rgb = np.concatenate(pixels, axis=0)
+    """Pool `frames` (analysis frames: small, so grain is averaged away) and measure their
+    per-channel levels."""
+    rgb = np.concatenate([f.reshape(-1, 3) for f in frames], axis=0)
     low, high = np.percentile(rgb, [_LOW_PCT, _HIGH_PCT], axis=0)
-    luma = rgb @ LUMA_WEIGHTS
-    luma_low, luma_high = np.percentile(luma, [_LOW_PCT, _HIGH_PCT])
-    return ShotStats(low, high, rgb.mean(axis=0), float(luma_low), float(luma_high))
+    return ShotStats(low, high, rgb.mean(axis=0))
 
 
 def auto_correction(stats: ShotStats, levels: bool, balance: bool,
                     strength: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (gain (3,), offset (3,)) restoring a shot's levels and/or balance.
+    """Per-channel (gain (3,), offset (3,)) undoing as much of a fade as the shot shows.
 
-    levels:  the shot's low/high percentiles go to near black/white; without `balance` one
-             map serves all channels (hue kept).
-    balance: each channel's own low/high percentiles and mean are brought onto the common
-             ones (least squares through the three points), which removes a dye fade's cast;
-             without `levels` the shot's overall contrast is kept.
+    A fade raises the black floor to a common level in all channels (fog) and scales each
+    channel's picture above it by its own factor (dyes fade unevenly: a cast). So:
+
+    levels:  the floor (the lowest channel's low percentile) is lowered by _FLOOR_REMOVED
+             of its height, and the brightest channel's white raised to _WHITE when it has
+             sunk below it (a faded or dim print's compressed range); a white above it is
+             left alone, so a picture that is not faded is not stretched.
+    balance: each channel's white is brought towards the brightest channel's, by an
+             exponent growing with the evidence of a fade (the floor's height): a shot
+             with true blacks keeps its colours.
     strength: 0 = no change … 1 = full correction.
     """
-    gain, offset = np.ones(3), np.zeros(3)
+    floor = float(stats.low.min())
+    white = float(stats.high.max())
+    span = max(white - floor, 1e-3)
     if levels:
-        lo_t, hi_t = _BLACK, _WHITE
+        target, white_target = floor * (1.0 - _FLOOR_REMOVED), max(white, _WHITE)
     else:
-        lo_t = float(stats.low @ LUMA_WEIGHTS)
-        hi_t = float(stats.high @ LUMA_WEIGHTS)
+        target, white_target = floor, white
+    gain = np.full(3, (white_target - target) / span)
     if balance:
-        span = np.maximum(stats.high - stats.low, 1e-3)
-        mid = np.clip((stats.mean - stats.low) / span, 0.05, 0.95)  # normalised channel means
-        mid_t = float(mid @ LUMA_WEIGHTS)
-        # Per channel, the line through (0, 0), (mid, mid_t), (1, 1) in normalised levels,
-        # fitted by weighted least squares.
-        xs = np.stack([np.zeros(3), mid, np.ones(3)], axis=1)
-        ys = np.stack([np.zeros(3), np.full(3, mid_t), np.ones(3)], axis=1)
-        w = np.array([1.0, _GREY_WEIGHT, 1.0])
-        mx = (xs * w).sum(axis=1) / w.sum()
-        my = (ys * w).sum(axis=1) / w.sum()
-        slope = ((w * (xs - mx[:, None]) * (ys - my[:, None])).sum(axis=1)
-                 / (w * (xs - mx[:, None]) ** 2).sum(axis=1))
-        icpt = my - slope * mx
-        # Compose: normalise, straighten, then place on [lo_t, hi_t].
-        gain = (hi_t - lo_t) * slope / span
-        offset = lo_t + (hi_t - lo_t) * (icpt - slope * stats.low / span)
-    elif levels:
-        span = max(stats.luma_high - stats.luma_low, 1e-3)
-        gain = np.full(3, (hi_t - lo_t) / span)
-        offset = np.full(3, lo_t - stats.luma_low * (hi_t - lo_t) / span)
-    gain = 1.0 + strength * (np.clip(gain, 0.2, 5.0) - 1.0)
+        evidence = float(np.clip(floor / _FLOOR_FULL, 0.0, 1.0))
+        spans = np.maximum(stats.high - floor, 1e-3)
+        gain = gain * np.clip(span / spans, 0.5, 2.0) ** (_BALANCE * evidence)
+    offset = target - floor * gain
+    gain = 1.0 + strength * (gain - 1.0)
     offset = strength * offset
     return gain.astype(np.float32), offset.astype(np.float32)
 
@@ -171,25 +194,21 @@ class ColorOperator(Operator):
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
         # Per (window.key, shot): a few shots' statistics, the ones an export is crossing.
-        self._stats: OrderedDict[tuple[str, tuple[int, int]], ShotStats] = OrderedDict()
+        self._stats: Memo[ShotStats] = Memo(8)
+
+    # analysis_radius stays 0: the statistics read only _SAMPLES analysis frames spread over
+    # the whole shot, once per shot; declaring the shot's length as a radius would make the
+    # planners prefetch, decode and cache every frame of it around each frame.
 
     def stats(self, window: Window) -> ShotStats:
-        """Statistics of the window's shot from up to 12 frames spread over it (memoised)."""
-        key = (window.key, window.shot)
-        hit = self._stats.get(key)
-        if hit is not None:
-            return hit
-        first, last = window.shot
-        if window.fetch is not None:
+        """Statistics of the window's shot from up to _SAMPLES analysis frames spread over
+        it (memoised)."""
+        def compute() -> ShotStats:
+            first, last = analysis_span(window, window.shot[1] - window.shot[0])
             picks = np.unique(np.linspace(first, last, min(_SAMPLES, last - first + 1)).round())
-            frames = [window.fetch(int(i)) for i in picks]
-        else:
-            frames = list(window.frames)
-        result = shot_stats(frames)
-        self._stats[key] = result
-        while len(self._stats) > 8:
-            self._stats.popitem(last=False)
-        return result
+            return shot_stats([analysis_frame(window, int(i)) for i in picks])
+
+        return self._stats.get_or_compute((window.key, window.shot), compute)
 
     def process(self, window: Window) -> Result:
         p = self.params

@@ -9,29 +9,32 @@ How it works, and why:
   map (gain, offset) taking frame i's levels to frame i+1's (mean and standard deviation
   matched over the corresponding pixels, with outliers such as dust or occlusions dropped).
   Pair maps are memoised, so a sequential export computes each one once.
-- Chaining the pair maps gives, for every frame j of the window, the map taking the current
-  frame's levels to frame j's. Without flicker these maps vary slowly (a fade, a lamp
-  dimming); flicker makes them jump. A robust local-linear fit over ±radius frames gives
-  the slowly varying target; the current frame is mapped onto it. A linear fit follows a
-  fade exactly, so only the high-frequency part is removed.
+- Chaining the pair maps gives, for every frame j within ±radius, the map taking the
+  current frame's levels to frame j's. Without flicker these maps vary slowly (a fade, a
+  lamp dimming); flicker makes them jump, and it also "breathes" (slow swings over a few
+  frames, which a short window mistakes for light). A robust local-linear fit over ±radius
+  frames (30 by default: a second and more either side) gives the steady target; the
+  current frame is mapped onto it. A linear fit follows a fade exactly, and a lasting jump
+  (a lamp switched on) splits the window, so only flicker is removed.
 - The per-region corrections are interpolated smoothly (bicubic over the region centres)
   into a per-pixel gain and offset field, so no block edges appear.
 
-Analysis runs on a luma image about 256 pixels wide, so the cost at 720p is dominated by
+All statistics come from the small `Window.analyse` frames (`analysis_radius` = radius), so
+the pipeline keeps no full-size neighbours for this stage (`temporal_radius` 0); the
+analysis runs on a luma image about 256 pixels wide, and the cost at 720p is dominated by
 the final per-pixel multiply-add.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
 from engine.ops.base import Operator, Result, Window
-from engine.ops.color import LUMA_WEIGHTS
+from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
+from engine.ops.memo import Memo
 from engine.ops.params import Params, param
 
 # Width (pixels) of the luma image used for flow and statistics.
@@ -53,7 +56,7 @@ _STEP_MIN = 0.1
 class DeflickerParams(Params):
     strength: float = param(1.0, label="Strength", minimum=0.0, maximum=1.0, step=0.05,
                             help="Fraction of the measured flicker that is removed")
-    radius: int = param(12, label="Temporal radius", unit="frames", minimum=2, maximum=25,
+    radius: int = param(30, label="Temporal radius", unit="frames", minimum=2, maximum=50,
                         step=1, help="Frames on each side used for the steady target; "
                         "longer removes slower flicker but follows real light changes less")
     regions: int = param(6, label="Region grid", unit="regions", minimum=2, maximum=12, step=1,
@@ -62,21 +65,6 @@ class DeflickerParams(Params):
     local: bool = param(True, label="Local flicker",
                         help="Correct each region separately (uneven flicker) as well as the "
                         "whole frame")
-
-
-class _Bounded(OrderedDict[Any, Any]):
-    """A small LRU dict: memoised analyses of the frames an export is passing through."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def remember(self, key: Any, value: Any) -> Any:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
-        return value
 
 
 def analysis_luma(frame: np.ndarray, width: int = _ANALYSIS_WIDTH) -> np.ndarray:
@@ -190,19 +178,22 @@ def same_light(levels: np.ndarray, center: int) -> np.ndarray:
         return keep
     # Typical flicker step from frame to frame (robust, one jump barely counts).
     noise = 1.4826 * np.median(np.abs(np.diff(levels, axis=0)), axis=0) / np.sqrt(2.0)
-    best = np.zeros(k)
-    where = np.full(k, -1)
-    left_at = np.zeros(k)
-    right_at = np.zeros(k)
-    for b in range(1, t - 2):  # boundary between b and b + 1, >= 2 frames each side
-        left = np.median(levels[max(0, b - 3):b + 1], axis=0)
-        right = np.median(levels[b + 1:b + 5], axis=0)
-        jump = np.abs(right - left)
-        better = jump > best
-        best = np.where(better, jump, best)
-        where = np.where(better, b, where)
-        left_at = np.where(better, left, left_at)
-        right_at = np.where(better, right, right_at)
+    # Boundary b lies between frames b and b + 1, with >= 2 frames each side; medians of
+    # the up-to-4 frames before and after it.
+    bounds = np.arange(1, t - 2)
+    left = np.empty((len(bounds), k))
+    right = np.empty((len(bounds), k))
+    # Full 4-frame windows at once; the few boundaries near the ends one by one.
+    med4 = np.median(np.lib.stride_tricks.sliding_window_view(levels, 4, axis=0), axis=2)
+    for n, b in enumerate(bounds):
+        left[n] = med4[b - 3] if b >= 3 else np.median(levels[:b + 1], axis=0)
+        right[n] = med4[b + 1] if b + 4 < t else np.median(levels[b + 1:], axis=0)
+    jump = np.abs(right - left)
+    pick = np.argmax(jump, axis=0)
+    cols = np.arange(k)
+    best = jump[pick, cols]
+    where = bounds[pick]
+    left_at, right_at = left[pick, cols], right[pick, cols]
     found = best > np.maximum(_STEP_K * noise, _STEP_MIN)
     rows = np.arange(t)[:, None]
     on_left = np.where(np.abs(where - center) <= 1,
@@ -262,39 +253,36 @@ class DeflickerOperator(Operator):
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
-        # Memoised per (window.key, index) and (window.key, i, i+1): enough for a sliding
-        # window plus slack, so a sequential export analyses every frame and pair once.
-        capacity = 4 * self.params.radius + 16
-        self._lumas = _Bounded(capacity)
-        self._pairs = _Bounded(capacity)
+        # Memoised per (window.key, index): enough for a sliding window plus slack, so a
+        # sequential export analyses every frame and pair once.
+        capacity = 2 * self.params.radius + 8
+        self._lumas: Memo[np.ndarray] = Memo(capacity)
+        self._pairs: Memo[np.ndarray] = Memo(capacity)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 
     @property
-    def temporal_radius(self) -> int:
+    def analysis_radius(self) -> int:
         return self.params.radius
 
-    def _luma(self, window: Window, pos: int) -> np.ndarray:
-        key = (window.key, window.indices[pos])
-        hit = self._lumas.get(key)
-        if hit is not None:
-            return hit
-        return self._lumas.remember(key, analysis_luma(window.frames[pos]))
+    def _luma(self, window: Window, index: int) -> np.ndarray:
+        return self._lumas.get_or_compute(
+            (window.key, index), lambda: analysis_luma(analysis_frame(window, index)))
 
-    def _pair(self, window: Window, pos: int) -> np.ndarray:
-        """Level maps (1 + regions, 2) from frame pos to frame pos + 1 (row 0: whole frame)."""
-        key = (window.key, window.indices[pos], self.params.regions, self.params.local)
-        hit = self._pairs.get(key)
-        if hit is not None:
-            return hit
-        a, b = self._luma(window, pos), self._luma(window, pos + 1)
+    def _pair(self, window: Window, index: int) -> np.ndarray:
+        """Level maps (1 + regions, 2) from frame `index` to `index + 1` (row 0: whole
+        frame)."""
+        key = (window.key, index, self.params.regions, self.params.local)
+        return self._pairs.get_or_compute(key, lambda: self._measure_pair(window, index))
+
+    def _measure_pair(self, window: Window, index: int) -> np.ndarray:
+        a, b = self._luma(window, index), self._luma(window, index + 1)
         h, w = a.shape
         flow = self._dis.calc(_flow_input(a), _flow_input(b), None)
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         mx, my = xs + flow[..., 0], ys + flow[..., 1]
         warped = cv2.remap(b, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = (mx >= 1) & (mx <= w - 2) & (my >= 1) & (my <= h - 2)
-        maps = self._maps(a, warped, inside)
-        return self._pairs.remember(key, maps)
+        return self._maps(a, warped, inside)
 
     def _maps(self, a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> np.ndarray:
         h, w = a.shape
@@ -317,19 +305,20 @@ class DeflickerOperator(Operator):
 
     def correction(self, window: Window) -> np.ndarray:
         """Level maps (1 + regions, 2) [gain, offset] to apply to the current frame."""
-        c = window.center
-        n = len(window.frames)
-        # maps[j]: current frame's levels -> frame j's levels.
-        first = self._pair(window, 0) if n > 1 else None
-        size = 1 if first is None else first.shape[0]
-        identity = np.tile(np.array([1.0, 0.0]), (size, 1))
+        lo, hi = analysis_span(window, self.params.radius)
+        n, c = hi - lo + 1, window.index - lo
+        if n == 1:
+            size = 1 + (np.prod(_grid_shape(self.params.regions, *self._luma(
+                window, window.index).shape)) if self.params.local else 0)
+            return np.tile(np.array([1.0, 0.0]), (int(size), 1))
+        # maps[j]: current frame's levels -> frame lo + j's levels.
+        pairs = [self._pair(window, i) for i in range(lo, hi)]
+        identity = np.tile(np.array([1.0, 0.0]), (pairs[0].shape[0], 1))
         maps = [identity] * n
         for j in range(c + 1, n):
-            maps[j] = _compose(self._pair(window, j - 1), maps[j - 1])
+            maps[j] = _compose(pairs[j - 1], maps[j - 1])
         for j in range(c - 1, -1, -1):
-            maps[j] = _compose(_invert(self._pair(window, j)), maps[j + 1])
-        if n == 1:
-            return identity
+            maps[j] = _compose(_invert(pairs[j]), maps[j + 1])
         series = np.stack(maps, axis=0)  # (T, K, 2)
         t = np.arange(n) - c
         flat = np.concatenate([np.log(series[..., 0]), series[..., 1]], axis=1)
@@ -355,19 +344,19 @@ class DeflickerOperator(Operator):
             change = abs((gain - 1.0) * 0.5 + offset) / _MASK_FULL
             mask = np.full((h, w), min(1.0, change), np.float32)
             return Result(out, mask)
-        small_h, small_w = self._luma(window, window.center).shape
+        small_h, small_w = self._luma(window, window.index).shape
         cols, rows = _grid_shape(self.params.regions, small_h, small_w)
         grid = corr[1:].reshape(rows, cols, 2).astype(np.float32)
         # Bicubic over the region centres gives a smooth field with no block edges; it is
-        # built at a quarter size and enlarged bilinearly (the field is smooth, and a bicubic
-        # resize straight to full size costs twice as much).
+        # built at a quarter size and enlarged bilinearly, one channel at a time (the field
+        # is smooth, and a bicubic resize straight to full size costs several times more).
         quarter = (max(w // 4, cols), max(h // 4, rows))
         small = cv2.resize(grid, quarter, interpolation=cv2.INTER_CUBIC)
-        gain = cv2.resize(np.repeat(small[..., :1], 3, axis=2), (w, h),
+        gain = cv2.resize(np.ascontiguousarray(small[..., 0]), (w, h),
                           interpolation=cv2.INTER_LINEAR)
-        offset = cv2.resize(np.repeat(small[..., 1:], 3, axis=2), (w, h),
+        offset = cv2.resize(np.ascontiguousarray(small[..., 1]), (w, h),
                             interpolation=cv2.INTER_LINEAR)
-        out = cv2.add(cv2.multiply(frame, gain), offset)
+        out = cv2.add(cv2.multiply(frame, cv2.merge([gain] * 3)), cv2.merge([offset] * 3))
         change = np.abs((small[..., 0] - 1.0) * 0.5 + small[..., 1]) / _MASK_FULL
         mask = cv2.resize(np.clip(change, 0.0, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
         return Result(out, mask.astype(np.float32, copy=False))

@@ -76,10 +76,33 @@ def test_faded_shot_is_restored(clean):
     # channels) is colour error; the overall levels are the restorer's choice.
     err_before, err_after = colour_error(faded, ref), colour_error(out, ref)
     assert err_after < err_before / 3, (err_before, err_after)
-    # The pink cast is gone (channel balance as in the reference) and the raised blacks are
-    # black again.
-    assert cast_error(out[0], ref[0]) < cast_error(faded[0], ref[0]) / 3
+    # Most of the pink cast is gone (channel balance towards the reference's; part of a
+    # channel difference may be the scene's own colour, so it is not forced all the way)
+    # and the raised blacks are lower again.
+    assert cast_error(out[0], ref[0]) < cast_error(faded[0], ref[0]) / 2
     assert np.percentile(out[0] @ LUMA_WEIGHTS, 1) < np.percentile(faded[0] @ LUMA_WEIGHTS, 1) - 0.05
+
+
+def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    mse = float(np.mean((np.stack(a) - np.stack(b)) ** 2))
+    return 10.0 * np.log10(1.0 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize("amount", [0.3, 0.5])
+def test_faded_shot_gets_closer_to_the_clean_one(clean, amount):
+    faded = [fade_frame(f, amount) for f in clean]
+    op = create("color", AUTO)
+    out = [op.process(window_at(faded, i)).frame for i in range(len(faded))]
+    assert psnr(out, clean) > psnr(faded, clean) + 1.0, (psnr(faded, clean), psnr(out, clean))
+
+
+def test_unfaded_shot_with_true_blacks_is_nearly_untouched(clean):
+    # A well-exposed shot: full-range blacks and whites, its own colours (a blue sky).
+    graded = [np.clip((f - 0.06) / 0.88 * np.array([0.9, 0.95, 1.0], np.float32), 0, 1)
+              for f in clean]
+    op = create("color", AUTO)
+    out = [op.process(window_at(graded, i)).frame for i in range(len(graded))]
+    assert psnr(out, graded) > 40.0, psnr(out, graded)
 
 
 def test_correction_is_constant_over_the_shot(clean):
@@ -107,6 +130,18 @@ def test_strength_and_manual_controls_apply_after_auto(clean):
     np.testing.assert_allclose(half, (full + faded[2]) / 2, atol=1e-5)
     darker = create("color", {**AUTO, "exposure": -1.0}).process(window_at(faded, 2)).frame
     np.testing.assert_allclose(darker, full / 2, rtol=1e-5, atol=1e-6)
+
+
+def test_statistics_come_from_the_analysis_frames(clean):
+    # The pipeline gives small analysis frames of the whole shot and no full-size ones
+    # beyond the current frame: the shot statistics are the same as from full-size frames.
+    faded = [fade_frame(f, 0.5) for f in clean]
+    w = window_at(faded, 4)
+    small = Window(frames=w.frames, indices=w.indices, center=0, shot=w.shot, key="small",
+                   analyse=w.fetch)
+    np.testing.assert_allclose(create("color", AUTO).process(small).frame,
+                               create("color", AUTO).process(w).frame, atol=1e-6)
+    assert create("color", AUTO).temporal_radius == 0
 
 
 def test_statistics_stay_inside_the_shot(clean):
