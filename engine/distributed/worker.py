@@ -30,7 +30,13 @@ from engine.distributed.chunks import Chunk
 from engine.errors import MediaError, NitrateError, RenderCancelled
 from engine.media import OutputFormat, Writer, open_reader
 from engine.pipeline import Evaluator, FrameCache
-from engine.render.export import RenderJob, _cache_budget, _retime_map, fit_to_format
+from engine.render.export import (
+    EXPORT_READER_STORE_BYTES,
+    RenderJob,
+    _cache_budget,
+    _retime_map,
+    fit_to_format,
+)
 from engine.render.resume import _Frames, _fsync
 from engine.runtime import configure_threads
 
@@ -164,7 +170,7 @@ def render_chunk(task: ChunkTask) -> ChunkResult:
             f"{BUILD}, this client {task.build}): install the same version on every node"))
     link = _Link(task)
     try:
-        with open_reader(task.job.source) as reader:
+        with open_reader(task.job.source, recent_frames_bytes=EXPORT_READER_STORE_BYTES) as reader:
             info = reader.info
             rmap = _retime_map(task.job, task.end, info.fps)
             evaluator = Evaluator(reader, FrameCache(_cache_budget(task.job, info.width,

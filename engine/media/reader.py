@@ -607,11 +607,13 @@ class SequenceReader(Reader):
         self._closed = True
 
 
-def open_reader(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS) -> Reader:
+def open_reader(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS,
+                recent_frames_bytes: int = RECENT_FRAMES_BYTES) -> Reader:
     """A Reader for a video file, an image-sequence folder, a printf pattern or one file
     of a numbered sequence. ``sequence_fps`` (frames per second) is used for sequences,
-    which store no rate. MediaError(path, problem) with a one-line problem when the input
-    cannot be used."""
+    which store no rate. ``recent_frames_bytes`` bounds the store of decoded frames that
+    spares re-seeks when scrubbing back (an export, reading forward, needs little).
+    MediaError(path, problem) with a one-line problem when the input cannot be used."""
     p = Path(path)
     if "%" in p.name or p.is_dir() or (is_sequence_path(p) and p.exists()):
         return SequenceReader(p, sequence_fps)
@@ -621,7 +623,7 @@ def open_reader(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS)
         raise MediaError(p, "not a video or image sequence (not a regular file)")
     if p.stat().st_size == 0:
         raise MediaError(p, "file is empty (0 bytes)")
-    return VideoReader(p)
+    return VideoReader(p, recent_frames_bytes)
 
 
 def probe(path: str | Path, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS) -> MediaInfo:

@@ -33,6 +33,10 @@ from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
 
 PARTIAL_TAG = ".nitrate-partial"
+EXPORT_READER_STORE_BYTES = 48 << 20
+"""Decoded-frame store of an export's Reader (bytes): an export reads forward and the
+evaluator's cache keeps its windows, so a big store would only make memory grow with
+clip length until full."""
 
 
 class CancelToken:
@@ -313,7 +317,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
     """Export `job`, yielding Progress after every frame; raises NitrateError on failure
     and RenderCancelled when `cancel` is set (in both cases nothing is left behind)."""
     cancel = cancel or CancelToken()
-    with open_reader(job.source) as reader:
+    with open_reader(job.source, recent_frames_bytes=EXPORT_READER_STORE_BYTES) as reader:
         info = reader.info
         end = info.frame_count - 1 if job.end is None else job.end
         if not 0 <= job.start <= end < info.frame_count:

@@ -47,6 +47,7 @@ from engine.media.audio import AudioFeed, AudioSink, pcm_codec_for
 from engine.media.writer import sidecar_wav
 from engine.pipeline import Evaluator, FrameCache
 from engine.render.export import (
+    EXPORT_READER_STORE_BYTES,
     PARTIAL_TAG,
     CancelToken,
     Progress,
@@ -193,7 +194,7 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
     if segment_frames < 1:
         raise ValueError("segment_frames must be at least 1")
     cancel = cancel or CancelToken()
-    with open_reader(job.source) as reader:
+    with open_reader(job.source, recent_frames_bytes=EXPORT_READER_STORE_BYTES) as reader:
         info = reader.info
         end = info.frame_count - 1 if job.end is None else job.end
         if not 0 <= job.start <= end < info.frame_count:
