@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from engine.errors import MediaError, NitrateError
@@ -175,12 +176,21 @@ class FrameServer:
         self._closing = False
         self.info: Any = None
         self.open_error: str | None = None
+        self._proxy_path: str | None = None
+        self._proxy: Any = None  # ProxyReader, opened on the worker
         self._thread = threading.Thread(
             target=self._run, name=f"FrameServer({Path(self.source_path).name})", daemon=True
         )
         self._thread.start()
 
     # -- caller side (any thread) -------------------------------------------------------
+    def set_proxy(self, proxy_path: str | Path | None) -> None:
+        """Show original frames at preview scales ≤ PROXY_SCALE from this all-intra proxy
+        (engine.media.proxy) when only the original is asked for (scrubbing); restored
+        frames and exports always read the source. None switches it off."""
+        with self._cond:
+            self._proxy_path = None if proxy_path is None else str(proxy_path)
+
     def submit(self, request: FrameRequest) -> None:
         """Queue a request. Raises ValueError for an unknown priority, RuntimeError after
         `close`."""
@@ -302,6 +312,8 @@ class FrameServer:
                     self._working = False
                     self._cond.notify_all()
         finally:
+            if self._proxy is not None:
+                self._proxy.close()
             if source is not None:
                 try:
                     source.close()
@@ -310,6 +322,34 @@ class FrameServer:
             with self._cond:
                 self._working = False
                 self._cond.notify_all()
+
+    def _from_proxy(self, request: FrameRequest) -> np.ndarray | None:
+        """The original frame from the proxy, at the request's scale, or None (no proxy, or
+        the scale needs more pixels than it has). Runs on the worker."""
+        from engine.media.proxy import PROXY_SCALE, ProxyReader, find_proxy
+
+        with self._cond:
+            path = self._proxy_path
+        if path is None or request.scale > PROXY_SCALE or self.info is None:
+            if self._proxy is not None and path is None:
+                self._proxy.close()
+                self._proxy = None
+            return None
+        if self._proxy is None or getattr(self._proxy, "path", None) != path:
+            if find_proxy(self.source_path, Path(path).parent) != Path(path):
+                return None  # stale: the source changed since the proxy was made
+            try:
+                self._proxy = ProxyReader(Path(path), (self.info.width, self.info.height),
+                                          self.info.frame_count)
+            except NitrateError:
+                return None
+            self._proxy.path = path
+        frame = self._proxy.read(request.index)
+        size = (max(1, round(self.info.width * request.scale)),
+                max(1, round(self.info.height * request.scale)))
+        if (frame.shape[1], frame.shape[0]) != size:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        return frame
 
     def _serve(self, evaluator: Evaluator | None, request: FrameRequest) -> FrameResponse:
         if evaluator is None:
@@ -324,7 +364,9 @@ class FrameServer:
                     self.source_path, f"frame {request.index} does not exist (frames {last})"
                 )
             if request.plan is None:
-                original = evaluator.original(request.index, request.scale)
+                original = self._from_proxy(request)
+                if original is None:
+                    original = evaluator.original(request.index, request.scale)
                 shot = None
                 restored, masks = original, {}
             else:

@@ -627,3 +627,57 @@ class ReportWriter(QObject):
             self._w_finished.emit("", f"{path}: the report failed: {exc}")
             return
         self._w_finished.emit(str(written), "")
+
+
+class ProxyMaker(QObject):
+    """Makes the scrubbing proxy of a video file on a worker thread (engine.media.proxy),
+    crossing back only through queued Qt signals, like ShotDetector.
+
+    Signals: progress(int done, int total) frames; finished(str proxy_path, str error)
+    (both empty when cancelled).
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(str, str)
+    _w_progress = Signal(int, int)
+    _w_finished = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._w_progress.connect(self.progress, queued)
+        self._w_finished.connect(self.finished, queued)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, media: Path) -> None:
+        self.cancel()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(media, self._cancel),
+                                        name="nitrate-proxy", daemon=True)
+        self._thread.start()
+
+    def cancel(self, timeout_s: float = 10.0) -> None:
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _work(self, media: Path, cancel: threading.Event) -> None:
+        from engine.errors import NitrateError
+        from engine.media.proxy import make_proxy
+
+        try:
+            path = make_proxy(media, cancel=cancel.is_set, progress=self._w_progress.emit)
+        except NitrateError as exc:
+            self._w_finished.emit("", str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
+            self._w_finished.emit("", f"{media}: proxy failed ({exc})")
+            return
+        if path is not None and not cancel.is_set():
+            self._w_finished.emit(str(path), "")

@@ -113,6 +113,11 @@ class EngineBridge(QObject):
             open_source=self._open_source,
         )
 
+    def set_proxy(self, proxy_path: str | Path | None) -> None:
+        """Scrub originals from this proxy at half-resolution previews and below (None: off)."""
+        if self._server is not None:
+            self._server.set_proxy(proxy_path)
+
     @property
     def is_open(self) -> bool:
         return self._server is not None and self.info is not None

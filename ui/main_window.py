@@ -51,7 +51,7 @@ from engine.presets import PresetError, list_presets
 from engine.project import Shot
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer
-from ui.document import Document, Recovery, ReportWriter, ShotDetector, is_project_path
+from ui.document import Document, ProxyMaker, Recovery, ReportWriter, ShotDetector, is_project_path
 from ui.engine_bridge import EngineBridge, default_cache_bytes
 from ui.inspector import Inspector, op_label
 from ui.keyframes import KeyframeController
@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.document)
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)
+        self.proxies = ProxyMaker(self)
+        self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
         self.shot_list.set_bridge(self.bridge)
@@ -404,6 +406,11 @@ class MainWindow(QMainWindow):
         self.mask_menu = view.addMenu("&Mask overlay")
         self.mask_menu.aboutToShow.connect(self._fill_mask_menu)
         view.addAction(self.act_show_restored)
+        self.act_proxies = self._action("Use &proxies for scrubbing", checkable=True)
+        self.act_proxies.triggered.connect(self.set_use_proxies)
+        self.act_proxies.setToolTip("Scrub long-GOP footage from an all-intra half-size copy "
+                                    "made in the background (never used for export)")
+        view.addAction(self.act_proxies)
         view.addSeparator()
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock):
@@ -534,6 +541,7 @@ class MainWindow(QMainWindow):
         scale = float(self.settings.value("preview_scale", 0.5))
         self.set_preview_scale(scale if scale in dict(PREVIEW_SCALES) else 0.5)
         self._update_cache_label()
+        self.act_proxies.setChecked(bool(self.settings.value("use_proxies", False, type=bool)))
         if self.device_choice() != "auto":  # auto is the default; resolving it imports torch
             try:
                 set_default_device(self.device_choice())
@@ -607,7 +615,40 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         if not is_project_path(path) and self.detect_shots:
             self.start_shot_detection()
+        self._update_proxy()
         return True
+
+    # --- proxies --------------------------------------------------------------------------
+
+    def set_use_proxies(self, on: bool) -> None:
+        """Scrub originals from a background-made proxy (remembered)."""
+        self.settings.setValue("use_proxies", bool(on))
+        if self.act_proxies.isChecked() != bool(on):
+            self.act_proxies.setChecked(bool(on))
+        self._update_proxy()
+
+    def _update_proxy(self) -> None:
+        from engine.media.proxy import find_proxy
+
+        media = self.document.media_path() if self.document.is_open else None
+        on = bool(self.settings.value("use_proxies", False, type=bool))
+        self.proxies.cancel()
+        if not on or media is None or not Path(media).is_file():
+            self.bridge.set_proxy(None)
+            return
+        existing = find_proxy(media)
+        if existing is not None:
+            self.bridge.set_proxy(existing)
+        else:
+            self.show_message(f"Making a scrubbing proxy of {Path(media).name}…")
+            self.proxies.start(Path(media))
+
+    def _proxy_ready(self, path: str, error: str) -> None:
+        if error:
+            self.show_message(error)
+        elif path:
+            self.bridge.set_proxy(path)
+            self.show_message("Scrubbing from the proxy")
 
     def ask_relink(self, missing: Path) -> Path | None:
         """A project's media moved: ask the user where it is now (None: cancelled)."""
@@ -653,6 +694,7 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         if self.maybe_save():
             self.detector.cancel()
+            self.proxies.cancel()
             self.document.close()
 
     def _ask_unsaved(self) -> QMessageBox.StandardButton:
@@ -725,6 +767,7 @@ class MainWindow(QMainWindow):
         self._preview_timer.stop()
         self.playback.pause()
         self.detector.cancel()
+        self.proxies.cancel()
         self.report_writer.cancel()
         self.render_queue.close_runner()
         self.bridge.close()

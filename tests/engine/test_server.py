@@ -262,3 +262,34 @@ def test_cache_budget_bounds_memory() -> None:
     finally:
         server.close()
     assert all(r.error is None for r in got.responses)
+
+
+def test_scrubbing_reads_originals_from_the_proxy_and_restored_frames_from_the_source(
+    tmp_path: Path,
+) -> None:
+    from engine.media.proxy import make_proxy
+    from engine.synth.index_clip import read_index, write_index_clip
+
+    clip = write_index_clip(tmp_path / "long_gop.mp4", "h264", width=128, height=96,
+                            frames=24, gop=24)
+    proxy = make_proxy(clip, folder=tmp_path / "proxies")
+    assert proxy is not None
+    got = Collector()
+    server = FrameServer(clip, 64 << 20, got)
+    try:
+        server.set_proxy(proxy)
+        reads = []
+        server.submit(FrameRequest(1, 17, None, 0.5, VIEWER))
+        assert server.wait_until_idle(30)
+        reads.append(server._proxy is not None)
+        server.submit(FrameRequest(2, 17, PLAN, 0.5, VIEWER))  # restored: the source
+        server.submit(FrameRequest(3, 9, None, 1.0, PREFETCH))  # full size: the source
+        assert server.wait_until_idle(30)
+    finally:
+        server.close()
+    answers = got.by_id()
+    assert reads == [True]
+    for rid in (1, 2, 3):
+        assert answers[rid].error is None
+    assert answers[1].original.shape == (48, 64, 3)
+    assert read_index(answers[1].original) == 17

@@ -279,3 +279,20 @@ def test_output_frame_rate_is_an_undoable_project_setting(qtbot, settings, clip,
     win.document.undo_stack.redo()
     saved = win.document.save(tmp_path / "rate.nitrate")
     assert load_project(saved).output.fps == "50"
+
+
+def test_proxies_are_made_in_the_background_and_used_for_scrubbing(qtbot, settings, clip) -> None:
+    from engine.media.proxy import find_proxy
+
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    assert win.open_path(clip)
+    with qtbot.waitSignal(win.proxies.finished, timeout=60_000) as blocker:
+        win.act_proxies.trigger()
+    path, error = blocker.args
+    assert error == "" and path and find_proxy(clip) is not None
+    assert settings.value("use_proxies", type=bool)
+    server = win.bridge._server
+    assert server is not None and server._proxy_path == path
+    win.act_proxies.trigger()  # off again: scrubbing reads the source
+    assert server._proxy_path is None
