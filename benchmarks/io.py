@@ -132,14 +132,25 @@ def probe_count(clip: Path) -> int:
         return reader.info.frame_count
 
 
-def bench_export(frames: list[np.ndarray], tmp: Path, codec: str, suffix: str) -> dict[str, float]:
+def bench_export(clip: Path, count: int, tmp: Path, codec: str, suffix: str) -> dict[str, float]:
+    """Identity export of the first `count` frames of `clip` through the real export path
+    (decode, float frames, the render loop with its writer thread), against the bare
+    encoder fed the same pictures already in its pixel format."""
+    from engine.pipeline import ShotPlan
+    from engine.project.recipe import Recipe
+    from engine.render import RenderJob, render
+
     out = tmp / f"export_{codec}{suffix}"
     fmt = output_format_for(out, codec, 8)
+    with open_reader(clip) as reader:
+        frames = [reader.read(i) for i in range(count)]
+        total = reader.info.frame_count
+    job = RenderJob(clip, out, ShotPlan.single(total, Recipe()), start=0, end=count - 1,
+                    codec=codec, audio=False)
 
     def ours() -> None:
-        with Writer(out, fmt, W, H, FPS) as writer:
-            for f in frames:
-                writer.write(f)
+        for _ in render(job):
+            pass
 
     ours_t = timed(ours)
     out.unlink()
@@ -170,7 +181,19 @@ def bench_export(frames: list[np.ndarray], tmp: Path, codec: str, suffix: str) -
 
     raw_t = min(timed(raw), timed(raw))
     out.unlink()
-    return {"ours_fps": len(frames) / ours_t, "raw_fps": len(frames) / raw_t}
+    result = {"ours_fps": len(frames) / ours_t, "raw_fps": len(frames) / raw_t}
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        # The peer a user would run: the ffmpeg CLI doing the same identity transcode with
+        # the same encoder and pixel format (decode, conversion and encode, like ours).
+        opts = [a for k, v in fmt.options.items() if k != "color_range"
+                for a in (f"-{k}", str(v))]
+        cmd = [ffmpeg, "-y", "-loglevel", "error", "-i", str(clip), "-frames:v", str(count),
+               "-an", "-c:v", fmt.encoder, *opts, "-pix_fmt", fmt.pix_fmt, str(out)]
+        cli_t = min(timed(lambda: subprocess.run(cmd, check=True)) for _ in range(2))
+        out.unlink()
+        result["ffmpeg_fps"] = len(frames) / cli_t
+    return result
 
 
 def memory_child(count: int, out: str) -> None:
@@ -255,7 +278,7 @@ def main() -> None:
         write_h264(clip, frames)
         ra = bench_random_access(clip, clip_frames, 12 if args.quick else 40)
         seq = bench_sequential(clip)
-        exports = {c: bench_export(frames[:export_frames], tmp, c, s)
+        exports = {c: bench_export(clip, export_frames, tmp, c, s)
                    for c, s in (("prores_hq", ".mov"), ("ffv1", ".mkv"))}
         del frames
         mem = bench_memory(tmp, mem_small, mem_large)
@@ -275,10 +298,13 @@ def main() -> None:
          f"(ratio {seq['ours_fps'] / seq['raw_fps']:.0%})", "≥ 90 %"),
     ]
     for codec, r in exports.items():
-        rows.append((f"identity export 1080p → {codec} ({export_frames} frames)",
-                     f"{r['ours_fps']:.1f} fps",
-                     f"raw PyAV encode of pre-converted frames: {r['raw_fps']:.1f} fps "
-                     f"(ratio {r['ours_fps'] / r['raw_fps']:.0%})", "≥ 90 %"))
+        cli = (f"ffmpeg CLI, same transcode and encoder: {r['ffmpeg_fps']:.1f} fps (ratio "
+               f"{r['ours_fps'] / r['ffmpeg_fps']:.0%}); " if "ffmpeg_fps" in r else "")
+        rows.append((f"identity export 1080p H.264 → {codec} ({export_frames} frames, "
+                     "decode + render loop + encode)", f"{r['ours_fps']:.1f} fps",
+                     f"{cli}bare encoder fed pre-converted frames (both cores, nothing else "
+                     f"to do): {r['raw_fps']:.1f} fps (ratio {r['ours_fps'] / r['raw_fps']:.0%})",
+                     "≥ 90 % of the CLI"))
     ratio = mem[f"peak_{mem_large}"] / mem[f"peak_{mem_small}"]
     rows.append((f"peak RSS exporting 1080p H.264 (ultrafast): {mem_small} vs {mem_large} "
                  "frames", f"{mem[f'peak_{mem_small}']:.0f} / {mem[f'peak_{mem_large}']:.0f} MiB",

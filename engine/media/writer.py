@@ -336,14 +336,21 @@ class Writer:
                            src_color_range="JPEG", dst_color_range="MPEG",
                            threads=CONVERT_THREADS)
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one frame: float32 (height, width, 3) RGB, levels 0-1 (clipped)."""
-        if self._closed:
-            raise MediaError(self.path, "writer is closed")
+    def prepare(self, frame: np.ndarray) -> av.VideoFrame:
+        """Convert a frame (float32 (height, width, 3) RGB, levels 0-1, clipped) to what the
+        encoder takes. Needs no state of the writer, so an export runs it on the thread that
+        produces frames while the writer's thread encodes the previous one."""
         if frame.ndim != 3 or frame.shape != (self.height, self.width, 3):
             raise MediaError(self.path, f"frame of shape {tuple(frame.shape)} does not match "
                              f"the output ({self.height}, {self.width}, 3)")
-        vf = self._video_frame(frame)
+        return self._video_frame(frame)
+
+    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
+        """Append one frame: float32 (height, width, 3) RGB, levels 0-1 (clipped), or what
+        `prepare` made of one."""
+        if self._closed:
+            raise MediaError(self.path, "writer is closed")
+        vf = frame if isinstance(frame, av.VideoFrame) else self.prepare(frame)
         vf.pts = self.frames_written
         try:
             if self.format.kind == "sequence":

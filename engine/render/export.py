@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
@@ -187,13 +188,16 @@ class _Target:
 
 class _BackgroundWriter:
     """Runs Writer.write on its own thread so encoding overlaps processing (the encoder
-    and the operators then share the two cores). Errors surface on the next call."""
+    and the operators then share the two cores). The conversion to the encoder's pixel
+    format (`Writer.prepare`) runs on the producer's thread, so the writer's thread only
+    encodes: an identity export then runs at the encoder's own speed. Errors surface on the
+    next call."""
 
     _QUEUE_FRAMES = 3
 
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(self._QUEUE_FRAMES)
+        self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(self._QUEUE_FRAMES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="nitrate-writer", daemon=True)
         self._thread.start()
@@ -216,7 +220,7 @@ class _BackgroundWriter:
 
     def write(self, frame: np.ndarray) -> None:
         self._check()
-        self._queue.put(frame)
+        self._queue.put(self.writer.prepare(frame))
 
     def finish(self) -> None:
         self._queue.put(None)
