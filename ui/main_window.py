@@ -1236,7 +1236,7 @@ class MainWindow(QMainWindow):
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids
-            ids.append(self.render_queue.add_job(job))
+            ids.append(self.render_queue.add_job(job, mode=request.mode))
         self.render_dock.show()
         self.render_dock.raise_()
         return ids

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QScrollArea,
     QSizePolicy,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NitrateError, RenderCancelled
 from engine.render import CancelToken, Progress, RenderJob, render
+from engine.render.modes import PLAIN, ExportMode, run_export
 
 # Progress is reported at most this often (seconds): a fast render of a small clip would
 # otherwise flood the GUI thread with one event per frame.
@@ -77,7 +79,7 @@ class RenderRunner(QObject):
     def __init__(self, parent: QObject | None = None, render_fn: RenderFn = render) -> None:
         super().__init__(parent)
         self._render = render_fn
-        self._queue: queue.Queue[tuple[int, RenderJob] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, RenderJob, ExportMode] | None] = queue.Queue()
         self._tokens: dict[int, CancelToken] = {}
         self._lock = threading.Lock()
         self._pending = 0
@@ -89,8 +91,9 @@ class RenderRunner(QObject):
         self._w_progressed.connect(self._relay_progressed, queued)
         self._w_finished.connect(self._relay_finished, queued)
 
-    def enqueue(self, job_id: int, job: RenderJob) -> None:
-        """Queue a job; it starts when the ones before it have finished."""
+    def enqueue(self, job_id: int, job: RenderJob, mode: ExportMode = PLAIN) -> None:
+        """Queue a job; it starts when the ones before it have finished. `mode`: plain,
+        resumable, or distributed (engine.render.modes, as the CLI runs them)."""
         if self._closed:
             raise RuntimeError("the render runner is closed")
         with self._lock:
@@ -100,7 +103,7 @@ class RenderRunner(QObject):
             self._thread = threading.Thread(target=self._work, name="nitrate-render-queue",
                                             daemon=True)
             self._thread.start()
-        self._queue.put((job_id, job))
+        self._queue.put((job_id, job, mode))
 
     def cancel(self, job_id: int) -> None:
         """Stop a running job at its next frame, or skip a queued one."""
@@ -145,11 +148,11 @@ class RenderRunner(QObject):
             item = self._queue.get()
             if item is None:
                 return
-            job_id, job = item
+            job_id, job, mode = item
             with self._lock:
                 token = self._tokens[job_id]
             try:
-                outcome = self._run(job_id, job, token)
+                outcome = self._run(job_id, job, token, mode)
             finally:
                 with self._idle:
                     self._tokens.pop(job_id, None)
@@ -157,14 +160,17 @@ class RenderRunner(QObject):
                     self._idle.notify_all()
             self._w_finished.emit(job_id, outcome)
 
-    def _run(self, job_id: int, job: RenderJob, token: CancelToken) -> Outcome:
+    def _run(self, job_id: int, job: RenderJob, token: CancelToken,
+             mode: ExportMode = PLAIN) -> Outcome:
         if token.cancelled:
             return Outcome("cancelled", "cancelled before it started")
         self._w_started.emit(job_id)
         last_emit = 0.0
         last: Progress | None = None
         try:
-            for progress in self._render(job, token):
+            runs = (self._render(job, token) if mode == PLAIN
+                    else run_export(job, token, mode))
+            for progress in runs:
                 last = progress
                 now = time.monotonic()
                 if progress.finished or now - last_emit >= _PROGRESS_INTERVAL_S:
@@ -211,10 +217,13 @@ class JobRow(QFrame):
 
     cancel_requested = Signal(int)
     remove_requested = Signal(int)
+    resume_requested = Signal(int)
 
-    def __init__(self, job_id: int, title: str, detail: str, parent: QWidget | None = None):
+    def __init__(self, job_id: int, title: str, detail: str, parent: QWidget | None = None,
+                 resumable: bool = False):
         super().__init__(parent)
         self.job_id = job_id
+        self.resumable = resumable
         self.state = "queued"
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
@@ -228,6 +237,12 @@ class JobRow(QFrame):
         self.button = QToolButton()
         self.button.setText("Cancel")
         self.button.clicked.connect(self._clicked)
+        self.resume_button = QToolButton()
+        self.resume_button.setText("Resume")
+        self.resume_button.setToolTip("Continue after the last complete segment")
+        self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.job_id))
+        self.resume_button.hide()
+        top.addWidget(self.resume_button)
         top.addWidget(self.button)
         layout.addLayout(top)
         self.bar = QProgressBar()
@@ -268,6 +283,7 @@ class JobRow(QFrame):
         self.status.setText(outcome.message)
         self.status.setToolTip(outcome.message)
         self.button.setText("Remove")
+        self.resume_button.setVisible(self.resumable and outcome.state != "done")
 
 
 class RenderQueue(QWidget):
@@ -288,6 +304,7 @@ class RenderQueue(QWidget):
         self._next_id = 1
         self.rows: dict[int, JobRow] = {}
         self.jobs: dict[int, RenderJob] = {}
+        self.modes: dict[int, ExportMode] = {}
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -316,21 +333,35 @@ class RenderQueue(QWidget):
         layout.addWidget(scroll, 1)
         self._update_summary()
 
-    def add_job(self, job: RenderJob, title: str | None = None) -> int:
-        """Queue `job`; returns its id."""
+    def add_job(self, job: RenderJob, title: str | None = None,
+                mode: ExportMode = PLAIN) -> int:
+        """Queue `job` (run as `mode` says); returns its id."""
         job_id = self._next_id
         self._next_id += 1
         end = "end" if job.end is None else str(job.end)
-        detail = f"frames {job.start}–{end} of {job.source.name} → {job.output}"
-        row = JobRow(job_id, title or job.output.name, detail)
+        how = f" ({mode.describe()})" if mode.describe() else ""
+        detail = f"frames {job.start}–{end} of {job.source.name} → {job.output}{how}"
+        row = JobRow(job_id, title or job.output.name, detail, resumable=mode.resumable)
         row.cancel_requested.connect(self.cancel)
         row.remove_requested.connect(self.remove)
+        row.resume_requested.connect(self.resume)
         self.rows[job_id] = row
         self.jobs[job_id] = job
         self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
-        self.runner.enqueue(job_id, job)
+        self.runner.enqueue(job_id, job, mode)
+        self.modes[job_id] = mode
         self._update_summary()
         return job_id
+
+    def resume(self, job_id: int) -> int | None:
+        """Queue a cancelled or failed resumable job again: it continues after its last
+        complete segment. Returns the new job's id."""
+        job, mode = self.jobs.get(job_id), self.modes.get(job_id)
+        if job is None or mode is None or not mode.resumable:
+            return None
+        title = self.rows[job_id].title.text()
+        self.remove(job_id)
+        return self.add_job(job, title, mode)
 
     def cancel(self, job_id: int) -> None:
         self.runner.cancel(job_id)
@@ -341,6 +372,7 @@ class RenderQueue(QWidget):
     def remove(self, job_id: int) -> None:
         row = self.rows.pop(job_id, None)
         self.jobs.pop(job_id, None)
+        self.modes.pop(job_id, None)
         if row is not None:
             self.rows_layout.removeWidget(row)
             row.deleteLater()
@@ -423,6 +455,7 @@ class RenderRequest:
     output: Path
     codec: str
     audio: bool
+    mode: ExportMode = PLAIN
 
 
 def output_for(base: Path, choice: OutputChoice) -> Path:
@@ -475,6 +508,15 @@ class RenderDialog(QDialog):
         self.audio = QCheckBox("Pass the source's audio through (video files)")
         self.audio.setChecked(True)
         form.addRow("", self.audio)
+        self.resumable = QCheckBox("Crash-safe: write closed segments, resumable after a crash")
+        form.addRow("", self.resumable)
+        self.workers = QSpinBox()
+        self.workers.setRange(0, 64)
+        self.workers.setSpecialValueText("this process")
+        self.workers.setToolTip("Render chunks on this many local worker processes (Dask); "
+                                "for render nodes use `nitrate render --cluster ADDRESS`")
+        form.addRow("Workers", self.workers)
+        self.workers.valueChanged.connect(self._workers_changed)
         self.format.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -484,6 +526,12 @@ class RenderDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def _workers_changed(self, workers: int) -> None:
+        # A distributed export is not resumable (its chunks are retried instead).
+        if workers:
+            self.resumable.setChecked(False)
+        self.resumable.setEnabled(workers == 0)
 
     def checked_range_enabled(self) -> bool:
         return any(b.isChecked() and b.isEnabled()
@@ -518,5 +566,6 @@ class RenderDialog(QDialog):
         else:
             kind = "clip"
         choice = self.choice()
+        mode = ExportMode(resumable=self.resumable.isChecked(), workers=self.workers.value())
         return RenderRequest(kind, Path(self.path.text()).expanduser(), choice.codec,
-                             self.audio.isChecked() and bool(choice.suffix))
+                             self.audio.isChecked() and bool(choice.suffix), mode)

@@ -18,6 +18,8 @@ from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 # How long a thread that is already on its way out may take to finish (seconds). A thread
 # still alive after this was left running by the test, which is the bug we want to catch.
 _THREAD_EXIT_GRACE_S = 2.0
+# Process-wide pools that libraries create once and keep (not a widget's leak).
+_LIBRARY_THREADS = ("Dask-Offload",)
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +56,8 @@ def no_leftover_threads() -> Iterator[None]:
     leftover = []
     for thread in threading.enumerate():
         if thread in before or thread is threading.current_thread():
+            continue
+        if thread.name.startswith(_LIBRARY_THREADS):
             continue
         thread.join(_THREAD_EXIT_GRACE_S)
         if thread.is_alive():

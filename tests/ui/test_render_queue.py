@@ -153,3 +153,49 @@ def test_closing_runner_mid_render_cancels(qtbot, tmp_path: Path) -> None:
     gate.set()
     widget.close_runner()  # the window closes: the worker stops, no thread is left
     assert not widget.runner.busy
+
+
+def test_a_cancelled_crash_safe_job_resumes_to_the_same_file(
+        qtbot, queue_widget: RenderQueue, tiny_clip: Path, tmp_path: Path) -> None:
+    from engine.render.modes import ExportMode
+
+    project = new_project(tiny_clip, Recipe.of([Step.create("color", {"exposure": 0.5})]))
+    job = job_for_project(project, tmp_path / "safe.mkv", codec="ffv1")
+    mode = ExportMode(resumable=True)
+    token_seen = threading.Event()
+    real_run = queue_widget.runner._run
+
+    def cancel_at_start(job_id, job, token, mode=mode):  # cancel the first attempt only
+        if not token_seen.is_set():
+            token_seen.set()
+            token.cancel()
+        return real_run(job_id, job, token, mode)
+
+    queue_widget.runner._run = cancel_at_start  # type: ignore[method-assign]
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as first:
+        job_id = queue_widget.add_job(job, mode=mode)
+    assert first.args[1].state == "cancelled"
+    assert queue_widget.rows[job_id].resume_button.isVisibleTo(queue_widget.rows[job_id])
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as second:
+        new_id = queue_widget.resume(job_id)
+    assert second.args[0] == new_id and second.args[1].state == "done", second.args[1]
+    for _ in render(job_for_project(project, tmp_path / "plain.mkv", codec="ffv1")):
+        pass
+    safe, plain = _frames(tmp_path / "safe.mkv"), _frames(tmp_path / "plain.mkv")
+    assert len(safe) == 8 and all(np.array_equal(a, b) for a, b in zip(safe, plain, strict=True))
+
+
+def test_a_job_on_local_workers_gives_the_same_file(
+        qtbot, queue_widget: RenderQueue, tiny_clip: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from engine.render.modes import ExportMode
+
+    project = new_project(tiny_clip, Recipe.of([Step.create("color", {"exposure": 0.5})]))
+    job = job_for_project(project, tmp_path / "farm.mkv", codec="ffv1")
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=120_000) as blocker:
+        queue_widget.add_job(job, mode=ExportMode(workers=2, chunk_frames=3))
+    assert blocker.args[1].state == "done", blocker.args[1]
+    for _ in render(job_for_project(project, tmp_path / "one.mkv", codec="ffv1")):
+        pass
+    farm, one = _frames(tmp_path / "farm.mkv"), _frames(tmp_path / "one.mkv")
+    assert len(farm) == 8 and all(np.array_equal(a, b) for a, b in zip(farm, one, strict=True))
