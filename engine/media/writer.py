@@ -213,6 +213,7 @@ class Writer:
         self.fps = Fraction(fps).limit_denominator(1001000)
         self.frames_written = 0
         self._closed = False
+        self._last_dts: int | None = None  # of the last video packet muxed (time base units)
         self._created: list[Path] = []
         self._made_dirs: list[Path] = []
         self._container: av.container.OutputContainer | None = None
@@ -359,7 +360,7 @@ class Writer:
                 assert self._container is not None
                 vf.time_base = Fraction(1) / self.fps
                 for packet in self._stream.encode(vf):
-                    self._container.mux(packet)
+                    self._mux_video(packet)
             self.frames_written += 1
             if self._sink is not None:
                 self._sink.write_until(Fraction(self.frames_written) / self.fps)
@@ -392,12 +393,29 @@ class Writer:
                 self._sink.finish()
             if self._container is not None and self.format.kind == "video":
                 for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                    self._mux_video(packet)
         except av.FFmpegError as exc:
             self.abort()
             raise MediaError(self.path, f"cannot finish {self.format.name} ({exc})") from None
         self._closed = True
         self._close_containers()
+
+    def _mux_video(self, packet: av.Packet) -> None:
+        """Mux an encoded video packet, mending a decode timestamp the encoder left unset.
+
+        libx265 (through FFmpeg 7) hands out packets with an uninitialised dts (about
+        -4.6e18) when it is flushed with its frame threads idle, which happens on short
+        clips; the MP4 muxer then refuses the file ("patches welcome"). Such a dts is
+        replaced by the next one in order, never above the packet's pts."""
+        dts = packet.dts
+        if dts is None or dts < -(1 << 40):
+            dts = 0 if self._last_dts is None else self._last_dts + 1
+            if packet.pts is not None:
+                dts = min(dts, packet.pts)
+            packet.dts = dts
+        self._last_dts = packet.dts
+        assert self._container is not None
+        self._container.mux(packet)
 
     def _close_containers(self, quiet: bool = False) -> None:
         for name in ("_container", "_audio_container"):

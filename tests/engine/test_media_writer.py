@@ -153,3 +153,25 @@ def test_sequence_writer_refuses_to_overwrite_frames(index_sequence, tmp_path):
     with pytest.raises(MediaError, match="already holds frame files"):
         Writer(folder, output_format_for(folder, "png"), 40, 24, 25)
     assert len(list(folder.iterdir())) == 1
+
+
+def test_a_short_h265_clip_with_an_unset_decode_timestamp_still_muxes(tmp_path) -> None:
+    """libx265 flushed with idle frame threads leaves the dts unset; MP4 refused the file."""
+    import dataclasses
+    from fractions import Fraction
+
+    import numpy as np
+
+    from engine.media import Writer, open_reader, output_format_for
+    from engine.synth.index_clip import index_frame, read_index
+
+    out = tmp_path / "short.mp4"
+    fmt = output_format_for(out, "h265", 8)
+    params = fmt.options["x265-params"] + ":frame-threads=1"  # makes the bad dts certain
+    fmt = dataclasses.replace(fmt, options={**fmt.options, "x265-params": params})
+    with Writer(out, fmt, 128, 96, Fraction(25)) as writer:
+        for i in range(2):
+            writer.write(np.ascontiguousarray(index_frame(i, 128, 96), dtype=np.float32))
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == 2
+        assert [read_index(reader.read(i)) for i in range(2)] == [0, 1]
