@@ -150,7 +150,7 @@ def render_distributed(
     finally:
         if not finished:
             _stop(client, stop, futures)
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_work(work)
         try:
             client.unsubscribe_topic(name)
             stop.clear()
@@ -179,6 +179,19 @@ def _result(future: Any, chunk: Chunk, job: RenderJob) -> ChunkResult:
     if result.error is not None:
         raise NitrateError(result.error)
     return result
+
+
+def _remove_work(work: Path) -> None:
+    """Remove the work folder. A cancelled future is done on the client at once while its
+    task may still be writing its current frame on a worker (a task cannot be interrupted;
+    it sees the stop event at its next frame), so a file can appear while the folder is
+    being removed: try again until it is gone (at most _STOP_SECONDS)."""
+    deadline = time.monotonic() + _STOP_SECONDS
+    while True:
+        shutil.rmtree(work, ignore_errors=True)
+        if not work.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(_POLL_SECONDS)
 
 
 def _stop(client: Any, stop: Any, futures: list[Any]) -> None:
