@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
@@ -471,26 +471,25 @@ def _is_nitrate(pid: int) -> bool:
 
 
 
-class ShotDetector(QObject):
-    """Cut detection of a clip on a worker thread (engine.shots.detect_cuts).
+class BackgroundTask(QObject):
+    """One job at a time on a worker thread, for the window's small thread crossings: the
+    worker only emits Qt signals, delivered on the GUI thread through queued connections.
 
-    Like the render queue's runner, this is a small thread crossing: the worker only emits
-    Qt signals, delivered on the GUI thread through queued connections.
-
-    Signals: progress(int done, int total) frames; finished(object shots, str error) where
-    shots is a list of (first, last) inclusive frame pairs, or None with an error message
-    (empty error when cancelled).
+    Subclasses set `thread_name` and implement `_work(cancel, *args)`, which reports through
+    `_w_progress` / `_w_finished`; `start(*args)` cancels a running job first.
+    Signals: progress(int done, int total); finished(result, str error).
     """
 
     progress = Signal(int, int)
     finished = Signal(object, str)
     _w_progress = Signal(int, int)
     _w_finished = Signal(object, str)
+    thread_name = "nitrate-task"
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
+        self._cancel = _Cancel()
         queued = Qt.ConnectionType.QueuedConnection
         self._w_progress.connect(self.progress, queued)
         self._w_finished.connect(self.finished, queued)
@@ -499,48 +498,27 @@ class ShotDetector(QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, media: Path) -> None:
-        """Detect the shots of `media` (a previous detection is cancelled first)."""
+    def start(self, *args: Any) -> None:
         self.cancel()
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(media, self._cancel),
-                                        name="nitrate-shot-detection", daemon=True)
+        self._cancel = _Cancel()
+        self._thread = threading.Thread(target=self._work, args=(self._cancel, *args),
+                                        name=self.thread_name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Ask a running detection to stop without waiting for it (the Cancel button: the
-        GUI must not freeze while the decoder reaches its next check)."""
+        """Ask the worker to stop without waiting for it (a Cancel button: the GUI must
+        not freeze while the engine reaches its next check)."""
         self._cancel.set()
 
     def cancel(self, timeout_s: float = 10.0) -> None:
-        """Stop a running detection and wait for its thread (no result is delivered)."""
+        """Stop a running job and wait for its thread."""
         self._cancel.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
 
-    def _work(self, media: Path, cancel: threading.Event) -> None:
-        from engine.errors import NitrateError, RenderCancelled
-        from engine.media import open_reader
-        from engine.shots import detect_cuts, shots_from_cuts
-
-        try:
-            with open_reader(media) as reader:
-                cuts = detect_cuts(reader, progress=self._w_progress.emit,
-                                   cancel=cancel.is_set)
-                shots = shots_from_cuts(reader.info.frame_count, cuts)
-        except RenderCancelled:
-            return
-        except NitrateError as exc:
-            if not cancel.is_set():
-                self._w_finished.emit(None, str(exc))
-            return
-        except Exception as exc:  # a detector bug must not take the window down
-            if not cancel.is_set():
-                self._w_finished.emit(None, f"{media}: shot detection failed: {exc}")
-            return
-        if not cancel.is_set():
-            self._w_finished.emit(shots, "")
+    def _work(self, cancel: _Cancel, *args: Any) -> None:
+        raise NotImplementedError
 
 
 class _Cancel:
@@ -560,55 +538,53 @@ class _Cancel:
         return self._event.is_set()
 
 
-class ReportWriter(QObject):
-    """Writes the processing report (engine.report.build_report) on a worker thread.
+class ShotDetector(BackgroundTask):
+    """Cut detection of a clip (engine.shots.detect_cuts): `start(media)`.
 
-    The second small thread crossing of this module, shaped like ShotDetector: the worker
-    works on a deep copy of the project taken on the GUI thread (the user may go on editing)
-    and only emits Qt signals, delivered on the GUI thread through queued connections.
-
-    Signals: progress(int done, int total); finished(str path, str error): the written
-    file, or "" with a one-line error (both empty when cancelled).
+    finished(shots, error): shots is a list of (first, last) inclusive frame pairs, or None
+    with a one-line error; nothing is delivered when cancelled.
     """
 
-    progress = Signal(int, int)
-    finished = Signal(str, str)
-    _w_progress = Signal(int, int)
-    _w_finished = Signal(str, str)
+    thread_name = "nitrate-shot-detection"
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread: threading.Thread | None = None
-        self._cancel = _Cancel()
-        queued = Qt.ConnectionType.QueuedConnection
-        self._w_progress.connect(self.progress, queued)
-        self._w_finished.connect(self.finished, queued)
+    def _work(self, cancel: _Cancel, media: Path) -> None:
+        from engine.errors import NitrateError, RenderCancelled
+        from engine.media import open_reader
+        from engine.shots import detect_cuts, shots_from_cuts
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        try:
+            with open_reader(media) as reader:
+                cuts = detect_cuts(reader, progress=self._w_progress.emit, cancel=cancel)
+                shots = shots_from_cuts(reader.info.frame_count, cuts)
+        except RenderCancelled:
+            return
+        except NitrateError as exc:
+            if not cancel.is_set():
+                self._w_finished.emit(None, str(exc))
+            return
+        except Exception as exc:  # a detector bug must not take the window down
+            if not cancel.is_set():
+                self._w_finished.emit(None, f"{media}: shot detection failed: {exc}")
+            return
+        if not cancel.is_set():
+            self._w_finished.emit(shots, "")
 
-    def start(self, project: Project, path: Path) -> None:
-        """Write the report of `project` (copied now) to `path` (HTML)."""
-        self.cancel()
-        snapshot = copy.deepcopy(project)
-        self._cancel = _Cancel()
-        self._thread = threading.Thread(target=self._work, args=(snapshot, path, self._cancel),
-                                        name="nitrate-report", daemon=True)
-        self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the worker to stop without waiting (the Cancel button)."""
-        self._cancel.set()
+class ReportWriter(BackgroundTask):
+    """Writes the processing report (engine.report.build_report): `start(project, path)`.
+    The worker works on a deep copy of the project taken on the GUI thread (the user may
+    go on editing).
 
-    def cancel(self, timeout_s: float = 10.0) -> None:
-        """Stop a running report and wait for its thread."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+    finished(path, error): the written file, or "" with a one-line error (both empty when
+    cancelled).
+    """
 
-    def _work(self, project: Project, path: Path, cancel: _Cancel) -> None:
+    thread_name = "nitrate-report"
+
+    def start(self, project: Project, path: Path) -> None:  # type: ignore[override]
+        super().start(copy.deepcopy(project), path)
+
+    def _work(self, cancel: _Cancel, project: Project, path: Path) -> None:
         from engine.errors import NitrateError, RenderCancelled
         from engine.report import build_report
 
@@ -629,50 +605,20 @@ class ReportWriter(QObject):
         self._w_finished.emit(str(written), "")
 
 
-class ProxyMaker(QObject):
-    """Makes the scrubbing proxy of a video file on a worker thread (engine.media.proxy),
-    crossing back only through queued Qt signals, like ShotDetector.
+class ProxyMaker(BackgroundTask):
+    """Makes the scrubbing proxy of a video file (engine.media.proxy): `start(media)`.
 
-    Signals: progress(int done, int total) frames; finished(str proxy_path, str error)
-    (both empty when cancelled).
+    finished(proxy path, error): nothing is delivered when cancelled.
     """
 
-    progress = Signal(int, int)
-    finished = Signal(str, str)
-    _w_progress = Signal(int, int)
-    _w_finished = Signal(str, str)
+    thread_name = "nitrate-proxy"
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        queued = Qt.ConnectionType.QueuedConnection
-        self._w_progress.connect(self.progress, queued)
-        self._w_finished.connect(self.finished, queued)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self, media: Path) -> None:
-        self.cancel()
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(media, self._cancel),
-                                        name="nitrate-proxy", daemon=True)
-        self._thread.start()
-
-    def cancel(self, timeout_s: float = 10.0) -> None:
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _work(self, media: Path, cancel: threading.Event) -> None:
+    def _work(self, cancel: _Cancel, media: Path) -> None:
         from engine.errors import NitrateError
         from engine.media.proxy import make_proxy
 
         try:
-            path = make_proxy(media, cancel=cancel.is_set, progress=self._w_progress.emit)
+            path = make_proxy(media, cancel=cancel, progress=self._w_progress.emit)
         except NitrateError as exc:
             self._w_finished.emit("", str(exc))
             return
