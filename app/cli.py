@@ -268,67 +268,40 @@ class _Bar:
 
 
 def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) -> int:
-    from engine.render import CancelToken, render
-    from engine.render.resume import render_resumable
+    """Export `job` plainly, resumably (--resume) or on Dask workers (--workers/--cluster),
+    through the same entry point as the render queue, with one progress bar."""
+    from engine.render import CancelToken
+    from engine.render.modes import ExportMode, run_export
 
     workers = getattr(args, "workers", None)
     cluster = getattr(args, "cluster", None)
     chunk_frames = getattr(args, "chunk_frames", None)
-    if workers is not None or cluster is not None:
-        if resume:
-            raise UsageError("--resume cannot be combined with --workers/--cluster")
-        return _run_distributed(job, workers, cluster, chunk_frames)
-    if chunk_frames is not None:
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if chunk_frames is not None and chunk_frames < 1:
+        raise UsageError(f"--chunk-frames must be at least 1, got {chunk_frames}")
+    mode = ExportMode(resumable=resume, workers=workers or 0, cluster=cluster,
+                      chunk_frames=chunk_frames)
+    if mode.distributed and resume:
+        raise UsageError("--resume cannot be combined with --workers/--cluster")
+    if chunk_frames is not None and not mode.distributed:
         raise UsageError("--chunk-frames needs --workers or --cluster")
     cancel = CancelToken()
     bar = _Bar(Path(job.output).name)
     last = None
     try:
-        for progress in (render_resumable if resume else render)(job, cancel):
-            if last is None and progress.done and not progress.elapsed:
-                print(f"nitrate: resuming {job.output}: {progress.done} of {progress.total} "
-                      "frames were already exported", file=sys.stderr)
-            last = progress
-            bar.update(progress)
+        # closing(): a Ctrl+C in the loop body still runs the export's clean-up (workers
+        # stopped, work folder and temporary output removed).
+        with contextlib.closing(run_export(job, cancel, mode)) as steps:
+            for progress in steps:
+                if last is None and mode.distributed:  # connected: say where it runs
+                    print(f"nitrate: rendering {mode.describe()}", file=sys.stderr)
+                if last is None and progress.done and not progress.elapsed:
+                    print(f"nitrate: resuming {job.output}: {progress.done} of "
+                          f"{progress.total} frames were already exported", file=sys.stderr)
+                last = progress
+                bar.update(progress)
     except KeyboardInterrupt:
-        cancel.cancel()
-        raise RenderCancelled(f"{job.output}: export cancelled") from None
-    finally:
-        if bar.tty:
-            sys.stderr.write("\n")
-            bar.tty = False
-    bar.close(last)
-    return 0
-
-
-def _run_distributed(job, workers: int | None, cluster: str | None,
-                     chunk_frames: int | None) -> int:
-    """Render `job` on a Dask cluster (an existing scheduler, or `workers` local worker
-    processes) with one progress bar over all chunks."""
-    from engine.distributed import DEFAULT_CHUNK_FRAMES, connect, render_distributed
-    from engine.render import CancelToken
-
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {workers}")
-    if chunk_frames is not None and chunk_frames < 1:
-        raise UsageError(f"--chunk-frames must be at least 1, got {chunk_frames}")
-    cancel = CancelToken()
-    bar = _Bar(Path(job.output).name)
-    last = None
-    try:
-        with connect(cluster, workers) as client:
-            count = len(client.scheduler_info().get("workers", {}))
-            where = cluster or "a local cluster"
-            print(f"nitrate: rendering on {count} workers of {where}", file=sys.stderr)
-            # closing(): a Ctrl+C in the loop body still stops the workers and removes
-            # the work folder while the client is connected.
-            with contextlib.closing(render_distributed(
-                    job, client, cancel, chunk_frames or DEFAULT_CHUNK_FRAMES)) as steps:
-                for progress in steps:
-                    last = progress
-                    bar.update(progress)
-    except KeyboardInterrupt:
-        # render_distributed has stopped the workers and removed the work folder.
         cancel.cancel()
         raise RenderCancelled(f"{job.output}: export cancelled") from None
     finally:
