@@ -6,7 +6,6 @@ import struct
 import zlib
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -100,20 +99,6 @@ def test_empty_frame_file_inside_a_sequence_names_that_file(tmp_path):
         with open_reader(folder) as reader:
             reader.read(2)
     assert err.value.path == str(files[2]) and err.value.problem == "file is empty (0 bytes)"
-
-
-def test_audio_only_file(tmp_path):
-    path = tmp_path / "voice.wav"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("pcm_s16le", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
-                                           layout="mono")
-        frame.sample_rate = 8000
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    assert _problem(path) == "no video stream (audio only)"
 
 
 def test_folder_without_images(tmp_path):

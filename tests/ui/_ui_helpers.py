@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from engine.project import Clip, Project, Recipe, Shot, Step, save_project
 from ui.main_window import MainWindow
 
 FRAMES = 12
@@ -13,3 +17,18 @@ FRAMES = 12
 def discard(window: MainWindow) -> None:
     """Answer "Discard" to the unsaved-changes question (pytest-qt closes the window)."""
     window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
+
+
+def two_shot_window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> MainWindow:
+    """A window on a saved project of `clip` in two shots, 0-5 on the clip default and
+    6-11 with its own `sharpen` recipe, showing frame 0."""
+    sharpen = Recipe.of([Step.create("sharpen")])
+    project = Project(clips=[Clip(str(clip), FRAMES, [Shot(0, 5), Shot(6, FRAMES - 1, sharpen)])])
+    path = save_project(project, tmp_path / "film.nitrate")
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=discard)
+    win.show()
+    assert win.open_path(path)
+    qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == 0,
+                    timeout=20_000)
+    return win

@@ -8,27 +8,18 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from _ui_helpers import FRAMES
+from _ui_helpers import FRAMES, two_shot_window
 from _ui_helpers import discard as _discard
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 
-from engine.project import Clip, Project, Recipe, Shot, Step, save_project
 from ui.main_window import MainWindow
 from ui.timeline import Timeline
 
 
 @pytest.fixture
 def window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> Iterator[MainWindow]:
-    sharpen = Recipe.of([Step.create("sharpen")])
-    project = Project(clips=[Clip(str(clip), FRAMES, [Shot(0, 5), Shot(6, FRAMES - 1, sharpen)])])
-    path = save_project(project, tmp_path / "film.nitrate")
-    win = MainWindow(settings, detect_shots=False)
-    qtbot.addWidget(win, before_close_func=_discard)
-    win.show()
-    assert win.open_path(path)
-    qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == 0,
-                    timeout=20_000)
+    win = two_shot_window(qtbot, settings, clip, tmp_path)
     yield win
     _discard(win)
     win.close()

@@ -10,12 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from _ui_helpers import FRAMES
 from _ui_helpers import discard as _discard
+from _ui_helpers import two_shot_window
 from PySide6.QtCore import QSettings, Qt
 
 from engine.presets import get_preset
-from engine.project import Clip, Project, Recipe, Shot, Step, load_project, save_project
+from engine.project import Clip, Project, Recipe, Shot, Step, load_project
 from ui.document import Document, Target
 from ui.inspector import op_label
 from ui.main_window import MainWindow
@@ -134,15 +134,7 @@ def test_preset_to_selected_shots(shot_list: ShotList, doc: Document) -> None:
 
 @pytest.fixture
 def window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> Iterator[MainWindow]:
-    project = Project(clips=[Clip(str(clip), FRAMES, [Shot(0, 5), Shot(6, FRAMES - 1,
-                                                                         SHARPEN)])])
-    path = save_project(project, tmp_path / "film.nitrate")
-    win = MainWindow(settings, detect_shots=False)
-    qtbot.addWidget(win, before_close_func=_discard)
-    win.show()
-    assert win.open_path(path)
-    qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == 0,
-                    timeout=20_000)
+    win = two_shot_window(qtbot, settings, clip, tmp_path)
     yield win
     _discard(win)
     win.close()
