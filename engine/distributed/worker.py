@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.distributed.chunks import Chunk
-from engine.errors import MediaError, NitrateError, RenderCancelled
+from engine.errors import NitrateError, RenderCancelled
 from engine.media import OutputFormat, Writer, open_reader
 from engine.pipeline import Evaluator, FrameCache
 from engine.render.export import (
@@ -36,6 +36,7 @@ from engine.render.export import (
     _cache_budget,
     _retime_map,
     fit_to_format,
+    frame_size,
 )
 from engine.render.resume import _Frames, _fsync
 from engine.runtime import configure_threads
@@ -202,13 +203,9 @@ def _write_video(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[Path, t
     try:
         for k in range(chunk.first, chunk.last + 1):
             frame = fit_to_format(frames(k), fmt)
+            size = frame_size(task.job.output, k, frame, size if writer else None)
             if writer is None:
-                size = (frame.shape[1], frame.shape[0])
                 writer = Writer(part, fmt, size[0], size[1], task.fps)
-            elif (frame.shape[1], frame.shape[0]) != size:
-                raise MediaError(task.job.output, f"frame {k} is {frame.shape[1]}x"
-                                 f"{frame.shape[0]}, but the export is {size[0]}x{size[1]}: "
-                                 "every shot must give the same size")
             writer.write(frame)
             link.report(k - chunk.first + 1)
         assert writer is not None

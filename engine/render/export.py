@@ -289,6 +289,17 @@ def _retime_map(job: RenderJob, end: int, source_fps: Fraction) -> RetimeMap | N
     return RetimeMap(job.start, end, source_fps, fps)
 
 
+def frame_size(output: Path, index: int, frame: np.ndarray,
+               expected: tuple[int, int] | None) -> tuple[int, int]:
+    """(width, height) of a restored frame, which must match the export's `expected` size
+    (pixels) once the first frame has set it: shots of one export cannot differ in size."""
+    size = (frame.shape[1], frame.shape[0])
+    if expected is not None and size != expected:
+        raise MediaError(output, f"frame {index} is {size[0]}x{size[1]}, but the export is "
+                         f"{expected[0]}x{expected[1]}: every shot must give the same size")
+    return size
+
+
 def fit_to_format(frame: np.ndarray, fmt: OutputFormat) -> np.ndarray:
     """`frame` padded to the even width (4:2:2, 4:2:0, any ProRes) and height (4:2:0) its
     codec needs, by repeating the last column/row: an odd-sized scan keeps every pixel
@@ -345,6 +356,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         started = time.perf_counter()
         background: _BackgroundWriter | None = None
         writer: Writer | None = None
+        size: tuple[int, int] | None = None  # (width, height) px, set by the first frame
         try:
             frames = _output_frames(job, evaluator, end, rmap)
             for done in range(1, total + 1):
@@ -352,16 +364,12 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                     raise RenderCancelled(f"{job.output}: export cancelled")
                 index, frame = next(frames)
                 frame = fit_to_format(frame, fmt)
+                size = frame_size(job.output, index, frame, size)
                 if writer is None:
                     # Sized by the first restored frame: an upscaling recipe changes it.
-                    height, width = frame.shape[:2]
-                    writer = Writer(target.write_path, fmt, width, height, fps,
+                    writer = Writer(target.write_path, fmt, size[0], size[1], fps,
                                     timecode=timecode, audio=audio)
                     background = _BackgroundWriter(writer)
-                elif frame.shape[:2] != (height, width):
-                    raise MediaError(job.output, f"frame {index} is {frame.shape[1]}x"
-                                     f"{frame.shape[0]}, but the export is {width}x{height}: "
-                                     "every shot must give the same size")
                 assert background is not None
                 background.write(frame)
                 elapsed = time.perf_counter() - started

@@ -57,6 +57,7 @@ from engine.render.export import (
     _sequence_unit,
     check_output_is_not_source,
     fit_to_format,
+    frame_size,
 )
 from engine.retime import RetimeMap, Retimer, retime_timecode
 
@@ -273,13 +274,9 @@ def _write_segments(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path
                 if cancel.cancelled:
                     raise RenderCancelled(f"{job.output}: export cancelled")
                 frame = fit_to_format(frames(n), fmt)
+                size = frame_size(job.output, n, frame, size)
                 if writer is None:
-                    height, width = frame.shape[:2]
-                    if size is not None and size != (width, height):
-                        raise MediaError(job.output, f"frame {n} is {width}x{height}, but the "
-                                         f"export is {size[0]}x{size[1]}")
-                    size = (width, height)
-                    writer = Writer(part, fmt, width, height, fps)
+                    writer = Writer(part, fmt, size[0], size[1], fps)
                 writer.write(frame)
                 if n + 1 < last:
                     yield n + 1
