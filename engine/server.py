@@ -12,8 +12,17 @@ Scheduling (one worker, so the order is the whole policy):
   response is still delivered, so a consumer must ignore ids it no longer waits for.
 - priority 1 (prefetch) and 2 (thumbnail): first in, first out, each served only when no
   request of a lower priority number is pending.
+- last, when nothing else is pending: the shot analysis set by `prepare` (flicker levels,
+  weave motion, shot colour statistics of every frame of the plan's shots, at analysis
+  scale), one frame at a time, so a later seek anywhere in those shots finds them done.
 
-Guarantee: every accepted request ends in exactly one `on_response` call. Requests that are
+Drafts: a viewer request with `draft=True` whose restored frame is not cached, at a scale
+above the analysis scale, is first answered with the frame restored at the analysis scale
+(a response with `draft=True`, a fraction of the work), then with the frame at its own
+scale, unless a newer viewer request arrived in between (then ``"superseded"``).
+
+Guarantee: every accepted request ends in exactly one final (non-draft) `on_response` call,
+which may follow one draft response. Requests that are
 superseded or cancelled before they start are answered at once with ``error="superseded"``
 or ``error="cancelled"`` and no frames (`SUPERSEDED`, `CANCELLED`); requests still pending at
 `close()` are answered with ``error="cancelled"``. Failures (unreadable file, bad frame
@@ -29,7 +38,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +83,8 @@ class FrameRequest:
     plan:       immutable shots + recipes snapshot, or None for the original only.
     scale:      preview scale relative to the source (1.0, 0.5, 0.25; thumbnails smaller).
     priority:   VIEWER (0), PREFETCH (1) or THUMBNAIL (2).
+    draft:      for a viewer request with a plan: answer a quick draft at the analysis
+                scale first when the frame is not cached (see the module docstring).
     """
 
     request_id: int
@@ -81,6 +92,7 @@ class FrameRequest:
     plan: ShotPlan | None
     scale: float = 1.0
     priority: int = VIEWER
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,8 @@ class FrameResponse:
     when `error` is set. masks: step position → float32 (H, W) mask, 0-1.
     elapsed_ms: worker time spent on this request (milliseconds, 0 when never started).
     from_cache: True when nothing had to be decoded or computed.
+    draft: True for the quick answer at the analysis scale that precedes the final one
+           (frames smaller than the request's scale; the viewer enlarges them).
     """
 
     request_id: int
@@ -104,6 +118,7 @@ class FrameResponse:
     elapsed_ms: float = 0.0
     from_cache: bool = False
     priority: int = VIEWER
+    draft: bool = False
 
 
 def _failed(request: FrameRequest, error: str, elapsed_ms: float = 0.0) -> FrameResponse:
@@ -120,6 +135,24 @@ def _failed(request: FrameRequest, error: str, elapsed_ms: float = 0.0) -> Frame
     )
 
 
+def _enlarged(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` resized (bilinear) to size = (width, height) pixels; itself when it has it."""
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class _Analyse:
+    """One frame of the shot analysis job, as the worker takes it."""
+
+    plan: ShotPlan
+    scale: float
+    index: int
+    done: int  # frames of the job taken so far, this one included
+    total: int
+
+
 class _CountingCache(FrameCache):
     """A FrameCache that counts stores, so the server can tell a pure cache hit."""
 
@@ -127,9 +160,9 @@ class _CountingCache(FrameCache):
         super().__init__(budget_bytes)
         self.puts = 0
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: Any, *, protected: bool = False) -> None:
         self.puts += 1
-        super().put(key, value)
+        super().put(key, value, protected=protected)
 
 
 def _open_media(path: str) -> Source:
@@ -152,6 +185,9 @@ class FrameServer:
                  or (None, one-line error) when it could not be opened.
     open_source: how to open `source_path` (default `engine.media.open_reader`); tests pass
                  fake readers here.
+    on_prepared: called on the worker thread after each frame of the `prepare` analysis
+                 with (frames done, frames in the job, one-line error or None); an error
+                 ends the job.
     """
 
     def __init__(
@@ -162,11 +198,15 @@ class FrameServer:
         *,
         on_open: Callable[[Any, str | None], None] | None = None,
         open_source: Callable[[str], Source] | None = None,
+        on_prepared: Callable[[int, int, str | None], None] | None = None,
     ) -> None:
         self.source_path = str(source_path)
         self._on_response = on_response
         self._on_open = on_open
+        self._on_prepared = on_prepared
         self._open_source = open_source or _open_media
+        # The shot analysis job: (plan, scale, frames left, frames in the job).
+        self._analysis: tuple[ShotPlan, float, deque[int], int] | None = None
         self.cache = _CountingCache(cache_bytes)
         self._cond = threading.Condition()
         self._viewer: FrameRequest | None = None
@@ -190,6 +230,26 @@ class FrameServer:
         frames and exports always read the source. None switches it off."""
         with self._cond:
             self._proxy_path = None if proxy_path is None else str(proxy_path)
+
+    def prepare(self, plan: ShotPlan | None, scale: float = 1.0,
+                indices: Iterable[int] | None = None) -> None:
+        """Analyse `indices` (default: every frame of the plan, in order) with `plan` in the
+        background, after every pending request (see the module docstring). Replaces the
+        analysis job in progress; None stops it. `scale` is the preview scale the analyses
+        are for (they run at its analysis scale)."""
+        with self._cond:
+            if plan is None:
+                self._analysis = None
+            else:
+                order = deque(range(plan.first, plan.last + 1) if indices is None else indices)
+                self._analysis = (plan, float(scale), order, len(order))
+            self._cond.notify_all()
+
+    @property
+    def analysis_left(self) -> int:
+        """Frames the shot analysis job has still to analyse (0 when none)."""
+        with self._cond:
+            return len(self._analysis[2]) if self._analysis is not None else 0
 
     def submit(self, request: FrameRequest) -> None:
         """Queue a request. Raises ValueError for an unknown priority, RuntimeError after
@@ -263,10 +323,12 @@ class FrameServer:
 
     # -- worker side ---------------------------------------------------------------------
     def _idle(self) -> bool:
-        return not self._working and self._viewer is None and not any(self._queues.values())
+        return (not self._working and self._viewer is None and not any(self._queues.values())
+                and not (self._analysis is not None and self._analysis[2]))
 
-    def _next(self) -> FrameRequest | None:
-        """The next request to serve (None when closing); marks the worker busy."""
+    def _next(self) -> FrameRequest | _Analyse | None:
+        """The next request to serve, or the next frame to analyse (None when closing);
+        marks the worker busy."""
         with self._cond:
             while True:
                 if self._closing:
@@ -283,9 +345,36 @@ class FrameServer:
                 if request is not None:
                     self._working = True
                     return request
+                if self._analysis is not None and self._analysis[2]:
+                    plan, scale, order, total = self._analysis
+                    index = order.popleft()
+                    self._working = True
+                    return _Analyse(plan, scale, index, total - len(order), total)
                 self._working = False
                 self._cond.notify_all()  # wake wait_until_idle
                 self._cond.wait()
+
+    def _analyse(self, evaluator: Evaluator | None, job: _Analyse) -> None:
+        """One frame of the shot analysis job; a failure ends the job (reported once)."""
+        error: str | None = None
+        if evaluator is None:
+            error = self.open_error or f"{self.source_path}: not open"
+        else:
+            try:
+                evaluator.prepare(job.index, job.plan, job.scale)
+            except NitrateError as exc:
+                error = str(exc)
+            except Exception as exc:  # never let a bug kill the worker
+                error = f"frame {job.index}: {type(exc).__name__}: {exc}"
+        if error is not None:
+            with self._cond:
+                if self._analysis is not None and self._analysis[0] is job.plan:
+                    self._analysis = None
+        if self._on_prepared is not None:
+            try:
+                self._on_prepared(job.done, job.total, error)
+            except Exception:  # the consumer's bug must not stop the server
+                pass
 
     def _run(self) -> None:
         from engine.runtime import configure_threads
@@ -307,7 +396,10 @@ class FrameServer:
         evaluator = Evaluator(source, self.cache, source_key=self.source_path) if source else None
         try:
             while (request := self._next()) is not None:
-                self._answer(self._serve(evaluator, request))
+                if isinstance(request, _Analyse):
+                    self._analyse(evaluator, request)
+                else:
+                    self._answer(self._serve(evaluator, request))
                 with self._cond:
                     self._working = False
                     self._cond.notify_all()
@@ -370,6 +462,8 @@ class FrameServer:
                 shot = None
                 restored, masks = original, {}
             else:
+                if request.draft and self._send_draft(evaluator, request, start):
+                    return _failed(request, SUPERSEDED, (time.perf_counter() - start) * 1000.0)
                 done = evaluator.evaluate(request.index, request.plan, request.scale)
                 original, restored, masks, shot = done.original, done.restored, done.masks, done.shot
         except NitrateError as exc:
@@ -389,6 +483,39 @@ class FrameServer:
             from_cache=self.cache.puts == puts,
             priority=request.priority,
         )
+
+    def _send_draft(self, evaluator: Evaluator, request: FrameRequest, start: float) -> bool:
+        """Answer a draft of `request` at the analysis scale when the final frame is not
+        cached and the draft is smaller; True when a newer viewer request is now waiting
+        (the final frame would be stale before it is shown)."""
+        assert request.plan is not None
+        small = evaluator.analysis_scale(request.scale)
+        if small >= request.scale or evaluator.cached(request.index, request.plan,
+                                                      request.scale):
+            return False
+        done = evaluator.evaluate(request.index, request.plan, small)
+        # Enlarged to the final frame's size, so the viewer's geometry (zoom, pan, regions)
+        # does not jump when the final frame replaces it.
+        size = (max(1, round(self.info.width * request.scale)),
+                max(1, round(self.info.height * request.scale)))
+        if done.restored.shape[:2] != done.original.shape[:2]:  # an upscaling recipe
+            ratio = request.scale / small
+            out_size = (round(done.restored.shape[1] * ratio), round(done.restored.shape[0] * ratio))
+        else:
+            out_size = size
+        self._answer(FrameResponse(
+            request_id=request.request_id,
+            index=request.index,
+            shot=done.shot,
+            original=_enlarged(done.original, size),
+            restored=_enlarged(done.restored, out_size),
+            masks={k: _enlarged(m, out_size) for k, m in done.masks.items()},
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+            priority=request.priority,
+            draft=True,
+        ))
+        with self._cond:
+            return self._viewer is not None
 
     def _answer(self, response: FrameResponse) -> None:
         try:

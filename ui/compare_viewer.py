@@ -97,6 +97,7 @@ class CompareViewer(QWidget):
         self._showing_before = False
         self._mask_step: int | None = None
         self._busy = False
+        self._draft = False
         self._message = ""
         self._index: int | None = None
         self._timecode = ""
@@ -125,9 +126,11 @@ class CompareViewer(QWidget):
         index: int,
         timecode: str = "",
         masks: dict[int, np.ndarray] | None = None,
+        draft: bool = False,
     ) -> None:
         """Show frame `index` (0-based): `before`/`after` float32 (H, W, 3) RGB levels 0-1,
-        `masks` step position → float32 (H, W) mask 0-1."""
+        `masks` step position → float32 (H, W) mask 0-1. `draft`: a quick, softer preview
+        that the final frame will replace (labelled as such on screen)."""
         first = self._before is None
         old_size = self._before.size() if self._before is not None else None
         size = after.shape[:2]
@@ -147,6 +150,7 @@ class CompareViewer(QWidget):
         self._scaled.clear()
         self._index = int(index)
         self._timecode = timecode
+        self._draft = draft
         self._message = ""
         if first or old_size != self._before.size():
             # A new clip or preview scale: keep the view on the same part of the picture.
@@ -160,6 +164,7 @@ class CompareViewer(QWidget):
         self._before = self._after = self._diff = self._overlay = None
         self._masks = {}
         self._index = None
+        self._draft = False
         self._scaled.clear()
         self.update()
 
@@ -177,6 +182,11 @@ class CompareViewer(QWidget):
     @property
     def busy(self) -> bool:
         return self._busy
+
+    @property
+    def showing_draft(self) -> bool:
+        """Whether the frame on screen is a draft awaiting its final version."""
+        return self._draft
 
     @property
     def shown_index(self) -> int | None:
@@ -563,7 +573,8 @@ class CompareViewer(QWidget):
             )
         if self._busy:
             painter.setPen(_BUSY)
-            painter.drawText(area, Qt.AlignmentFlag.AlignLeft | bottom, "● processing…")
+            text = "● draft shown, refining…" if self._draft else "● processing…"
+            painter.drawText(area, Qt.AlignmentFlag.AlignLeft | bottom, text)
         painter.restore()
         self._paint_message(painter)
 

@@ -5,10 +5,12 @@ The GUI builds requests (fast, immutable) through `request_view`, `prefetch` and
 answer to the GUI thread through a queued Qt signal and re-emits it as `frame_ready`,
 `thumbnail_ready` or `error`. No other widget knows threads exist.
 
-Stale answers are dropped here: only the answer to the most recent `request_view` is
-emitted (older viewer answers, including ``"superseded"`` ones, are ignored), prefetch
-answers only warm the engine's cache and are never emitted, and thumbnail answers for a
-clip that has since been replaced are ignored.
+Stale answers are dropped here: only the answers to the most recent `request_view` are
+emitted (its draft, then its final frame; older viewer answers, including
+``"superseded"`` ones, are ignored), prefetch answers only warm the engine's cache and are
+never emitted, and thumbnail answers for a clip that has since been replaced are ignored.
+`prepare_shots` hands the engine the background shot analysis, whose progress comes back
+as `analysis_progress`.
 """
 
 from __future__ import annotations
@@ -60,9 +62,11 @@ class EngineBridge(QObject):
     error(str)                    a one-line problem to show the user
     busy_changed(bool)            True while a viewer frame is being computed
     clip_opened(MediaInfo)        `open_clip` succeeded
+    analysis_progress(int, int)   frames analysed, frames to analyse (`prepare_shots`)
     """
 
     frame_ready = Signal(object)
+    analysis_progress = Signal(int, int)
     thumbnail_ready = Signal(int, QImage)
     error = Signal(str)
     busy_changed = Signal(bool)
@@ -71,6 +75,7 @@ class EngineBridge(QObject):
     # Worker → GUI thread hand-over (queued connections to our own slots).
     _delivered = Signal(object, object, object)  # clip token, response, QImage | None
     _opened = Signal(object, object, object)  # clip token, info, error
+    _prepared = Signal(object, int, int, object)  # clip token, done, total, error
 
     def __init__(
         self,
@@ -92,6 +97,7 @@ class EngineBridge(QObject):
         self.path: str | None = None
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
         self._opened.connect(self._on_opened, Qt.ConnectionType.QueuedConnection)
+        self._prepared.connect(self._on_prepared, Qt.ConnectionType.QueuedConnection)
 
     # -- clip ----------------------------------------------------------------------------
     def open_clip(self, path: str | Path) -> None:
@@ -111,6 +117,7 @@ class EngineBridge(QObject):
             lambda response: self._worker_response(token, response),
             on_open=lambda info, error: self._opened.emit(token, info, error),
             open_source=self._open_source,
+            on_prepared=lambda done, total, error: self._prepared.emit(token, done, total, error),
         )
 
     def set_proxy(self, proxy_path: str | Path | None) -> None:
@@ -123,9 +130,12 @@ class EngineBridge(QObject):
         return self._server is not None and self.info is not None
 
     # -- requests (GUI thread) -----------------------------------------------------------
-    def request_view(self, index: int, plan: ShotPlan | None, scale: float = 1.0) -> int:
+    def request_view(self, index: int, plan: ShotPlan | None, scale: float = 1.0,
+                     draft: bool = False) -> int:
         """Ask for frame `index` (0-based) restored with `plan` (None: original only) at
-        preview `scale`; returns the request id. Supersedes earlier view requests."""
+        preview `scale`; returns the request id. Supersedes earlier view requests. With
+        `draft`, a frame that is not cached is first answered at the analysis scale
+        (`FrameResponse.draft`), then at `scale`."""
         rid = self._new_id()
         self._latest_view = rid
         server = self._server
@@ -133,8 +143,25 @@ class EngineBridge(QObject):
             self.error.emit("No clip is open.")
             return rid
         self._set_busy(True)
-        server.submit(FrameRequest(rid, int(index), plan, float(scale), VIEWER))
+        server.submit(FrameRequest(rid, int(index), plan, float(scale), VIEWER, draft))
         return rid
+
+    def prepare_shots(self, plan: ShotPlan | None, scale: float = 1.0,
+                      first: int | None = None) -> None:
+        """Analyse every frame of `plan`'s shots in the background (flicker levels, weave
+        motion, shot colour statistics), after any frame the viewer waits for, so later
+        seeks find the analyses done. The shot holding frame `first` goes first. Replaces
+        the analysis in progress; None stops it."""
+        server = self._server
+        if server is None:
+            return
+        if plan is None or first is None:
+            server.prepare(plan, scale)
+            return
+        shot = plan.shot_at(min(max(first, plan.first), plan.last))
+        order = [*range(shot.start, shot.end + 1), *range(plan.first, shot.start),
+                 *range(shot.end + 1, plan.last + 1)]
+        server.prepare(plan, scale, order)
 
     def prefetch(self, indices: Iterable[int], plan: ShotPlan | None, scale: float = 1.0) -> None:
         """Compute `indices` in the background (nearest first) so later views hit the cache.
@@ -246,12 +273,20 @@ class EngineBridge(QObject):
             return
         if response.request_id != self._latest_view:
             return  # stale: the user has moved on
-        self._set_busy(False)
+        self._set_busy(response.draft)  # after a draft, the final frame is still coming
         if response.error in (SUPERSEDED, CANCELLED):
             return
         if response.error is not None:
             self.error.emit(response.error)
         self.frame_ready.emit(response)
+
+    @Slot(object, int, int, object)
+    def _on_prepared(self, token: object, done: int, total: int, error: object) -> None:
+        if token is not self._token:
+            return
+        if error is not None:
+            self.error.emit(f"Shot analysis stopped: {error}")
+        self.analysis_progress.emit(done, total)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

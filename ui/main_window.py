@@ -180,6 +180,7 @@ class MainWindow(QMainWindow):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
         self._preview_timer.timeout.connect(self.playback.refresh)
+        self._preview_timer.timeout.connect(self._prepare_shots)
         self._connect()
         self._restore_settings()
         self._update_title()
@@ -263,13 +264,17 @@ class MainWindow(QMainWindow):
         self.shots_label = QLabel("")
         self.cache_label = QLabel("")
         self.scale_label = QLabel("")
+        self.analysis_label = QLabel("")
+        self.analysis_label.setToolTip(
+            "Flicker, weave and colour analyses of the shots, computed in the background "
+            "so that any frame you seek to is restored sooner")
         self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
         self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.busy_bar)
-        for label in (self.shots_label, self.scale_label, self.fps_label, self.cache_label,
-                      self.frame_label):
+        for label in (self.analysis_label, self.shots_label, self.scale_label, self.fps_label,
+                      self.cache_label, self.frame_label):
             bar.addPermanentWidget(label)
 
     def _action(self, text: str, slot: Callable[..., Any] | None = None,
@@ -500,6 +505,8 @@ class MainWindow(QMainWindow):
         doc.path_changed.connect(self._update_title)
         doc.path_changed.connect(self._remember_path)
         self.bridge.clip_opened.connect(self._clip_opened)
+        self.bridge.clip_opened.connect(lambda _info: self._preview_timer.start())
+        self.bridge.analysis_progress.connect(self._analysis_progress)
         self.bridge.error.connect(self._engine_error)
         self.bridge.busy_changed.connect(self.busy_bar.setVisible)
         self.playback.frame_shown.connect(self._frame_shown)
@@ -879,6 +886,17 @@ class MainWindow(QMainWindow):
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
             action.setEnabled(open_)
+
+    def _prepare_shots(self) -> None:
+        """Hand the engine the shot analyses of the current plan (after the frame on
+        screen, the playhead's shot first), so later seeks find them done."""
+        if self.bridge.is_open:
+            self.bridge.prepare_shots(self.document.plan(), self.playback.preview_scale,
+                                      self.playback.playhead)
+
+    def _analysis_progress(self, done: int, total: int) -> None:
+        busy = 0 < done < total
+        self.analysis_label.setText(f"Analysing shots {100 * done // total}%" if busy else "")
 
     def _scale_changed(self, scale: float) -> None:
         self.scale_label.setText(f"Preview {dict(PREVIEW_SCALES)[scale].split()[0].lower()}"

@@ -60,6 +60,7 @@ class PlaybackController(QObject):
     """
 
     frame_shown = Signal(int)
+    draft_shown = Signal(int)
     fps_changed = Signal(float)
     playing_changed = Signal(bool)
     scale_changed = Signal(float)
@@ -94,6 +95,9 @@ class PlaybackController(QObject):
         self._last_fps_emit = 0.0
         self.paused_prefetch = PAUSED_PREFETCH
         self.prefetch_ahead = PREFETCH_AHEAD
+        # Progressive preview: after a seek, a restored frame not computed yet is shown
+        # first as a draft at the analysis scale (a fraction of the work), then refined.
+        self.progressive = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -311,11 +315,24 @@ class PlaybackController(QObject):
             self.timeline.scrubbing and self._restore_ms > SCRUB_RESTORED_BUDGET_MS
         )
         plan = self.plan_provider() if restored else None
-        self._pending = self.bridge.request_view(index, plan, self._scale)
+        # No drafts while playing: frames would be shown twice, soft then sharp.
+        draft = self.progressive and plan is not None and not self._playing
+        self._pending = self.bridge.request_view(index, plan, self._scale, draft)
         self._pending_index = index
 
     def _on_frame(self, response: FrameResponse) -> None:
-        # The bridge only emits the answer to the latest view request, whoever asked.
+        # The bridge only emits the answers to the latest view request, whoever asked.
+        if response.draft and response.error is None and response.original is not None:
+            self.viewer.show_frames(
+                response.original,
+                response.restored if response.restored is not None else response.original,
+                response.index,
+                self.timeline.timecode(response.index) if self._count else "",
+                response.masks,
+                draft=True,
+            )
+            self.draft_shown.emit(response.index)
+            return
         self._pending = None
         if response.error is not None or response.original is None:
             self.viewer.show_message(response.error or "no frame")

@@ -32,7 +32,8 @@ class Window:
     """The frames an operator may look at to produce frame `index`.
 
     frames:  previous-stage frames for `indices`, only those inside the shot (so the window
-             is shorter than 2*radius+1 near a shot's first and last frames).
+             is shorter than 2*radius+1 near a shot's first and last frames; empty in
+             `Operator.prepare`).
     indices: absolute frame indices (0-based, in the clip) of `frames`, consecutive.
     center:  position of the current frame in `frames`.
     shot:    (first, last) frame index of the current shot, inclusive.
@@ -49,6 +50,9 @@ class Window:
     analysis_scale: scale of `analyse` frames relative to the source (≤ scale); multiply
              a length measured on an analysis frame by scale / analysis_scale to get pixels
              of the current frame.
+    analysis_key: identity of the `analyse` frames (the upstream stage at analysis scale),
+             the same at every preview scale; memoise analyses of `analyse` frames under
+             `analysis_memo_key` so a preview, a draft and an export share them.
     """
 
     frames: tuple[np.ndarray, ...]
@@ -60,6 +64,16 @@ class Window:
     fetch: Callable[[int], np.ndarray] | None = None
     analyse: Callable[[int], np.ndarray] | None = None
     analysis_scale: float = 1.0
+    analysis_key: str = ""
+
+    @property
+    def analysis_memo_key(self) -> str:
+        """Key for memos of analyses computed from `analysis_frame`s: the scale-free
+        `analysis_key` when the pipeline provides `analyse`, else `key` (a bare window's
+        analysis frames are reduced from its own frames)."""
+        if self.analyse is not None and self.analysis_key:
+            return self.analysis_key
+        return self.key
 
     @property
     def index(self) -> int:
@@ -151,6 +165,22 @@ class Operator(ABC):
         bound = copy.copy(self)
         bound.params = params
         return bound
+
+    def prepare(self, window: Window) -> None:
+        """Do the shot-level analysis frame `window.index` contributes to (flicker levels,
+        weave motion, a shot's colour statistics) and memoise it, without producing a frame.
+
+        The pipeline calls it for every frame of a shot in the background, ahead of the
+        restorer's seeks, so a frame asked for later finds its analyses done. The window
+        carries no frames (`frames` is empty, `current` unavailable): read `analyse`.
+        Operators whose analyses are per frame only leave it as it is (nothing to do).
+        """
+        return None
+
+    @property
+    def prepares(self) -> bool:
+        """Whether `prepare` does anything (the pipeline skips operators that don't)."""
+        return type(self).prepare is not Operator.prepare
 
     @abstractmethod
     def process(self, window: Window) -> Result:

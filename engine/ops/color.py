@@ -193,7 +193,7 @@ class ColorOperator(Operator):
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
-        # Per (window.key, shot): a few shots' statistics, the ones an export is crossing.
+        # Per (analysis key, shot): a few shots' statistics, the ones an export crosses.
         self._stats: Memo[ShotStats] = Memo(8)
 
     # analysis_radius stays 0: the statistics read only _SAMPLES analysis frames spread over
@@ -208,7 +208,13 @@ class ColorOperator(Operator):
             picks = np.unique(np.linspace(first, last, min(_SAMPLES, last - first + 1)).round())
             return shot_stats([analysis_frame(window, int(i)) for i in picks])
 
-        return self._stats.get_or_compute((window.key, window.shot), compute)
+        return self._stats.get_or_compute((window.analysis_memo_key, window.shot), compute)
+
+    def prepare(self, window: Window) -> None:
+        """Measure the shot's statistics (once per shot; later frames find them memoised)."""
+        p = self.params
+        if (p.auto_levels or p.auto_balance) and p.auto_strength > 0:
+            self.stats(window)
 
     def process(self, window: Window) -> Result:
         p = self.params

@@ -50,6 +50,8 @@ _MASK_FULL = 0.05
 # real change of light (a lamp), not flicker.
 _STEP_K = 5.0
 _STEP_MIN = 0.1
+# Pair maps kept per operator (a few hundred bytes each): a long shot's worth.
+_PAIR_MEMO = 20_000
 
 
 @dataclass(frozen=True)
@@ -253,11 +255,11 @@ class DeflickerOperator(Operator):
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
-        # Memoised per (window.key, index): enough for a sliding window plus slack, so a
-        # sequential export analyses every frame and pair once.
-        capacity = 2 * self.params.radius + 8
-        self._lumas: Memo[np.ndarray] = Memo(capacity)
-        self._pairs: Memo[np.ndarray] = Memo(capacity)
+        # Memoised per (analysis key, index). Luma images: a sliding window plus slack, so a
+        # sequential export reads each once. Pair maps are a few hundred bytes: a whole
+        # shot's are kept, so a shot prepared in the background serves any later seek.
+        self._lumas: Memo[np.ndarray] = Memo(2 * self.params.radius + 8)
+        self._pairs: Memo[np.ndarray] = Memo(_PAIR_MEMO)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 
     @property
@@ -266,13 +268,19 @@ class DeflickerOperator(Operator):
 
     def _luma(self, window: Window, index: int) -> np.ndarray:
         return self._lumas.get_or_compute(
-            (window.key, index), lambda: analysis_luma(analysis_frame(window, index)))
+            (window.analysis_memo_key, index),
+            lambda: analysis_luma(analysis_frame(window, index)))
 
     def _pair(self, window: Window, index: int) -> np.ndarray:
         """Level maps (1 + regions, 2) from frame `index` to `index + 1` (row 0: whole
         frame)."""
-        key = (window.key, index, self.params.regions, self.params.local)
+        key = (window.analysis_memo_key, index, self.params.regions, self.params.local)
         return self._pairs.get_or_compute(key, lambda: self._measure_pair(window, index))
+
+    def prepare(self, window: Window) -> None:
+        """Measure the pair (index, index + 1), the shot's flicker analysis for one frame."""
+        if window.index < window.shot[1]:
+            self._pair(window, window.index)
 
     def _measure_pair(self, window: Window, index: int) -> np.ndarray:
         a, b = self._luma(window, index), self._luma(window, index + 1)

@@ -68,6 +68,8 @@ _ALIGN_ITERATIONS = 8
 # median block's are dropped.
 _ALIGN_ROUNDS = 3
 _BLOCK_OUTLIER = 1.3
+# Pair motions kept per operator (4x3 floats each): a long shot's worth.
+_PAIR_MEMO = 20_000
 # The precise alignment may move this far (analysis px) from the blocks' vote: windowed
 # phase correlation underestimates shifts of a few pixels, but another object's motion
 # lies much further away.
@@ -282,10 +284,11 @@ class StabilizeOperator(Operator):
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
-        capacity = 2 * self.params.smoothing + 8
-        self._grays: Memo[np.ndarray] = Memo(capacity)
-        # Pair motions; None (unknown) is stored as a 0x0 array so the memo keeps it.
-        self._pairs: Memo[np.ndarray] = Memo(capacity)
+        self._grays: Memo[np.ndarray] = Memo(2 * self.params.smoothing + 8)
+        # Pair motions (a 3x3 matrix each): a whole shot's are kept, so a shot prepared in
+        # the background serves any later seek. None (unknown) is stored as a 0x0 array so
+        # the memo keeps it.
+        self._pairs: Memo[np.ndarray] = Memo(_PAIR_MEMO)
 
     @property
     def analysis_radius(self) -> int:
@@ -297,27 +300,44 @@ class StabilizeOperator(Operator):
             return np.ascontiguousarray(analysis_frame(window, index) @ LUMA_WEIGHTS,
                                         dtype=np.float32)
 
-        return self._grays.get_or_compute((window.key, index), compute)
+        return self._grays.get_or_compute((window.analysis_memo_key, index), compute)
 
-    def _pair(self, window: Window, index: int) -> np.ndarray | None:
-        """3x3 motion mapping frame `index`'s centred pixel coordinates (pixels of the
-        current frame) to frame `index + 1`'s, or None when it could not be trusted."""
+    def _analysis_pair(self, window: Window, index: int) -> np.ndarray:
+        """3x3 motion mapping frame `index`'s centred coordinates in analysis pixels to
+        frame `index + 1`'s (memoised, the same at every scale), or a 0x0 array when it could
+        not be trusted."""
         def compute() -> np.ndarray:
             a, b = self._gray(window, index), self._gray(window, index + 1)
-            factor = a.shape[1] / window.current.shape[1]
             m = estimate_motion(a, b)
             if m is None:
                 return np.zeros((0, 0))
-            # Analysis pixels about the analysis centre -> frame pixels about its centre.
+            # About the analysis centre rather than the corner: the same matrix then holds
+            # at any frame size once the translation is rescaled.
             out = np.eye(3)
             out[:2, :2] = m[:, :2]
             h, w = a.shape
             centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-            out[:2, 2] = (m[:, :2] @ centre + m[:, 2] - centre) / factor
-            return out
+            out[:2, 2] = m[:, :2] @ centre + m[:, 2] - centre
+            return np.vstack([out, [[float(w), 0.0, 0.0]]])  # row 3: analysis width
 
-        hit = self._pairs.get_or_compute((window.key, index, window.current.shape[1]), compute)
-        return None if hit.size == 0 else hit
+        return self._pairs.get_or_compute((window.analysis_memo_key, index), compute)
+
+    def _pair(self, window: Window, index: int) -> np.ndarray | None:
+        """3x3 motion mapping frame `index`'s centred pixel coordinates (pixels of the
+        current frame) to frame `index + 1`'s, or None when it could not be trusted."""
+        hit = self._analysis_pair(window, index)
+        if hit.size == 0:
+            return None
+        factor = hit[3, 0] / window.current.shape[1]  # analysis pixels per frame pixel
+        out = hit[:3].copy()
+        out[:2, 2] /= factor
+        return out
+
+    def prepare(self, window: Window) -> None:
+        """Measure the pair motion (index, index + 1), the shot's weave analysis for one
+        frame."""
+        if window.index < window.shot[1]:
+            self._analysis_pair(window, window.index)
 
     def correction(self, window: Window) -> np.ndarray:
         """3x3 matrix (centred coordinates) taking output pixels to where they are sampled in

@@ -101,7 +101,8 @@ def _digest(*parts: object) -> str:
 
 @dataclass(frozen=True)
 class _Stage:
-    key: str  # identity of this stage's output frames
+    key: str  # identity of this stage's output frames at the evaluation scale
+    identity: str  # the same, whatever the scale (analysis keys add the analysis scale)
     op: Operator | None  # None for stage 0 (the source)
     position: int  # the step's position in recipe.steps (REPAIR_MASK_KEY for repairs)
     step: Step | None = None  # set when the step has keyframes: params vary per frame
@@ -149,7 +150,7 @@ class Evaluator:
             else:
                 frame = self.source.read(index)
                 self._source_width = frame.shape[1]
-            self.cache.put(key, frame)
+            self.cache.put(key, frame, protected=self._is_analysis_scale(scale))
         return frame
 
     def _read_scaled(self, index: int, scale: float) -> np.ndarray:
@@ -168,6 +169,14 @@ class Evaluator:
             self._source_width = full.shape[1]
         return scaled(full, scale)
 
+    def _is_analysis_scale(self, scale: float) -> bool:
+        """Whether source frames at `scale` are analysis frames (or smaller): kept in the
+        cache's protected share, since every one of them costs a decode to rebuild (the
+        stages' analysis frames are rebuilt from them without decoding)."""
+        if self._source_width is None and getattr(self.source, "info", None) is None:
+            return False  # not known without reading a frame; never worth a read here
+        return scale <= self.analysis_scale(1.0)
+
     def analysis_scale(self, scale: float) -> float:
         """Scale of analysis frames: at most ANALYSIS_WIDTH pixels wide, never above `scale`."""
         if self._source_width is None:
@@ -181,7 +190,7 @@ class Evaluator:
         shot = plan.shot_at(index)
         stages = self._stages(shot, scale)
         masks: dict[int, np.ndarray] = {}
-        self._prefetch(stages, index, shot)
+        self._prefetch(stages, index, shot, scale)
         restored = self._frame(stages, len(stages) - 1, index, shot, scale)
         for k in range(1, len(stages)):
             mask = self.cache.get(("mask", stages[k].key, index))
@@ -220,38 +229,95 @@ class Evaluator:
         return stages
 
     def _build_stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
-        key = _digest("src", self.source_key, scale)
-        stages = [_Stage(key, None, -1)]
+        # `identity` names a stage whatever the scale: one operator instance serves every
+        # scale (its memos of analysis-frame statistics are shared by previews, drafts and
+        # exports); frame keys add the scale.
+        identity = _digest("src", self.source_key)
+
+        def stage(op: Operator | None, position: int, step: Step | None = None) -> _Stage:
+            return _Stage(_digest(identity, scale), identity, op, position, step)
+
+        stages = [stage(None, -1)]
         if shot.repairs:
             # Imported here: repair uses engine.retime, whose frame-rate conversion imports
             # the pipeline; a top-level import would cycle.
             from engine.ops.repair import RepairOperator
 
-            key = _digest(key, shot.start, shot.end, "repair",
-                          [(r.start, r.end, r.region) for r in shot.repairs])
-            op = self._operator(key, lambda: RepairOperator(repairs=shot.repairs))
-            stages.append(_Stage(key, op, REPAIR_MASK_KEY))
+            identity = _digest(identity, shot.start, shot.end, "repair",
+                               [(r.start, r.end, r.region) for r in shot.repairs])
+            op = self._operator(identity, lambda: RepairOperator(repairs=shot.repairs))
+            stages.append(stage(op, REPAIR_MASK_KEY))
         for position, step in enumerate(shot.recipe.steps):
             if not step.enabled:
                 continue
-            key = _digest(key, shot.start, shot.end, step.op, sorted(step.params.to_dict().items()),
-                          step.keyframes)
-            op = self._operator(key, step.build)
-            stages.append(_Stage(key, op, position, step if step.keyframes else None))
+            identity = _digest(identity, shot.start, shot.end, step.op,
+                               sorted(step.params.to_dict().items()), step.keyframes)
+            op = self._operator(identity, step.build)
+            stages.append(stage(op, position, step if step.keyframes else None))
         return stages
 
-    def _prefetch(self, stages: list[_Stage], index: int, shot: PlannedShot) -> None:
+    def _prefetch(self, stages: list[_Stage], index: int, shot: PlannedShot, scale: float
+                  ) -> None:
         """Tell the source which frames frame `index` will read, when it is not cached: the
         operators' windows and analysis reads go back and forth over them, and a Reader
-        that decodes them in one forward pass first saves the seeks in between."""
+        that decodes them in one forward pass first saves the seeks in between. Frames the
+        cache holds already (at the scale they will be read) are left out, so a shot whose
+        analyses were prepared in the background decodes only its full-size windows."""
         prefetch = getattr(self.source, "prefetch", None)
         if prefetch is None or len(stages) < 2 or ("frame", stages[-1].key, index) in self.cache:
             return
-        reach = 0
+        reach = analysis_reach = 0
         for stage in stages[1:]:
             op = stage.operator_at(index)
-            reach += op.temporal_radius + op.analysis_radius
-        prefetch(max(shot.start, index - reach), min(shot.end, index + reach) + 1)
+            reach += op.temporal_radius
+            analysis_reach += op.analysis_radius
+        small = self.analysis_scale(scale)
+        wanted = [i for i in range(max(shot.start, index - reach), min(shot.end, index + reach) + 1)
+                  if ("src", self.source_key, i, scale) not in self.cache]
+        if analysis_reach:
+            far = range(max(shot.start, index - reach - analysis_reach),
+                        min(shot.end, index + reach + analysis_reach) + 1)
+            wanted += [i for i in far if ("src", self.source_key, i, small) not in self.cache]
+        if wanted:
+            prefetch(min(wanted), max(wanted) + 1)
+
+    def cached(self, index: int, plan: ShotPlan, scale: float = 1.0) -> bool:
+        """Whether `evaluate(index, plan, scale)` would find its restored frame cached."""
+        stages = self._stages(plan.shot_at(index), scale)
+        if len(stages) < 2:
+            return ("src", self.source_key, index, scale) in self.cache
+        return ("frame", stages[-1].key, index) in self.cache
+
+    def prepare(self, index: int, plan: ShotPlan, scale: float = 1.0) -> None:
+        """Run the shot-level analyses frame `index` contributes to (`Operator.prepare` of
+        each stage that has one), so a later `evaluate` near it, at any scale, finds them
+        done. Reads analysis-scale frames (those of previews at `scale`) only and computes
+        no output frame."""
+        shot = plan.shot_at(index)
+        small = self.analysis_scale(scale)
+        stages = self._stages(shot, small)
+        for k in range(1, len(stages)):
+            op = stages[k].operator_at(index)
+            if not op.prepares:
+                continue
+            window = Window(
+                frames=(),
+                indices=(index,),
+                center=0,
+                shot=(shot.start, shot.end),
+                scale=small,
+                key=stages[k - 1].key,
+                fetch=self._fetcher(stages, k - 1, shot, small),
+                analyse=self._analyser(k - 1, shot, small),
+                analysis_scale=small,
+                analysis_key=_digest(stages[k - 1].identity, small),
+            )
+            try:
+                op.prepare(window)
+            except NitrateError:
+                raise
+            except Exception as exc:  # an operator bug must name the operator and frame
+                raise OperatorError(op.id, f"failed to analyse frame {index}: {exc}") from exc
 
     def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
         # One instance per (upstream, shot, params, keyframes): operators memoise analyses
@@ -288,6 +354,7 @@ class Evaluator:
             fetch=self._fetcher(stages, k - 1, shot, scale),
             analyse=self._analyser(k - 1, shot, scale),
             analysis_scale=self.analysis_scale(scale),
+            analysis_key=_digest(stages[k - 1].identity, self.analysis_scale(scale)),
         )
         try:
             result = op.process(window)

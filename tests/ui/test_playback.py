@@ -300,3 +300,25 @@ def test_real_clip_frame_accuracy(qtbot, tmp_path) -> None:
         assert np.isfinite(viewer.zoom)
     finally:
         bridge.close()
+
+
+def test_a_cold_seek_shows_a_labelled_draft_then_the_final_frame(qtbot) -> None:
+    # Wider than the analysis width (480 px), so a full-resolution preview has a draft.
+    rig = Rig(qtbot, LevelReader(FakeInfo(width=960, height=540, frame_count=20)))
+    try:
+        drafts: list[tuple[int, bool, float]] = []
+        rig.playback.draft_shown.connect(
+            lambda i: drafts.append((i, rig.viewer.showing_draft, rig.after_level())))
+        rig.playback.seek(7)
+        qtbot.waitUntil(lambda: 7 in rig.shown, timeout=10000)
+        rig.settle()
+        # The draft came first, labelled, with the right frame's picture; the final frame
+        # replaced it.
+        assert drafts == [(7, True, pytest.approx(14.0, abs=1.0))]
+        assert not rig.viewer.showing_draft and rig.after_level() == pytest.approx(14.0, abs=1.0)
+        # The next frame was computed ahead while the restorer looked: no draft for it.
+        rig.playback.step(1)
+        rig.settle()
+        assert rig.viewer.shown_index == 8 and len(drafts) == 1
+    finally:
+        rig.close()
