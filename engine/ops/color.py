@@ -211,9 +211,13 @@ class ColorOperator(Operator):
         return self._stats.get_or_compute((window.analysis_memo_key, window.shot), compute)
 
     def prepare(self, window: Window) -> None:
-        """Measure the shot's statistics (once per shot; later frames find them memoised)."""
+        """Measure the shot's statistics when the analysis pass reaches the shot's last
+        frame: they sample the whole shot through the earlier stages, whose flicker and
+        weave analyses are all done by then (measured earlier, one step of the pass could
+        keep the viewer waiting for seconds)."""
         p = self.params
-        if (p.auto_levels or p.auto_balance) and p.auto_strength > 0:
+        if (p.auto_levels or p.auto_balance) and p.auto_strength > 0 and (
+                window.index == window.shot[1]):
             self.stats(window)
 
     def process(self, window: Window) -> Result:
