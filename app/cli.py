@@ -296,6 +296,9 @@ def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) 
             for progress in steps:
                 if last is None and mode.distributed:  # connected: say where it runs
                     print(f"nitrate: rendering {mode.describe()}", file=sys.stderr)
+                if last is None and progress.route == "direct":
+                    print("nitrate: no operator touches these frames: they are converted "
+                          "straight to the output format (direct path)", file=sys.stderr)
                 if last is None and progress.done and not progress.elapsed:
                     print(f"nitrate: resuming {job.output}: {progress.done} of "
                           f"{progress.total} frames were already exported", file=sys.stderr)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from engine.synth.index_clip import read_index, write_index_clip, write_index_sequence
@@ -64,6 +65,20 @@ def test_restore_with_ops_and_set(clip: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     info = json.loads(nitrate("probe", out, "--json").stdout)
     assert info["frame_count"] == 10 and info["codec"] == "ffv1"
+    assert "direct path" not in result.stderr
+
+
+def test_restore_without_operators_says_it_converts_directly(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "transcode.mov"
+    result = nitrate("restore", clip, "-o", out, "--start", "3", "--end", "12")
+    assert result.returncode == 0, result.stderr
+    assert "direct path" in result.stderr
+    info = json.loads(nitrate("probe", out, "--json").stdout)
+    assert info["frame_count"] == 10 and info["codec"] == "prores"
+    still = tmp_path / "first.png"
+    assert nitrate("still", out, "--frame", "0", "-o", still).returncode == 0
+    image = cv2.imread(str(still), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert read_index(image / np.iinfo(image.dtype).max) == 3  # a 16-bit still of 10-bit video
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from engine.render.export import (
     _retime_map,
     _sequence_unit,
     check_output_is_not_source,
+    choose_route,
     remove_stale_partials,
 )
 from engine.render.resume import _commit_sequence, join_files
@@ -72,17 +73,19 @@ def render_distributed(
     cancel = cancel or CancelToken()
     with open_reader(job.source) as reader:
         info = reader.info
-    end = info.frame_count - 1 if job.end is None else job.end
-    if not 0 <= job.start <= end < info.frame_count:
-        raise MediaError(job.source, f"frame range {job.start}-{end} is outside the clip "
-                         f"(0-{info.frame_count - 1})")
-    fmt = output_format_for(job.output, job.codec, info.bit_depth)
+        end = info.frame_count - 1 if job.end is None else job.end
+        if not 0 <= job.start <= end < info.frame_count:
+            raise MediaError(job.source, f"frame range {job.start}-{end} is outside the clip "
+                             f"(0-{info.frame_count - 1})")
+        fmt = output_format_for(job.output, job.codec, info.bit_depth)
+        rmap = _retime_map(job, end, info.fps)
+        # What every worker's ExportFrames decides for its chunk: the same inputs.
+        route = choose_route(job, reader, fmt, end, rmap).name
     sequence = fmt.kind == "sequence"
     final = _sequence_unit(job.output)[0] if sequence else job.output
     if not final.parent.is_dir():
         raise MediaError(job.output, f"the folder {final.parent} does not exist")
     check_output_is_not_source(job.source, job.output)
-    rmap = _retime_map(job, end, info.fps)
     fps = info.fps if rmap is None else rmap.out_fps
     try:
         chunks = plan_chunks(job.plan, job.start, end, chunk_frames, rmap)
@@ -135,7 +138,7 @@ def render_distributed(
                 elapsed = time.perf_counter() - started
                 rate = done / elapsed if elapsed > 0 else 0.0
                 eta = (total - done) / rate if rate > 0 else None
-                yield Progress(done, total, elapsed, rate, eta, job.output)
+                yield Progress(done, total, elapsed, rate, eta, job.output, route=route)
             if pending:
                 time.sleep(_POLL_SECONDS)
         sizes = {(r.width, r.height) for r in results.values()}
@@ -158,7 +161,7 @@ def render_distributed(
             pass
     elapsed = time.perf_counter() - started
     yield Progress(total, total, elapsed, total / elapsed if elapsed else 0.0, 0.0,
-                   job.output, finished=True)
+                   job.output, finished=True, route=route)
 
 
 def _result(future: Any, chunk: Chunk, job: RenderJob) -> ChunkResult:

@@ -29,16 +29,14 @@ from typing import Any
 from engine.distributed.chunks import Chunk
 from engine.errors import NitrateError, RenderCancelled
 from engine.media import OutputFormat, Writer, open_reader
-from engine.pipeline import Evaluator, FrameCache
 from engine.render.export import (
     EXPORT_READER_STORE_BYTES,
+    ExportFrames,
     RenderJob,
-    _cache_budget,
     _retime_map,
-    fit_to_format,
     frame_size,
 )
-from engine.render.resume import _Frames, _fsync
+from engine.render.resume import _fsync
 from engine.runtime import configure_threads
 
 THREADS_ENV = "NITRATE_THREADS"
@@ -174,9 +172,7 @@ def render_chunk(task: ChunkTask) -> ChunkResult:
         with open_reader(task.job.source, recent_frames_bytes=EXPORT_READER_STORE_BYTES) as reader:
             info = reader.info
             rmap = _retime_map(task.job, task.end, info.fps)
-            evaluator = Evaluator(reader, FrameCache(_cache_budget(task.job, info.width,
-                                                                   info.height)))
-            frames = _Frames(task.job, evaluator, task.end, rmap)
+            frames = ExportFrames(task.job, reader, task.fmt, task.end, rmap)
             if task.fmt.kind == "sequence":
                 size = _write_frames(task, frames, link)
                 path = None
@@ -192,7 +188,7 @@ def render_chunk(task: ChunkTask) -> ChunkResult:
                        where)
 
 
-def _write_video(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[Path, tuple[int, int]]:
+def _write_video(task: ChunkTask, frames: ExportFrames, link: _Link) -> tuple[Path, tuple[int, int]]:
     chunk, fmt = task.chunk, task.fmt
     final = chunk_path(task.work, chunk, fmt)
     # A name of its own per attempt: a chunk running twice (a worker presumed dead but
@@ -202,11 +198,12 @@ def _write_video(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[Path, t
     size = (0, 0)
     try:
         for k in range(chunk.first, chunk.last + 1):
-            frame = fit_to_format(frames(k), fmt)
-            size = frame_size(task.job.output, k, frame, size if writer else None)
+            frame = frames(k)
+            size = frame_size(task.job.output, frames.source_index(k), frame,
+                              size if writer else None)
             if writer is None:
                 writer = Writer(part, fmt, size[0], size[1], task.fps)
-            writer.write(frame)
+            writer.write(frames.prepare(writer, frame))
             link.report(k - chunk.first + 1)
         assert writer is not None
         writer.close()
@@ -220,7 +217,7 @@ def _write_video(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[Path, t
     return final, size
 
 
-def _write_frames(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[int, int]:
+def _write_frames(task: ChunkTask, frames: ExportFrames, link: _Link) -> tuple[int, int]:
     chunk, fmt = task.chunk, task.fmt
     folder = task.work / "frames"
     staging = task.work / f"staging-{chunk.index:05d}-{link.attempt}"
@@ -230,11 +227,11 @@ def _write_frames(task: ChunkTask, frames: _Frames, link: _Link) -> tuple[int, i
     try:
         for k in range(chunk.first, chunk.last + 1):
             frame = frames(k)
-            size = (frame.shape[1], frame.shape[0])
+            size = frame_size(task.job.output, frames.source_index(k), frame, None)
             # A Writer per frame: image encoders start afresh for every file anyway.
             with Writer(staging / f"frame_%06d{fmt.extension}", fmt, size[0], size[1],
                         task.fps, first_number=k) as writer:
-                writer.write(frame)
+                writer.write(frames.prepare(writer, frame))
             written = staging / frame_name(fmt, k)
             _fsync(written)
             os.replace(written, folder / frame_name(fmt, k))

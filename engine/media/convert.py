@@ -49,12 +49,26 @@ def _scale(bits: int) -> np.float32:
     return value
 
 
+_BLOCK_BYTES = 384 << 10
+"""Float bytes `_to_float` casts and scales at a time: a band that stays in the core's
+cache between the two passes (16 rows of 1080p RGB)."""
+
+
 def _to_float(ints: np.ndarray, bits: int) -> np.ndarray:
     # Cast, then scale in place: numpy's mixed-type multiply (ints * float32 with
     # dtype=float32) runs a generic casting loop about 4x slower than a plain cast followed
     # by a float32 multiply (6.5 ms against 1.6 ms at 1080p); the result is bit-identical.
-    out = ints.astype(np.float32)
-    np.multiply(out, _scale(bits), out=out)
+    # Band by band, so the multiply finds the cast's output still in the cache instead of
+    # reading a whole frame back from memory: about 2.5 against 3.4 ms at 1080p, the same
+    # values.
+    out = np.empty(ints.shape, np.float32)
+    scale = _scale(bits)
+    row_bytes = max(1, out[0].nbytes)
+    rows = max(1, _BLOCK_BYTES // row_bytes)
+    for top in range(0, out.shape[0], rows):
+        band = out[top:top + rows]
+        band[...] = ints[top:top + rows]
+        np.multiply(band, scale, out=band)
     return out
 
 
@@ -66,6 +80,38 @@ def is_float_format(name: str) -> bool:
 def is_rgb_format(fmt: av.VideoFormat) -> bool:
     """RGB-family layouts (packed or planar), as opposed to YUV and grey."""
     return bool(fmt.is_rgb)
+
+
+def yuv_interpretation(frame: av.VideoFrame) -> tuple[int, int]:
+    """(swscale matrix SWS_CS_*, AVColorRange) a YUV frame is read with, the way players
+    do: its own tags, else BT.709 for HD (width ≥ 1280 or height ≥ 720) and BT.601 for SD,
+    limited range (full for yuvj*). The float path and the export's direct path both read
+    YUV through this, so they agree on what the source's colours are."""
+    sws_cs = _AVCOL_TO_SWS.get(int(frame.colorspace))
+    if sws_cs is None:
+        hd = frame.width >= 1280 or frame.height >= 720
+        sws_cs = _SWS_BT709 if hd else _SWS_BT601
+    rng = int(frame.color_range)
+    if rng not in (_AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG):
+        rng = _AVCOL_RANGE_JPEG if frame.format.name.startswith("yuvj") else _AVCOL_RANGE_MPEG
+    return sws_cs, rng
+
+
+def converts_directly(pix_fmt: str) -> bool:
+    """Whether decoded frames in ``pix_fmt`` can go straight to an output pixel format in
+    one swscale pass that reads them as ``frame_to_rgb`` does (the export's direct path):
+    integer YUV and RGB layouts. Float (EXR), Bayer, grey and palette formats need the
+    handling ``frame_to_rgb`` gives them, so they take the float path."""
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+    except (ValueError, av.FFmpegError):
+        return False
+    if is_float_format(pix_fmt) or pix_fmt.startswith(("bayer_", "gray", "ya", "pal", "monow",
+                                                       "monob")):
+        return False
+    if fmt.is_rgb:
+        return True
+    return pix_fmt.startswith(("yuv", "nv", "p0", "p2", "p4", "uyvy", "yuyv", "yvyu"))
 
 
 def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -102,14 +148,7 @@ def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None) -> n
         native = f"gbrp{bits}le"
         return _to_float(frame.to_ndarray(format=native, threads=CONVERT_THREADS, **scaling),
                          bits)
-    # YUV: choose the matrix and range the way players do.
-    sws_cs = _AVCOL_TO_SWS.get(int(frame.colorspace))
-    if sws_cs is None:
-        hd = frame.width >= 1280 or frame.height >= 720
-        sws_cs = _SWS_BT709 if hd else _SWS_BT601
-    rng = int(frame.color_range)
-    if rng not in (_AVCOL_RANGE_MPEG, _AVCOL_RANGE_JPEG):
-        rng = _AVCOL_RANGE_JPEG if name.startswith("yuvj") else _AVCOL_RANGE_MPEG
+    sws_cs, rng = yuv_interpretation(frame)
     target, out_bits = ("rgb24", 8) if bits <= 8 else ("rgb48le", 16)
     ints = frame.to_ndarray(
         format=target,

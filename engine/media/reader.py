@@ -401,6 +401,15 @@ class VideoReader(Reader):
         self._check_index(index)
         return frame_to_rgb(self._decoded_frame(index), size)
 
+    def decoded(self, index: int) -> av.VideoFrame:
+        """Frame ``index`` as the decoder made it, in the codec's own pixel format (the
+        frame ``read`` converts: same seek, same concealment), for the export's direct
+        path. The frame may stay in the store of recent frames: read it, never change it."""
+        if self._closed:
+            raise MediaError(self._path, "reader is closed")
+        self._check_index(index)
+        return self._decoded_frame(index)
+
     def prefetch(self, start: int, stop: int) -> None:
         """Decode frames ``start`` … ``stop - 1`` (clamped to the clip) into the store of
         recent frames in one forward pass, so that the reads of a window that follow, in

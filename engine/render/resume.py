@@ -38,28 +38,25 @@ from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media import timecode as tc
 from engine.media.audio import AudioFeed, AudioSink, pcm_codec_for
 from engine.media.writer import sidecar_wav
-from engine.pipeline import Evaluator, FrameCache
 from engine.render.export import (
     EXPORT_READER_STORE_BYTES,
     PARTIAL_TAG,
     CancelToken,
+    ExportFrames,
     Progress,
     RenderJob,
-    _cache_budget,
     _retime_map,
     _sequence_unit,
     check_output_is_not_source,
-    fit_to_format,
     frame_size,
 )
-from engine.retime import RetimeMap, Retimer, retime_timecode
+from engine.retime import retime_timecode
 
 SEGMENT_FRAMES = 48
 """Frames per segment: what a crash can cost (2 s at 24 fps), and a keyframe interval."""
@@ -167,25 +164,6 @@ def _sequence_pattern(output: Path, fmt: OutputFormat) -> str:
     return pattern if pattern is not None else f"frame_%06d{fmt.extension}"
 
 
-class _Frames:
-    """Output frames k = first … total-1 of a job (restored, or retimed)."""
-
-    def __init__(self, job: RenderJob, evaluator: Evaluator, end: int,
-                 rmap: RetimeMap | None) -> None:
-        self.job, self.evaluator, self.end, self.rmap = job, evaluator, end, rmap
-        self._retimer = (Retimer(rmap, self._restored, job.plan, job.retime)
-                         if rmap is not None else None)
-
-    def _restored(self, index: int) -> np.ndarray:
-        return self.evaluator.evaluate(index, self.job.plan).restored
-
-    def __call__(self, k: int) -> np.ndarray:
-        if self._retimer is None:
-            return self._restored(self.job.start + k)
-        assert self.rmap is not None
-        return self._retimer.frame(self.rmap.sample(k))
-
-
 def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
                      segment_frames: int = SEGMENT_FRAMES) -> Iterator[Progress]:
     """Export `job` resumably (see the module docstring), continuing an interrupted run of
@@ -212,13 +190,13 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
         work = work_folder(job.output, fmt)
         _prepare_work(work, fingerprint(job, fmt, end, fps, segment_frames), job.output)
         done = _frames_done(work, fmt, total, segment_frames)
-        evaluator = Evaluator(reader, FrameCache(_cache_budget(job, info.width, info.height)))
-        frames = _Frames(job, evaluator, end, rmap)
+        frames = ExportFrames(job, reader, fmt, end, rmap)
+        route = frames.route.name
         started = time.perf_counter()
         resumed_from = done
         if done:
             # Tell the caller at once where this run starts (the CLI and the queue show it).
-            yield Progress(done, total, 0.0, 0.0, None, job.output)
+            yield Progress(done, total, 0.0, 0.0, None, job.output, route=route)
         try:
             if fmt.kind == "sequence":
                 steps = _write_frames(job, fmt, fps, work, frames, done, total, cancel)
@@ -229,7 +207,7 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
                 elapsed = time.perf_counter() - started
                 rate = (done - resumed_from) / elapsed if elapsed > 0 else 0.0
                 eta = (total - done) / rate if rate > 0 else None
-                yield Progress(done, total, elapsed, rate, eta, job.output)
+                yield Progress(done, total, elapsed, rate, eta, job.output, route=route)
             audio = None
             if job.audio and info.audio:
                 audio = AudioSource(job.source, job.start / info.fps,
@@ -255,11 +233,11 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
         shutil.rmtree(work, ignore_errors=True)
         elapsed = time.perf_counter() - started
         yield Progress(total, total, elapsed, (total - resumed_from) / elapsed if elapsed
-                       else 0.0, 0.0, job.output, finished=True)
+                       else 0.0, 0.0, job.output, finished=True, route=route)
 
 
 def _write_segments(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path,
-                    frames: _Frames, done: int, total: int, segment_frames: int,
+                    frames: ExportFrames, done: int, total: int, segment_frames: int,
                     cancel: CancelToken) -> Iterator[int]:
     """Write the missing segments; yields the number of frames done after each frame."""
     size: tuple[int, int] | None = None
@@ -273,11 +251,11 @@ def _write_segments(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path
             for n in range(done, last):
                 if cancel.cancelled:
                     raise RenderCancelled(f"{job.output}: export cancelled")
-                frame = fit_to_format(frames(n), fmt)
-                size = frame_size(job.output, n, frame, size)
+                frame = frames(n)
+                size = frame_size(job.output, frames.source_index(n), frame, size)
                 if writer is None:
                     writer = Writer(part, fmt, size[0], size[1], fps)
-                writer.write(frame)
+                writer.write(frames.prepare(writer, frame))
                 if n + 1 < last:
                     yield n + 1
             assert writer is not None
@@ -294,7 +272,7 @@ def _write_segments(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path
 
 
 def _write_frames(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path,
-                  frames: _Frames, done: int, total: int,
+                  frames: ExportFrames, done: int, total: int,
                   cancel: CancelToken) -> Iterator[int]:
     """Write the missing frame files of a sequence, each atomically; yields frames done."""
     folder = work / "frames"
@@ -306,11 +284,11 @@ def _write_frames(job: RenderJob, fmt: OutputFormat, fps: Fraction, work: Path,
         if cancel.cancelled:
             raise RenderCancelled(f"{job.output}: export cancelled")
         frame = frames(n)
-        height, width = frame.shape[:2]
+        width, height = frame_size(job.output, frames.source_index(n), frame, None)
         # A Writer per frame: image encoders start afresh for every file anyway.
         with Writer(staging / f"frame_%06d{fmt.extension}", fmt, width, height, fps,
                     first_number=n) as writer:
-            writer.write(frame)
+            writer.write(frames.prepare(writer, frame))
         written = staging / _frame_name(fmt, n)
         _fsync(written)
         os.replace(written, folder / _frame_name(fmt, n))

@@ -36,6 +36,8 @@ from engine.pipeline import ShotPlan
 from engine.presets import get_preset
 from engine.project.recipe import Recipe
 from engine.render import CancelToken, RenderJob, render
+from engine.render import export as export_module
+from engine.render.export import Route
 from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.index_clip import find_clicks, read_index
 from engine.synth.scenes import moving_scene
@@ -119,6 +121,24 @@ def test_two_workers_render_what_one_process_renders(client: Any, film: Path, tm
     assert len({t["worker"] for t in stream.data}) == 2, "both workers must render chunks"
     assert frame_hashes(out) == frame_hashes(single)
     assert leftovers(out.parent) == []
+
+
+def test_untouched_frames_take_the_direct_path_on_the_workers(
+        client: Any, film: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An identity export on workers: the direct path (decoded frames to ProRes without
+    float), the same frames as a single process's direct export, which the float path's
+    are not (so the workers did not fall back to it)."""
+    plan = ShotPlan.from_cuts(FRAMES, CUTS, Recipe())
+    single = tmp_path / "single.mov"
+    assert {s.route for s in render(RenderJob(film, single, plan))} == {"direct"}
+    out = tmp_path / "dist.mov"
+    steps = list(render_distributed(RenderJob(film, out, plan), client, chunk_frames=6))
+    assert {s.route for s in steps} == {"direct"}
+    assert frame_hashes(out) == frame_hashes(single)
+    monkeypatch.setattr(export_module, "choose_route", lambda *args: Route("float", "test"))
+    via_float = tmp_path / "float.mov"
+    list(render(RenderJob(film, via_float, plan)))
+    assert frame_hashes(via_float) != frame_hashes(single)
 
 
 def test_video_chunks_joined_in_order_with_audio_in_sync(client: Any, index_clip: Any,

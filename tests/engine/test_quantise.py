@@ -27,3 +27,19 @@ def test_views_and_single_channel_frames_quantise_like_the_whole() -> None:
     assert np.array_equal(quantise(frame[:, ::2], 10), whole[:, ::2])
     assert np.array_equal(quantise(frame[..., 2], 10), whole[..., 2])
     assert np.array_equal(quantise(frame[5:9, 3:7], 16), quantise(frame, 16)[5:9, 3:7])
+
+
+@pytest.mark.parametrize(("dtype", "bits"), [(np.uint8, 8), (np.uint16, 10), (np.uint16, 16)])
+def test_decoded_integers_become_floats_band_by_band_exactly(dtype: type, bits: int) -> None:
+    """The Reader's int → float conversion works in bands of rows: a frame of several
+    bands and a partial one (and a strided view, as decoded planes with padded rows are)
+    gives exactly the cast-and-scale of the whole frame, every code k as k / (2**bits − 1)."""
+    from engine.media.convert import _to_float
+
+    rng = np.random.default_rng(7)
+    padded = rng.integers(0, 1 << bits, (1100, 70, 3)).astype(dtype)
+    ints = padded[:, :64]  # rows longer than the picture, like a decoder's line size
+    whole = ints.astype(np.float32) * np.float32(1.0 / ((1 << bits) - 1))
+    out = _to_float(ints, bits)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert np.array_equal(out, whole)

@@ -180,8 +180,9 @@ def test_write_failure_of_a_resumable_export_keeps_segments_for_later(long_clip:
                                                                       tmp_path: Path) -> None:
     out = tmp_path / "full.mov"
     args = ("restore", long_clip, "-o", out, "--shots", "none", "--end", "119", "--resume")
-    # Each 48-frame ProRes segment is about 0.5 MB at 320x180: the third cannot be written.
-    failed = nitrate_process(*args, preexec_fn=_limit_file_size(600_000))
+    # Each 48-frame ProRes segment is about 0.72 MB at 320x180: the segments can be
+    # written, the joined file cannot.
+    failed = nitrate_process(*args, preexec_fn=_limit_file_size(800_000))
     assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
     assert "frames kept" in failed.stderr and "--resume" in failed.stderr
     assert not out.exists()
