@@ -16,8 +16,14 @@ repairing real picture content:
   dirt on it is found. Forward-backward flow consistency is no hard gate for that reason;
 - near a motion boundary (where the flow changes within a few pixels and is smoothed across
   the edge) a pixel must lie outside each neighbour's range over the flow's possible error;
-- at a shot's end, where every neighbour lies on one side and shares any occlusion, only
-  pixels with consistent flow to every neighbour are tested;
+- at a shot's end, where every neighbour lies on one side and shares any occlusion, a
+  detection needs consistent motion: flow to every neighbour that passes the
+  forward-backward test, or (away from motion boundaries) flow to the nearest neighbour
+  that continues the picture's motion between the neighbours, one track through three
+  frames. A detection without either is kept only where the neighbours closely fit a ring
+  of picture around it and it stands out from that ring in the current frame (dirt on a
+  featureless surface, where flow means little; a strip about to be covered by an object
+  looks like the background beside it);
 - a regional brightness offset between the frames (flicker) is measured and removed first;
 - the threshold follows the measured noise (grain) level of the frame pair;
 - detections are grown from strong seeds into weaker connected pixels (hysteresis); a
@@ -26,11 +32,19 @@ repairing real picture content:
 
 Detected pixels, with gaps inside a blotch closed and grown by a pixel or two to cover the
 soft edge, are replaced by the mean (median, with four neighbours) of the compensated
-neighbours that are trusted there or agree and do not share the defect, so the fill carries
-the neighbours' grain. Inside a defect the neighbours are sampled along the flow of its
-surroundings (the flow from the current frame there is the dirt's), and failing trusted
-ones, any neighbour without the dirt is used; only where none is usable is the hole
-inpainted spatially, with grain-like noise matched to the surrounding noise level.
+neighbours, so the fill carries the neighbours' grain. Inside a defect the flow from the
+current frame is the dirt's, so the neighbours are sampled along the picture's own motion,
+measured between the two nearest neighbours (constant speed assumed over the frames
+concerned), then registered by a sub-pixel shift on a ring of picture around each defect.
+A neighbour that fits that ring clearly worse than the best shows other picture there (an
+occlusion) and is not used; one is used where its compensation is trusted, where it agrees
+with another, or where it fits the ring closely, and inside a defect, failing those, any
+fitting neighbour without the dirt. Ring pixels that differ in colour from every fitting
+neighbour by the threshold, while those agree, are dirt the luma test missed (a soft rim,
+dirt that matches the picture's luma but not its colour) and are replaced too (not at a
+shot's end, where the neighbours' agreement proves little). Only where no neighbour is
+usable is the hole inpainted spatially, with grain-like noise matched to the surrounding
+noise level.
 
 At a shot's first (last) frame the two following (preceding) frames stand in for the missing
 side, fetched through `Window.fetch`, so the ends of a shot are cleaned too.
@@ -83,6 +97,9 @@ _CERTAIN = 2.0
 # The neighbours may disagree with each other by at most this share of how far the current
 # pixel lies outside both of them.
 _AGREE = 0.5
+# At a shot's end the flow to the nearest neighbour may miss the picture's motion between
+# the neighbours by the motion tolerance plus this share of that motion.
+_TRACK_SHARE = 0.2
 # Detections are labelled on a grid at most this many cells wide.
 _LABEL_WIDTH = 400
 # With max_size 0, the longest defect is this share of the frame width.
@@ -94,6 +111,31 @@ _NEGLIGIBLE_BIAS = 0.0015
 _CLOSE_RADIUS = 3
 # Gaussian sigma (pixels) that gives re-injected noise the clumping of film grain.
 _GRAIN_SIGMA = 0.7
+# Fills are registered on a ring of picture this wide (source pixels) around each grown
+# defect: the motion measured between the neighbours is only good to a pixel or so, while
+# fine texture copied a pixel off is visibly wrong.
+_RING = 6
+# Lucas-Kanade steps of that registration, the largest correction it may make (source
+# pixels: beyond that the flow was wrong, not imprecise), and its ridge term (squared
+# levels per pixel, per ring pixel: keeps the shift at zero on a featureless ring).
+_REGISTER_STEPS = 2
+_MAX_SHIFT = 3.0
+_RIDGE = 1e-5
+# Ring residuals are clipped to this (levels) so that other dirt or an occlusion in the
+# ring does not drag the registration or dominate its misfit.
+_RESIDUAL_CLIP = 0.1
+# A neighbour whose registered ring misfit (see `_register`) is worse than the best one's
+# times this ratio plus this share of the detection threshold shows other picture there
+# and is not used.
+_MISFIT_RATIO = 1.5
+_MISFIT_SLACK = 0.25
+# A neighbour whose misfit is within this share of the detection threshold (about the
+# grain's own mean difference between two frames) shows the same picture around the blob:
+# it is used on the whole blob, and at a shot's end it confirms a detection.
+_WELL_REGISTERED = 0.35
+# A ring with dirt the luma test missed fits less well; it is searched for that dirt where a
+# neighbour's misfit is within this share of the detection threshold.
+_ROUGHLY_REGISTERED = 0.7
 
 
 @dataclass(frozen=True)
@@ -105,7 +147,7 @@ class DustParams(Params):
     max_size: float = param(
         0.0, label="Largest defect", unit="px", minimum=0.0, maximum=4096.0, step=1.0,
         help="A detection whose longer side exceeds this (source pixels) is taken for real "
-             "picture content and left alone; 0 = automatic, a fifth of the frame width "
+             "picture content and left alone; 0 = automatic, half the frame width "
              "(dirt scales with the frame: the same blotch covers more pixels in a 4K scan)")
     radius: int = param(
         1, label="Temporal radius", unit="frames", minimum=1, maximum=2, step=1,
@@ -152,6 +194,7 @@ class _Neighbour:
     wide_lo: np.ndarray     # float32 (h, w): its min over that reach
     factor: float           # flow resolution / full resolution
     flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
+    source_luma: np.ndarray  # float32 (H, W): the neighbour's own luma, not compensated
 
     def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
         """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
@@ -173,14 +216,59 @@ class _Neighbour:
         return self.bias.flat[self.small_index(idx, width)]
 
 
+@dataclass
+class _Motion:
+    """The picture's own motion around the current frame, measured between two neighbours
+    (frames `first` and `first + span` away from it) so that the current frame's dirt plays
+    no part: inside a defect the flow from the current frame is the dirt's."""
+
+    flow: np.ndarray   # float32 (h, w, 2): flow from the first neighbour to the second
+                       # (flow pixels), on the first one's geometry
+    first: int         # offset of the first neighbour (frames)
+    span: int          # frames between the two
+    factor: float      # flow resolution / full resolution
+
+    def velocity(self, idx: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The motion (x, y: full-resolution pixels per frame) of the picture at the flat
+        indices `idx` of the current frame (`width` pixels wide), taken as constant over
+        the frames concerned."""
+        ys, xs = np.divmod(idx, width)
+        f = self.factor
+        sx = ((xs + 0.5) * f - 0.5).astype(np.float32)
+        sy = ((ys + 0.5) * f - 0.5).astype(np.float32)
+        v = _sample(self.flow, sx, sy) / np.float32(self.span)
+        # The flow lives on the first neighbour's geometry, where a current pixel p lies
+        # at p + first * v: one fixed-point step finds v there.
+        v = _sample(self.flow, sx + self.first * v[:, 0], sy + self.first * v[:, 1])
+        v /= np.float32(self.span * f)
+        return v[:, 0], v[:, 1]
+
+
+@dataclass
+class _Registration:
+    """Neighbours registered onto blobs: defects (with rims) and a ring of picture round each."""
+
+    blob_of_area: np.ndarray  # intp: the blob of each area pixel
+    ring: np.ndarray          # flat indices of the ring pixels
+    blob_of_ring: np.ndarray  # intp: the blob of each ring pixel
+    blobs: int                # number of blobs (0 is none)
+    maps: list[tuple[np.ndarray, np.ndarray, np.ndarray | float]]
+                              # per neighbour: where the area then ring pixels lie in it (x,
+                              # y pixels) and its level offset there
+    misfit: np.ndarray        # float32 (neighbours, blobs): how badly each neighbour fits
+                              # each ring after registration (see `_register`)
+
+
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     xs = np.broadcast_to(np.arange(w, dtype=np.float32), (h, w))
     ys = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w))
     return xs, ys
 
 
-def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples of `image` at the M points (x, y) (pixels): (M,) or (M, C)."""
+def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray,
+            interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Samples (bilinear unless told) of `image` at the M points (x, y) (pixels): (M,) or
+    (M, C)."""
     m = len(x)
     # remap wants a 2-D map with sides under 32767: lay the points out in rows.
     cols = 1024
@@ -188,11 +276,21 @@ def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
     mx[:m], my[:m] = x, y
-    out = cv2.remap(image, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+    out = cv2.remap(image, mx.reshape(rows, cols), my.reshape(rows, cols), interpolation,
                     borderMode=cv2.BORDER_REPLICATE)
     if image.ndim == 3:
         return out.reshape(-1, image.shape[2])[:m]
     return out.reshape(-1)[:m]
+
+
+def _flat_nonzero(mask: np.ndarray) -> np.ndarray:
+    """Flat indices (ascending) of the non-zero pixels of a uint8 (H, W) mask; OpenCV's
+    scan is several times faster than numpy's on a mostly empty frame."""
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.zeros(0, np.intp)
+    points = points.reshape(-1, 2).astype(np.intp)
+    return points[:, 1] * mask.shape[1] + points[:, 0]
 
 
 def _second_smallest(values: list[np.ndarray]) -> np.ndarray:
@@ -204,6 +302,46 @@ def _second_smallest(values: list[np.ndarray]) -> np.ndarray:
     m1, big1 = np.minimum(a, b), np.maximum(a, b)
     m2, big2 = np.minimum(c, d), np.maximum(c, d)
     return np.minimum(np.minimum(np.maximum(m1, m2), big1), big2)
+
+
+def _register(
+    source: np.ndarray, ring_values: np.ndarray, x: np.ndarray, y: np.ndarray,
+    bias: np.ndarray | float, blob: np.ndarray, blobs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-blob shifts that register a neighbour onto the current frame's defect rings.
+
+    `ring_values` are the current frame's luma at the ring pixels (levels 0-1), (x, y) where
+    those lie in the neighbour's luma `source` (pixels), `bias` its level offset there, and
+    `blob` the blob (0..blobs-1) each ring pixel belongs to. Returns (shift_x, shift_y)
+    (pixels, one per blob) found by Lucas-Kanade steps on a translation, and each blob's
+    remaining misfit: the mean of its ring's absolute residuals (levels), each clipped.
+    """
+    shift_x = np.zeros(blobs, np.float32)
+    shift_y = np.zeros(blobs, np.float32)
+    count = np.bincount(blob, minlength=blobs).astype(np.float32)
+    ridge = count * np.float32(_RIDGE) + np.float32(1e-9)
+    m = len(x)
+    for _ in range(_REGISTER_STEPS):
+        px, py = x + shift_x[blob], y + shift_y[blob]
+        # The value and its central differences, sampled in one pass.
+        s = _sample(source, np.concatenate([px, px + 1, px - 1, px, px]),
+                    np.concatenate([py, py, py, py + 1, py - 1])).reshape(5, m)
+        r = np.clip(ring_values - (s[0] + bias), -_RESIDUAL_CLIP, _RESIDUAL_CLIP)
+        gx, gy = (s[1] - s[2]) * 0.5, (s[3] - s[4]) * 0.5
+        sxx = np.bincount(blob, gx * gx, blobs) + ridge
+        syy = np.bincount(blob, gy * gy, blobs) + ridge
+        sxy = np.bincount(blob, gx * gy, blobs)
+        sxr = np.bincount(blob, gx * r, blobs)
+        syr = np.bincount(blob, gy * r, blobs)
+        det = sxx * syy - sxy * sxy
+        shift_x = np.clip(shift_x + (syy * sxr - sxy * syr) / det, -_MAX_SHIFT, _MAX_SHIFT
+                          ).astype(np.float32)
+        shift_y = np.clip(shift_y + (sxx * syr - sxy * sxr) / det, -_MAX_SHIFT, _MAX_SHIFT
+                          ).astype(np.float32)
+    px, py = x + shift_x[blob], y + shift_y[blob]
+    r = np.minimum(np.abs(ring_values - (_sample(source, px, py) + bias)), _RESIDUAL_CLIP)
+    misfit = np.bincount(blob, r, blobs) / np.maximum(count, 1.0)
+    return shift_x, shift_y, misfit.astype(np.float32)
 
 
 def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
@@ -330,6 +468,23 @@ class DustOperator(Operator):
         assert isinstance(flow, np.ndarray)
         return flow
 
+    def _picture_motion(self, window: Window, cur: _FrameData, offsets: list[int]) -> _Motion:
+        """The picture's motion between the nearest neighbour on each side, or at a shot's
+        end the two nearest ones (their frames and flows are memoised)."""
+        past = [o for o in offsets if o < 0]
+        future = [o for o in offsets if o > 0]
+        if past and future:
+            a, b = max(past), min(future)
+        else:
+            a, b = sorted(offsets, key=abs)[:2]
+            a, b = min(a, b), max(a, b)
+        n = window.index
+        da = self._frame_data(window, n + a, self._frame(window, a))
+        db = self._frame_data(window, n + b, self._frame(window, b))
+        # At a shot's end this is a flow the neighbour computed for itself (memoised).
+        flow = self._pair_flow(window, n + a, n + b, da.small8, db.small8)
+        return _Motion(flow, a, b - a, cur.small.shape[1] / cur.luma.shape[1])
+
     def _compensate(self, window: Window, cur: _FrameData, offset: int) -> _Neighbour:
         i, j = window.index, window.index + offset
         frame = self._frame(window, offset)
@@ -404,7 +559,7 @@ class DustOperator(Operator):
         hi = cv2.dilate(luma, kernel)
         lo = cv2.erode(luma, kernel)
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
-                          background, wide_hi, wide_lo, factor, forward)
+                          background, wide_hi, wide_lo, factor, forward, other.luma)
 
     # --- detection --------------------------------------------------------------------------
 
@@ -426,12 +581,15 @@ class DustOperator(Operator):
         return max(_FLOOR_AT_0 - _FLOOR_SLOPE * s, (_K_AT_0 - _K_SLOPE * s) * noise)
 
     def _detect(
-        self, luma: np.ndarray, neighbours: list[_Neighbour], threshold: float, scale: float
-    ) -> np.ndarray:
-        """Flat indices of the defect pixels.
+        self, luma: np.ndarray, neighbours: list[_Neighbour], threshold: float, scale: float,
+        motion: _Motion | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices of the defect pixels, and of the detections to be confirmed.
 
         Candidates lie outside the neighbours' local ranges by half the threshold, trusted
-        or not (a defect can upset the flow around itself). Connected candidates are kept
+        or not (a defect can upset the flow around itself). `motion` is given at a shot's
+        end only, where all neighbours lie on one side: there a detection whose seeds all
+        lack consistent motion is returned apart, to be confirmed by `_confirmed`. Connected candidates are kept
         when they hold a seed (outside every trusted neighbour's range by the threshold,
         and by most of its own contrast) and are no longer than the largest defect size.
         """
@@ -447,7 +605,7 @@ class DustOperator(Operator):
         low = loose > np.float32(threshold * _LOW_FRACTION)
         idx = np.flatnonzero(low)
         if idx.size == 0:
-            return idx
+            return idx, idx
 
         # Seeds, on the candidates only.
         here = luma.flat[idx]
@@ -476,11 +634,24 @@ class DustOperator(Operator):
         # surface a loose registration still agrees and the dirt on it is found.
         gap = _disagreement(neighbours, idx)
         agree = gap <= _AGREE * strict
-        if all(o > 0 for o in offsets) or all(o < 0 for o in offsets):
+        firm = agree
+        if motion is not None:
             # At a shot's end all neighbours lie on one side and share any occlusion, so
-            # their agreement proves nothing: only consistent motion counts there.
+            # their agreement proves little: consistent motion makes a seed firm. Either
+            # the flow to every neighbour passes the forward-backward test, or the current
+            # pixel moves to the nearest neighbour as the picture moves on between the
+            # neighbours (one track through three frames: a pixel about to be covered or
+            # just uncovered follows a different motion from what shows there next).
+            # Near a motion boundary the flow bleeds across the edge consistently in both
+            # directions and along the track, so neither test holds there.
+            consistent = np.ones(idx.size, bool)
+            smooth = np.ones(idx.size, bool)
             for nb in neighbours:
-                agree &= nb.trust_at(idx, w) == 2
+                trust = nb.trust_at(idx, w)
+                consistent &= trust == 2
+                smooth &= trust > 0
+            tracked = smooth & self._on_track(neighbours, motion, idx, w, scale)
+            firm = agree & (consistent | tracked)
         # A fine line whose peak is merely softer in the neighbours (sub-pixel position,
         # resampling) stands out from them by half its contrast or less; the picture under
         # a defect shows no such feature, so a defect stands out by most of its contrast.
@@ -489,8 +660,9 @@ class DustOperator(Operator):
         seeds = (strict > threshold) & agree & (
             (strict > _OWN_CONTRAST * contrast) | (strict > threshold * _CERTAIN))
         if not seeds.any():
-            return idx[:0]
-        idx, seeds = idx[own], seeds[own]
+            return idx[:0], idx[:0]
+        firm = seeds & firm
+        idx, seeds, firm = idx[own], seeds[own], firm[own]
         # Connected candidates are labelled on a grid of f x f cells (candidates within a
         # cell or two are one detection): labelling the full frame would cost more than the
         # rest of the detection, and defect sizes need no finer measure than a few pixels.
@@ -502,18 +674,113 @@ class DustOperator(Operator):
         low.flat[cell] = 1
         count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
         label = labels.flat[cell]
-        keep = np.zeros(count, bool)
-        keep[label[seeds]] = True
-        keep[0] = False
         longest = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) * f
-        keep &= longest <= max(self._max_size(w, scale), 2.0) + f
-        return idx[keep[label]]
+        small = longest <= max(self._max_size(w, scale), 2.0) + f
+        small[0] = False
+        keep = np.zeros(count, bool)
+        keep[label[firm]] = True
+        maybe = np.zeros(count, bool)
+        maybe[label[seeds]] = True
+        keep &= small
+        maybe &= small & ~keep
+        return idx[keep[label]], idx[maybe[label]]
+
+    def _on_track(self, neighbours: list[_Neighbour], motion: _Motion, idx: np.ndarray,
+                  width: int, scale: float) -> np.ndarray:
+        """Whether the flow from the current frame's pixels `idx` (flat) to the nearest
+        neighbour matches the picture's motion between the neighbours, within the motion
+        tolerance."""
+        near = min(neighbours, key=lambda nb: abs(nb.offset))
+        vx, vy = motion.velocity(idx, width)
+        ys, xs = np.divmod(idx, width)
+        f = near.factor
+        here = _sample(near.flow, ((xs + 0.5) * f - 0.5).astype(np.float32),
+                       ((ys + 0.5) * f - 0.5).astype(np.float32))
+        ex, ey = near.offset * vx * f, near.offset * vy * f
+        dx, dy = here[:, 0] - ex, here[:, 1] - ey
+        # Flow errors grow with the motion; a pixel about to be covered or just uncovered
+        # moves with another object, unlike its expected track by much more.
+        tolerance = max(self.params.motion_tolerance * scale * f, 0.25)
+        allowed = tolerance * tolerance + _TRACK_SHARE * _TRACK_SHARE * (ex * ex + ey * ey)
+        return dx * dx + dy * dy <= allowed
 
     def _max_size(self, width: int, scale: float) -> float:
         """Longest defect (pixels of the current frame, `width` pixels wide)."""
         if self.params.max_size > 0:
             return self.params.max_size * scale
         return _AUTO_MAX_SHARE * width
+
+    def _grown(self, defects: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """The detected pixels `defects` (uint8 (H, W)) with their gaps closed, and those
+        grown by the mask growth (both uint8 (H, W))."""
+        # Dirt is solid: the gaps and pin holes a pixel test leaves inside a blotch (where
+        # the dirt happens to match the picture's luma, but not its colour) are closed.
+        close = max(1, round(_CLOSE_RADIUS * scale))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close + 1, 2 * close + 1))
+        solid = cv2.morphologyEx(defects, cv2.MORPH_CLOSE, kernel)
+        area = solid
+        grow = round(self.params.grow * scale)
+        if grow > 0:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+            area = cv2.dilate(area, kernel)
+        return solid, area
+
+    def _confirmed(self, tentative: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
+                   threshold: float, scale: float, motion: _Motion) -> np.ndarray:
+        """The detections `tentative` (flat indices) at a shot's end that are confirmed as
+        defects without consistent motion (on a featureless surface the flow means little).
+
+        A detection is confirmed when every neighbour, registered along the picture's motion,
+        closely fits the ring of picture around it (so the surroundings are the same picture
+        and no object enters or leaves there), and it stands out from that ring in the
+        current frame by the threshold (dirt is a spot; the strip of background about to be
+        covered by an object, or just uncovered, looks like the background beside it).
+        """
+        mask = np.zeros(luma.shape, np.uint8)
+        mask.flat[tentative] = 1
+        area = _flat_nonzero(self._grown(mask, scale)[1])
+        reg = self._registration(area, neighbours, luma, motion, scale, threshold)
+        fits = (reg.misfit <= threshold * _WELL_REGISTERED).all(axis=0)
+        ring = luma.flat[reg.ring]
+        top = np.full(reg.blobs, -np.inf, np.float32)
+        bottom = np.full(reg.blobs, np.inf, np.float32)
+        np.maximum.at(top, reg.blob_of_ring, ring)
+        np.minimum.at(bottom, reg.blob_of_ring, ring)
+        blob = reg.blob_of_area[np.searchsorted(area, tentative)]
+        here = luma.flat[tentative]
+        beyond = np.maximum(here - top[blob], bottom[blob] - here)
+        stands_out = np.zeros(reg.blobs, bool)
+        stands_out[blob[beyond > threshold]] = True
+        return tentative[(fits & stands_out)[blob]]
+
+    def _registration(self, area: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
+                      motion: _Motion, scale: float, threshold: float) -> _Registration:
+        """Register each neighbour onto the blobs of `area` (flat indices) along the
+        picture's motion, on a ring of picture around each blob; residuals are judged
+        against half the detection `threshold` (levels)."""
+        h, width = luma.shape
+        na = area.size
+        blob_of_area, ring, blob_of_ring, blobs = self._blobs(area, (h, width), scale)
+        both = np.concatenate([area, ring])
+        blob_of_both = np.concatenate([blob_of_area, blob_of_ring])
+        ys, xs = np.divmod(both, width)
+        vx, vy = motion.velocity(both, width)
+        maps: list[tuple[np.ndarray, np.ndarray, np.ndarray | float]] = []
+        misfit = np.empty((len(neighbours), blobs), np.float32)
+        # Every other ring pixel is plenty to register a translation and judge the fit.
+        sub = slice(na, None, 2)
+        ring_values = luma.flat[ring[::2]]
+        for k, nb in enumerate(neighbours):
+            mx = (xs + nb.offset * vx).astype(np.float32)
+            my = (ys + nb.offset * vy).astype(np.float32)
+            bias = nb.bias_at(both, width)
+            shift_x, shift_y, misfit[k] = _register(
+                nb.source_luma, ring_values, mx[sub], my[sub],
+                bias if isinstance(bias, float) else bias[sub], blob_of_ring[::2], blobs)
+            mx += shift_x[blob_of_both]
+            my += shift_y[blob_of_both]
+            maps.append((mx, my, bias))
+        return _Registration(blob_of_area, ring, blob_of_ring, blobs, maps, misfit)
 
     # --- fill -----------------------------------------------------------------------------
 
@@ -527,46 +794,88 @@ class DustOperator(Operator):
         luma: np.ndarray,
         threshold: float,
         index: int,
-    ) -> np.ndarray:
+        scale: float,
+        motion: _Motion,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Replace the `area` pixels (flat indices: the defects grown) from the neighbours,
-        spatially where none is usable. `defects` is a uint8 (H, W) mask of the detected
-        pixels, `solid` the same with the gaps inside the defects closed.
+        spatially where none is usable; returns the frame and the flat indices replaced.
+        `defects` is a uint8 (H, W) mask of the detected pixels, `solid` the same with the
+        gaps inside the defects closed.
 
-        A neighbour is used where its compensation is trusted or where it agrees with
-        another neighbour. Inside a defect, failing those, any neighbour that does not
-        carry the same dirt is still a better source than a spatial fill (it has the
-        picture's texture); the rim around a defect, failing those, is left as it is.
+        Each defect with its rim and a ring of picture around it form a blob. The
+        neighbours are sampled along the picture's motion measured between them (inside a
+        defect the flow from the current frame is the dirt's), registered on the ring; one
+        that fits the ring clearly worse than the best shows other picture (an occlusion)
+        and is not used. A neighbour is used where its compensation is trusted, where it
+        agrees with another neighbour, or where it fits the ring closely. Inside a defect,
+        failing those, any fitting neighbour that does not carry the same dirt is still a
+        better source than a spatial fill (it has the picture's texture); the rim around a
+        defect, failing those, is left as it is. Ring pixels that differ in colour from
+        every fitting neighbour by the threshold, while those agree, are the part of the
+        dirt that the luma test missed (a soft edge, dirt that matches the picture's luma
+        but not its colour) and are replaced too, except at a shot's end.
         """
+        h, width = luma.shape
+        na = area.size
+        reg = self._registration(area, neighbours, luma, motion, scale, threshold)
+        blob_of_area, ring, blob_of_ring, misfit = (
+            reg.blob_of_area, reg.ring, reg.blob_of_ring, reg.misfit)
+        values = np.empty((len(neighbours), na + ring.size, 3), np.float32)
+        # A neighbour has nothing to give where the picture lies outside it (it moved in
+        # across the frame's edge).
+        inside = np.empty((len(neighbours), na + ring.size), bool)
+        for k, (nb, (mx, my, bias)) in enumerate(zip(neighbours, reg.maps, strict=True)):
+            inside[k] = (mx >= 0) & (mx <= width - 1) & (my >= 0) & (my <= h - 1)
+            # Bicubic on the blob: fine texture resampled bilinearly at a sub-pixel position
+            # is visibly softened. The ring is only compared with.
+            values[k, :na] = _sample(nb.frame, mx[:na], my[:na], cv2.INTER_CUBIC)
+            values[k, na:] = _sample(nb.frame, mx[na:], my[na:])
+            if not isinstance(bias, float):
+                values[k] += bias[:, None]
+        # A neighbour that fits the ring clearly worse than the best one is not used; one
+        # that fits it closely is used on the whole blob.
+        fits = misfit <= misfit.min(axis=0) * _MISFIT_RATIO + threshold * _MISFIT_SLACK
+        well = fits & (misfit <= threshold * _WELL_REGISTERED)
+
+        # The defects and their rims.
         on_defect = defects.flat[area] > 0
+        on_solid = solid.flat[area] > 0
         here = luma.flat[area]
-        width = luma.shape[1]
         agree = _disagreement(neighbours, area) <= threshold * _LOW_FRACTION
-        values = np.empty((len(neighbours), area.size, 3), np.float32)
-        primary = np.empty((len(neighbours), area.size), bool)
-        clean = np.empty((len(neighbours), area.size), bool)
+        usable = fits[:, blob_of_area] & inside[:, :na]
+        primary = np.empty((len(neighbours), na), bool)
+        clean = np.empty((len(neighbours), na), bool)
         for k, nb in enumerate(neighbours):
             # On the defect itself, a neighbour that agrees with the current pixel carries
             # the same dirt (it stayed in the gate) and must not be copied.
             outside = np.maximum(here - nb.hi.flat[area], nb.lo.flat[area] - here)
-            clean[k] = ~on_defect | (outside > threshold * _LOW_FRACTION)
-            primary[k] = clean[k] & ((nb.trust_at(area, width) == 2) | agree)
-            values[k] = _sample(nb.frame, nb.map_x.flat[area], nb.map_y.flat[area])
-            bias = nb.bias_at(area, width)
-            if not isinstance(bias, float):
-                values[k] += bias[:, None]
-        # Inside a large defect the flow from the current frame is that of the dirt, not of
-        # the picture under it: there the neighbours are sampled along the flow of the
-        # defect's surroundings, carried inwards.
-        on_solid = solid.flat[area] > 0
-        inside = on_solid
-        if inside.any():
-            for k, nb in enumerate(neighbours):
-                mx, my = self._flow_through(nb, solid, area[inside], width)
-                values[k][inside] = _sample(nb.frame, mx, my)
-                if not isinstance(bias := nb.bias_at(area[inside], width), float):
-                    values[k][inside] += bias[:, None]
-        has_primary = primary.any(axis=0)
-        use = np.where(has_primary[None, :], primary, clean & on_solid[None, :])
+            clean[k] = usable[k] & (~on_defect | (outside > threshold * _LOW_FRACTION))
+            primary[k] = clean[k] & ((nb.trust_at(area, width) == 2) | agree
+                                     | well[k, blob_of_area])
+        use = np.where(primary.any(axis=0)[None, :], primary, clean & on_solid[None, :])
+
+        # The ring's stray dirt: outside every fitting neighbour, which agree there. Where
+        # none fits the ring even roughly, the picture around the blob changes (an edge
+        # about to be covered, say) and nothing there is taken for dirt.
+        ring_values = values[:, na:]
+        fit_ring = ((fits & (misfit <= threshold * _ROUGHLY_REGISTERED))[:, blob_of_ring]
+                    & inside[:, na:])
+        off = np.abs(ring_values - frame.reshape(-1, 3)[ring][None]).max(axis=2)
+        nearest = np.where(fit_ring, off, np.inf).min(axis=0)
+        top = np.where(fit_ring[..., None], ring_values, -np.inf).max(axis=0)
+        bottom = np.where(fit_ring[..., None], ring_values, np.inf).min(axis=0)
+        spread = (top - bottom).max(axis=1)
+        stray = (fit_ring.any(axis=0) & (nearest > threshold)
+                 & (spread <= _AGREE * nearest))
+        if all(nb.offset > 0 for nb in neighbours) or all(nb.offset < 0 for nb in neighbours):
+            # At a shot's end the neighbours lie on one side and agree on whatever changes
+            # after (or before) the current frame: their agreement is no evidence there.
+            stray[:] = False
+        area = np.concatenate([area, ring[stray]])
+        values = np.concatenate([values[:, :na], ring_values[:, stray]], axis=1)
+        use = np.concatenate([use, fit_ring[:, stray]], axis=1)
+        on_solid = np.concatenate([on_solid, np.ones(int(stray.sum()), bool)])
+
         count = use.sum(axis=0)
         ok = count > 0
         out = frame.copy()
@@ -583,32 +892,33 @@ class DustOperator(Operator):
             hole = np.zeros(defects.shape, np.uint8)
             hole.flat[hole_idx] = 1
             self._inpaint(out, hole, index)
-        return out
+        return out, area[ok | on_solid]
 
     @staticmethod
-    def _flow_through(nb: _Neighbour, defects: np.ndarray, idx: np.ndarray, width: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Where the full-resolution pixels `idx` (flat, inside `defects`) lie in neighbour
-        `nb` (x, y pixels), with the flow inside the defects filled in from around them.
-
-        The flow is inpainted on a grid a quarter of the flow's resolution: the picture's
-        motion is smooth across a blotch, and the grid keeps this cheap.
-        """
-        sh, sw = nb.flow.shape[:2]
-        cw, ch = max(8, sw // 4), max(8, sh // 4)
-        hole = cv2.resize(defects, (cw, ch), interpolation=cv2.INTER_AREA)
-        hole = cv2.dilate((hole > 0).view(np.uint8), np.ones((3, 3), np.uint8))
-        coarse = cv2.resize(nb.flow, (cw, ch), interpolation=cv2.INTER_AREA)
-        filled = np.stack([cv2.inpaint(np.ascontiguousarray(coarse[..., c]), hole, 3,
-                                       cv2.INPAINT_TELEA) for c in range(2)], axis=-1)
-        ys, xs = np.divmod(idx, width)
-        # Full-resolution pixel -> coarse grid coordinates (pixel centres aligned).
-        g = cw / (sw / nb.factor)
-        gx, gy = (xs + 0.5) * g - 0.5, (ys + 0.5) * g - 0.5
-        flow = _sample(filled, gx.astype(np.float32), gy.astype(np.float32))
-        inv = 1.0 / nb.factor
-        return ((xs + flow[:, 0] * inv).astype(np.float32),
-                (ys + flow[:, 1] * inv).astype(np.float32))
+    def _blobs(area: np.ndarray, shape: tuple[int, int], scale: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Group the flat indices `area` of a frame of `shape` into blobs, each with a ring
+        of picture around it: (blob of each area pixel, ring pixels (flat indices), blob of
+        each ring pixel, number of blobs)."""
+        h, w = shape
+        mask = np.zeros(shape, np.uint8)
+        mask.flat[area] = 1
+        r = max(2, round(_RING * scale))
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+        ring = _flat_nonzero(cv2.dilate(mask, kernel) - mask)
+        # Labelled on a grid of f x f cells, as detections are: blobs a cell apart merge,
+        # which does no harm, and labelling the full frame would cost more.
+        f = max(1, w // _LABEL_WIDTH)
+        gw = -(-w // f)
+        cells = []
+        for idx in (area, ring):
+            ys, xs = np.divmod(idx, w)
+            cells.append((ys // f) * gw + xs // f)
+        grid = np.zeros((-(-h // f), gw), np.uint8)
+        grid.flat[cells[0]] = 1
+        grid.flat[cells[1]] = 1
+        blobs, labels = cv2.connectedComponents(grid, connectivity=8, ltype=cv2.CV_32S)
+        return labels.flat[cells[0]], ring, labels.flat[cells[1]], blobs
 
     def _inpaint(self, out: np.ndarray, hole: np.ndarray, index: int) -> None:
         """Fill `hole` (uint8 (H, W)) spatially in place, tile by tile, adding grain.
@@ -665,22 +975,21 @@ class DustOperator(Operator):
         cur = self._frame_data(window, window.index, frame)
         neighbours = [self._compensate(window, cur, o) for o in offsets]
         threshold = self._threshold(cur.luma, neighbours)
-        found = self._detect(cur.luma, neighbours, threshold, window.scale)
+        one_side = all(o > 0 for o in offsets) or all(o < 0 for o in offsets)
+        motion = self._picture_motion(window, cur, offsets) if one_side else None
+        found, tentative = self._detect(cur.luma, neighbours, threshold, window.scale, motion)
+        if tentative.size:
+            assert motion is not None
+            found = np.concatenate([found, self._confirmed(
+                tentative, neighbours, cur.luma, threshold, window.scale, motion)])
         if found.size == 0:
             return nothing
         defects = np.zeros((h, w), np.uint8)
         defects.flat[found] = 1
-        # Dirt is solid: the gaps and pin holes a pixel test leaves inside a blotch (where
-        # the dirt happens to match the picture's luma, but not its colour) are closed.
-        close = max(1, round(_CLOSE_RADIUS * window.scale))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close + 1, 2 * close + 1))
-        solid = cv2.morphologyEx(defects, cv2.MORPH_CLOSE, kernel)
-        area = solid
-        grow = round(self.params.grow * window.scale)
-        if grow > 0:
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-            area = cv2.dilate(area, kernel)
-        area_idx = np.flatnonzero(area)
-        out = self._fill(frame, defects, solid, area_idx, neighbours, cur.luma, threshold,
-                         window.index)
-        return Result(out, area.astype(np.float32))
+        solid, area = self._grown(defects, window.scale)
+        motion = motion or self._picture_motion(window, cur, offsets)
+        out, filled = self._fill(frame, defects, solid, _flat_nonzero(area), neighbours,
+                                 cur.luma, threshold, window.index, window.scale, motion)
+        mask = np.zeros((h, w), np.float32)
+        mask.flat[filled] = 1.0
+        return Result(out, mask)
