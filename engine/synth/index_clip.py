@@ -100,6 +100,17 @@ def tone_with_clicks(
     return np.repeat(mono[None, :], channels, axis=0)
 
 
+def decode_audio(path: Path) -> tuple[np.ndarray, int]:
+    """All audio of the first audio stream of `path` as float32 (channels, samples), levels
+    -1..1, and its sample rate (Hz): what `find_clicks` reads back from an export."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
+        parts = [r.to_ndarray() for f in container.decode(stream) for r in resampler.resample(f)]
+        parts += [r.to_ndarray() for r in resampler.resample(None)]
+        return np.concatenate(parts, axis=1), stream.rate
+
+
 def find_clicks(samples: np.ndarray, sample_rate: int, threshold: float = 0.5) -> list[int]:
     """Sample offsets where clicks start in (channels, n) float audio (levels −1…1)."""
     loud = np.abs(samples).max(axis=0) > threshold

@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import psutil
 import pytest
@@ -39,7 +38,7 @@ from engine.render import CancelToken, RenderJob, render
 from engine.render import export as export_module
 from engine.render.export import Route
 from engine.synth.damage import DamageSpec, apply_damage
-from engine.synth.index_clip import find_clicks, read_index
+from engine.synth.index_clip import decode_audio, find_clicks, read_index
 from engine.synth.scenes import moving_scene
 
 distributed = pytest.importorskip("distributed")
@@ -157,14 +156,6 @@ def test_video_chunks_joined_in_order_with_audio_in_sync(client: Any, index_clip
     assert [round(s * 25 / rate) for s in find_clicks(samples, rate)] == [12 - 4, 30 - 4]
 
 
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """All audio of `path` as float (channels, samples), levels -1..1, and its rate (Hz)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
-        parts = [r.to_ndarray() for f in container.decode(stream) for r in resampler.resample(f)]
-        parts += [r.to_ndarray() for r in resampler.resample(None)]
-        return np.concatenate(parts, axis=1), stream.rate
 
 
 def _kill_once(task: ChunkTask) -> ChunkResult:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from engine.errors import MediaError, OperatorError, RenderCancelled
@@ -15,7 +13,7 @@ from engine.media import writer as writer_module
 from engine.pipeline import ShotPlan
 from engine.project.recipe import Recipe
 from engine.render import CancelToken, RenderJob, render
-from engine.synth.index_clip import find_clicks, read_index, write_index_clip
+from engine.synth.index_clip import decode_audio, find_clicks, read_index, write_index_clip
 
 FPS = Fraction(25)
 
@@ -28,14 +26,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             click_frames=(12, 30))
 
 
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """All audio of `path` as float (channels, samples), levels -1..1, and its rate (Hz)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
-        parts = [r.to_ndarray() for f in container.decode(stream) for r in resampler.resample(f)]
-        parts += [r.to_ndarray() for r in resampler.resample(None)]
-        return np.concatenate(parts, axis=1), stream.rate
 
 
 def run(job: RenderJob, cancel: CancelToken | None = None) -> list:

@@ -27,7 +27,7 @@ from engine.render import RenderJob, render
 from engine.render import export as export_module
 from engine.render.export import Route, _retime_map, choose_route
 from engine.render.resume import render_resumable
-from engine.synth.index_clip import find_clicks, read_index
+from engine.synth.index_clip import decode_audio, find_clicks, read_index
 
 FRAMES = 48
 
@@ -159,14 +159,6 @@ def test_a_direct_export_keeps_timecode_tags_rate_and_audio_as_the_float_path(
     assert [round(s * 25 / rate) for s in find_clicks(samples_a, rate)] == [2, 20]
 
 
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """All audio of `path` as float (channels, samples), levels -1..1, and its rate (Hz)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
-        parts = [r.to_ndarray() for f in container.decode(stream) for r in resampler.resample(f)]
-        parts += [r.to_ndarray() for r in resampler.resample(None)]
-        return np.concatenate(parts, axis=1), stream.rate
 
 
 def within_rounding(a: av.VideoFrame, b: av.VideoFrame) -> None:

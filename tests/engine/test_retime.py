@@ -6,7 +6,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ from engine.retime import (
     retime_frames,
     retime_timecode,
 )
-from engine.synth.index_clip import find_clicks, read_index, write_index_clip
+from engine.synth.index_clip import decode_audio, find_clicks, read_index, write_index_clip
 from engine.synth.scenes import texture
 
 W, H = 160, 96
@@ -155,13 +154,6 @@ def test_no_interpolation_across_a_cut(canvas: np.ndarray) -> None:
 
 # -- export and command line ------------------------------------------------------------
 
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
-        parts = [r.to_ndarray() for f in container.decode(stream) for r in resampler.resample(f)]
-        parts += [r.to_ndarray() for r in resampler.resample(None)]
-        return np.concatenate(parts, axis=1), stream.rate
 
 
 @pytest.fixture(scope="module")
