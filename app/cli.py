@@ -264,7 +264,10 @@ class _Bar:
         if self.tty:
             sys.stderr.write("\n")
         if p is not None:
-            print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps)")
+            # Said after the fact, on stdout: stderr carries only the one-line errors.
+            how = ("; no operator touches them: converted straight to the output format "
+                   "(direct path)" if p.route == "direct" else "")
+            print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps){how}")
 
 
 def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) -> int:
@@ -296,9 +299,6 @@ def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) 
             for progress in steps:
                 if last is None and mode.distributed:  # connected: say where it runs
                     print(f"nitrate: rendering {mode.describe()}", file=sys.stderr)
-                if last is None and progress.route == "direct":
-                    print("nitrate: no operator touches these frames: they are converted "
-                          "straight to the output format (direct path)", file=sys.stderr)
                 if last is None and progress.done and not progress.elapsed:
                     print(f"nitrate: resuming {job.output}: {progress.done} of "
                           f"{progress.total} frames were already exported", file=sys.stderr)

@@ -65,14 +65,14 @@ def test_restore_with_ops_and_set(clip: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     info = json.loads(nitrate("probe", out, "--json").stdout)
     assert info["frame_count"] == 10 and info["codec"] == "ffv1"
-    assert "direct path" not in result.stderr
+    assert "direct path" not in result.stdout
 
 
 def test_restore_without_operators_says_it_converts_directly(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "transcode.mov"
     result = nitrate("restore", clip, "-o", out, "--start", "3", "--end", "12")
     assert result.returncode == 0, result.stderr
-    assert "direct path" in result.stderr
+    assert "direct path" in result.stdout
     info = json.loads(nitrate("probe", out, "--json").stdout)
     assert info["frame_count"] == 10 and info["codec"] == "prores"
     still = tmp_path / "first.png"
