@@ -260,6 +260,7 @@ class DeflickerOperator(Operator):
         # shot's are kept, so a shot prepared in the background serves any later seek.
         self._lumas: Memo[np.ndarray] = Memo(2 * self.params.radius + 8)
         self._pairs: Memo[np.ndarray] = Memo(_PAIR_MEMO)
+        self._corrections: Memo[np.ndarray] = Memo(_PAIR_MEMO)  # per frame, as small
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 
     @property
@@ -278,9 +279,9 @@ class DeflickerOperator(Operator):
         return self._pairs.get_or_compute(key, lambda: self._measure_pair(window, index))
 
     def prepare(self, window: Window) -> None:
-        """Measure the pair (index, index + 1), the shot's flicker analysis for one frame."""
-        if window.index < window.shot[1]:
-            self._pair(window, window.index)
+        """The frame's level correction (which measures the pairs within its radius): what
+        is left to do for this frame at any scale is the per-pixel multiply-add."""
+        self.correction(window)
 
     def _measure_pair(self, window: Window, index: int) -> np.ndarray:
         a, b = self._luma(window, index), self._luma(window, index + 1)
@@ -312,7 +313,14 @@ class DeflickerOperator(Operator):
         return np.concatenate([global_map, local], axis=0)
 
     def correction(self, window: Window) -> np.ndarray:
-        """Level maps (1 + regions, 2) [gain, offset] to apply to the current frame."""
+        """Level maps (1 + regions, 2) [gain, offset] to apply to the current frame
+        (memoised: the same at every scale, so a draft, the final preview frame and the
+        shot analysis share it)."""
+        span = analysis_span(window, self.params.radius)
+        key = (window.analysis_memo_key, window.index, span, self.params)
+        return self._corrections.get_or_compute(key, lambda: self._correction(window))
+
+    def _correction(self, window: Window) -> np.ndarray:
         lo, hi = analysis_span(window, self.params.radius)
         n, c = hi - lo + 1, window.index - lo
         if n == 1:
