@@ -49,6 +49,7 @@ SHUTTLE_SPEEDS: tuple[int, ...] = (1, 2, 4, 8)
 """J/L shuttle speeds (× the clip's rate)."""
 
 _FPS_WINDOW_S = 1.0
+_FPS_MIN_SPAN_S = 0.25
 
 
 class PlaybackController(QObject):
@@ -404,7 +405,9 @@ class PlaybackController(QObject):
             self._shown_times.popleft()
         if now - self._last_fps_emit >= 0.25 and len(self._shown_times) >= 2:
             span = self._shown_times[-1] - self._shown_times[0]
-            if span > 0:
+            # Two or three frames a few milliseconds apart (the first frames, or a catch-up
+            # after a stall) say nothing of the rate: report once a quarter second is seen.
+            if span >= _FPS_MIN_SPAN_S:
                 self._last_fps_emit = now
                 self.fps_changed.emit((len(self._shown_times) - 1) / span)
 
