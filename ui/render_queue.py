@@ -185,7 +185,9 @@ class RenderRunner(QObject):
         if last is None:
             return Outcome("failed", f"{job.output}: the render produced no frames")
         fps = f" at {last.fps:.1f} fps" if last.fps else ""
-        return Outcome("done", f"{last.done} frames in {last.elapsed:.1f} s{fps}")
+        how = "; untouched, converted straight to the format (direct path)" if (
+            last.route == "direct") else ""
+        return Outcome("done", f"{last.done} frames in {last.elapsed:.1f} s{fps}{how}")
 
     # --- GUI thread -------------------------------------------------------------------------
 

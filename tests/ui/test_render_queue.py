@@ -51,6 +51,7 @@ def test_job_renders_a_playable_file_same_as_cli(qtbot, queue_widget: RenderQueu
     with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as blocker:
         job_id = queue_widget.add_job(job)
     assert blocker.args[0] == job_id and blocker.args[1].state == "done", blocker.args[1]
+    assert "direct path" not in blocker.args[1].message  # the recipe touched every frame
     row = queue_widget.rows[job_id]
     assert row.bar.value() == 1000 and row.button.text() == "Remove"
     assert probe(tmp_path / "gui.mkv").frame_count == 8
@@ -199,3 +200,13 @@ def test_a_job_on_local_workers_gives_the_same_file(
         pass
     farm, one = _frames(tmp_path / "farm.mkv"), _frames(tmp_path / "one.mkv")
     assert len(farm) == 8 and all(np.array_equal(a, b) for a, b in zip(farm, one, strict=True))
+
+
+def test_a_job_without_operators_says_it_took_the_direct_path(qtbot, queue_widget: RenderQueue,
+                                                              tiny_clip: Path,
+                                                              tmp_path: Path) -> None:
+    job = job_for_project(new_project(tiny_clip, Recipe.of([])), tmp_path / "copy.mov")
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as blocker:
+        queue_widget.add_job(job)
+    assert blocker.args[1].state == "done" and "direct path" in blocker.args[1].message
+    assert probe(tmp_path / "copy.mov").frame_count == 8
