@@ -300,18 +300,7 @@ class Evaluator:
             op = stages[k].operator_at(index)
             if not op.prepares:
                 continue
-            window = Window(
-                frames=(),
-                indices=(index,),
-                center=0,
-                shot=(shot.start, shot.end),
-                scale=small,
-                key=stages[k - 1].key,
-                fetch=self._fetcher(stages, k - 1, shot, small),
-                analyse=self._analyser(k - 1, shot, small),
-                analysis_scale=small,
-                analysis_key=_digest(stages[k - 1].identity, small),
-            )
+            window = self._window(stages, k, shot, small, (), (index,), 0)
             try:
                 op.prepare(window)
             except NitrateError:
@@ -344,18 +333,8 @@ class Evaluator:
         lo = max(shot.start, index - op.temporal_radius)
         hi = min(shot.end, index + op.temporal_radius)
         upstream = tuple(self._frame(stages, k - 1, i, shot, scale) for i in range(lo, hi + 1))
-        window = Window(
-            frames=upstream,
-            indices=tuple(range(lo, hi + 1)),
-            center=index - lo,
-            shot=(shot.start, shot.end),
-            scale=scale,
-            key=stages[k - 1].key,
-            fetch=self._fetcher(stages, k - 1, shot, scale),
-            analyse=self._analyser(k - 1, shot, scale),
-            analysis_scale=self.analysis_scale(scale),
-            analysis_key=_digest(stages[k - 1].identity, self.analysis_scale(scale)),
-        )
+        window = self._window(stages, k, shot, scale, upstream, tuple(range(lo, hi + 1)),
+                              index - lo)
         try:
             result = op.process(window)
         except NitrateError:
@@ -366,6 +345,26 @@ class Evaluator:
         if result.mask is not None:
             self.cache.put(("mask", stage.key, index), result.mask)
         return result.frame
+
+    def _window(self, stages: list[_Stage], k: int, shot: PlannedShot, scale: float,
+                frames: tuple[np.ndarray, ...], indices: tuple[int, ...], center: int
+                ) -> Window:
+        """The window stage k's operator sees: stage k − 1's `frames` at `indices` (the
+        current one at `center`), evaluated at `scale`, with its fetch and analysis
+        readers."""
+        small = self.analysis_scale(scale)
+        return Window(
+            frames=frames,
+            indices=indices,
+            center=center,
+            shot=(shot.start, shot.end),
+            scale=scale,
+            key=stages[k - 1].key,
+            fetch=self._fetcher(stages, k - 1, shot, scale),
+            analyse=self._analyser(k - 1, shot, scale),
+            analysis_scale=small,
+            analysis_key=_digest(stages[k - 1].identity, small),
+        )
 
     def _fetcher(
         self, stages: list[_Stage], k: int, shot: PlannedShot, scale: float
