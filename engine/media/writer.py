@@ -188,6 +188,11 @@ def quantise(frame: np.ndarray, bits: int) -> np.ndarray:
     # passes. Every k / (2**bits − 1) still comes back as exactly k.
     # Viewed as one channel (H, W*C): OpenCV would apply a scalar to the first channel only.
     flat = src.reshape(src.shape[0], -1) if src.ndim > 1 else src.reshape(1, -1)
+    # NaN (a failed computation upstream) must come out as 0, but OpenCV's saturating cast
+    # sends it to 0 in 4.x and to the top code in 5.1. A sum (under 1 ms at 1080p) finds
+    # one; the frame is patched on that rare path only.
+    if not np.isfinite(cv2.sumElems(flat)[0]):
+        flat = np.nan_to_num(flat, nan=0.0)
     out = cv2.multiply(flat, 1.0, scale=float(top), dtype=cv2.CV_8U if bits <= 8 else cv2.CV_16U)
     if bits not in (8, 16):
         np.minimum(out, top, out=out)  # 9-15 bits: saturation stopped at 16 bits
