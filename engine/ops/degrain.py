@@ -27,6 +27,7 @@ import numpy as np
 from engine.ops.base import Operator, Result, Window
 from engine.ops.motion import FlowEstimator, luma8
 from engine.ops.params import Params, param
+from engine.runtime import parallel_map
 
 # Side (pixels) of the square patch compared between the current and a warped neighbour.
 _PATCH = 5
@@ -112,19 +113,29 @@ class DegrainOperator(Operator):
                 self._lumas.popitem(last=False)
         return found
 
-    def _flow(self, window: Window, src: int, dst: int) -> np.ndarray:
-        """Flow (H, W, 2) px from window frame `src` to `dst`, each pair computed once."""
-        memo_key = (window.key, window.scale, window.frames[src].shape, window.indices[src],
-                    window.indices[dst])
-        flow = self._flows.get(memo_key)
-        if flow is None:
-            flow = self._estimator.flow(self._luma8(window, src), self._luma8(window, dst))
-            self._flows[memo_key] = flow
+    @staticmethod
+    def _flow_key(window: Window, src: int, dst: int) -> tuple:
+        return (window.key, window.scale, window.frames[src].shape, window.indices[src],
+                window.indices[dst])
+
+    def _flows_ready(self, window: Window, pairs: list[tuple[int, int]]) -> None:
+        """Compute, side by side, the flows between the window frames `pairs` (src, dst)
+        that are not memoised yet (in an export, those to the frame just entering the
+        window)."""
+        todo = [(a, b) for a, b in pairs if self._flow_key(window, a, b) not in self._flows]
+        lumas = {pos: self._luma8(window, pos) for pair in todo for pos in pair}
+        flows = parallel_map(lambda t: self._estimator.flow(lumas[t[0]], lumas[t[1]]), todo)
+        for (a, b), flow in zip(todo, flows, strict=True):
+            self._flows[self._flow_key(window, a, b)] = flow
             while len(self._flows) > self._memo_limit():
                 self._flows.popitem(last=False)
-        else:
-            self._flows.move_to_end(memo_key)
-        return flow
+
+    def _flow(self, window: Window, src: int, dst: int) -> np.ndarray:
+        """Flow (H, W, 2) px from window frame `src` to `dst`, each pair computed once."""
+        self._flows_ready(window, [(src, dst)])
+        memo_key = self._flow_key(window, src, dst)
+        self._flows.move_to_end(memo_key)
+        return self._flows[memo_key]
 
     def _pixel_grid(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         if self._grid is None or self._grid[0].shape != (h, w):
@@ -160,20 +171,20 @@ class DegrainOperator(Operator):
         xs_s, ys_s = self._pixel_grid(size[1], size[0])
 
         neighbours: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        for d in range(1, p.radius + 1):
-            for pos in (c - d, c + d):
-                if not 0 <= pos < len(window.frames):
-                    continue
-                fwd = self._flow(window, c, pos)
-                bwd = self._flow(window, pos, c)
-                fwd_s = cv2.resize(fwd, size, interpolation=cv2.INTER_LINEAR) / np.float32(f)
-                bwd_s = cv2.resize(bwd, size, interpolation=cv2.INTER_LINEAR) / np.float32(f)
-                mx = xs_s + fwd_s[..., 0]
-                my = ys_s + fwd_s[..., 1]
-                ywarp = cv2.remap(self._small(window, pos, size), mx, my, cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-                trust = self._flow_trust(fwd_s, bwd_s, mx, my, size[0], size[1], f)
-                neighbours.append((pos, fwd, ywarp - ycur_s, trust))
+        around = [pos for d in range(1, p.radius + 1) for pos in (c - d, c + d)
+                  if 0 <= pos < len(window.frames)]
+        self._flows_ready(window, [pair for pos in around for pair in ((c, pos), (pos, c))])
+        for pos in around:
+            fwd = self._flow(window, c, pos)
+            bwd = self._flow(window, pos, c)
+            fwd_s = cv2.resize(fwd, size, interpolation=cv2.INTER_LINEAR) / np.float32(f)
+            bwd_s = cv2.resize(bwd, size, interpolation=cv2.INTER_LINEAR) / np.float32(f)
+            mx = xs_s + fwd_s[..., 0]
+            my = ys_s + fwd_s[..., 1]
+            ywarp = cv2.remap(self._small(window, pos, size), mx, my, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+            trust = self._flow_trust(fwd_s, bwd_s, mx, my, size[0], size[1], f)
+            neighbours.append((pos, fwd, ywarp - ycur_s, trust))
 
         sigma = self._grain_level(ycur_s, [(dy, trust) for _, _, dy, trust in neighbours])
         if sigma < _MIN_SIGMA / f or p.strength == 0.0:

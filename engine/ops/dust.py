@@ -62,6 +62,7 @@ from engine.ops.color import LUMA_WEIGHTS
 from engine.ops.memo import Memo
 from engine.ops.motion import FlowEstimator
 from engine.ops.params import Params, param
+from engine.runtime import parallel_map
 
 # Flows are estimated on luma at most this wide (pixels): film motion is smooth, so a
 # half-resolution flow at 720p loses little and costs a quarter.
@@ -208,6 +209,15 @@ class _Neighbour:
     def trust_at(self, idx: np.ndarray, width: int) -> np.ndarray:
         """`trusted` at the full-resolution flat indices `idx`."""
         return self.trusted.flat[self.small_index(idx, width)]
+
+    def trust_on_grid(self, step: int, shape: tuple[int, int]) -> np.ndarray:
+        """`trusted` at every `step`-th row and column of a full-resolution frame of
+        `shape` (what `trust_at` gives there, without flat indices)."""
+        sh, sw = self.trusted.shape
+        h, w = shape
+        sy = np.minimum(((np.arange(0, h, step) + 0.5) * self.factor).astype(np.intp), sh - 1)
+        sx = np.minimum(((np.arange(0, w, step) + 0.5) * self.factor).astype(np.intp), sw - 1)
+        return self.trusted[np.ix_(sy, sx)]
 
     def bias_at(self, idx: np.ndarray, width: int) -> np.ndarray | float:
         """The level offset (levels 0-1) at the full-resolution flat indices `idx`."""
@@ -468,6 +478,19 @@ class DustOperator(Operator):
         assert isinstance(flow, np.ndarray)
         return flow
 
+    def _flows_ready(self, window: Window, cur: _FrameData, offsets: list[int]) -> None:
+        """Compute, side by side, the flows between the current frame and its neighbours
+        that are not memoised yet (in an export, those to the frame just entering the
+        window), so that the compensations that follow find them."""
+        i = window.index
+        todo: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        for o in offsets:
+            other = self._frame_data(window, i + o, self._frame(window, o))
+            for a, b, da, db in ((i, i + o, cur, other), (i + o, i, other, cur)):
+                if (window.key, da.small8.shape, a, b) not in self._flows:
+                    todo.append((a, b, da.small8, db.small8))
+        parallel_map(lambda t: self._pair_flow(window, *t), todo)
+
     def _picture_motion(self, window: Window, cur: _FrameData, offsets: list[int]) -> _Motion:
         """The picture's motion between the nearest neighbour on each side, or at a shot's
         end the two nearest ones (their frames and flows are memoised)."""
@@ -568,13 +591,11 @@ class DustOperator(Operator):
         s = self.params.sensitivity
         # About 20 000 samples are plenty for a robust spread and keep this cheap at 4K.
         step = max(1, int(np.sqrt(luma.size / 20000)))
-        h, w = luma.shape
-        ys, xs = np.mgrid[0:h:step, 0:w:step]
-        grid = (ys * w + xs).ravel()
+        here = luma[::step, ::step]
         sigmas = []
         for nb in neighbours:
-            sub_t = nb.trust_at(grid, w) == 2
-            residual = (luma.flat[grid] - nb.luma.flat[grid])[sub_t]
+            sub_t = nb.trust_on_grid(step, luma.shape) == 2
+            residual = (here - nb.luma[::step, ::step])[sub_t]
             if residual.size > 100:
                 sigmas.append(1.4826 * float(np.median(np.abs(residual))))
         noise = float(np.median(sigmas)) if sigmas else 0.02
@@ -973,7 +994,8 @@ class DustOperator(Operator):
         if len(offsets) < 2:
             return nothing  # one frame alone (or a one-frame shot): nothing to compare with
         cur = self._frame_data(window, window.index, frame)
-        neighbours = [self._compensate(window, cur, o) for o in offsets]
+        self._flows_ready(window, cur, offsets)
+        neighbours = parallel_map(lambda o: self._compensate(window, cur, o), offsets)
         threshold = self._threshold(cur.luma, neighbours)
         one_side = all(o > 0 for o in offsets) or all(o < 0 for o in offsets)
         motion = self._picture_motion(window, cur, offsets) if one_side else None

@@ -7,6 +7,7 @@ growing without limit.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -15,11 +16,13 @@ V = TypeVar("V")
 
 
 class Memo(Generic[V]):
-    """Least-recently-used mapping of at most `capacity` entries."""
+    """Least-recently-used mapping of at most `capacity` entries; safe to share between the
+    threads of `engine.runtime.parallel_map` (two may compute the same value; one is kept)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -28,16 +31,18 @@ class Memo(Generic[V]):
         return key in self._data
 
     def get(self, key: Hashable) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
 
     def put(self, key: Hashable, value: V) -> V:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
         return value
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:

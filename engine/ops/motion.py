@@ -8,6 +8,7 @@ each pixel of the *reference* frame where the same content lies in the *other* f
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -41,8 +42,18 @@ class FlowEstimator:
     max_width: int = 960
 
     def __post_init__(self) -> None:
-        self._dis = cv2.DISOpticalFlow_create(_PRESETS[self.preset])
-        self._dis.setUseSpatialPropagation(True)
+        # One DIS instance per thread: an instance keeps its working buffers between calls,
+        # so two threads (engine.runtime.parallel_map) must not share one.
+        self._local = threading.local()
+
+    @property
+    def _dis(self) -> cv2.DISOpticalFlow:
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = cv2.DISOpticalFlow_create(_PRESETS[self.preset])
+            dis.setUseSpatialPropagation(True)
+            self._local.dis = dis
+        return dis
 
     def flow(self, reference: np.ndarray, other: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) px from `reference` to `other` (RGB float or 8-bit luma)."""

@@ -41,3 +41,21 @@ def test_the_film_preset_runs_on_a_quarter_scale_preview_of_a_small_clip() -> No
     plan = ShotPlan.single(len(frames), get_preset("film").recipe)
     out = Evaluator(Frames()).evaluate(4, plan, scale=0.25)
     assert out.restored.shape == (12, 16, 3) and np.isfinite(out.restored).all()
+
+
+def test_one_estimator_serves_two_threads_with_the_flows_it_gives_one() -> None:
+    """Temporal operators compute their neighbours' flows side by side (parallel_map): each
+    thread gets its own DIS state, so the flows are exactly those computed one by one, in
+    order, and a nested call (from a pool thread) runs inline instead of deadlocking."""
+    from engine.runtime import parallel_map
+
+    frames = moving_scene(5, 160, 96, seed=4)
+    pairs = [(frames[i], frames[i + 1]) for i in range(4)] + [(frames[3], frames[0])]
+    one_by_one = [FlowEstimator().flow(a, b) for a, b in pairs]
+    shared = FlowEstimator()
+    side_by_side = parallel_map(lambda p: shared.flow(*p), pairs)
+    assert all(np.array_equal(x, y) for x, y in zip(one_by_one, side_by_side, strict=True))
+    nested = parallel_map(lambda k: parallel_map(lambda j: j * k, range(3)), range(4))
+    assert nested == [[0, 0, 0], [0, 1, 2], [0, 2, 4], [0, 3, 6]]
+    with pytest.raises(ZeroDivisionError):
+        parallel_map(lambda k: 1 // k, [2, 1, 0])
