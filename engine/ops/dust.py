@@ -24,6 +24,11 @@ repairing real picture content:
   of picture around it and it stands out from that ring in the current frame (dirt on a
   featureless surface, where flow means little; a strip about to be covered by an object
   looks like the background beside it);
+- where the neighbours disagree because the flow from the current frame failed (a large
+  blotch drags it along, most of all on a flat moving surface), they are sampled again along
+  the picture's motion measured between them, which never saw the blotch; a detection made
+  that way needs both neighbours, registered on a ring of picture around it, to fit it
+  closely (so an edge the motion model misplaces is not taken for dirt);
 - a regional brightness offset between the frames (flicker) is measured and removed first;
 - the threshold follows the measured noise (grain) level of the frame pair;
 - detections are grown from strong seeds into weaker connected pixels (hysteresis); a
@@ -176,6 +181,15 @@ class _FrameData:
     luma: np.ndarray   # float32 (H, W) levels 0-1
     small: np.ndarray  # float32 (h, w) luma at the flow's resolution, levels 0-1
     small8: np.ndarray  # uint8 (h, w), what the flow estimator sees
+    hi: np.ndarray | None = None  # max of `luma` over 3x3, when asked for (`ranges`)
+    lo: np.ndarray | None = None  # min of `luma` over 3x3
+
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """The top and bottom of each pixel's 3x3 luma range (computed once)."""
+        if self.hi is None or self.lo is None:
+            kernel = np.ones((3, 3), np.uint8)
+            self.hi, self.lo = cv2.dilate(self.luma, kernel), cv2.erode(self.luma, kernel)
+        return self.hi, self.lo
 
 
 @dataclass
@@ -608,8 +622,10 @@ class DustOperator(Operator):
     def _detect(
         self, luma: np.ndarray, neighbours: list[_Neighbour], threshold: float, scale: float,
         motion: _Motion | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices of the defect pixels, and of the detections to be confirmed.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Flat indices (ascending) of the defect pixels, of the detections to be
+        confirmed, of all the candidates, and of those whose neighbours disagree (where the
+        flow may have failed).
 
         Candidates lie outside the neighbours' local ranges by half the threshold, trusted
         or not (a defect can upset the flow around itself). `motion` is given at a shot's
@@ -630,7 +646,7 @@ class DustOperator(Operator):
         low = loose > np.float32(threshold * _LOW_FRACTION)
         idx = np.flatnonzero(low)
         if idx.size == 0:
-            return idx, idx
+            return idx, idx, idx, idx
 
         # Seeds, on the candidates only.
         here = luma.flat[idx]
@@ -684,31 +700,88 @@ class DustOperator(Operator):
         own = loose.flat[idx] > _OWN_CONTRAST * contrast
         seeds = (strict > threshold) & agree & (
             (strict > _OWN_CONTRAST * contrast) | (strict > threshold * _CERTAIN))
+        candidates, disputed = idx, idx[~agree]
         if not seeds.any():
-            return idx[:0], idx[:0]
+            return idx[:0], idx[:0], candidates, disputed
         firm = seeds & firm
         idx, seeds, firm = idx[own], seeds[own], firm[own]
-        # Connected candidates are labelled on a grid of f x f cells (candidates within a
-        # cell or two are one detection): labelling the full frame would cost more than the
-        # rest of the detection, and defect sizes need no finer measure than a few pixels.
+        label, small = self._detections(idx, (h, w), scale)
+        keep = np.zeros(small.size, bool)
+        keep[label[firm]] = True
+        maybe = np.zeros(small.size, bool)
+        maybe[label[seeds]] = True
+        keep &= small
+        maybe &= small & ~keep
+        return idx[keep[label]], idx[maybe[label]], candidates, disputed
+
+    def _detections(self, idx: np.ndarray, shape: tuple[int, int], scale: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Connected candidates `idx` (flat indices of a frame of `shape`): the detection
+        each belongs to, and whether each detection is small enough to be a defect."""
+        h, w = shape
+        # Labelled on a grid of f x f cells (candidates within a cell or two are one
+        # detection): labelling the full frame would cost more than the rest of the
+        # detection, and defect sizes need no finer measure than a few pixels.
         f = max(1, w // _LABEL_WIDTH)
         gh, gw = -(-h // f), -(-w // f)
         ys, xs = np.divmod(idx, w)
         cell = (ys // f) * gw + xs // f
         low = np.zeros((gh, gw), np.uint8)
         low.flat[cell] = 1
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-        label = labels.flat[cell]
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
         longest = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) * f
         small = longest <= max(self._max_size(w, scale), 2.0) + f
         small[0] = False
-        keep = np.zeros(count, bool)
-        keep[label[firm]] = True
-        maybe = np.zeros(count, bool)
-        maybe[label[seeds]] = True
+        return labels.flat[cell], small
+
+    def _detect_along_motion(
+        self, window: Window, luma: np.ndarray, neighbours: list[_Neighbour],
+        threshold: float, scale: float, motion: _Motion, candidates: np.ndarray,
+    ) -> np.ndarray:
+        """Flat indices of the defects among `candidates` (flat, ascending, not yet
+        detected) found with the neighbours sampled along the picture's own motion.
+
+        A large or strongly contrasting blotch drags the flow from the current frame with
+        it, most of all on a flat moving surface: the neighbours it brings in then show
+        other picture, disagree, and the test against them finds nothing. The motion
+        measured between the two nearest neighbours never saw the current frame's dirt, so
+        along it they show the picture that belongs under the defect. The same test then
+        applies: both neighbours agree there, and the current pixel lies outside both
+        (their 3x3 ranges) by the threshold and by most of its contrast against them.
+        Between neighbours on both sides only: at a shot's end they share whatever enters
+        or leaves the picture after the current frame.
+        """
+        if candidates.size == 0:
+            return candidates
+        h, w = luma.shape
+        here = luma.flat[candidates]
+        vx, vy = motion.velocity(candidates, w)
+        ys, xs = np.divmod(candidates, w)
+        ranges = []
+        for offset in (motion.first, motion.first + motion.span):
+            nb = next(n for n in neighbours if n.offset == offset)
+            data = self._frame_data(window, window.index + offset, nb.frame)
+            hi, lo = data.ranges()
+            mx = (xs + offset * vx).astype(np.float32)
+            my = (ys + offset * vy).astype(np.float32)
+            bias = nb.bias_at(candidates, w)
+            ranges.append((_sample(lo, mx, my) + bias, _sample(hi, mx, my) + bias))
+        (lo_a, hi_a), (lo_b, hi_b) = ranges
+        strict = np.minimum(np.maximum(here - hi_a, lo_a - here),
+                            np.maximum(here - hi_b, lo_b - here))
+        gap = np.maximum(np.maximum(lo_a - hi_b, lo_b - hi_a), 0.0)
+        middle = (lo_a + hi_a + lo_b + hi_b) * np.float32(0.25)
+        contrast = np.abs(here - middle)
+        low = (strict > threshold * _LOW_FRACTION) & (gap <= _AGREE * strict)
+        seeds = low & (strict > threshold) & (strict > _OWN_CONTRAST * contrast)
+        if not seeds.any():
+            return candidates[:0]
+        idx, seeds = candidates[low], seeds[low]
+        label, small = self._detections(idx, (h, w), scale)
+        keep = np.zeros(small.size, bool)
+        keep[label[seeds]] = True
         keep &= small
-        maybe &= small & ~keep
-        return idx[keep[label]], idx[maybe[label]]
+        return idx[keep[label]]
 
     def _on_track(self, neighbours: list[_Neighbour], motion: _Motion, idx: np.ndarray,
                   width: int, scale: float) -> np.ndarray:
@@ -751,27 +824,42 @@ class DustOperator(Operator):
         return solid, area
 
     def _confirmed(self, tentative: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
-                   threshold: float, scale: float, motion: _Motion) -> np.ndarray:
-        """The detections `tentative` (flat indices) at a shot's end that are confirmed as
-        defects without consistent motion (on a featureless surface the flow means little).
+                   threshold: float, scale: float, motion: _Motion,
+                   context: np.ndarray | None = None, stand_out: bool = True
+                   ) -> np.ndarray:
+        """The detections `tentative` (flat indices) that are confirmed as defects: at a
+        shot's end those without consistent motion (on a featureless surface the flow means
+        little), and those found along the picture's motion (`_detect_along_motion`).
 
         A detection is confirmed when every neighbour, registered along the picture's motion,
         closely fits the ring of picture around it (so the surroundings are the same picture
         and no object enters or leaves there), and it stands out from that ring in the
         current frame by the threshold (dirt is a spot; the strip of background about to be
         covered by an object, or just uncovered, looks like the background beside it).
+        `stand_out` False skips that last test: between neighbours on both sides in time, an
+        occlusion makes them disagree, so their agreement already rules it out. `context`
+        (flat indices) are other candidates, kept out of the ring where they lie near the
+        detection (the rest of a blotch the detection did not reach).
         """
         mask = np.zeros(luma.shape, np.uint8)
         mask.flat[tentative] = 1
+        if context is not None:
+            # The rest of the dirt may lie beside the detection (in candidates it did not
+            # reach): keep it out of the ring, within two ring widths of the detection.
+            r = max(2, round(2 * _RING * scale))
+            near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1,) * 2))
+            mask.flat[context[near.flat[context] > 0]] = 1
         area = _flat_nonzero(self._grown(mask, scale)[1])
         reg = self._registration(area, neighbours, luma, motion, scale, threshold)
         fits = (reg.misfit <= threshold * _WELL_REGISTERED).all(axis=0)
+        blob = reg.blob_of_area[np.searchsorted(area, tentative)]
+        if not stand_out:
+            return tentative[fits[blob]]
         ring = luma.flat[reg.ring]
         top = np.full(reg.blobs, -np.inf, np.float32)
         bottom = np.full(reg.blobs, np.inf, np.float32)
         np.maximum.at(top, reg.blob_of_ring, ring)
         np.minimum.at(bottom, reg.blob_of_ring, ring)
-        blob = reg.blob_of_area[np.searchsorted(area, tentative)]
         here = luma.flat[tentative]
         beyond = np.maximum(here - top[blob], bottom[blob] - here)
         stands_out = np.zeros(reg.blobs, bool)
@@ -1009,11 +1097,20 @@ class DustOperator(Operator):
         threshold = self._threshold(cur.luma, neighbours)
         one_side = all(o > 0 for o in offsets) or all(o < 0 for o in offsets)
         motion = self._picture_motion(window, cur, offsets) if one_side else None
-        found, tentative = self._detect(cur.luma, neighbours, threshold, window.scale, motion)
+        found, tentative, candidates, disputed = self._detect(
+            cur.luma, neighbours, threshold, window.scale, motion)
         if tentative.size:
             assert motion is not None
             found = np.concatenate([found, self._confirmed(
                 tentative, neighbours, cur.luma, threshold, window.scale, motion)])
+        if not one_side and disputed.size:
+            motion = self._picture_motion(window, cur, offsets)
+            moved = self._detect_along_motion(
+                window, cur.luma, neighbours, threshold, window.scale, motion, disputed)
+            if moved.size:
+                found = np.union1d(found, self._confirmed(
+                    moved, neighbours, cur.luma, threshold, window.scale, motion,
+                    context=candidates, stand_out=False))
         if found.size == 0:
             return nothing
         defects = np.zeros((h, w), np.uint8)
