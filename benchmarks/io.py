@@ -184,6 +184,7 @@ def bench_export(clip: Path, count: int, tmp: Path, codec: str, suffix: str,
             stream = container.add_stream(fmt.encoder, rate=FPS, options=options)
             stream.width, stream.height, stream.pix_fmt = W, H, fmt.pix_fmt
             stream.codec_context.thread_count = ENCODER_THREADS
+            stream.codec_context.thread_type = "AUTO"  # as the Writer: frame threads for ProRes
             for k, vf in enumerate(pre):
                 vf.pts = k
                 for packet in stream.encode(vf):

@@ -295,6 +295,9 @@ class Writer:
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, fmt.pix_fmt
         ctx = stream.codec_context
         ctx.thread_count = ENCODER_THREADS
+        # AUTO: frame threads where the encoder has only those (ProRes: PyAV's default,
+        # slices, left it on one core), slices where it has them (FFV1).
+        ctx.thread_type = "AUTO"
         if fmt.is_rgb:
             ctx.colorspace, ctx.color_range = 0, 2  # AVCOL_SPC_RGB, full range
         else:
