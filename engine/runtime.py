@@ -8,11 +8,15 @@ explicit thread counts in engine.media.
 
 The split during an export (engine.render), on two cores:
 
-- the evaluator's thread runs the operators, OpenCV with one thread per core, and reads
-  the source (`engine.media.reader.DECODER_THREADS`, 2 frame threads);
-- the writer's thread converts (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's
-  threads already fill the cores, and sliced conversion measured 15-30 % slower) and
-  encodes (`ENCODER_THREADS`, 2).
+- the evaluator's thread runs the operators, OpenCV with one thread per core, reads the
+  source (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and converts each frame
+  to the encoder's pixel format (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's
+  threads already fill the cores, and sliced conversion measured 15-30 % slower);
+- the writer's thread encodes (`ENCODER_THREADS`, 2, of FFmpeg's AUTO type: frame threads
+  for ProRes, which has no others, slices for FFV1);
+- temporal operators hand the independent pieces of a frame (the flows to the frame just
+  entering their window, dust's compensation of each neighbour) to `parallel_map`, a
+  shared pool of one thread per core.
 
 OpenCV with one thread against two gave the same whole-export speed within the noise of
 the shared development machine (±30 % between identical runs), so it keeps the cores: on
