@@ -738,8 +738,9 @@ class DustOperator(Operator):
         self, window: Window, luma: np.ndarray, neighbours: list[_Neighbour],
         threshold: float, scale: float, motion: _Motion, candidates: np.ndarray,
     ) -> np.ndarray:
-        """Flat indices of the defects among `candidates` (flat, ascending, not yet
-        detected) found with the neighbours sampled along the picture's own motion.
+        """Flat indices of the defects among `candidates` (flat, ascending: those whose
+        neighbours disagree) found with the neighbours sampled along the picture's own
+        motion.
 
         A large or strongly contrasting blotch drags the flow from the current frame with
         it, most of all on a flat moving surface: the neighbours it brings in then show
