@@ -496,14 +496,15 @@ class DustOperator(Operator):
         assert isinstance(flow, np.ndarray)
         return flow
 
-    def _flows_ready(self, window: Window, cur: _FrameData, offsets: list[int]) -> None:
+    def _flows_ready(self, window: Window, cur: _FrameData, frames: dict[int, np.ndarray]
+                     ) -> None:
         """Compute, side by side, the flows between the current frame and its neighbours
-        that are not memoised yet (in an export, those to the frame just entering the
-        window), so that the compensations that follow find them."""
+        `frames` (offset → frame) that are not memoised yet (in an export, those to the
+        frame just entering the window), so that the compensations that follow find them."""
         i = window.index
         todo: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-        for o in offsets:
-            other = self._frame_data(window, i + o, self._frame(window, o))
+        for o, frame in frames.items():
+            other = self._frame_data(window, i + o, frame)
             for a, b, da, db in ((i, i + o, cur, other), (i + o, i, other, cur)):
                 if (window.key, da.small8.shape, a, b) not in self._flows:
                     todo.append((a, b, da.small8, db.small8))
@@ -526,9 +527,9 @@ class DustOperator(Operator):
         flow = self._pair_flow(window, n + a, n + b, da.small8, db.small8)
         return _Motion(flow, a, b - a, cur.small.shape[1] / cur.luma.shape[1])
 
-    def _compensate(self, window: Window, cur: _FrameData, offset: int) -> _Neighbour:
+    def _compensate(self, window: Window, cur: _FrameData, offset: int, frame: np.ndarray
+                    ) -> _Neighbour:
         i, j = window.index, window.index + offset
-        frame = self._frame(window, offset)
         other = self._frame_data(window, j, frame)
         h, w = cur.luma.shape
         sh, sw = cur.small.shape
@@ -1093,8 +1094,12 @@ class DustOperator(Operator):
         if len(offsets) < 2:
             return nothing  # one frame alone (or a one-frame shot): nothing to compare with
         cur = self._frame_data(window, window.index, frame)
-        self._flows_ready(window, cur, offsets)
-        neighbours = parallel_map(lambda o: self._compensate(window, cur, o), offsets)
+        # The neighbours are fetched here, on the evaluator's thread (fetching one from
+        # outside the window evaluates the previous stage, which is not thread-safe).
+        frames = {o: self._frame(window, o) for o in offsets}
+        self._flows_ready(window, cur, frames)
+        neighbours = parallel_map(lambda o: self._compensate(window, cur, o, frames[o]),
+                                  offsets)
         threshold = self._threshold(cur.luma, neighbours)
         one_side = all(o > 0 for o in offsets) or all(o < 0 for o in offsets)
         motion = self._picture_motion(window, cur, offsets) if one_side else None
