@@ -83,6 +83,17 @@ def _mark_pool_thread() -> None:
     _in_pool.active = True
 
 
+def _forget_pool() -> None:
+    # A forked child inherits the pool object but none of its threads: work handed to it
+    # would wait forever. The child makes a pool of its own when it first needs one.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """`fn` applied to each of `items` on a shared pool of one thread per core; the results
     in order, the first exception raised.

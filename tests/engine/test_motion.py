@@ -59,3 +59,38 @@ def test_one_estimator_serves_two_threads_with_the_flows_it_gives_one() -> None:
     assert nested == [[0, 0, 0], [0, 1, 2], [0, 2, 4], [0, 3, 6]]
     with pytest.raises(ZeroDivisionError):
         parallel_map(lambda k: 1 // k, [2, 1, 0])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_process_gets_a_pool_of_its_own() -> None:
+    """A child forked after the pool has run inherits none of its threads: its operators
+    must still get their work done (a process pool of render workers may fork)."""
+    import os
+    import threading
+    import time
+
+    from engine.runtime import cpu_count, parallel_map
+
+    if cpu_count() < 2:
+        pytest.skip("one core: parallel_map runs inline, there is no pool")
+    together = threading.Barrier(2, timeout=10)
+
+    def meet(k: int) -> int:  # both tasks at once: the parent's pool has both its threads
+        together.wait()
+        return k + 1
+
+    assert parallel_map(meet, [1, 2]) == [2, 3]
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the pool answers
+        ok = parallel_map(lambda k: k * 2, [1, 2, 3]) == [2, 4, 6]
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)  # polling the child, not hiding a race
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's parallel_map never finished")
