@@ -187,8 +187,7 @@ class _FrameData:
     def ranges(self) -> tuple[np.ndarray, np.ndarray]:
         """The top and bottom of each pixel's 3x3 luma range (computed once)."""
         if self.hi is None or self.lo is None:
-            kernel = np.ones((3, 3), np.uint8)
-            self.hi, self.lo = cv2.dilate(self.luma, kernel), cv2.erode(self.luma, kernel)
+            self.hi, self.lo = _local_range(self.luma)
         return self.hi, self.lo
 
 
@@ -309,6 +308,12 @@ def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray,
     if image.ndim == 3:
         return out.reshape(-1, image.shape[2])[:m]
     return out.reshape(-1)[:m]
+
+
+def _local_range(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top and bottom of each pixel's 3x3 neighbourhood of `luma` (levels 0-1)."""
+    kernel = np.ones((3, 3), np.uint8)
+    return cv2.dilate(luma, kernel), cv2.erode(luma, kernel)
 
 
 def _flat_nonzero(mask: np.ndarray) -> np.ndarray:
@@ -597,9 +602,7 @@ class DustOperator(Operator):
         if bias_small is not None:
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
-        kernel = np.ones((3, 3), np.uint8)
-        hi = cv2.dilate(luma, kernel)
-        lo = cv2.erode(luma, kernel)
+        hi, lo = _local_range(luma)
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
                           background, wide_hi, wide_lo, factor, forward, other.luma)
 
