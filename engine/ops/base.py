@@ -53,6 +53,12 @@ class Window:
     analysis_key: identity of the `analyse` frames (the upstream stage at analysis scale),
              the same at every preview scale; memoise analyses of `analyse` frames under
              `analysis_memo_key` so a preview, a draft and an export share them.
+    survey:  like `analyse`, but the stage before the local repairs that directly precede
+             this operator (those whose `Operator.local_repair` is true: dust, scratches,
+             grain) — the same frame where there are none. For statistics of a whole shot
+             that such repairs cannot move (its levels and colour), read robustly (the
+             defects are still there): far cheaper, as the repairs' own temporal windows
+             are not evaluated for it. None where the pipeline gives none.
     """
 
     frames: tuple[np.ndarray, ...]
@@ -65,6 +71,7 @@ class Window:
     analyse: Callable[[int], np.ndarray] | None = None
     analysis_scale: float = 1.0
     analysis_key: str = ""
+    survey: Callable[[int], np.ndarray] | None = None
 
     @property
     def analysis_memo_key(self) -> str:
@@ -142,6 +149,11 @@ class Operator(ABC):
         """Frames on each side whose small `Window.analyse` version the operator reads
         (planning only: distributed chunks get this much margin)."""
         return 0
+
+    local_repair: ClassVar[bool] = False
+    """Whether the operator only mends small parts of the picture (defects) or its finest
+    texture (grain), never a shot's levels or colour: a later stage's shot statistics may be
+    measured on its input (`Window.survey`)."""
 
     rebuild_params: ClassVar[frozenset[str]] = frozenset()
     """Parameters that configure state built in `__init__` beyond memos (a loaded model's

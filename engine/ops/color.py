@@ -6,8 +6,13 @@ automatic per-shot restoration first (levels and balance, off by default), then 
 grade: exposure → lift/gamma/gain → contrast about mid-grey → saturation.
 
 The automatic part measures the whole shot, not the frame: 12 analysis frames
-(`Window.analyse`, small) spread over the shot are pooled, and one constant per-channel
-gain and offset is derived from them, so the correction cannot pump from frame to frame.
+(small) spread over the shot are pooled, and one constant per-channel gain and offset is
+derived from them, so the correction cannot pump from frame to frame. In a pipeline they
+are survey frames (`Window.survey`: the picture before the dust, scratch and grain repairs
+that precede the grade, whose temporal windows would otherwise be evaluated for them, most
+of a short shot): at the analysis scale, pooled over 12 frames, what those repairs remove
+does not move the shot's percentiles (the film preset's SSIM was the same or better on the
+quality benchmark than with the repaired frames).
 It undoes a fade only as far as the shot shows one: a faded print's blacks rise to a
 common fog floor in all channels, its range is compressed and its dyes fade unevenly (a
 pink cast). The floor is lowered half way (fog and a scene with no true black look alike),
@@ -206,7 +211,11 @@ class ColorOperator(Operator):
         def compute() -> ShotStats:
             first, last = analysis_span(window, window.shot[1] - window.shot[0])
             picks = np.unique(np.linspace(first, last, min(_SAMPLES, last - first + 1)).round())
-            return shot_stats([analysis_frame(window, int(i)) for i in picks])
+            # Survey frames where the pipeline gives them: the dust and grain repairs
+            # before the grade change too little of a frame to move its levels, and
+            # their temporal windows would otherwise be evaluated for every sample.
+            read = window.survey or (lambda i: analysis_frame(window, i))
+            return shot_stats([read(int(i)) for i in picks])
 
         return self._stats.get_or_compute((window.analysis_memo_key, window.shot), compute)
 

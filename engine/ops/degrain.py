@@ -82,6 +82,7 @@ class DegrainOperator(Operator):
         "share of the grain so the film still looks like film."
     )
     Params = DegrainParams
+    local_repair = True
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)

@@ -430,6 +430,7 @@ class DustOperator(Operator):
     description = ("Removes dust, dirt, hairs and blotches that appear on one frame only, "
                    "detected against motion-compensated neighbours and filled from them.")
     Params = DustParams
+    local_repair = True
 
     def __init__(self, params: DustParams | None = None) -> None:
         super().__init__(params)

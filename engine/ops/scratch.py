@@ -237,6 +237,7 @@ class ScratchOperator(Operator):
         "from motion-compensated neighbours and along the picture's structure."
     )
     Params = ScratchParams
+    local_repair = True
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)

@@ -364,7 +364,16 @@ class Evaluator:
             analyse=self._analyser(k - 1, shot, scale),
             analysis_scale=small,
             analysis_key=_digest(stages[k - 1].identity, small),
+            survey=self._analyser(self._surveyed(stages, k - 1), shot, scale),
         )
+
+    @staticmethod
+    def _surveyed(stages: list[_Stage], k: int) -> int:
+        """Stage k, or the stage before the run of local repairs that ends with it (whose
+        analysis frames `Window.survey` gives)."""
+        while k > 0 and stages[k].op is not None and stages[k].op.local_repair:
+            k -= 1
+        return k
 
     def _fetcher(
         self, stages: list[_Stage], k: int, shot: PlannedShot, scale: float

@@ -144,6 +144,18 @@ def test_statistics_come_from_the_analysis_frames(clean):
     assert create("color", AUTO).temporal_radius == 0
 
 
+def test_statistics_come_from_the_survey_frames_when_the_pipeline_gives_them(clean):
+    # In a pipeline the shot is surveyed before the dust and grain repairs: a correction
+    # measured on the survey's faded frames, even where `analyse` would show other ones.
+    faded = [fade_frame(f, 0.5) for f in clean]
+    w = window_at(faded, 4)
+    surveyed = Window(frames=w.frames, indices=w.indices, center=0, shot=w.shot, key="s",
+                      analyse=lambda i: clean[i], survey=w.fetch)
+    np.testing.assert_allclose(create("color", AUTO).process(surveyed).frame,
+                               create("color", AUTO).process(w).frame, atol=1e-6)
+    assert not np.allclose(create("color", AUTO).process(surveyed).frame, faded[4], atol=0.02)
+
+
 def test_statistics_stay_inside_the_shot(clean):
     bright = [np.clip(f * 1.5, 0, 1) for f in clean[:8]]
     faded = [fade_frame(f, 0.7) for f in clean[8:]]

@@ -171,3 +171,66 @@ def test_analysis_frames_are_small_stay_in_the_shot_and_match_across_preview_sca
     assert level(full) == pytest.approx(12 + 24.5, abs=1e-3)
     assert level(half) == pytest.approx(level(full), abs=1e-3)
     assert set(seen[1.0]) == {(270, 480)} and set(seen[0.5]) == {(270, 480)}
+
+
+def test_survey_frames_skip_the_local_repairs_before_an_operator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A grade's shot statistics are read from survey frames: the picture before the dust
+    # and grain repairs that precede it, so their temporal windows are never evaluated at
+    # the analysis scale for it; a stage that changes levels is kept.
+    repaired_at: list[float] = []
+
+    @dataclass(frozen=True)
+    class NoParams(Params):
+        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
+
+    class Brighten(Operator):
+        id = "brighten"
+        label = "Brighten"
+        Params = NoParams
+
+        def process(self, window: Window) -> Result:
+            return Result(window.current + np.float32(0.1))
+
+    class Mend(Operator):
+        """A local repair with neighbours: adds a trace level so its output is visible."""
+
+        id = "mend"
+        label = "Mend"
+        Params = NoParams
+        local_repair = True
+
+        @property
+        def temporal_radius(self) -> int:
+            return 1
+
+        def process(self, window: Window) -> Result:
+            repaired_at.append(window.scale)
+            return Result(window.current + np.float32(0.001))
+
+    class SurveyMean(Operator):
+        """Replaces the frame by the mean level of the shot's survey frames."""
+
+        id = "survey_mean"
+        label = "Survey mean"
+        Params = NoParams
+
+        def process(self, window: Window) -> Result:
+            assert window.survey is not None and window.analyse is not None
+            assert level(window.analyse(window.index)) == pytest.approx(
+                window.index + 10.2, abs=1e-3)  # the previous stage: both repairs
+            first, last = window.shot
+            mean = np.mean([window.survey(i).mean() for i in range(first, last + 1)])
+            return Result(np.full_like(window.current, mean))
+
+    for op in (Brighten, Mend, SurveyMean):
+        monkeypatch.setitem(registry._BY_ID, op.id, op)
+    plan = ShotPlan.from_cuts(40, [10], Recipe.from_ops(
+        ["brighten", "mend", "mend", "survey_mean"]))
+    out = Evaluator(LevelSource(size=(540, 960))).evaluate(12, plan).restored
+    # Shot 10..39: mean level 24.5, + 10 from brighten, nothing from the repairs.
+    assert level(out) == pytest.approx(24.5 + 10, abs=1e-3)
+    # The repairs ran for frame 12 (1 + 3 frames) at full size, and at the analysis scale
+    # only for the one frame `analyse` was asked for: never for the 30 survey frames.
+    assert sorted(repaired_at) == [0.5] * 4 + [1.0] * 4  # analysis frames: 480 of 960 px
