@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.retime
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.film_speed
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks.interactive
 
 # A real window under Xvfb when it is installed (apt-get install xvfb), else offscreen.
