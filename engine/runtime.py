@@ -8,10 +8,12 @@ explicit thread counts in engine.media.
 
 The split during an export (engine.render), on two cores:
 
-- the evaluator's thread runs the operators, OpenCV with one thread per core, reads the
-  source (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and converts each frame
-  to the encoder's pixel format (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's
-  threads already fill the cores, and sliced conversion measured 15-30 % slower);
+- the evaluator's thread runs the operators, OpenCV with one thread per core, converts
+  the decoded source frames to float and each result to the encoder's pixel format
+  (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's threads already fill the
+  cores, and sliced conversion measured 15-30 % slower);
+- a read-ahead thread (`engine.media.read_ahead`) decodes the next source frames
+  (`engine.media.reader.DECODER_THREADS`, 2 frame threads) while the operators work;
 - the writer's thread encodes (`ENCODER_THREADS`, 2, of FFmpeg's AUTO type: frame threads
   for ProRes, which has no others, slices for FFV1);
 - temporal operators hand the independent pieces of a frame (the flows to the frame just
@@ -20,11 +22,11 @@ The split during an export (engine.render), on two cores:
 
 OpenCV with one thread against two gave the same whole-export speed within the noise of
 the shared development machine (±30 % between identical runs), so it keeps the cores: on
-an otherwise idle machine the operators' large filters and remaps use both. A read-ahead
-thread decoding the source beside the evaluator was tried and dropped: it cut the
-evaluator's time in the decoder from 15-26 to 2-9 ms a frame, but the export's speed did
-not change (720p 4.3 against 4.2-4.3 fps, 1080p 2.4-2.75 against 2.75 fps at a load
-average below 2): the operators and the encoder already keep both cores busy.
+an otherwise idle machine the operators' large filters and remaps use both. The
+read-ahead thread was first tried and dropped on a faster machine, where it did not change
+the export's speed; on the slower one, where the evaluator's thread is the bottleneck (busy
+about 87 % of the export), it takes 1.4 s of decoding off that thread per 48 frames at
+720p and makes the film preset's export faster (see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -173,11 +173,14 @@ def render_chunk(task: ChunkTask) -> ChunkResult:
             info = reader.info
             rmap = _retime_map(task.job, task.end, info.fps)
             frames = ExportFrames(task.job, reader, task.fmt, task.end, rmap)
-            if task.fmt.kind == "sequence":
-                size = _write_frames(task, frames, link)
-                path = None
-            else:
-                path, size = _write_video(task, frames, link)
+            try:
+                if task.fmt.kind == "sequence":
+                    size = _write_frames(task, frames, link)
+                    path = None
+                else:
+                    path, size = _write_video(task, frames, link)
+            finally:
+                frames.close()
     except NitrateError as exc:
         if isinstance(exc, RenderCancelled):
             raise

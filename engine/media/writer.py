@@ -367,8 +367,8 @@ class Writer:
 
     def prepare(self, frame: np.ndarray) -> av.VideoFrame:
         """Convert a frame (float32 (height, width, 3) RGB, levels 0-1, clipped) to what the
-        encoder takes. Needs no state of the writer, so an export runs it on the thread that
-        produces frames while the writer's thread encodes the previous one."""
+        encoder takes. Needs no state of the writer beyond its format and size, so an export
+        runs it on the writer's thread, off the evaluator's."""
         if frame.ndim != 3 or frame.shape != (self.height, self.width, 3):
             raise MediaError(self.path, f"frame of shape {tuple(frame.shape)} does not match "
                              f"the output ({self.height}, {self.width}, 3)")

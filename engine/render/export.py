@@ -30,7 +30,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,6 +42,7 @@ from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media import timecode as tc
 from engine.media.convert import converts_directly
+from engine.media.read_ahead import ReadAhead
 from engine.media.reader import Reader, VideoReader
 from engine.media.sequence import IMAGE_EXTENSIONS
 from engine.media.writer import sidecar_wav
@@ -209,16 +210,19 @@ class _Target:
 
 
 class _BackgroundWriter:
-    """Runs Writer.write on its own thread so encoding overlaps processing (the encoder
-    and the operators then share the two cores). The conversion to the encoder's pixel
-    format (`ExportFrames.prepare`) runs on the producer's thread, so the writer's thread
-    only encodes. Errors surface on the next call."""
+    """Converts frames to the encoder's pixel format (`prepare`) and runs Writer.write on
+    its own thread, so that both overlap processing (the encoder and the operators then
+    share the two cores; the evaluator's thread, the export's bottleneck, only computes).
+    Frames handed over are read, never changed. Errors surface on the next call."""
 
     _QUEUE_FRAMES = 3
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer,
+                 prepare: Callable[[np.ndarray | av.VideoFrame], av.VideoFrame]) -> None:
         self.writer = writer
-        self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(self._QUEUE_FRAMES)
+        self._prepare = prepare
+        self._queue: queue.Queue[np.ndarray | av.VideoFrame | None] = queue.Queue(
+            self._QUEUE_FRAMES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="nitrate-writer", daemon=True)
         self._thread.start()
@@ -231,7 +235,7 @@ class _BackgroundWriter:
             if self._error is not None:
                 continue  # drain so the producer never blocks
             try:
-                self.writer.write(frame)
+                self.writer.write(self._prepare(frame))
             except BaseException as exc:  # re-raised on the producer's thread
                 self._error = exc
 
@@ -239,8 +243,8 @@ class _BackgroundWriter:
         if self._error is not None:
             raise self._error
 
-    def write(self, frame: av.VideoFrame) -> None:
-        """Queue a frame made by `ExportFrames.prepare` (blocks while 3 are waiting)."""
+    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
+        """Queue an `ExportFrames` frame (blocks while 3 are waiting)."""
         self._check()
         self._queue.put(frame)
 
@@ -386,12 +390,22 @@ class ExportFrames:
         log.info("%s: %s path (%s)", job.output, self.route.name, self.route.reason)
         self._evaluator: Evaluator | None = None
         self._retimer: Retimer | None = None
+        self._read_ahead: ReadAhead | None = None
         if not self.route.direct:
             info = reader.info
-            self._evaluator = Evaluator(reader, FrameCache(_cache_budget(job, info.width,
+            source: Reader = reader
+            if isinstance(reader, VideoReader):
+                # Decoding moves off the evaluator's thread: the operators keep it busy.
+                source = self._read_ahead = ReadAhead(reader)
+            self._evaluator = Evaluator(source, FrameCache(_cache_budget(job, info.width,
                                                                         info.height)))
             if rmap is not None:
                 self._retimer = Retimer(rmap, self._restored, job.plan, job.retime)
+
+    def close(self) -> None:
+        """Stop the background decoding (before the reader is closed); idempotent."""
+        if self._read_ahead is not None:
+            self._read_ahead.close()
 
     def _restored(self, index: int) -> np.ndarray:
         assert self._evaluator is not None
@@ -477,9 +491,10 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                     # Sized by the first restored frame: an upscaling recipe changes it.
                     writer = Writer(target.write_path, fmt, size[0], size[1], fps,
                                     timecode=timecode, audio=audio)
-                    background = _BackgroundWriter(writer)
+                    background = _BackgroundWriter(
+                        writer, lambda f, w=writer: frames.prepare(w, f))
                 assert background is not None
-                background.write(frames.prepare(writer, frame))
+                background.write(frame)
                 elapsed = time.perf_counter() - started
                 rate = done / elapsed if elapsed > 0 else 0.0
                 eta = (total - done) / rate if rate > 0 else None
@@ -505,6 +520,8 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
             if isinstance(exc, OSError):
                 raise MediaError(job.output, f"write failed: {exc.strerror or exc}") from None
             raise
+        finally:
+            frames.close()
         elapsed = time.perf_counter() - started
         yield Progress(total, total, elapsed, total / elapsed if elapsed else 0.0, 0.0,
                        job.output, finished=True, route=route)

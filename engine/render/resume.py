@@ -230,6 +230,8 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
             kept = done - done % segment_frames if fmt.kind == "video" else done
             raise MediaError(job.output, f"{problem} ({kept} of {total} frames kept in {work}; "
                              "run again with --resume to continue)") from None
+        finally:
+            frames.close()
         shutil.rmtree(work, ignore_errors=True)
         elapsed = time.perf_counter() - started
         yield Progress(total, total, elapsed, (total - resumed_from) / elapsed if elapsed

@@ -1,0 +1,77 @@
+"""Read-ahead: an export's next frames are decoded off the evaluator's thread, and every
+frame is still the exact one asked for, in any order."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+
+from engine.media.read_ahead import ReadAhead
+from engine.media.reader import VideoReader
+from engine.pipeline import ShotPlan
+from engine.project.recipe import Recipe
+from engine.render import RenderJob, render
+from engine.synth.index_clip import read_index
+
+
+def _decoding_threads(reader: VideoReader, monkeypatch: pytest.MonkeyPatch
+                      ) -> tuple[list[tuple[int, str]], dict[int, threading.Event]]:
+    """Record which thread decodes each frame; an event per frame set once it is decoded."""
+    calls: list[tuple[int, str]] = []
+    done: dict[int, threading.Event] = {i: threading.Event() for i in range(reader.info.frame_count)}
+    original = reader.decoded
+
+    def recording(index: int):
+        frame = original(index)
+        calls.append((index, threading.current_thread().name))
+        done[index].set()
+        return frame
+
+    monkeypatch.setattr(reader, "decoded", recording)
+    return calls, done
+
+
+def test_the_frames_after_the_latest_read_are_decoded_in_the_background(
+        index_clip, monkeypatch):
+    path = index_clip("ahead.mp4", codec="h264", width=64, height=48, frames=40, gop=12,
+                      bframes=2)
+    with VideoReader(path) as reader:
+        calls, done = _decoding_threads(reader, monkeypatch)
+        ahead = ReadAhead(reader, frames=4)
+        try:
+            assert read_index(ahead.read(10)) == 10
+            assert done[14].wait(timeout=30), "frames 11-14 were not decoded ahead"
+            calls.clear()
+            # The next frames come without decoding on this thread.
+            assert [read_index(ahead.read(i)) for i in range(11, 15)] == [11, 12, 13, 14]
+            assert all(name == "nitrate-read-ahead" for _, name in calls), calls
+        finally:
+            ahead.close()
+        assert not any(t.name == "nitrate-read-ahead" for t in threading.enumerate())
+
+
+def test_frames_are_exact_in_any_order_and_at_any_size(index_clip):
+    path = index_clip("ahead_random.mp4", codec="h264", width=64, height=48, frames=50,
+                      gop=12, bframes=3)
+    order = list(range(50)) + random.Random(3).sample(range(50), 50)
+    with VideoReader(path) as plain, VideoReader(path) as wrapped:
+        with ReadAhead(wrapped, frames=3) as ahead:
+            for i in order:
+                np.testing.assert_array_equal(ahead.read(i), plain.read(i))
+            small = ahead.read_scaled(7, (32, 24))
+            np.testing.assert_array_equal(small, plain.read_scaled(7, (32, 24)))
+
+
+def test_an_export_stops_its_read_ahead(index_clip, tmp_path):
+    path = index_clip("ahead_export.mp4", codec="h264", width=64, height=48, frames=12,
+                      gop=6, bframes=2)
+    out = tmp_path / "out.mkv"
+    job = RenderJob(source=path, output=out,
+                    plan=ShotPlan.single(12, Recipe.from_ops(["temporal_average"])))
+    for _ in render(job):
+        pass
+    assert out.exists()
+    assert not any(t.name == "nitrate-read-ahead" for t in threading.enumerate())
