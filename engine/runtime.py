@@ -119,3 +119,13 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         pool = _pool
     futures = [pool.submit(fn, item) for item in work]
     return [f.result() for f in futures]
+
+
+def row_bands(height: int, min_rows: int = 64) -> list[slice]:
+    """`height` rows cut into one band per core (at least `min_rows` rows each), for
+    `parallel_map` over a frame's per-pixel work: numpy's elementwise operations run on one
+    core, and on two bands of a frame they use both (same results: each pixel's arithmetic
+    is unchanged)."""
+    parts = max(1, min(cpu_count(), height // max(1, min_rows)))
+    edges = [round(height * k / parts) for k in range(parts + 1)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]

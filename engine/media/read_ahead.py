@@ -4,10 +4,14 @@ An export reads its source forward, and until now decoded each frame on the eval
 thread, between two frames' operators: 1080p H.264 of a grainy scan costs 25-60 ms a
 frame there, plus the seeks of the analysis reads. `ReadAhead` wraps a `VideoReader` and
 decodes the frames just after the latest one read on a thread of its own (FFmpeg decodes
-without holding Python's lock), so the evaluator finds them decoded and only converts
-them. The decoder is used by one thread at a time (a lock): a frame the background has
-not decoded yet is decoded on the caller's thread as before, so results never depend on
-timing, only the waiting does.
+without holding Python's lock), and converts the next couple to float, so the evaluator
+finds them ready.
+
+Nothing depends on timing, only the waiting does: the decoder is used by one thread at a
+time (a lock), and a frame not decoded ahead yet is decoded on the caller's thread as
+before. A decoded frame is converted by one thread at a time too (PyAV keeps one swscale
+context per frame object, and two threads converting the same frame crash it): each
+conversion claims its frame first.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ log = logging.getLogger(__name__)
 READ_AHEAD_FRAMES = 6
 """Frames decoded ahead of the latest read: an export's windows reach a few frames past the
 frame being made (the film preset's temporal radii add up to 3-4)."""
+CONVERTED_FRAMES = 2
+"""Of those, the next ones also converted to float RGB at full size in the background (the
+evaluator reads each once, then caches it): 2 frames are 50 MB at 1080p."""
 
 
 class ReadAhead(Reader):
@@ -44,6 +51,8 @@ class ReadAhead(Reader):
         self._decoder = threading.Lock()  # the wrapped reader: one thread at a time
         self._state = threading.Condition()  # guards everything below
         self._ready: OrderedDict[int, av.VideoFrame] = OrderedDict()  # decoded ahead
+        self._converted: dict[int, np.ndarray] = {}  # full-size float RGB, read once
+        self._claimed: set[int] = set()  # frames being converted
         self._next = 0  # first frame worth decoding ahead (after the latest read)
         self._until = -1  # last frame worth decoding ahead
         self._closed = False
@@ -54,19 +63,18 @@ class ReadAhead(Reader):
     # -- Reader ---------------------------------------------------------------------------
 
     def read(self, index: int) -> np.ndarray:
-        return frame_to_rgb(self.decoded(index))
+        return self._rgb(index, None)
 
     def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
-        return frame_to_rgb(self.decoded(index), size)
+        return self._rgb(index, size)
 
     def decoded(self, index: int) -> av.VideoFrame:
         """Frame `index` as decoded (see `VideoReader.decoded`): taken from the frames
         decoded ahead when it is there, else decoded now on this thread."""
         with self._state:
-            if self._closed:
-                raise MediaError(self.info.path, "reader is closed")
+            self._check_open()
             frame = self._ready.get(index)
-            self._wants(index + 1, index + self._frames)
+            self._wants(index)
         if frame is not None:
             return frame
         with self._decoder:
@@ -76,16 +84,18 @@ class ReadAhead(Reader):
         """Hint that frames `start` … `stop - 1` are about to be read: the ones after the
         latest read are decoded in the background (never on the caller's thread)."""
         with self._state:
-            self._until = max(self._until, min(stop - 1, self._next + 2 * self._frames))
-            self._state.notify()
+            self._until = max(self._until, min(stop - 1, self._next + 2 * self._frames,
+                                               self.info.frame_count - 1))
+            self._state.notify_all()
 
     def close(self) -> None:
-        """Stop the background thread (after the frame it is decoding); idempotent. The
+        """Stop the background thread (after the frame it is working on); idempotent. The
         wrapped reader stays open."""
         with self._state:
             self._closed = True
             self._ready.clear()
-            self._state.notify()
+            self._converted.clear()
+            self._state.notify_all()
         if self._thread is not threading.current_thread():
             self._thread.join()
 
@@ -93,40 +103,105 @@ class ReadAhead(Reader):
         self.close()
         self._reader.close()
 
+    # -- on the caller's thread ----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MediaError(self.info.path, "reader is closed")
+
+    def _rgb(self, index: int, size: tuple[int, int] | None) -> np.ndarray:
+        """Frame `index` as float RGB, at `size` (width, height) or its own size (None)."""
+        with self._state:
+            self._check_open()
+            while index in self._claimed:  # the background is converting it
+                self._state.wait()
+            if size is None and (ready := self._converted.pop(index, None)) is not None:
+                self._wants(index)
+                return ready
+        frame = self.decoded(index)
+        with self._state:
+            while index in self._claimed:
+                self._state.wait()
+            self._claimed.add(index)
+        try:
+            return frame_to_rgb(frame, size)
+        finally:
+            self._release(index)
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def _wants(self, index: int) -> None:
+        """Frame `index` was just read: decode ahead after it (called with `_state` held)."""
+        self._next = index + 1
+        self._until = min(index + self._frames, self.info.frame_count - 1)
+        # Frames well before it will not be read again soon: an export moves on.
+        for old in [i for i in self._ready if i <= index - self._frames]:
+            del self._ready[old]
+        for old in [i for i in self._converted if i <= index]:
+            del self._converted[old]
+        self._state.notify_all()
+
+    def _release(self, index: int) -> None:
+        with self._state:
+            self._claimed.discard(index)
+            self._state.notify_all()
+
     # -- the background thread ------------------------------------------------------------
 
-    def _wants(self, start: int, last: int) -> None:
-        """Decode ahead from `start` to `last` (called with `_state` held)."""
-        self._next = start
-        self._until = min(last, self.info.frame_count - 1)
-        # Frames before the new start will not be read again soon: an export moves on.
-        for index in [i for i in self._ready if i < start - self._frames]:
-            del self._ready[index]
-        self._state.notify()
-
-    def _wanted(self) -> int | None:
+    def _to_decode(self) -> int | None:
         """The next frame to decode ahead, or None (called with `_state` held)."""
         return next((i for i in range(self._next, self._until + 1) if i not in self._ready),
                     None)
 
+    def _to_convert(self) -> int | None:
+        """The next decoded frame to convert ahead, or None (called with `_state` held)."""
+        last = min(self._until, self._next + CONVERTED_FRAMES - 1)
+        return next((i for i in range(self._next, last + 1) if i in self._ready
+                     and i not in self._converted and i not in self._claimed), None)
+
     def _run(self) -> None:
         while True:
             with self._state:
-                while not self._closed and (index := self._wanted()) is None:
+                while True:
+                    if self._closed:
+                        return
+                    decode, convert = self._to_decode(), self._to_convert()
+                    if decode is not None or convert is not None:
+                        break
                     self._state.wait()
-                if self._closed:
-                    return
-            try:
-                with self._decoder:
-                    frame = self._reader.decoded(index)
-            except (MediaError, av.FFmpegError) as exc:
-                # The caller's own read of this frame reports the problem; stop guessing.
-                log.debug("%s: read-ahead stopped at frame %d (%s)", self.info.path, index, exc)
+                # The frame the evaluator reads next is converted before more are decoded.
+                frame = None
+                if convert is not None and (decode is None or convert == self._next):
+                    frame = self._ready[convert]
+                    self._claimed.add(convert)
+            if frame is not None:
+                assert convert is not None
+                try:
+                    rgb = frame_to_rgb(frame)
+                except Exception:  # noqa: BLE001 - the caller's own read reports it
+                    self._release(convert)
+                    continue
                 with self._state:
-                    self._until = -1
+                    if not self._closed and self._next <= convert <= self._until:
+                        self._converted[convert] = rgb
+                    self._claimed.discard(convert)
+                    self._state.notify_all()
                 continue
+            assert decode is not None
+            self._decode(decode)
+
+    def _decode(self, index: int) -> None:
+        try:
+            with self._decoder:
+                frame = self._reader.decoded(index)
+        except (MediaError, av.FFmpegError) as exc:
+            # The caller's own read of this frame reports the problem; stop guessing.
+            log.debug("%s: read-ahead stopped at frame %d (%s)", self.info.path, index, exc)
             with self._state:
-                if not self._closed and self._next <= index <= self._until:
-                    self._ready[index] = frame
-                    while len(self._ready) > 2 * self._frames + 1:
-                        self._ready.popitem(last=False)
+                self._until = -1
+            return
+        with self._state:
+            if not self._closed and self._next <= index <= self._until:
+                self._ready[index] = frame
+                while len(self._ready) > 2 * self._frames + 1:
+                    self._ready.popitem(last=False)

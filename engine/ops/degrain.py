@@ -27,7 +27,7 @@ import numpy as np
 from engine.ops.base import Operator, Result, Window
 from engine.ops.motion import FlowEstimator, luma8
 from engine.ops.params import Params, param
-from engine.runtime import parallel_map
+from engine.runtime import parallel_map, row_bands
 
 # Side (pixels) of the square patch compared between the current and a warped neighbour.
 _PATCH = 5
@@ -55,9 +55,11 @@ class DegrainParams(Params):
         help="Strength of the spatial pass on the grain the temporal pass leaves (0 = off)")
 
 
-def _fast_guided_self(img: np.ndarray, eps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Self-guided filter (He et al.) of an (H, W, 3) image with its coefficients computed at
-    `size` (width, height) and upsampled (He & Sun's fast guided filter). `eps` (h, w, 1) at
+def _guided_coefficients(img: np.ndarray, eps: np.ndarray, size: tuple[int, int]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size coefficients (a, b), each (H, W, 3), of the self-guided filter (He et al.)
+    of an (H, W, 3) image: the filtered image is a * img + b. They are computed at `size`
+    (width, height) and upsampled (He & Sun's fast guided filter). `eps` (h, w, 1) at
     `size` is the variance (levels²) below which local variation is smoothed away."""
     h, w = img.shape[:2]
     small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
@@ -71,7 +73,7 @@ def _fast_guided_self(img: np.ndarray, eps: np.ndarray, size: tuple[int, int]) -
                    interpolation=cv2.INTER_LINEAR)
     b = cv2.resize(cv2.boxFilter(b, -1, k, borderType=cv2.BORDER_REFLECT), (w, h),
                    interpolation=cv2.INTER_LINEAR)
-    return a * img + b
+    return a, b
 
 
 class DegrainOperator(Operator):
@@ -192,41 +194,64 @@ class DegrainOperator(Operator):
             return Result(cur, np.zeros((h, w), np.float32))
         s = np.float32(max(p.strength, 1e-3))
 
-        acc = cur.copy()
-        wsum_s = np.ones(size[::-1], np.float32)
-        w2sum_s = np.ones(size[::-1], np.float32)
-        wsum = np.ones((h, w), np.float32)
         # Noise alone makes the mean squared luma difference of two frames 2σ²; only the
         # excess over that is structure that differs, and it must switch the weight off.
         norm = np.float32(1.0 / (2.0 * (s * sigma) ** 2))
         patch = max(3, _PATCH // f | 1)
-        xs, ys = self._full_grid(h, w)
+        wsum_s = np.ones(size[::-1], np.float32)
+        w2sum_s = np.ones(size[::-1], np.float32)
+        weighted: list[tuple[int, np.ndarray, np.ndarray]] = []
         for pos, fwd, dy, trust in neighbours:
             ssd = cv2.boxFilter(dy * dy, -1, (patch, patch), borderType=cv2.BORDER_REFLECT)
             excess = np.maximum(ssd * norm - 1.0, 0.0)
             weight_s = np.exp(-1.5 * excess) * trust
             wsum_s += weight_s
             w2sum_s += weight_s * weight_s
-            weight = cv2.resize(weight_s, (w, h), interpolation=cv2.INTER_LINEAR)
-            warped = cv2.remap(window.frames[pos], xs + fwd[..., 0], ys + fwd[..., 1],
-                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            acc += warped * weight[..., None]
-            wsum += weight
-        temporal = acc / wsum[..., None]
+            weighted.append((pos, fwd, cv2.resize(weight_s, (w, h),
+                                                   interpolation=cv2.INTER_LINEAR)))
+        xs, ys = self._full_grid(h, w)
+        temporal = np.empty_like(cur)
 
-        out = temporal
+        # The full-size, per-pixel work runs on bands of rows side by side (numpy's
+        # arithmetic uses one core); each pixel's result is the same as in one piece.
+        def average(rows: slice) -> None:
+            acc = cur[rows].copy()
+            wsum = np.ones(acc.shape[:2], np.float32)
+            for pos, fwd, weight in weighted:
+                warped = cv2.remap(window.frames[pos], xs[rows] + fwd[rows, :, 0],
+                                   ys[rows] + fwd[rows, :, 1], cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+                acc += warped * weight[rows, :, None]
+                wsum += weight[rows]
+            temporal[rows] = acc / wsum[..., None]
+
+        bands = row_bands(h)
+        parallel_map(average, bands)
+        coefficients = None
         if p.spatial > 0:
             # Grain variance left after a weighted average of independent samples, at the
             # half resolution where the guided filter's coefficients are computed.
             residual_var = (sigma * s) ** 2 * w2sum_s / (wsum_s * wsum_s)
             eps = (np.float32(p.spatial) ** 2 * residual_var)[..., None]
-            out = _fast_guided_self(temporal, eps, size)
-        if p.keep_grain > 0:
-            out = out + np.float32(p.keep_grain) * (cur - out)
-        out = out.astype(np.float32, copy=False)
-        change = np.abs(cv2.cvtColor(out - cur, cv2.COLOR_RGB2GRAY))
-        mask = np.clip(change / np.float32(2.0 * sigma * f + 1e-6), 0.0, 1.0)
-        return Result(out, mask.astype(np.float32))
+            coefficients = _guided_coefficients(temporal, eps, size)
+        out = np.empty_like(cur)
+        mask = np.empty((h, w), np.float32)
+        keep = np.float32(p.keep_grain)
+        mask_full = np.float32(2.0 * sigma * f + 1e-6)
+
+        def finish(rows: slice) -> None:
+            smooth = temporal[rows]
+            if coefficients is not None:
+                a, b = coefficients
+                smooth = a[rows] * smooth + b[rows]
+            if p.keep_grain > 0:
+                smooth = smooth + keep * (cur[rows] - smooth)
+            out[rows] = smooth
+            change = np.abs(cv2.cvtColor(out[rows] - cur[rows], cv2.COLOR_RGB2GRAY))
+            mask[rows] = np.clip(change / mask_full, 0.0, 1.0)
+
+        parallel_map(finish, bands)
+        return Result(out, mask)
 
     def _full_grid(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         if self._grid_full is None or self._grid_full[0].shape != (h, w):
