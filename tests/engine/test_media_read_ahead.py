@@ -9,11 +9,12 @@ import threading
 import numpy as np
 import pytest
 
+from engine.errors import RenderCancelled
 from engine.media.read_ahead import ReadAhead
 from engine.media.reader import VideoReader
 from engine.pipeline import ShotPlan
 from engine.project.recipe import Recipe
-from engine.render import RenderJob, render
+from engine.render import CancelToken, RenderJob, render
 from engine.synth.index_clip import read_index
 
 
@@ -69,13 +70,25 @@ def test_frames_are_exact_in_any_order_and_at_any_size(index_clip):
                 np.testing.assert_array_equal(ahead.read(i), plain.read(i))
 
 
-def test_an_export_stops_its_read_ahead(index_clip, tmp_path):
+def _reading_ahead() -> bool:
+    return any(t.name == "nitrate-read-ahead" for t in threading.enumerate())
+
+
+def test_an_export_stops_its_read_ahead_when_done_or_cancelled(index_clip, tmp_path):
     path = index_clip("ahead_export.mp4", codec="h264", width=64, height=48, frames=12,
                       gop=6, bframes=2)
+    plan = ShotPlan.single(12, Recipe.from_ops(["temporal_average"]))
     out = tmp_path / "out.mkv"
-    job = RenderJob(source=path, output=out,
-                    plan=ShotPlan.single(12, Recipe.from_ops(["temporal_average"])))
-    for _ in render(job):
+    for _ in render(RenderJob(source=path, output=out, plan=plan)):
         pass
     assert out.exists()
-    assert not any(t.name == "nitrate-read-ahead" for t in threading.enumerate())
+    assert not _reading_ahead()
+
+    cancel = CancelToken()
+    cancelled = tmp_path / "cancelled.mkv"
+    with pytest.raises(RenderCancelled):
+        for progress in render(RenderJob(source=path, output=cancelled, plan=plan), cancel):
+            if progress.done == 3:
+                cancel.cancel()
+    assert not cancelled.exists()
+    assert not _reading_ahead()
