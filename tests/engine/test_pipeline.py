@@ -15,6 +15,13 @@ from engine.pipeline import Evaluator, FrameCache, PlannedShot, ShotPlan, total_
 from engine.project.recipe import Recipe, Step
 
 
+@dataclass(frozen=True)
+class NoParams(Params):
+    """Parameters of the test operators below: one, unused."""
+
+    strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
+
+
 class LevelSource:
     """Frame i is a flat grey of level i/100, so any mixing of frames is visible."""
 
@@ -108,10 +115,6 @@ def test_preview_scale_processes_a_downscaled_frame() -> None:
 
 
 def test_a_failing_operator_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    @dataclass(frozen=True)
-    class NoParams(Params):
-        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
-
     class Broken(Operator):
         id = "broken"
         label = "Broken"
@@ -140,10 +143,6 @@ def test_analysis_frames_are_small_stay_in_the_shot_and_match_across_preview_sca
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: dict[float, list[tuple[int, int]]] = {}
-
-    @dataclass(frozen=True)
-    class NoParams(Params):
-        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
 
     class ShotMean(Operator):
         """Adds the mean level of the whole shot, read from analysis frames."""
@@ -180,10 +179,6 @@ def test_survey_frames_skip_the_local_repairs_before_an_operator(
     # and grain repairs that precede it, so their temporal windows are never evaluated at
     # the analysis scale for it; a stage that changes levels is kept.
     repaired_at: list[float] = []
-
-    @dataclass(frozen=True)
-    class NoParams(Params):
-        strength: float = param(1.0, label="Strength", minimum=0, maximum=1)
 
     class Brighten(Operator):
         id = "brighten"
