@@ -8,14 +8,14 @@ explicit thread counts in engine.media.
 
 The split during an export (engine.render), on two cores:
 
-- the evaluator's thread runs the operators, OpenCV with one thread per core, converts
-  the decoded source frames to float and each result to the encoder's pixel format
-  (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's threads already fill the
-  cores, and sliced conversion measured 15-30 % slower);
+- the evaluator's thread runs the operators, OpenCV with one thread per core;
 - a read-ahead thread (`engine.media.read_ahead`) decodes the next source frames
-  (`engine.media.reader.DECODER_THREADS`, 2 frame threads) while the operators work;
-- the writer's thread encodes (`ENCODER_THREADS`, 2, of FFmpeg's AUTO type: frame threads
-  for ProRes, which has no others, slices for FFV1);
+  (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and converts the next two to
+  float while the operators work;
+- the writer's thread converts each result to the encoder's pixel format
+  (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's threads already fill the
+  cores, and sliced conversion measured 15-30 % slower) and encodes (`ENCODER_THREADS`, 2,
+  of FFmpeg's AUTO type: frame threads for ProRes, which has no others, slices for FFV1);
 - temporal operators hand the independent pieces of a frame (the flows to the frame just
   entering their window, dust's compensation of each neighbour) to `parallel_map`, a
   shared pool of one thread per core.

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import av
@@ -491,8 +492,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                     # Sized by the first restored frame: an upscaling recipe changes it.
                     writer = Writer(target.write_path, fmt, size[0], size[1], fps,
                                     timecode=timecode, audio=audio)
-                    background = _BackgroundWriter(
-                        writer, lambda f, w=writer: frames.prepare(w, f))
+                    background = _BackgroundWriter(writer, partial(frames.prepare, writer))
                 assert background is not None
                 background.write(frame)
                 elapsed = time.perf_counter() - started
