@@ -8,7 +8,9 @@ explicit thread counts in engine.media.
 
 The split during an export (engine.render), on two cores:
 
-- the evaluator's thread runs the operators, OpenCV with one thread per core;
+- two threads evaluate consecutive frames side by side (`engine.render.export.
+  EVALUATION_THREADS`; the evaluator's stage locks make them a pipeline), OpenCV with
+  one thread per core;
 - a read-ahead thread (`engine.media.read_ahead`) decodes the next source frames
   (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and converts the next two to
   float while the operators work;

@@ -19,6 +19,7 @@ under REPAIR_MASK_KEY.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -116,7 +117,7 @@ class _Stage:
 
 
 class Evaluator:
-    """Computes restored frames from a Reader. Not thread-safe: one per thread.
+    """Computes restored frames from a Reader; several threads may evaluate at once.
 
     source_key names the clip in cache keys, so one cache may serve several clips.
     """
@@ -134,13 +135,25 @@ class Evaluator:
         # (id(shot), scale) → (shot, stages): analysis windows ask for their stages on every
         # call; the shot is kept so its id cannot be reused while the entry lives.
         self._stage_lists: dict[tuple[int, float], tuple[PlannedShot, list[_Stage]]] = {}
+        # Several threads may evaluate frames at once (an export works a frame ahead). Each
+        # operator instance runs one frame at a time under its own lock (its memos are not
+        # shared-safe); a thread holding stage k's lock only ever waits for the locks of
+        # stages before k and then the source's, so two threads cannot wait on each other.
+        self._structure = threading.RLock()  # _operators, _stage_lists, _locks
+        self._locks: dict[str, threading.RLock] = {}
+        self._source_lock = threading.RLock()
 
     # -- source frames -----------------------------------------------------------------
     def original(self, index: int, scale: float = 1.0) -> np.ndarray:
         """The decoded source frame `index` at `scale` (cached)."""
         key = ("src", self.source_key, index, scale)
         frame = self.cache.get(key)
-        if frame is None:
+        if frame is not None:
+            return frame
+        with self._source_lock:
+            frame = self.cache.get(key)  # read by another thread meanwhile
+            if frame is not None:
+                return frame
             if scale < 1.0:
                 # The full-size frame is not cached on the way: a preview or an analysis
                 # frame needs only the small one, and a full-size frame (4-16 times the
@@ -219,14 +232,23 @@ class Evaluator:
         return out
 
     def _stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
-        known = self._stage_lists.get((id(shot), scale))
-        if known is not None and known[0] is shot:
-            return known[1]
-        stages = self._build_stages(shot, scale)
-        if len(self._stage_lists) >= self._MAX_OPERATORS:
-            self._stage_lists.clear()
-        self._stage_lists[(id(shot), scale)] = (shot, stages)
-        return stages
+        with self._structure:
+            known = self._stage_lists.get((id(shot), scale))
+            if known is not None and known[0] is shot:
+                return known[1]
+            stages = self._build_stages(shot, scale)
+            if len(self._stage_lists) >= self._MAX_OPERATORS:
+                self._stage_lists.clear()
+            self._stage_lists[(id(shot), scale)] = (shot, stages)
+            return stages
+
+    def _lock(self, stage: _Stage) -> threading.RLock:
+        """The lock stage's operator instance runs under (whatever the scale)."""
+        with self._structure:
+            lock = self._locks.get(stage.identity)
+            if lock is None:
+                lock = self._locks[stage.identity] = threading.RLock()
+            return lock
 
     def _build_stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
         # `identity` names a stage whatever the scale: one operator instance serves every
@@ -279,7 +301,8 @@ class Evaluator:
                         min(shot.end, index + reach + analysis_reach) + 1)
             wanted += [i for i in far if ("src", self.source_key, i, small) not in self.cache]
         if wanted:
-            prefetch(min(wanted), max(wanted) + 1)
+            with self._source_lock:
+                prefetch(min(wanted), max(wanted) + 1)
 
     def cached(self, index: int, plan: ShotPlan, scale: float = 1.0) -> bool:
         """Whether `evaluate(index, plan, scale)` would find its restored frame cached."""
@@ -302,7 +325,8 @@ class Evaluator:
                 continue
             window = self._window(stages, k, shot, small, (), (index,), 0)
             try:
-                op.prepare(window)
+                with self._lock(stages[k]):
+                    op.prepare(window)
             except NitrateError:
                 raise
             except Exception as exc:  # an operator bug must name the operator and frame
@@ -311,14 +335,16 @@ class Evaluator:
     def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
         # One instance per (upstream, shot, params, keyframes): operators memoise analyses
         # on it, and keyframed frames share it through `Operator.at`.
-        op = self._operators.get(key)
-        if op is None:
-            if len(self._operators) >= self._MAX_OPERATORS:
-                self._operators.clear()
-                self._stage_lists.clear()  # they hold the instances just dropped
-            op = build()
-            self._operators[key] = op
-        return op
+        with self._structure:
+            op = self._operators.get(key)
+            if op is None:
+                if len(self._operators) >= self._MAX_OPERATORS:
+                    self._operators.clear()
+                    self._stage_lists.clear()  # they hold the instances just dropped
+                    self._locks.clear()
+                op = build()
+                self._operators[key] = op
+            return op
 
     def _frame(
         self, stages: list[_Stage], k: int, index: int, shot: PlannedShot, scale: float
@@ -335,15 +361,19 @@ class Evaluator:
         upstream = tuple(self._frame(stages, k - 1, i, shot, scale) for i in range(lo, hi + 1))
         window = self._window(stages, k, shot, scale, upstream, tuple(range(lo, hi + 1)),
                               index - lo)
-        try:
-            result = op.process(window)
-        except NitrateError:
-            raise
-        except Exception as exc:  # an operator bug must name the operator and frame
-            raise OperatorError(op.id, f"failed on frame {index}: {exc}") from exc
-        self.cache.put(("frame", stage.key, index), result.frame)
-        if result.mask is not None:
-            self.cache.put(("mask", stage.key, index), result.mask)
+        with self._lock(stage):
+            frame = self.cache.get(("frame", stage.key, index))
+            if frame is not None:  # made by another thread while this one waited
+                return frame
+            try:
+                result = op.process(window)
+            except NitrateError:
+                raise
+            except Exception as exc:  # an operator bug must name the operator and frame
+                raise OperatorError(op.id, f"failed on frame {index}: {exc}") from exc
+            if result.mask is not None:
+                self.cache.put(("mask", stage.key, index), result.mask)
+            self.cache.put(("frame", stage.key, index), result.frame)
         return result.frame
 
     def _window(self, stages: list[_Stage], k: int, shot: PlannedShot, scale: float,

@@ -1,9 +1,12 @@
 """Pipeline work and memory: an export computes every stage's frame once, analysis
-read-ahead included, and a preview keeps only preview-sized frames."""
+read-ahead included and with two threads evaluating, and a preview keeps only
+preview-sized frames."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +145,49 @@ def test_a_cold_frame_decodes_its_whole_reach_with_one_seek(
         out = Evaluator(reader).evaluate(55, plan)
         assert len(seeks) == 1
     assert out.restored.shape == out.original.shape
+
+
+def test_two_threads_make_the_same_frames_each_stage_once_one_frame_per_operator_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An export evaluates consecutive frames on two threads (engine.render.export); its
+    # operators keep memos that two frames at once would corrupt.
+    calls: Counter = Counter()
+    _register(monkeypatch, calls)
+    busy: Counter = Counter()
+    overlaps: list[str] = []
+    guard = threading.Lock()
+    for op_id in ("look_ahead", "blend"):
+        cls = registry.operator_class(op_id)
+        process = cls.process
+
+        def watched(self: Operator, window: Window, _process=process) -> Result:  # type: ignore[no-untyped-def]
+            key = f"{self.id}/{self.params.reach}"
+            with guard:
+                busy[key] += 1
+                if busy[key] > 1:
+                    overlaps.append(key)
+            try:
+                # Enough work per frame for the two threads' calls to meet without a lock.
+                np.sort(np.random.default_rng(0).random(200_000))
+                return _process(self, window)
+            finally:
+                with guard:
+                    busy[key] -= 1
+
+        monkeypatch.setattr(cls, "process", watched)
+    recipe = Recipe.of([Step.create("look_ahead", {"reach": 4}), Step.create("blend", {"reach": 2}),
+                        Step.create("look_ahead", {"reach": 3}), Step.create("blend", {"reach": 1})])
+    count, size = 30, (27, 960)
+    plan = ShotPlan.single(count, recipe)
+    job = RenderJob(source=Path("clip.mov"), output=Path("out.mkv"), plan=plan)
+    serial = [Evaluator(LevelSource(count, size)).evaluate(i, plan).restored for i in range(count)]
+    calls.clear()
+
+    ev = Evaluator(LevelSource(count, size), FrameCache(_cache_budget(job, size[1], size[0])))
+    with ThreadPoolExecutor(2) as pool:
+        together = [r.restored for r in pool.map(lambda i: ev.evaluate(i, plan), range(count))]
+    assert overlaps == []
+    assert max(calls.values()) == 1  # no stage frame computed by both threads
+    for a, b in zip(serial, together, strict=True):
+        np.testing.assert_array_equal(a, b)

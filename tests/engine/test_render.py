@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -133,4 +134,39 @@ def test_sequence_export_to_a_folder(clip: Path, tmp_path: Path) -> None:
     with open_reader(out) as reader:
         assert reader.info.frame_count == 5
         assert [read_index(f) for f in reader.frames(0, 5)] == [3, 4, 5, 6, 7]
+    assert leftovers(tmp_path) == []
+
+
+def test_no_export_thread_outlives_its_export(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Frames are evaluated (and decoded) ahead on threads of their own; a finished, a
+    # cancelled and a failed export each stop them before returning.
+    def export_threads() -> list[str]:
+        return [t.name for t in threading.enumerate()
+                if t.name.startswith(("nitrate-evaluate", "nitrate-read-ahead"))]
+
+    recipe = Recipe.from_ops(["temporal_average"])
+    run(RenderJob(clip, tmp_path / "done.mkv", ShotPlan.single(48, recipe), end=9, audio=False))
+    assert export_threads() == []
+    cancel = CancelToken()
+    with pytest.raises(RenderCancelled):
+        for progress in render(RenderJob(clip, tmp_path / "c.mkv", ShotPlan.single(48, recipe)),
+                               cancel):
+            if progress.done == 3:
+                cancel.cancel()
+    assert export_threads() == []
+    from engine.ops.temporal_average import TemporalAverageOperator
+
+    process = TemporalAverageOperator.process
+
+    def fails_on_frame_6(self, window):  # type: ignore[no-untyped-def]
+        if window.index == 6:
+            raise ValueError("out of memory")
+        return process(self, window)
+
+    monkeypatch.setattr(TemporalAverageOperator, "process", fails_on_frame_6)
+    with pytest.raises(OperatorError, match="temporal_average: failed on frame 6"):
+        run(RenderJob(clip, tmp_path / "f.mkv", ShotPlan.single(48, recipe)))
+    assert export_threads() == []
     assert leftovers(tmp_path) == []
