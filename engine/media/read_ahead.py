@@ -40,8 +40,9 @@ evaluator reads each once, then caches it): 2 frames are 50 MB at 1080p."""
 class ReadAhead(Reader):
     """`reader`'s frames, with the `frames` after the latest read decoded in the background.
 
-    Use from one thread at a time (like any Reader; the Evaluator reads under a lock); `close` stops the background thread and must
-    come before the wrapped reader is closed (the context manager does both in order).
+    Use from one thread at a time (like any Reader; the Evaluator reads under a lock);
+    `close` stops the background thread and must come before the wrapped reader is closed
+    (the context manager does both in order).
     """
 
     def __init__(self, reader: VideoReader, frames: int = READ_AHEAD_FRAMES) -> None:
