@@ -92,7 +92,7 @@ class DegrainOperator(Operator):
         self._flows: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lumas: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
-        self._grid_full: tuple[np.ndarray, np.ndarray] | None = None
+        self._grid_full: np.ndarray | None = None
 
     @property
     def temporal_radius(self) -> int:
@@ -209,21 +209,23 @@ class DegrainOperator(Operator):
             w2sum_s += weight_s * weight_s
             weighted.append((pos, fwd, cv2.resize(weight_s, (w, h),
                                                    interpolation=cv2.INTER_LINEAR)))
-        xs, ys = self._full_grid(h, w)
+        grid = self._full_grid(h, w)
         temporal = np.empty_like(cur)
 
         # The full-size, per-pixel work runs on bands of rows side by side (numpy's
         # arithmetic uses one core); each pixel's result is the same as in one piece.
+        # OpenCV's arithmetic on a weight spread over three channels is 3-4 times faster
+        # than numpy's broadcasting of it, with the same roundings.
         def average(rows: slice) -> None:
             acc = cur[rows].copy()
             wsum = np.ones(acc.shape[:2], np.float32)
             for pos, fwd, weight in weighted:
-                warped = cv2.remap(window.frames[pos], xs[rows] + fwd[rows, :, 0],
-                                   ys[rows] + fwd[rows, :, 1], cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
-                acc += warped * weight[rows, :, None]
+                warped = cv2.remap(window.frames[pos], grid[rows] + fwd[rows], None,
+                                   cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                cv2.multiply(warped, cv2.cvtColor(weight[rows], cv2.COLOR_GRAY2RGB), dst=warped)
+                cv2.add(acc, warped, dst=acc)
                 wsum += weight[rows]
-            temporal[rows] = acc / wsum[..., None]
+            cv2.divide(acc, cv2.cvtColor(wsum, cv2.COLOR_GRAY2RGB), dst=temporal[rows])
 
         bands = row_bands(h)
         parallel_map(average, bands)
@@ -253,10 +255,11 @@ class DegrainOperator(Operator):
         parallel_map(finish, bands)
         return Result(out, mask)
 
-    def _full_grid(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._grid_full is None or self._grid_full[0].shape != (h, w):
+    def _full_grid(self, h: int, w: int) -> np.ndarray:
+        """(h, w, 2) float32 pixel coordinates (x, y): plus a flow, a remap's map."""
+        if self._grid_full is None or self._grid_full.shape[:2] != (h, w):
             xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            self._grid_full = (xs, ys)
+            self._grid_full = np.dstack([xs, ys])
         return self._grid_full
 
     @staticmethod
