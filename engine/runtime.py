@@ -20,7 +20,9 @@ The split during an export (engine.render), on two cores:
   of FFmpeg's AUTO type: frame threads for ProRes, which has no others, slices for FFV1);
 - temporal operators hand the independent pieces of a frame (the flows to the frame just
   entering their window, dust's compensation of each neighbour) to `parallel_map`, a
-  shared pool of one thread per core.
+  shared pool of one thread per core, which previews and analyses use; in the export's
+  evaluating threads it runs inline (`work_side_by_side`), the two frames side by side
+  already keeping the cores busy.
 
 OpenCV with one thread against two gave the same whole-export speed within the noise of
 the shared development machine (±30 % between identical runs), so it keeps the cores: on
@@ -87,6 +89,13 @@ def _mark_pool_thread() -> None:
     _in_pool.active = True
 
 
+def work_side_by_side() -> None:
+    """Mark the calling thread as one of several working side by side (an export's
+    evaluating threads): `parallel_map` then runs inline in it, since the threads already
+    keep the cores busy and handing pieces to the pool only adds its overhead."""
+    _in_pool.active = True
+
+
 def _forget_pool() -> None:
     # A forked child inherits the pool object but none of its threads: work handed to it
     # would wait forever. The child makes a pool of its own when it first needs one.
@@ -106,8 +115,9 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     compensations of its neighbours): OpenCV releases the GIL, and on frames as small as a
     preview or an analysis frame its own threads win nothing (a dust draft at 480 px took
     the same wall time with one OpenCV thread as with two, at 1.6 cores of CPU), while two
-    such pieces side by side use both cores. Called from a pool thread, or with one item or
-    one core, it runs in the caller's thread (so nested use cannot deadlock).
+    such pieces side by side use both cores. Called from a pool thread, with one item or
+    one core, or in a thread marked by `work_side_by_side`, it runs in the caller's thread
+    (so nested use cannot deadlock).
     """
     work = list(items)
     cores = cpu_count()

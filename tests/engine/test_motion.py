@@ -94,3 +94,23 @@ def test_a_forked_process_gets_a_pool_of_its_own() -> None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's parallel_map never finished")
+
+
+def test_pieces_run_in_the_calling_thread_when_it_works_side_by_side() -> None:
+    """An export's evaluating threads already keep the cores busy: their operators' pieces
+    run inline instead of queueing on the shared pool behind each other."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.runtime import cpu_count, parallel_map, work_side_by_side
+
+    def where() -> list[str]:
+        return parallel_map(lambda _: threading.current_thread().name, range(4))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="side", initializer=work_side_by_side) as marked:
+        names = marked.submit(where).result()
+    assert set(names) == {"side_0"}
+    if cpu_count() > 1:  # an unmarked thread hands them to the pool
+        with ThreadPoolExecutor(1, thread_name_prefix="plain") as plain:
+            names = plain.submit(where).result()
+        assert all(name.startswith("nitrate-ops") for name in names)
