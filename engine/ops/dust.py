@@ -64,7 +64,7 @@ import cv2
 import numpy as np
 
 from engine.ops.base import Operator, Result, Window
-from engine.ops.color import LUMA_WEIGHTS
+from engine.ops.color import LUMA_WEIGHTS, channel_max
 from engine.ops.memo import Memo
 from engine.ops.motion import FlowEstimator
 from engine.ops.params import Params, param
@@ -979,11 +979,11 @@ class DustOperator(Operator):
         ring_values = values[:, na:]
         fit_ring = ((fits & (misfit <= threshold * _ROUGHLY_REGISTERED))[:, blob_of_ring]
                     & inside[:, na:])
-        off = np.abs(ring_values - frame.reshape(-1, 3)[ring][None]).max(axis=2)
+        off = channel_max(np.abs(ring_values - frame.reshape(-1, 3)[ring][None]))
         nearest = np.where(fit_ring, off, np.inf).min(axis=0)
         top = np.where(fit_ring[..., None], ring_values, -np.inf).max(axis=0)
         bottom = np.where(fit_ring[..., None], ring_values, np.inf).min(axis=0)
-        spread = (top - bottom).max(axis=1)
+        spread = channel_max(top - bottom)
         stray = (fit_ring.any(axis=0) & (nearest > threshold)
                  & (spread <= _AGREE * nearest))
         if all(nb.offset > 0 for nb in neighbours) or all(nb.offset < 0 for nb in neighbours):

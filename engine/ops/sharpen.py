@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from engine.ops.base import Operator, Result, Window
+from engine.ops.color import channel_max
 from engine.ops.params import Params, param
 
 
@@ -38,5 +39,5 @@ class SharpenOperator(Operator):
             magnitude = np.abs(detail)
             detail = np.sign(detail) * np.maximum(magnitude - np.float32(p.threshold), 0)
         out = frame + np.float32(p.amount) * detail
-        mask = np.clip(np.abs(out - frame).max(axis=2) * 20.0, 0.0, 1.0)
+        mask = np.clip(channel_max(np.abs(out - frame)) * 20.0, 0.0, 1.0)
         return Result(out.astype(np.float32, copy=False), mask.astype(np.float32))
