@@ -59,15 +59,16 @@ def _guided_coefficients(img: np.ndarray, eps: np.ndarray, size: tuple[int, int]
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Full-size coefficients (a, b), each (H, W, 3), of the self-guided filter (He et al.)
     of an (H, W, 3) image: the filtered image is a * img + b. They are computed at `size`
-    (width, height) and upsampled (He & Sun's fast guided filter). `eps` (h, w, 1) at
-    `size` is the variance (levels²) below which local variation is smoothed away."""
+    (width, height) and upsampled (He & Sun's fast guided filter). `eps` (h, w) at `size`
+    is the variance (levels²) below which local variation is smoothed away."""
     h, w = img.shape[:2]
     small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     k = (3, 3)
     mean = cv2.boxFilter(small, -1, k, borderType=cv2.BORDER_REFLECT)
     mean_sq = cv2.boxFilter(small * small, -1, k, borderType=cv2.BORDER_REFLECT)
     var = np.maximum(mean_sq - mean * mean, 0.0)
-    a = var / (var + eps)
+    # eps spread over the three channels: numpy broadcasts a last axis of one slowly.
+    a = var / (var + cv2.cvtColor(eps, cv2.COLOR_GRAY2RGB))
     b = mean - a * mean
     a = cv2.resize(cv2.boxFilter(a, -1, k, borderType=cv2.BORDER_REFLECT), (w, h),
                    interpolation=cv2.INTER_LINEAR)
@@ -234,7 +235,7 @@ class DegrainOperator(Operator):
             # Grain variance left after a weighted average of independent samples, at the
             # half resolution where the guided filter's coefficients are computed.
             residual_var = (sigma * s) ** 2 * w2sum_s / (wsum_s * wsum_s)
-            eps = (np.float32(p.spatial) ** 2 * residual_var)[..., None]
+            eps = np.float32(p.spatial) ** 2 * residual_var
             coefficients = _guided_coefficients(temporal, eps, size)
         out = np.empty_like(cur)
         mask = np.empty((h, w), np.float32)
