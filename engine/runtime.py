@@ -21,8 +21,9 @@ The split during an export (engine.render), on two cores:
 - temporal operators hand the independent pieces of a frame (the flows to the frame just
   entering their window, dust's compensation of each neighbour) to `parallel_map`, a
   shared pool of one thread per core, which previews and analyses use; in the export's
-  evaluating threads it runs inline (`work_side_by_side`), the two frames side by side
-  already keeping the cores busy.
+  evaluating threads it runs inline while both are working (`side_by_side`): the two
+  frames side by side keep the cores busy. While one waits (for the other's shot analysis
+  at the start of a shot, say) the other's pieces go to the pool.
 
 OpenCV with one thread against two gave the same whole-export speed within the noise of
 the shared development machine (±30 % between identical runs), so it keeps the cores: on
@@ -38,8 +39,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -89,11 +91,51 @@ def _mark_pool_thread() -> None:
     _in_pool.active = True
 
 
-def work_side_by_side() -> None:
-    """Mark the calling thread as one of several working side by side (an export's
-    evaluating threads): `parallel_map` then runs inline in it, since the threads already
-    keep the cores busy and handing pieces to the pool only adds its overhead."""
-    _in_pool.active = True
+class _SideBySide:
+    """How many threads marked by `side_by_side` are working now (not waiting for another's
+    result): while all of them are, the cores are busy and `parallel_map` runs inline in
+    them; while one waits, the others' pieces go to the pool and use its core."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.working = 0
+
+    def add(self, delta: int) -> None:
+        with self._lock:
+            self.working += delta
+
+
+_side = _SideBySide()
+_in_side = threading.local()
+
+
+def side_by_side(fn: Callable[..., R]) -> Callable[..., R]:
+    """`fn` run as one of several threads working side by side (an export's evaluating
+    threads): see `parallel_map` and `waiting`."""
+    def run(*args: object, **kwargs: object) -> R:
+        _in_side.marked = True
+        _side.add(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _side.add(-1)
+            _in_side.marked = False
+
+    return run
+
+
+@contextmanager
+def waiting() -> Iterator[None]:
+    """Around a wait for another thread's work (a lock it holds): a thread working side by
+    side does not count as working meanwhile."""
+    marked = getattr(_in_side, "marked", False)
+    if marked:
+        _side.add(-1)
+    try:
+        yield
+    finally:
+        if marked:
+            _side.add(1)
 
 
 def _forget_pool() -> None:
@@ -116,12 +158,18 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     preview or an analysis frame its own threads win nothing (a dust draft at 480 px took
     the same wall time with one OpenCV thread as with two, at 1.6 cores of CPU), while two
     such pieces side by side use both cores. Called from a pool thread, with one item or
-    one core, or in a thread marked by `work_side_by_side`, it runs in the caller's thread
-    (so nested use cannot deadlock).
+    one core, it runs in the caller's thread (so nested use cannot deadlock); so it does in
+    a thread working `side_by_side` while as many such threads as cores are working (they
+    keep the cores busy, and the pool would only add its hand-offs).
+
+    `fn` must not wait for a lock that an evaluating thread may hold (it must not evaluate
+    a stage: fetch the frames it needs first), so that work handed to the pool always
+    finishes whoever handed it.
     """
     work = list(items)
     cores = cpu_count()
-    if len(work) < 2 or cores < 2 or getattr(_in_pool, "active", False):
+    if len(work) < 2 or cores < 2 or getattr(_in_pool, "active", False) or (
+            getattr(_in_side, "marked", False) and _side.working >= cores):
         return [fn(item) for item in work]
     global _pool
     with _pool_lock:

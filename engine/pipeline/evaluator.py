@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +33,7 @@ from engine.ops.base import ANALYSIS_WIDTH, Operator, Window
 from engine.pipeline.cache import FrameCache
 from engine.pipeline.shot_plan import PlannedShot, ShotPlan
 from engine.project.recipe import Recipe, Step
+from engine.runtime import waiting
 
 
 class FrameSource(Protocol):
@@ -100,6 +102,19 @@ def _digest(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:20]
 
 
+@contextmanager
+def _held(lock: threading.RLock) -> Iterator[None]:
+    """`lock` held; a wait for it does not count as work (`engine.runtime.waiting`), so the
+    threads still working may hand pieces to the pool meanwhile."""
+    if not lock.acquire(blocking=False):
+        with waiting():
+            lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @dataclass(frozen=True)
 class _Stage:
     key: str  # identity of this stage's output frames at the evaluation scale
@@ -150,7 +165,7 @@ class Evaluator:
         frame = self.cache.get(key)
         if frame is not None:
             return frame
-        with self._source_lock:
+        with _held(self._source_lock):
             frame = self.cache.get(key)  # read by another thread meanwhile
             if frame is not None:
                 return frame
@@ -301,7 +316,7 @@ class Evaluator:
                         min(shot.end, index + reach + analysis_reach) + 1)
             wanted += [i for i in far if ("src", self.source_key, i, small) not in self.cache]
         if wanted:
-            with self._source_lock:
+            with _held(self._source_lock):
                 prefetch(min(wanted), max(wanted) + 1)
 
     def cached(self, index: int, plan: ShotPlan, scale: float = 1.0) -> bool:
@@ -325,7 +340,7 @@ class Evaluator:
                 continue
             window = self._window(stages, k, shot, small, (), (index,), 0)
             try:
-                with self._lock(stages[k]):
+                with _held(self._lock(stages[k])):
                     op.prepare(window)
             except NitrateError:
                 raise
@@ -361,7 +376,7 @@ class Evaluator:
         upstream = tuple(self._frame(stages, k - 1, i, shot, scale) for i in range(lo, hi + 1))
         window = self._window(stages, k, shot, scale, upstream, tuple(range(lo, hi + 1)),
                               index - lo)
-        with self._lock(stage):
+        with _held(self._lock(stage)):
             frame = self.cache.get(("frame", stage.key, index))
             if frame is not None:  # made by another thread while this one waited
                 return frame

@@ -53,7 +53,7 @@ from engine.pipeline import Evaluator, FrameCache, ShotPlan
 from engine.pipeline.evaluator import Evaluated, step_analysis_radius, step_radius
 from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
-from engine.runtime import cpu_count, work_side_by_side
+from engine.runtime import cpu_count, side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ evaluator's stage locks make them a pipeline: one runs the late operators of fra
 the other runs the early ones of frame n + 1. One frame's operators alone leave a core idle
 between their parallel parts (the film preset's export kept 1.57 of 2 cores busy; two
 threads keep 1.78: 720p +8-27 %, 1080p +13 %; three measured the same as two). The
-operators' own `parallel_map` runs inline in these threads (`work_side_by_side`): with the
-cores already busy, handing pieces to the pool only cost its overhead (720p +8-14 % more,
-1080p the same). The frames are the same whatever the timing: each stage's frame is
-computed once, from the same inputs."""
+operators' own `parallel_map` runs inline in these threads while both work
+(`engine.runtime.side_by_side`): with the cores busy, handing pieces to the pool only
+cost its overhead (720p +8-14 % more, 1080p the same). The frames are the same whatever
+the timing: each stage's frame is computed once, from the same inputs."""
 
 PARTIAL_TAG = ".nitrate-partial"
 EXPORT_READER_STORE_BYTES = 48 << 20
@@ -422,9 +422,8 @@ class ExportFrames:
             if rmap is not None:
                 self._retimer = Retimer(rmap, self._restored, job.plan, job.retime)
             if cpu_count() > 1:
-                self._workers = ThreadPoolExecutor(
-                    EVALUATION_THREADS, thread_name_prefix="nitrate-evaluate",
-                    initializer=work_side_by_side)
+                self._workers = ThreadPoolExecutor(EVALUATION_THREADS,
+                                                   thread_name_prefix="nitrate-evaluate")
 
     def close(self) -> None:
         """Stop the background evaluation and decoding (before the reader is closed);
@@ -443,7 +442,8 @@ class ExportFrames:
             return evaluator.evaluate(index, self.job.plan).restored
         for i in range(index, index + EVALUATION_THREADS):
             if i not in self._pending and self.job.start <= i <= self._end:
-                self._pending[i] = self._workers.submit(evaluator.evaluate, i, self.job.plan)
+                self._pending[i] = self._workers.submit(side_by_side(evaluator.evaluate), i,
+                                                        self.job.plan)
         # Frames asked for out of order (a retimer going back) are dropped from the queue.
         for i in [i for i in self._pending if i < index]:
             self._pending.pop(i).cancel()

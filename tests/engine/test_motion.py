@@ -96,21 +96,47 @@ def test_a_forked_process_gets_a_pool_of_its_own() -> None:
     pytest.fail("the forked child's parallel_map never finished")
 
 
-def test_pieces_run_in_the_calling_thread_when_it_works_side_by_side() -> None:
-    """An export's evaluating threads already keep the cores busy: their operators' pieces
-    run inline instead of queueing on the shared pool behind each other."""
+def test_side_by_side_threads_keep_their_pieces_while_all_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An export's two evaluating threads keep the cores busy: their operators' pieces run
+    inline. While one of them waits (for the other's shot analysis, say), the other's
+    pieces go to the pool and use the waiting thread's core."""
     import threading
-    from concurrent.futures import ThreadPoolExecutor
 
-    from engine.runtime import cpu_count, parallel_map, work_side_by_side
+    from engine import runtime
+    from engine.runtime import parallel_map, side_by_side, waiting
 
-    def where() -> list[str]:
-        return parallel_map(lambda _: threading.current_thread().name, range(4))
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 2)  # two threads fill two cores
 
-    with ThreadPoolExecutor(1, thread_name_prefix="side", initializer=work_side_by_side) as marked:
-        names = marked.submit(where).result()
-    assert set(names) == {"side_0"}
-    if cpu_count() > 1:  # an unmarked thread hands them to the pool
-        with ThreadPoolExecutor(1, thread_name_prefix="plain") as plain:
-            names = plain.submit(where).result()
-        assert all(name.startswith("nitrate-ops") for name in names)
+    def where() -> set[str]:
+        return set(parallel_map(lambda _: threading.current_thread().name, range(4)))
+
+    both_working = threading.Barrier(2, timeout=10)
+    one_waits = threading.Event()
+    seen: dict[str, set[str]] = {}
+
+    def first() -> None:
+        both_working.wait()
+        seen["both working"] = where()
+        both_working.wait()  # the second has looked too
+        with waiting():
+            one_waits.set()
+            both_working.wait()  # until the first has looked alone
+
+    def second() -> None:
+        both_working.wait()
+        seen["both working, second"] = where()
+        both_working.wait()
+        one_waits.wait(10)
+        seen["other waits"] = where()
+        both_working.wait()
+
+    threads = [threading.Thread(target=side_by_side(first), name="first"),
+               threading.Thread(target=side_by_side(second), name="second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen["both working"] == {"first"} and seen["both working, second"] == {"second"}
+    assert all(name.startswith("nitrate-ops") for name in seen["other waits"])
