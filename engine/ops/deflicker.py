@@ -35,7 +35,9 @@ import numpy as np
 from engine.ops.base import Operator, Result, Window
 from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
 from engine.ops.memo import Memo
+from engine.ops.motion import FlowEstimator
 from engine.ops.params import Params, param
+from engine.runtime import parallel_map
 
 # Width (pixels) of the luma image used for flow and statistics.
 _ANALYSIS_WIDTH = 256
@@ -261,7 +263,7 @@ class DeflickerOperator(Operator):
         self._lumas: Memo[np.ndarray] = Memo(2 * self.params.radius + 8)
         self._pairs: Memo[np.ndarray] = Memo(_PAIR_MEMO)
         self._corrections: Memo[np.ndarray] = Memo(_PAIR_MEMO)  # per frame, as small
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._flow = FlowEstimator(preset="fast", max_width=1 << 30)  # a DIS per thread
 
     @property
     def analysis_radius(self) -> int:
@@ -272,21 +274,37 @@ class DeflickerOperator(Operator):
             (window.analysis_memo_key, index),
             lambda: analysis_luma(analysis_frame(window, index)))
 
+    def _pair_key(self, window: Window, index: int) -> tuple:
+        return (window.analysis_memo_key, index, self.params.regions, self.params.local)
+
     def _pair(self, window: Window, index: int) -> np.ndarray:
         """Level maps (1 + regions, 2) from frame `index` to `index + 1` (row 0: whole
         frame)."""
-        key = (window.analysis_memo_key, index, self.params.regions, self.params.local)
-        return self._pairs.get_or_compute(key, lambda: self._measure_pair(window, index))
+        return self._pairs.get_or_compute(
+            self._pair_key(window, index),
+            lambda: self._measure(self._luma(window, index), self._luma(window, index + 1)))
+
+    def _pairs_from(self, window: Window, lo: int, hi: int) -> list[np.ndarray]:
+        """Level maps of the pairs (i, i + 1) for i in lo..hi − 1. Those not measured yet
+        are measured side by side (`parallel_map`), their lumas fetched here first (fetching
+        evaluates the stage before): a shot's first frame needs a radius of them at once."""
+        todo = [i for i in range(lo, hi) if self._pair_key(window, i) not in self._pairs]
+        if len(todo) > 1:
+            lumas = {i: self._luma(window, i) for i in sorted({*todo, *(i + 1 for i in todo)})}
+            measured = parallel_map(lambda i: self._measure(lumas[i], lumas[i + 1]), todo)
+            for i, maps in zip(todo, measured, strict=True):
+                self._pairs.put(self._pair_key(window, i), maps)
+        return [self._pair(window, i) for i in range(lo, hi)]
 
     def prepare(self, window: Window) -> None:
         """The frame's level correction (which measures the pairs within its radius): what
         is left to do for this frame at any scale is the per-pixel multiply-add."""
         self.correction(window)
 
-    def _measure_pair(self, window: Window, index: int) -> np.ndarray:
-        a, b = self._luma(window, index), self._luma(window, index + 1)
+    def _measure(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Level maps from analysis luma `a` to the next frame's, `b`."""
         h, w = a.shape
-        flow = self._dis.calc(_flow_input(a), _flow_input(b), None)
+        flow = self._flow.flow(_flow_input(a), _flow_input(b))
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         mx, my = xs + flow[..., 0], ys + flow[..., 1]
         warped = cv2.remap(b, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -328,7 +346,7 @@ class DeflickerOperator(Operator):
                 window, window.index).shape)) if self.params.local else 0)
             return np.tile(np.array([1.0, 0.0]), (int(size), 1))
         # maps[j]: current frame's levels -> frame lo + j's levels.
-        pairs = [self._pair(window, i) for i in range(lo, hi)]
+        pairs = self._pairs_from(window, lo, hi)
         identity = np.tile(np.array([1.0, 0.0]), (pairs[0].shape[0], 1))
         maps = [identity] * n
         for j in range(c + 1, n):

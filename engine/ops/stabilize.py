@@ -37,6 +37,7 @@ from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
 from engine.ops.deflicker import tricube
 from engine.ops.memo import Memo
 from engine.ops.params import Params, param
+from engine.runtime import parallel_map
 
 # The picture is cut into a grid of blocks about this size (analysis px, at most _GRID
 # columns and rows), and each block's shift is measured on its own: every part of the
@@ -275,6 +276,23 @@ def _align(a: np.ndarray, b: np.ndarray, rects: list[tuple[int, int, int, int]],
                      [r, s, params[3] + cy - r * cx - s * cy]])
 
 
+def _pair_motion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """3x3 motion mapping analysis luma `a`'s centred coordinates (analysis pixels) to the
+    next frame's, `b`, with row 3 holding the analysis width; a 0x0 array when the motion
+    could not be trusted."""
+    m = estimate_motion(a, b)
+    if m is None:
+        return np.zeros((0, 0))
+    # About the analysis centre rather than the corner: the same matrix then holds at any
+    # frame size once the translation is rescaled.
+    out = np.eye(3)
+    out[:2, :2] = m[:, :2]
+    h, w = a.shape
+    centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    out[:2, 2] = m[:, :2] @ centre + m[:, 2] - centre
+    return np.vstack([out, [[float(w), 0.0, 0.0]]])  # row 3: analysis width
+
+
 class StabilizeOperator(Operator):
     id = "stabilize"
     label = "Stabilise"
@@ -306,21 +324,21 @@ class StabilizeOperator(Operator):
         """3x3 motion mapping frame `index`'s centred coordinates in analysis pixels to
         frame `index + 1`'s (memoised, the same at every scale), or a 0x0 array when it could
         not be trusted."""
-        def compute() -> np.ndarray:
-            a, b = self._gray(window, index), self._gray(window, index + 1)
-            m = estimate_motion(a, b)
-            if m is None:
-                return np.zeros((0, 0))
-            # About the analysis centre rather than the corner: the same matrix then holds
-            # at any frame size once the translation is rescaled.
-            out = np.eye(3)
-            out[:2, :2] = m[:, :2]
-            h, w = a.shape
-            centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-            out[:2, 2] = m[:, :2] @ centre + m[:, 2] - centre
-            return np.vstack([out, [[float(w), 0.0, 0.0]]])  # row 3: analysis width
+        return self._pairs.get_or_compute(
+            (window.analysis_memo_key, index),
+            lambda: _pair_motion(self._gray(window, index), self._gray(window, index + 1)))
 
-        return self._pairs.get_or_compute((window.analysis_memo_key, index), compute)
+    def _measure_pairs(self, window: Window, lo: int, hi: int) -> None:
+        """Measure the pair motions (i, i + 1) for i in lo..hi − 1 not memoised yet side by
+        side (`parallel_map`), their analysis lumas fetched here first (fetching evaluates
+        the stage before): a shot's first frame needs the smoothing radius of them at once."""
+        todo = [i for i in range(lo, hi) if (window.analysis_memo_key, i) not in self._pairs]
+        if len(todo) < 2:
+            return
+        grays = {i: self._gray(window, i) for i in sorted({*todo, *(i + 1 for i in todo)})}
+        for i, pair in zip(todo, parallel_map(lambda i: _pair_motion(grays[i], grays[i + 1]),
+                                              todo), strict=True):
+            self._pairs.put((window.analysis_memo_key, i), pair)
 
     def _pair(self, window: Window, index: int) -> np.ndarray | None:
         """3x3 motion mapping frame `index`'s centred pixel coordinates (pixels of the
@@ -344,6 +362,7 @@ class StabilizeOperator(Operator):
         the current frame (before zoom and the cap)."""
         lo, hi = analysis_span(window, self.params.smoothing)
         c = window.index
+        self._measure_pairs(window, lo, hi)
         # paths[j]: current frame's coordinates -> frame j's, for the frames reachable
         # through trusted pair motions only; an unknown pair ends the path on that side.
         paths = {c: np.eye(3)}
