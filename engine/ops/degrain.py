@@ -243,14 +243,19 @@ class DegrainOperator(Operator):
         mask_full = np.float32(2.0 * sigma * f + 1e-6)
 
         def finish(rows: slice) -> None:
-            smooth = temporal[rows]
+            # In place in the output band: a * temporal + b, then the grain kept back.
+            smooth, here = out[rows], cur[rows]
             if coefficients is not None:
                 a, b = coefficients
-                smooth = a[rows] * smooth + b[rows]
+                np.multiply(a[rows], temporal[rows], out=smooth)
+                smooth += b[rows]
+            else:
+                smooth[...] = temporal[rows]
             if p.keep_grain > 0:
-                smooth = smooth + keep * (cur[rows] - smooth)
-            out[rows] = smooth
-            change = np.abs(cv2.cvtColor(out[rows] - cur[rows], cv2.COLOR_RGB2GRAY))
+                kept = here - smooth
+                kept *= keep
+                smooth += kept
+            change = np.abs(cv2.cvtColor(smooth - here, cv2.COLOR_RGB2GRAY))
             mask[rows] = np.clip(change / mask_full, 0.0, 1.0)
 
         parallel_map(finish, bands)
