@@ -170,3 +170,40 @@ def test_no_export_thread_outlives_its_export(
         run(RenderJob(clip, tmp_path / "f.mkv", ShotPlan.single(48, recipe)))
     assert export_threads() == []
     assert leftovers(tmp_path) == []
+
+
+def test_frames_evaluated_side_by_side_are_those_of_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An export evaluates two frames at once; the film preset's operators keep memos and
+    # shot analyses, and the file must be the same as one thread alone would write.
+    import av
+    import numpy as np
+
+    from engine import presets
+    from engine.render import export
+    from engine.synth.damage import DamageSpec, apply_damage
+    from engine.synth.scenes import moving_scene
+
+    source = tmp_path / "damaged.mkv"
+    spec = DamageSpec(dust=60, scratches=1, flicker=0.1, grain=0.02, weave=1.5, seed=3)
+    frames = apply_damage(moving_scene(14, 256, 144, seed=3), spec).frames
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 256, 144, "bgr0"
+        for frame in frames:
+            rgb = (np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+
+    def export_to(name: str) -> list[bytes]:
+        out = tmp_path / name
+        plan = ShotPlan.single(14, presets.get_preset("film").recipe)
+        run(RenderJob(source, out, plan, audio=False, codec="ffv1"))
+        with open_reader(out) as reader:
+            return [reader.read(i).tobytes() for i in range(14)]
+
+    together = export_to("together.mkv")
+    monkeypatch.setattr(export, "cpu_count", lambda: 1)  # one evaluating thread
+    alone = export_to("alone.mkv")
+    assert together == alone
