@@ -1098,8 +1098,9 @@ class DustOperator(Operator):
         if len(offsets) < 2:
             return nothing  # one frame alone (or a one-frame shot): nothing to compare with
         cur = self._frame_data(window, window.index, frame)
-        # The neighbours are fetched here, on the evaluator's thread (fetching one from
-        # outside the window evaluates the previous stage, which is not thread-safe).
+        # The neighbours are fetched here, on the evaluating thread: fetching one from
+        # outside the window evaluates the previous stage, which waits for its lock, and
+        # work handed to parallel_map must never wait for a stage lock.
         frames = {o: self._frame(window, o) for o in offsets}
         self._flows_ready(window, cur, frames)
         neighbours = parallel_map(lambda o: self._compensate(window, cur, o, frames[o]),
