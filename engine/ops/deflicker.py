@@ -34,10 +34,9 @@ import numpy as np
 
 from engine.ops.base import Operator, Result, Window
 from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
-from engine.ops.memo import Memo
+from engine.ops.memo import Memo, measure_pairs
 from engine.ops.motion import FlowEstimator
 from engine.ops.params import Params, param
-from engine.runtime import parallel_map
 
 # Width (pixels) of the luma image used for flow and statistics.
 _ANALYSIS_WIDTH = 256
@@ -285,15 +284,10 @@ class DeflickerOperator(Operator):
             lambda: self._measure(self._luma(window, index), self._luma(window, index + 1)))
 
     def _pairs_from(self, window: Window, lo: int, hi: int) -> list[np.ndarray]:
-        """Level maps of the pairs (i, i + 1) for i in lo..hi − 1. Those not measured yet
-        are measured side by side (`parallel_map`), their lumas fetched here first (fetching
-        evaluates the stage before): a shot's first frame needs a radius of them at once."""
-        todo = [i for i in range(lo, hi) if self._pair_key(window, i) not in self._pairs]
-        if len(todo) > 1:
-            lumas = {i: self._luma(window, i) for i in sorted({*todo, *(i + 1 for i in todo)})}
-            measured = parallel_map(lambda i: self._measure(lumas[i], lumas[i + 1]), todo)
-            for i, maps in zip(todo, measured, strict=True):
-                self._pairs.put(self._pair_key(window, i), maps)
+        """Level maps of the pairs (i, i + 1) for i in lo..hi − 1, those missing measured
+        side by side (`measure_pairs`)."""
+        measure_pairs(self._pairs, lambda i: self._pair_key(window, i),
+                      lambda i: self._luma(window, i), self._measure, lo, hi)
         return [self._pair(window, i) for i in range(lo, hi)]
 
     def prepare(self, window: Window) -> None:

@@ -12,6 +12,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+import numpy as np
+
+from engine.runtime import parallel_map
+
 V = TypeVar("V")
 
 
@@ -50,3 +54,18 @@ class Memo(Generic[V]):
         if value is None:
             value = self.put(key, compute())
         return value
+
+
+def measure_pairs(memo: Memo[V], key: Callable[[int], Hashable],
+                  frame: Callable[[int], np.ndarray],
+                  measure: Callable[[np.ndarray, np.ndarray], V], lo: int, hi: int) -> None:
+    """Memoise `measure(frame(i), frame(i + 1))` under `key(i)` for each i in lo..hi − 1
+    that `memo` lacks, the measurements side by side (`engine.runtime.parallel_map`): a
+    shot's first frame needs a whole radius of pair analyses at once. The frames are
+    fetched first, on this thread: fetching one evaluates an earlier stage, and work handed
+    to the pool must never wait for a stage lock."""
+    todo = [i for i in range(lo, hi) if key(i) not in memo]
+    frames = {i: frame(i) for i in sorted({*todo, *(i + 1 for i in todo)})}
+    measured = parallel_map(lambda i: measure(frames[i], frames[i + 1]), todo)
+    for i, value in zip(todo, measured, strict=True):
+        memo.put(key(i), value)

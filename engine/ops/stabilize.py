@@ -35,9 +35,8 @@ import numpy as np
 from engine.ops.base import Operator, Result, Window
 from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
 from engine.ops.deflicker import tricube
-from engine.ops.memo import Memo
+from engine.ops.memo import Memo, measure_pairs
 from engine.ops.params import Params, param
-from engine.runtime import parallel_map
 
 # The picture is cut into a grid of blocks about this size (analysis px, at most _GRID
 # columns and rows), and each block's shift is measured on its own: every part of the
@@ -328,18 +327,6 @@ class StabilizeOperator(Operator):
             (window.analysis_memo_key, index),
             lambda: _pair_motion(self._gray(window, index), self._gray(window, index + 1)))
 
-    def _measure_pairs(self, window: Window, lo: int, hi: int) -> None:
-        """Measure the pair motions (i, i + 1) for i in lo..hi − 1 not memoised yet side by
-        side (`parallel_map`), their analysis lumas fetched here first (fetching evaluates
-        the stage before): a shot's first frame needs the smoothing radius of them at once."""
-        todo = [i for i in range(lo, hi) if (window.analysis_memo_key, i) not in self._pairs]
-        if len(todo) < 2:
-            return
-        grays = {i: self._gray(window, i) for i in sorted({*todo, *(i + 1 for i in todo)})}
-        for i, pair in zip(todo, parallel_map(lambda i: _pair_motion(grays[i], grays[i + 1]),
-                                              todo), strict=True):
-            self._pairs.put((window.analysis_memo_key, i), pair)
-
     def _pair(self, window: Window, index: int) -> np.ndarray | None:
         """3x3 motion mapping frame `index`'s centred pixel coordinates (pixels of the
         current frame) to frame `index + 1`'s, or None when it could not be trusted."""
@@ -362,7 +349,8 @@ class StabilizeOperator(Operator):
         the current frame (before zoom and the cap)."""
         lo, hi = analysis_span(window, self.params.smoothing)
         c = window.index
-        self._measure_pairs(window, lo, hi)
+        measure_pairs(self._pairs, lambda i: (window.analysis_memo_key, i),
+                      lambda i: self._gray(window, i), _pair_motion, lo, hi)
         # paths[j]: current frame's coordinates -> frame j's, for the frames reachable
         # through trusted pair motions only; an unknown pair ends the path on that side.
         paths = {c: np.eye(3)}

@@ -191,3 +191,22 @@ def test_two_threads_make_the_same_frames_each_stage_once_one_frame_per_operator
     assert max(calls.values()) == 1  # no stage frame computed by both threads
     for a, b in zip(serial, together, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_pair_analyses_measure_only_what_the_memo_lacks_with_each_frame_fetched_once() -> None:
+    from engine.ops.memo import Memo, measure_pairs
+
+    memo: Memo[float] = Memo(64)
+    memo.put(("pair", 3), -1.0)  # measured earlier
+    fetched: Counter = Counter()
+    fetcher = threading.current_thread()
+
+    def frame(i: int) -> np.ndarray:
+        assert threading.current_thread() is fetcher  # never on a pool thread
+        fetched[i] += 1
+        return np.full((2, 2), float(i), np.float32)
+
+    measure_pairs(memo, lambda i: ("pair", i), frame,
+                  lambda a, b: float(b.mean() - a.mean()) + 10 * float(a.mean()), 0, 6)
+    assert [memo.get(("pair", i)) for i in range(6)] == [1.0, 11.0, 21.0, -1.0, 41.0, 51.0]
+    assert sorted(fetched) == [0, 1, 2, 3, 4, 5, 6] and max(fetched.values()) == 1
