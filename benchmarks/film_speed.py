@@ -64,12 +64,6 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> Path:
     return path
 
 
-def export_seconds(clip: Path, output: Path, profile: bool = False) -> tuple[float, int]:
-    """Seconds to export `clip` with the film preset to `output`, and the frame count."""
-    seconds, _, count = export_times(clip, output, profile)
-    return seconds, count
-
-
 def export_times(clip: Path, output: Path, profile: bool = False) -> tuple[float, float, int]:
     """Wall-clock and CPU seconds (all threads) to export `clip` with the film preset to
     `output`, and the frame count."""
