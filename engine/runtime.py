@@ -29,7 +29,7 @@ OpenCV with one thread against two gave the same whole-export speed within the n
 the shared development machine (±30 % between identical runs), so it keeps the cores: on
 an otherwise idle machine the operators' large filters and remaps use both. The
 read-ahead thread was first tried and dropped on a faster machine, where it did not change
-the export's speed; on the slower one, where the evaluator's thread is the bottleneck (busy
+the export's speed; on the slower one, where the evaluator's thread was the bottleneck (busy
 about 87 % of the export), it takes 1.4 s of decoding off that thread per 48 frames at
 720p and makes the film preset's export faster (see docs/BENCHMARKS.md).
 """
