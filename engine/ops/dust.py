@@ -42,6 +42,10 @@ the neighbours' grain. Inside a defect the flow from the
 current frame is the dirt's, so the neighbours are sampled along the picture's own motion,
 measured between the two nearest neighbours (constant speed assumed over the frames
 concerned), then registered by a sub-pixel shift on a ring of picture around each defect.
+Where that motion leaves the ring poorly fitted (a fast object crossed the defect's place
+between the neighbours, so the motion measured there is the object's), the ring's own flow
+from the current frame and the frame's dominant motion are tried too, and one is kept only
+where it fits the ring closely and clearly better.
 A neighbour that fits that ring clearly worse than the best shows other picture there (an
 occlusion) and is not used; one is used where its compensation is trusted, where it agrees
 with another, or where it fits the ring closely, and inside a defect, failing those, any
@@ -127,6 +131,13 @@ _RING = 6
 # levels per pixel, per ring pixel: keeps the shift at zero on a featureless ring).
 _REGISTER_STEPS = 2
 _MAX_SHIFT = 3.0
+# A second motion candidate (the ring's own flow) is tried on a poorly fitted blob only
+# when it lies this far (source pixels) from the first.
+_ALTERNATIVE_APART = 1.0
+# ... and kept where its misfit is below this share of the best so far: on a blob at an
+# object's edge the ring fits several motions about equally, and the picture's own motion
+# is the safer guess for what lies under the dirt.
+_ALTERNATIVE_GAIN = 0.75
 _RIDGE = 1e-5
 # Ring residuals are clipped to this (levels) so that other dirt or an occlusion in the
 # ring does not drag the registration or dominate its misfit.
@@ -213,6 +224,7 @@ class _Neighbour:
     factor: float           # flow resolution / full resolution
     flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
     source_luma: np.ndarray  # float32 (H, W): the neighbour's own luma, not compensated
+    dominant: tuple[float, float]  # the frame's dominant motion to it, (x, y) pixels
 
     def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
         """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
@@ -375,6 +387,77 @@ def _register(
     r = np.minimum(np.abs(ring_values - (_sample(source, px, py) + bias)), _RESIDUAL_CLIP)
     misfit = np.bincount(blob, r, blobs) / np.maximum(count, 1.0)
     return shift_x, shift_y, misfit.astype(np.float32)
+
+
+def _blob_median(values: np.ndarray, blob: np.ndarray, blobs: int) -> np.ndarray:
+    """The median of `values` over each blob (`blob` gives each value's blob, 0..blobs-1);
+    0 for a blob without values."""
+    out = np.zeros(blobs, np.float32)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, blob))
+    sorted_blob = blob[order]
+    starts = np.searchsorted(sorted_blob, np.arange(blobs), "left")
+    ends = np.searchsorted(sorted_blob, np.arange(blobs), "right")
+    has = ends > starts
+    mid = (starts + ends - 1) // 2
+    out[has] = values[order][mid[has]]
+    return out
+
+
+def _other_motions(
+    nb: _Neighbour, ring: np.ndarray, ring_values: np.ndarray, bias: np.ndarray | float,
+    blob: np.ndarray, blobs: int, x: np.ndarray, y: np.ndarray, misfit: np.ndarray,
+    good: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Register neighbour `nb` on the rings of poorly fitted blobs from two more motions
+    than the picture's own, one translation per blob each:
+
+    - the ring's own flow from the current frame (its median): the picture's motion
+      between the neighbours is wrong where a fast object crossed the blob's place between
+      them, while the ring, outside the dirt, moves with the picture around it;
+    - the frame's dominant motion (the camera's), for a ring whose flow a nearby object
+      or the dirt itself dragged along.
+
+    `ring` are the poor blobs' ring pixels (flat indices), `ring_values` the current luma
+    there, (x, y) where the first registration put them in the neighbour, `blob` their
+    blobs and `misfit` every blob's misfit so far. Returns (blobs where another motion fits
+    better, their translations x and y (pixels), the misfits), or None where none does.
+    """
+    width = nb.source_luma.shape[1]
+    ys, xs = np.divmod(ring, width)
+    count = np.maximum(np.bincount(blob, minlength=blobs), 1)
+    first_x = np.bincount(blob, x - xs, blobs) / count
+    first_y = np.bincount(blob, y - ys, blobs) / count
+    has = np.bincount(blob, minlength=blobs) > 0
+    best = misfit.copy()
+    take = np.zeros(blobs, bool)
+    move_x = np.zeros(blobs, np.float32)
+    move_y = np.zeros(blobs, np.float32)
+    candidates = [
+        (_blob_median(nb.map_x.flat[ring] - xs, blob, blobs),
+         _blob_median(nb.map_y.flat[ring] - ys, blob, blobs)),
+        (np.full(blobs, nb.dominant[0], np.float32), np.full(blobs, nb.dominant[1], np.float32)),
+    ]
+    for tx, ty in candidates:
+        # A candidate within a pixel of the first registration's start adds nothing: the
+        # registration reaches it from there.
+        new = has & (np.hypot(tx - first_x, ty - first_y) > _ALTERNATIVE_APART)
+        on = new[blob]
+        if not on.any():
+            continue
+        b = blob[on]
+        shift_x, shift_y, fit = _register(
+            nb.source_luma, ring_values[on], xs[on] + tx[b], ys[on] + ty[b],
+            bias if isinstance(bias, float) else bias[on], b, blobs)
+        better = new & (fit <= good) & (fit < best * np.float32(_ALTERNATIVE_GAIN))
+        best = np.where(better, fit, best)
+        take |= better
+        move_x = np.where(better, tx + shift_x, move_x)
+        move_y = np.where(better, ty + shift_y, move_y)
+    if not take.any():
+        return None
+    return take, move_x, move_y, best.astype(np.float32)
 
 
 def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
@@ -604,8 +687,12 @@ class DustOperator(Operator):
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         hi, lo = _local_range(luma)
+        # The dominant motion (the camera's, on most shots): the median flow, on a sparse
+        # grid of the frame.
+        dominant = np.median(forward[::4, ::4].reshape(-1, 2), axis=0) / factor
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
-                          background, wide_hi, wide_lo, factor, forward, other.luma)
+                          background, wide_hi, wide_lo, factor, forward, other.luma,
+                          (float(dominant[0]), float(dominant[1])))
 
     # --- detection --------------------------------------------------------------------------
 
@@ -873,10 +960,12 @@ class DustOperator(Operator):
         return tentative[(fits & stands_out)[blob]]
 
     def _registration(self, area: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
-                      motion: _Motion, scale: float, threshold: float) -> _Registration:
+                      motion: _Motion, scale: float, threshold: float,
+                      second_candidate: bool = False) -> _Registration:
         """Register each neighbour onto the blobs of `area` (flat indices) along the
         picture's motion, on a ring of picture around each blob; residuals are judged
-        against half the detection `threshold` (levels)."""
+        against the detection `threshold` (levels). With `second_candidate`, a blob that
+        fits poorly is registered from the ring's own flow too, and the better kept."""
         h, width = luma.shape
         na = area.size
         blob_of_area, ring, blob_of_ring, blobs = self._blobs(area, (h, width), scale)
@@ -890,14 +979,31 @@ class DustOperator(Operator):
         sub = slice(na, None, 2)
         ring_values = luma.flat[ring[::2]]
         for k, nb in enumerate(neighbours):
+            bias = nb.bias_at(both, width)
+            ring_bias = bias if isinstance(bias, float) else bias[sub]
             mx = (xs + nb.offset * vx).astype(np.float32)
             my = (ys + nb.offset * vy).astype(np.float32)
-            bias = nb.bias_at(both, width)
             shift_x, shift_y, misfit[k] = _register(
-                nb.source_luma, ring_values, mx[sub], my[sub],
-                bias if isinstance(bias, float) else bias[sub], blob_of_ring[::2], blobs)
+                nb.source_luma, ring_values, mx[sub], my[sub], ring_bias,
+                blob_of_ring[::2], blobs)
             mx += shift_x[blob_of_both]
             my += shift_y[blob_of_both]
+            if second_candidate:
+                # Blobs the picture's motion leaves poorly fitted are registered from other
+                # motions too (see `_other_motions`), and the best fit is kept.
+                poor = misfit[k] > threshold * _WELL_REGISTERED
+                if poor.any():
+                    on = poor[blob_of_ring[::2]]
+                    moved = _other_motions(
+                        nb, ring[::2][on], ring_values[on],
+                        ring_bias if isinstance(ring_bias, float) else ring_bias[on],
+                        blob_of_ring[::2][on], blobs, mx[sub][on], my[sub][on], misfit[k],
+                        threshold * _WELL_REGISTERED)
+                    if moved is not None:
+                        take, tx, ty, misfit[k] = moved
+                        pick = take[blob_of_both]
+                        mx = np.where(pick, xs + tx[blob_of_both], mx).astype(np.float32)
+                        my = np.where(pick, ys + ty[blob_of_both], my).astype(np.float32)
             maps.append((mx, my, bias))
         return _Registration(blob_of_area, ring, blob_of_ring, blobs, maps, misfit)
 
@@ -936,7 +1042,8 @@ class DustOperator(Operator):
         """
         h, width = luma.shape
         na = area.size
-        reg = self._registration(area, neighbours, luma, motion, scale, threshold)
+        reg = self._registration(area, neighbours, luma, motion, scale, threshold,
+                                 second_candidate=True)
         blob_of_area, ring, blob_of_ring, misfit = (
             reg.blob_of_area, reg.ring, reg.blob_of_ring, reg.misfit)
         values = np.empty((len(neighbours), na + ring.size, 3), np.float32)
