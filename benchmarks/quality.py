@@ -32,6 +32,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,8 @@ class _ListSource:
 
 
 def run_recipe(recipe: object, frames: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
-    """Evaluate `recipe` over `frames` as one shot with the real engine; (frames, seconds).
+    """Evaluate `recipe` over `frames` as one shot with the real engine, on the export's
+    evaluating threads; (frames, seconds).
 
     Uses engine.pipeline's Evaluator; where the pipeline cannot be imported (it is being
     built), each operator's `process` is called on Windows directly, stage by stage.
@@ -125,6 +127,8 @@ def run_recipe(recipe: object, frames: Sequence[np.ndarray]) -> tuple[list[np.nd
         from engine.pipeline.cache import FrameCache
         from engine.pipeline.evaluator import Evaluator
         from engine.pipeline.shot_plan import ShotPlan
+        from engine.render.export import EVALUATION_THREADS
+        from engine.runtime import side_by_side
     except ImportError:
         return _run_windows(recipe, frames)
 
@@ -133,7 +137,11 @@ def run_recipe(recipe: object, frames: Sequence[np.ndarray]) -> tuple[list[np.nd
     budget = int(sum(f.nbytes for f in frames) * (len(recipe.active) + 2) * 1.5)  # type: ignore[attr-defined]
     evaluator = Evaluator(_ListSource(frames), FrameCache(budget), source_key="bench")
     start = time.perf_counter()
-    out = [evaluator.evaluate(i, plan).restored for i in range(len(frames))]
+    # Consecutive frames evaluated side by side on the export's threads, as an export does.
+    with ThreadPoolExecutor(EVALUATION_THREADS, thread_name_prefix="bench-evaluate") as pool:
+        evaluate = side_by_side(evaluator.evaluate)
+        pending = [pool.submit(evaluate, i, plan) for i in range(len(frames))]
+        out = [p.result().restored for p in pending]
     return out, time.perf_counter() - start
 
 
