@@ -53,6 +53,11 @@ class ReadAhead(Reader):
         self._state = threading.Condition()  # guards everything below
         self._ready: OrderedDict[int, av.VideoFrame] = OrderedDict()  # decoded ahead
         self._converted: dict[int, np.ndarray] = {}  # full-size float RGB, read once
+        # Whether the latest read was at full size: only then are the next frames converted
+        # ahead. An analysis pass reads small frames, and full-size conversions made ahead
+        # of it would be thrown away unread (a core's worth of work wasted while the
+        # export waits for the shot's analyses).
+        self._full_size = True
         self._claimed: set[int] = set()  # frames being converted
         self._next = 0  # first frame worth decoding ahead (after the latest read)
         self._until = -1  # last frame worth decoding ahead
@@ -114,6 +119,7 @@ class ReadAhead(Reader):
         """Frame `index` as float RGB, at `size` (width, height) or its own size (None)."""
         with self._state:
             self._check_open()
+            self._full_size = size is None
             while index in self._claimed:  # the background is converting it
                 self._state.wait()
             if size is None and (ready := self._converted.pop(index, None)) is not None:
@@ -156,6 +162,8 @@ class ReadAhead(Reader):
 
     def _to_convert(self) -> int | None:
         """The next decoded frame to convert ahead, or None (called with `_state` held)."""
+        if not self._full_size:
+            return None
         last = min(self._until, self._next + CONVERTED_FRAMES - 1)
         return next((i for i in range(self._next, last + 1) if i in self._ready
                      and i not in self._converted and i not in self._claimed), None)

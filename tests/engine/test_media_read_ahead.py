@@ -70,6 +70,38 @@ def test_frames_are_exact_in_any_order_and_at_any_size(index_clip):
                 np.testing.assert_array_equal(ahead.read(i), plain.read(i))
 
 
+def test_an_analysis_pass_converts_nothing_ahead_at_full_size(index_clip, monkeypatch):
+    """Small reads (an evaluator's analysis pass over a shot) decode the next frames ahead,
+    but converting them at full size would be thrown away unread: that starts again with
+    the first full-size read."""
+    path = index_clip("ahead_small.mp4", codec="h264", width=64, height=48, frames=30, gop=12,
+                      bframes=2)
+    import engine.media.read_ahead as read_ahead
+
+    full_ahead: list[int] = []
+    converted = threading.Event()
+    original = read_ahead.frame_to_rgb
+
+    def recording(frame, size=None):
+        out = original(frame, size)
+        if size is None and threading.current_thread().name == "nitrate-read-ahead":
+            full_ahead.append(read_index(out))
+            converted.set()
+        return out
+
+    monkeypatch.setattr(read_ahead, "frame_to_rgb", recording)
+    with VideoReader(path) as reader:
+        calls, done = _decoding_threads(reader, monkeypatch)
+        with ReadAhead(reader, frames=4) as ahead:
+            for i in range(20):
+                ahead.read_scaled(i, (32, 24))
+            assert done[23].wait(timeout=30), "frames 20-23 were not decoded ahead"
+            assert full_ahead == []
+            assert read_index(ahead.read(20)) == 20
+            assert converted.wait(timeout=30), "no frame converted ahead after a full read"
+            assert full_ahead[0] == 21
+
+
 def _reading_ahead() -> bool:
     return any(t.name == "nitrate-read-ahead" for t in threading.enumerate())
 
