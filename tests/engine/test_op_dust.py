@@ -312,6 +312,24 @@ def test_dirt_on_a_fast_featureless_surface_at_a_shots_first_frame_is_removed() 
     assert (err[~on_spots] > 0.05).mean() < 0.002
 
 
+def _assert_blotch_repaired(clean: list[np.ndarray], centre: tuple[int, int],
+                            axes: tuple[int, int], angle: float, soft: float,
+                            colour: tuple[float, float, float]) -> None:
+    """Put a soft elliptic blotch of `colour` on frame 2 of the five `clean` frames, run
+    dust, and check that it is repaired and the other frames are left alone."""
+    blotch = np.zeros((H, W), np.float32)
+    cv2.ellipse(blotch, centre, axes, angle, 0, 360, 1.0, -1)
+    blotch = cv2.GaussianBlur(blotch, (0, 0), soft)
+    frames = [f.copy() for f in clean]
+    frames[2] = frames[2] * (1 - blotch[..., None]) + np.float32(colour) * blotch[..., None]
+    outs, _ = run(create("dust"), frames)
+    err = np.abs(outs[2] - clean[2]).max(axis=2)[blotch > 0.5]
+    assert (err < 0.05).mean() > 0.95, f"only {(err < 0.05).mean():.0%} of the blotch repaired"
+    for k in (0, 1, 3, 4):
+        changed = float((np.abs(outs[k] - clean[k]).max(axis=2) > 0.05).mean())
+        assert changed < 0.01, f"frame {k}: {changed:.2%} of the picture repainted"
+
+
 def test_a_blotch_that_drags_the_flow_on_a_fast_object_is_still_removed() -> None:
     """A large dark blotch on a faintly textured object crossing the frame at 14 px/frame
     pulls the flow from its frame with it, so the neighbours that flow brings in show other
@@ -327,17 +345,7 @@ def test_a_blotch_that_drags_the_flow_on_a_fast_object_is_still_removed() -> Non
         f = background.copy()
         f[35:145, 10 + 14 * k:180 + 14 * k] = plate
         clean.append(f)
-    blotch = np.zeros((H, W), np.float32)
-    cv2.ellipse(blotch, (123, 90), (20, 16), 20, 0, 360, 1.0, -1)
-    blotch = cv2.GaussianBlur(blotch, (0, 0), 1.0)
-    frames = [f.copy() for f in clean]
-    frames[2] = frames[2] * (1 - blotch[..., None]) + np.float32([0.1, 0.2, 0.2]) * blotch[..., None]
-    outs, _ = run(create("dust"), frames)
-    err = np.abs(outs[2] - clean[2]).max(axis=2)[blotch > 0.5]
-    assert (err < 0.05).mean() > 0.95, f"only {(err < 0.05).mean():.0%} of the blotch repaired"
-    for k in (0, 1, 3, 4):
-        changed = float((np.abs(outs[k] - clean[k]).max(axis=2) > 0.05).mean())
-        assert changed < 0.01, f"frame {k}: {changed:.2%} of the picture repainted"
+    _assert_blotch_repaired(clean, (123, 90), (20, 16), 20, 1.0, (0.1, 0.2, 0.2))
 
 
 def test_a_blotch_just_ahead_of_a_fast_object_is_filled_with_the_background() -> None:
@@ -357,14 +365,4 @@ def test_a_blotch_just_ahead_of_a_fast_object_is_filled_with_the_background() ->
         lo = max(x0, 0)
         f[40:130, lo:x0 + 80] = plate[:, lo - x0:]
         clean.append(f)
-    blotch = np.zeros((H, W), np.float32)
-    cv2.ellipse(blotch, (160, 85), (9, 7), 30, 0, 360, 1.0, -1)
-    blotch = cv2.GaussianBlur(blotch, (0, 0), 0.8)
-    frames = [f.copy() for f in clean]
-    frames[2] = frames[2] * (1 - blotch[..., None]) + np.float32([0.08, 0.07, 0.06]) * blotch[..., None]
-    outs, _ = run(create("dust"), frames)
-    err = np.abs(outs[2] - clean[2]).max(axis=2)[blotch > 0.5]
-    assert (err < 0.05).mean() > 0.95, f"only {(err < 0.05).mean():.0%} of the blotch repaired"
-    for k in (0, 1, 3, 4):
-        changed = float((np.abs(outs[k] - clean[k]).max(axis=2) > 0.05).mean())
-        assert changed < 0.01, f"frame {k}: {changed:.2%} of the picture repainted"
+    _assert_blotch_repaired(clean, (160, 85), (9, 7), 30, 0.8, (0.08, 0.07, 0.06))
