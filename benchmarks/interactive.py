@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="measure cold seeks without the background shot analysis")
     args = parser.parse_args(argv)
 
+    # Threads and allocator as the workstation sets them at startup (app.gui).
+    from engine.runtime import configure_threads
+    configure_threads()
+
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
