@@ -131,8 +131,8 @@ _RING = 6
 # levels per pixel, per ring pixel: keeps the shift at zero on a featureless ring).
 _REGISTER_STEPS = 2
 _MAX_SHIFT = 3.0
-# A second motion candidate (the ring's own flow) is tried on a poorly fitted blob only
-# when it lies this far (source pixels) from the first.
+# Other motions (the ring's own flow, the frame's dominant motion; `_other_motions`) are
+# tried on a poorly fitted blob only where they lie this far (source pixels) from the first.
 _ALTERNATIVE_APART = 1.0
 # ... and kept where its misfit is below this share of the best so far: on a blob at an
 # object's edge the ring fits several motions about equally, and the picture's own motion
@@ -426,10 +426,10 @@ def _other_motions(
     """
     width = nb.source_luma.shape[1]
     ys, xs = np.divmod(ring, width)
-    count = np.maximum(np.bincount(blob, minlength=blobs), 1)
-    first_x = np.bincount(blob, x - xs, blobs) / count
-    first_y = np.bincount(blob, y - ys, blobs) / count
-    has = np.bincount(blob, minlength=blobs) > 0
+    count = np.bincount(blob, minlength=blobs)
+    has = count > 0
+    first_x = np.bincount(blob, x - xs, blobs) / np.maximum(count, 1)
+    first_y = np.bincount(blob, y - ys, blobs) / np.maximum(count, 1)
     best = misfit.copy()
     take = np.zeros(blobs, bool)
     move_x = np.zeros(blobs, np.float32)
@@ -961,11 +961,11 @@ class DustOperator(Operator):
 
     def _registration(self, area: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
                       motion: _Motion, scale: float, threshold: float,
-                      second_candidate: bool = False) -> _Registration:
+                      other_motions: bool = False) -> _Registration:
         """Register each neighbour onto the blobs of `area` (flat indices) along the
         picture's motion, on a ring of picture around each blob; residuals are judged
-        against the detection `threshold` (levels). With `second_candidate`, a blob that
-        fits poorly is registered from the ring's own flow too, and the better kept."""
+        against the detection `threshold` (levels). With `other_motions`, a blob that fits
+        poorly is registered from other motions too (`_other_motions`), and the best kept."""
         h, width = luma.shape
         na = area.size
         blob_of_area, ring, blob_of_ring, blobs = self._blobs(area, (h, width), scale)
@@ -988,9 +988,7 @@ class DustOperator(Operator):
                 blob_of_ring[::2], blobs)
             mx += shift_x[blob_of_both]
             my += shift_y[blob_of_both]
-            if second_candidate:
-                # Blobs the picture's motion leaves poorly fitted are registered from other
-                # motions too (see `_other_motions`), and the best fit is kept.
+            if other_motions:
                 poor = misfit[k] > threshold * _WELL_REGISTERED
                 if poor.any():
                     on = poor[blob_of_ring[::2]]
@@ -1043,7 +1041,7 @@ class DustOperator(Operator):
         h, width = luma.shape
         na = area.size
         reg = self._registration(area, neighbours, luma, motion, scale, threshold,
-                                 second_candidate=True)
+                                 other_motions=True)
         blob_of_area, ring, blob_of_ring, misfit = (
             reg.blob_of_area, reg.ring, reg.blob_of_ring, reg.misfit)
         values = np.empty((len(neighbours), na + ring.size, 3), np.float32)
