@@ -224,7 +224,6 @@ class _Neighbour:
     factor: float           # flow resolution / full resolution
     flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
     source_luma: np.ndarray  # float32 (H, W): the neighbour's own luma, not compensated
-    dominant: tuple[float, float]  # the frame's dominant motion to it, (x, y) pixels
 
     def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
         """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
@@ -434,10 +433,13 @@ def _other_motions(
     take = np.zeros(blobs, bool)
     move_x = np.zeros(blobs, np.float32)
     move_y = np.zeros(blobs, np.float32)
+    # The dominant motion (the camera's, on most shots): the median flow to the neighbour,
+    # on a sparse grid of the frame (full-resolution pixels).
+    dominant = np.median(nb.flow[::4, ::4].reshape(-1, 2), axis=0) / nb.factor
     candidates = [
         (_blob_median(nb.map_x.flat[ring] - xs, blob, blobs),
          _blob_median(nb.map_y.flat[ring] - ys, blob, blobs)),
-        (np.full(blobs, nb.dominant[0], np.float32), np.full(blobs, nb.dominant[1], np.float32)),
+        (np.full(blobs, dominant[0], np.float32), np.full(blobs, dominant[1], np.float32)),
     ]
     for tx, ty in candidates:
         # A candidate within a pixel of the first registration's start adds nothing: the
@@ -687,12 +689,8 @@ class DustOperator(Operator):
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         hi, lo = _local_range(luma)
-        # The dominant motion (the camera's, on most shots): the median flow, on a sparse
-        # grid of the frame.
-        dominant = np.median(forward[::4, ::4].reshape(-1, 2), axis=0) / factor
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
-                          background, wide_hi, wide_lo, factor, forward, other.luma,
-                          (float(dominant[0]), float(dominant[1])))
+                          background, wide_hi, wide_lo, factor, forward, other.luma)
 
     # --- detection --------------------------------------------------------------------------
 
