@@ -12,8 +12,8 @@ The split during an export (engine.render), on two cores:
   EVALUATION_THREADS`; the evaluator's stage locks make them a pipeline), OpenCV with
   one thread per core;
 - a read-ahead thread (`engine.media.read_ahead`) decodes the next source frames
-  (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and converts the next two to
-  float while the operators work;
+  (`engine.media.reader.DECODER_THREADS`, 2 frame threads) and, after a full-size read,
+  converts the next two to float while the operators work;
 - the writer's thread converts each result to the encoder's pixel format
   (`engine.media.writer.CONVERT_THREADS`, 1: the encoder's threads already fill the
   cores, and sliced conversion measured 15-30 % slower) and encodes (`ENCODER_THREADS`, 2,

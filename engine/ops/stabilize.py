@@ -319,12 +319,16 @@ class StabilizeOperator(Operator):
 
         return self._grays.get_or_compute((window.analysis_memo_key, index), compute)
 
+    @staticmethod
+    def _pair_key(window: Window, index: int) -> tuple:
+        return (window.analysis_memo_key, index)
+
     def _analysis_pair(self, window: Window, index: int) -> np.ndarray:
         """3x3 motion mapping frame `index`'s centred coordinates in analysis pixels to
         frame `index + 1`'s (memoised, the same at every scale), or a 0x0 array when it could
         not be trusted."""
         return self._pairs.get_or_compute(
-            (window.analysis_memo_key, index),
+            self._pair_key(window, index),
             lambda: _pair_motion(self._gray(window, index), self._gray(window, index + 1)))
 
     def _pair(self, window: Window, index: int) -> np.ndarray | None:
@@ -349,7 +353,7 @@ class StabilizeOperator(Operator):
         the current frame (before zoom and the cap)."""
         lo, hi = analysis_span(window, self.params.smoothing)
         c = window.index
-        measure_pairs(self._pairs, lambda i: (window.analysis_memo_key, i),
+        measure_pairs(self._pairs, lambda i: self._pair_key(window, i),
                       lambda i: self._gray(window, i), _pair_motion, lo, hi)
         # paths[j]: current frame's coordinates -> frame j's, for the frames reachable
         # through trusted pair motions only; an unknown pair ends the path on that side.
