@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import RenderCancelled
+from engine.media import read_ahead
 from engine.media.read_ahead import ReadAhead
 from engine.media.reader import VideoReader
 from engine.pipeline import ShotPlan
@@ -76,8 +77,6 @@ def test_an_analysis_pass_converts_nothing_ahead_at_full_size(index_clip, monkey
     the first full-size read."""
     path = index_clip("ahead_small.mp4", codec="h264", width=64, height=48, frames=30, gop=12,
                       bframes=2)
-    import engine.media.read_ahead as read_ahead
-
     full_ahead: list[int] = []
     converted = threading.Event()
     original = read_ahead.frame_to_rgb
