@@ -29,7 +29,8 @@ repairing real picture content:
   the picture's motion measured between them, which never saw the blotch; a detection made
   that way needs both neighbours, registered on a ring of picture around it, to fit it
   closely (so an edge the motion model misplaces is not taken for dirt);
-- a regional brightness offset between the frames (flicker) is measured and removed first;
+- a regional brightness offset between the frames (flicker) is measured and removed first
+  (for the fills, measured again without the pixels far from it, the dirt itself);
 - the threshold follows the measured noise (grain) level of the frame pair;
 - detections are grown from strong seeds into weaker connected pixels (hysteresis); a
   connected detection longer than the largest defect size (by default half the frame
@@ -86,6 +87,10 @@ _MEMO_FRAMES = 12
 # measured on a grid this wide (cells) and smoothed over this many cells (Gaussian sigma).
 _BIAS_GRID = 64
 _BIAS_SIGMA = 2.0
+# For fills it is measured again without the pixels that differ from that first estimate
+# by more than this (levels): dirt on either frame pulls a plain mean towards its own
+# level, and the fill would then carry that level (a faint ghost of the blotch).
+_BIAS_OUTLIER = 0.1
 # Hysteresis: weaker pixels connected to a detection are kept down to this fraction of the
 # threshold, which catches the soft rims of specks and faint parts of hairs.
 _LOW_FRACTION = 0.5
@@ -129,7 +134,7 @@ _RING = 6
 # Lucas-Kanade steps of that registration, the largest correction it may make (source
 # pixels: beyond that the flow was wrong, not imprecise), and its ridge term (squared
 # levels per pixel, per ring pixel: keeps the shift at zero on a featureless ring).
-_REGISTER_STEPS = 2
+_REGISTER_STEPS = 3
 _MAX_SHIFT = 3.0
 # Other motions (the ring's own flow, the frame's dominant motion; `_other_motions`) are
 # tried on a poorly fitted blob only where they lie this far (source pixels) from the first.
@@ -214,8 +219,9 @@ class _Neighbour:
     map_x: np.ndarray       # float32 (H, W): where each current pixel lies in the neighbour
     map_y: np.ndarray
     bias: np.ndarray | None  # float32 (h, w): level offset that matches it to the current
-                            # frame, at flow resolution; None where negligible
-    luma: np.ndarray        # compensated, offset-corrected luma (H, W)
+                            # frame (outliers left out: for fills and registrations), at
+                            # flow resolution; None where negligible
+    luma: np.ndarray        # compensated luma (H, W), offset-corrected for detection
     hi: np.ndarray          # max of `luma` over 3x3, the top of its local range
     lo: np.ndarray          # min of `luma` over 3x3
     background: np.ndarray  # float32 (h, w): compensated luma at flow resolution, blurred
@@ -386,6 +392,17 @@ def _register(
     r = np.minimum(np.abs(ring_values - (_sample(source, px, py) + bias)), _RESIDUAL_CLIP)
     misfit = np.bincount(blob, r, blobs) / np.maximum(count, 1.0)
     return shift_x, shift_y, misfit.astype(np.float32)
+
+
+def _regional_offset(diff: np.ndarray, weight: np.ndarray, grid: tuple[int, int]
+                     ) -> np.ndarray:
+    """The weighted mean of `diff` (levels) over a coarse `grid` (cells across, down),
+    smoothed over neighbouring cells."""
+    num = cv2.GaussianBlur(cv2.resize(diff * weight, grid, interpolation=cv2.INTER_AREA), (0, 0),
+                           _BIAS_SIGMA)
+    den = cv2.GaussianBlur(cv2.resize(weight, grid, interpolation=cv2.INTER_AREA), (0, 0),
+                           _BIAS_SIGMA)
+    return num / np.maximum(den, np.float32(1e-3))
 
 
 def _blob_median(values: np.ndarray, blob: np.ndarray, blobs: int) -> np.ndarray:
@@ -655,14 +672,17 @@ class DustOperator(Operator):
         warped = cv2.remap(other.small, map_x, map_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         weight = trusted_small.astype(np.float32)
-        diff = np.clip(cur.small - warped, -0.2, 0.2) * weight
+        raw = cur.small - warped
         grid = (_BIAS_GRID, max(2, round(_BIAS_GRID * sh / sw)))
-        num = cv2.GaussianBlur(cv2.resize(diff, grid, interpolation=cv2.INTER_AREA), (0, 0),
-                               _BIAS_SIGMA)
-        den = cv2.GaussianBlur(cv2.resize(weight, grid, interpolation=cv2.INTER_AREA), (0, 0),
-                               _BIAS_SIGMA)
-        bias_grid = num / np.maximum(den, np.float32(1e-3))
-        warped += cv2.resize(bias_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        bias_grid = _regional_offset(np.clip(raw, -0.2, 0.2), weight, grid)
+        bias_first = cv2.resize(bias_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        warped += bias_first
+        # The detection compares with that offset: where the frames differ a lot it leans
+        # towards the current frame, which makes an occlusion look less like a spike. The
+        # fills and registrations take it again without the pixels far from it, the dirt
+        # included, so that they carry the picture's own level.
+        weight *= np.abs(raw - bias_first) <= np.float32(_BIAS_OUTLIER)
+        fill_grid = _regional_offset(raw, weight, grid)
         background = cv2.GaussianBlur(warped, (0, 0), max(_BACKGROUND_SIGMA * factor, 1.0))
         # Near a motion boundary the flow may be off by up to the spread it measures: there
         # the current pixel must lie outside the neighbour's range over that whole reach.
@@ -671,8 +691,8 @@ class DustOperator(Operator):
         wide_lo = cv2.erode(warped, reach)
 
         bias_small: np.ndarray | None = None
-        if float(np.abs(bias_grid).max()) > _NEGLIGIBLE_BIAS:
-            bias_small = cv2.resize(bias_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        if float(np.abs(fill_grid).max()) > _NEGLIGIBLE_BIAS:
+            bias_small = cv2.resize(fill_grid, (sw, sh), interpolation=cv2.INTER_LINEAR)
         # 2: trusted; 1: motion smooth but not consistent (featureless or fast surfaces,
         # usable where the neighbours agree); 0: near a motion boundary, never used.
         trusted = trusted_small.view(np.uint8) + smooth.view(np.uint8)
@@ -685,7 +705,7 @@ class DustOperator(Operator):
             map_y = cv2.resize((map_y + 0.5) * inv - 0.5, (w, h), interpolation=cv2.INTER_LINEAR)
         luma = cv2.remap(other.luma, map_x, map_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
-        if bias_small is not None:
+        if float(np.abs(bias_grid).max()) > _NEGLIGIBLE_BIAS:
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         hi, lo = _local_range(luma)
