@@ -23,7 +23,10 @@ repairing real picture content:
   frames. A detection without either is kept only where the neighbours closely fit a ring
   of picture around it and it stands out from that ring in the current frame (dirt on a
   featureless surface, where flow means little; a strip about to be covered by an object
-  looks like the background beside it);
+  looks like the background beside it). Where such a detection has joined that strip,
+  what stands out in it is confirmed on its own. The flow bleeds across a moving object's
+  edge consistently, so a detection whose ring spans two motions keeps only what stands out
+  from that ring (the strip beside the edge moves with the object, and is no dirt);
 - where the neighbours disagree because the flow from the current frame failed (a large
   blotch drags it along, most of all on a flat moving surface), they are sampled again along
   the picture's motion measured between them, which never saw the blotch; a detection made
@@ -131,6 +134,13 @@ _GRAIN_SIGMA = 0.7
 # defect: the motion measured between the neighbours is only good to a pixel or so, while
 # fine texture copied a pixel off is visibly wrong.
 _RING = 6
+# At a shot's end, a detection whose ring's picture motion spreads by more than this
+# (source pixels per frame) lies on an object's edge, and must stand out from that ring by
+# this share of the threshold (`_clear_of_edges`).
+_EDGE_SPREAD = 4.0
+_EDGE_STAND_OUT = 0.5
+# The share of a blob's ring that must remain picture (not other detections) to judge a fit.
+_RING_KEPT = 0.5
 # Lucas-Kanade steps of that registration, the largest correction it may make (source
 # pixels: beyond that the flow was wrong, not imprecise), and its ridge term (squared
 # levels per pixel, per ring pixel: keeps the shift at zero on a featureless ring).
@@ -477,6 +487,20 @@ def _other_motions(
     if not take.any():
         return None
     return take, move_x, move_y, best.astype(np.float32)
+
+
+def _beyond_ring(luma: np.ndarray, idx: np.ndarray, blob: np.ndarray, ring: np.ndarray,
+                 blob_of_ring: np.ndarray, blobs: int) -> np.ndarray:
+    """How far (levels) `luma` at the flat indices `idx` lies outside the range of its
+    blob's ring (`blob` gives each one's blob; `ring`, flat, their rings' pixels, with
+    `blob_of_ring` theirs); negative inside the range."""
+    values = luma.flat[ring]
+    top = np.full(blobs, -np.inf, np.float32)
+    bottom = np.full(blobs, np.inf, np.float32)
+    np.maximum.at(top, blob_of_ring, values)
+    np.minimum.at(bottom, blob_of_ring, values)
+    here = luma.flat[idx]
+    return np.maximum(here - top[blob], bottom[blob] - here)
 
 
 def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
@@ -936,8 +960,8 @@ class DustOperator(Operator):
 
     def _confirmed(self, tentative: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
                    threshold: float, scale: float, motion: _Motion,
-                   context: np.ndarray | None = None, stand_out: bool = True
-                   ) -> np.ndarray:
+                   context: np.ndarray | None = None, stand_out: bool = True,
+                   apart: np.ndarray | None = None) -> np.ndarray:
         """The detections `tentative` (flat indices) that are confirmed as defects: at a
         shot's end those without consistent motion (on a featureless surface the flow means
         little), and those found along the picture's motion (`_detect_along_motion`).
@@ -951,6 +975,11 @@ class DustOperator(Operator):
         occlusion makes them disagree, so their agreement already rules it out. `context`
         (flat indices) are other candidates, kept out of the ring where they lie near the
         detection (the rest of a blotch the detection did not reach).
+
+        A blob that stands out but does not fit may be dirt joined to the band an object's
+        edge covers or uncovers, which the neighbours cannot fit; what stands out in it is
+        then confirmed on its own (`_cores`). `apart` (a uint8 (H, W) mask) are the pixels
+        kept out of the rings in that second pass.
         """
         mask = np.zeros(luma.shape, np.uint8)
         mask.flat[tentative] = 1
@@ -961,32 +990,91 @@ class DustOperator(Operator):
             near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1,) * 2))
             mask.flat[context[near.flat[context] > 0]] = 1
         area = _flat_nonzero(self._grown(mask, scale)[1])
-        reg = self._registration(area, neighbours, luma, motion, scale, threshold)
+        reg = self._registration(area, neighbours, luma, motion, scale, threshold, apart)
         fits = (reg.misfit <= threshold * _WELL_REGISTERED).all(axis=0)
         blob = reg.blob_of_area[np.searchsorted(area, tentative)]
         if not stand_out:
             return tentative[fits[blob]]
-        ring = luma.flat[reg.ring]
-        top = np.full(reg.blobs, -np.inf, np.float32)
-        bottom = np.full(reg.blobs, np.inf, np.float32)
-        np.maximum.at(top, reg.blob_of_ring, ring)
-        np.minimum.at(bottom, reg.blob_of_ring, ring)
-        here = luma.flat[tentative]
-        beyond = np.maximum(here - top[blob], bottom[blob] - here)
+        beyond = _beyond_ring(luma, tentative, blob, reg.ring, reg.blob_of_ring, reg.blobs)
         stands_out = np.zeros(reg.blobs, bool)
         stands_out[blob[beyond > threshold]] = True
-        return tentative[(fits & stands_out)[blob]]
+        confirmed = tentative[(fits & stands_out)[blob]]
+        if apart is None:
+            unfit = ~fits[blob] & stands_out[blob]
+            cores = self._cores(tentative[unfit], beyond[unfit] > threshold, luma.shape, scale)
+            if cores.size:
+                others = np.zeros(luma.shape, np.uint8)
+                others.flat[np.setdiff1d(tentative, cores, assume_unique=True)] = 1
+                confirmed = np.union1d(confirmed, self._confirmed(
+                    cores, neighbours, luma, threshold, scale, motion, apart=others))
+        return confirmed
+
+    def _clear_of_edges(self, found: np.ndarray, luma: np.ndarray, threshold: float,
+                        scale: float, motion: _Motion) -> np.ndarray:
+        """The detections `found` (flat indices, ascending) at a shot's end, less those
+        that may be the strip beside a moving object's edge.
+
+        There both neighbours lie on one side, and the flow from the current frame bleeds
+        across an object's edge: the strip of background the object is about to cover
+        (or has just uncovered) moves with the object, consistently, and its neighbours
+        show the object there. Such a strip looks like the background beside it, where
+        dirt is a spot of its own. So of a detection whose ring of picture spans two motions
+        (an edge), only the cores that stand out from that ring by `_EDGE_STAND_OUT` of the
+        `threshold` (levels) are kept (`_cores`).
+        """
+        solid = np.zeros(luma.shape, np.uint8)
+        solid.flat[found] = 1
+        area = _flat_nonzero(self._grown(solid, scale)[1])
+        blob_of_area, ring, blob_of_ring, blobs = self._blobs(area, luma.shape, scale)
+        vx, vy = motion.velocity(ring, luma.shape[1])
+        spread = np.zeros(blobs, np.float32)
+        for v in (vx, vy):
+            top = np.full(blobs, -np.inf, np.float32)
+            bottom = np.full(blobs, np.inf, np.float32)
+            np.maximum.at(top, blob_of_ring, v)
+            np.minimum.at(bottom, blob_of_ring, v)
+            spread += np.where(np.isfinite(top), top - bottom, 0.0) ** 2
+        on_edge = np.sqrt(spread) > _EDGE_SPREAD * scale
+        blob = blob_of_area[np.searchsorted(area, found)]
+        edge = on_edge[blob]
+        beyond = _beyond_ring(luma, found[edge], blob[edge], ring, blob_of_ring, blobs)
+        cores = self._cores(found[edge], beyond > threshold * _EDGE_STAND_OUT, luma.shape, scale)
+        return np.union1d(found[~edge], cores)
+
+    @staticmethod
+    def _cores(detections: np.ndarray, outstanding: np.ndarray, shape: tuple[int, int],
+               scale: float) -> np.ndarray:
+        """The cores of dirt among `detections` (flat indices into a frame of `shape`): the
+        `outstanding` ones (those standing out from their ring) with the detections close
+        around them (within the gap-closing radius: the dirt's soft edge). The rest is left
+        out: a band an object's edge covers or uncovers looks like the picture beside it."""
+        if not outstanding.any():
+            return detections[:0]
+        core = np.zeros(shape, np.uint8)
+        core.flat[detections[outstanding]] = 1
+        r = max(1, round(_CLOSE_RADIUS * scale))
+        core = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+        return detections[core.flat[detections] > 0]
 
     def _registration(self, area: np.ndarray, neighbours: list[_Neighbour], luma: np.ndarray,
                       motion: _Motion, scale: float, threshold: float,
-                      other_motions: bool = False) -> _Registration:
+                      apart: np.ndarray | None = None, other_motions: bool = False
+                      ) -> _Registration:
         """Register each neighbour onto the blobs of `area` (flat indices) along the
         picture's motion, on a ring of picture around each blob; residuals are judged
-        against the detection `threshold` (levels). With `other_motions`, a blob that fits
-        poorly is registered from other motions too (`_other_motions`), and the best kept."""
+        against the detection `threshold` (levels). The pixels of `apart` (uint8 (H, W), if
+        given) are left out of the rings. With `other_motions`, a blob that fits poorly is
+        registered from other motions too (`_other_motions`), and the best kept."""
         h, width = luma.shape
         na = area.size
         blob_of_area, ring, blob_of_ring, blobs = self._blobs(area, (h, width), scale)
+        short = None
+        if apart is not None:
+            keep = apart.flat[ring] == 0
+            # A ring mostly taken by other detections is too little picture to judge a fit.
+            short = (np.bincount(blob_of_ring[keep], minlength=blobs)
+                     < _RING_KEPT * np.bincount(blob_of_ring, minlength=blobs))
+            ring, blob_of_ring = ring[keep], blob_of_ring[keep]
         both = np.concatenate([area, ring])
         blob_of_both = np.concatenate([blob_of_area, blob_of_ring])
         ys, xs = np.divmod(both, width)
@@ -1021,6 +1109,8 @@ class DustOperator(Operator):
                         mx = np.where(pick, xs + tx[blob_of_both], mx).astype(np.float32)
                         my = np.where(pick, ys + ty[blob_of_both], my).astype(np.float32)
             maps.append((mx, my, bias))
+        if short is not None:
+            misfit[:, short] = np.inf
         return _Registration(blob_of_area, ring, blob_of_ring, blobs, maps, misfit)
 
     # --- fill -----------------------------------------------------------------------------
@@ -1233,6 +1323,9 @@ class DustOperator(Operator):
         motion = self._picture_motion(window, cur, offsets) if one_side else None
         found, tentative, candidates, disputed = self._detect(
             cur.luma, neighbours, threshold, window.scale, motion)
+        if one_side and found.size:
+            assert motion is not None
+            found = self._clear_of_edges(found, cur.luma, threshold, window.scale, motion)
         if tentative.size:
             assert motion is not None
             found = np.concatenate([found, self._confirmed(

@@ -376,3 +376,51 @@ def test_a_blotch_on_fine_panning_texture_is_filled_at_the_pictures_level() -> N
     canvas = texture(np.random.default_rng(7), W + 40, H, scale=0.5)
     clean = [np.ascontiguousarray(canvas[:, 6 * k:6 * k + W]) for k in range(5)]
     _assert_blotch_repaired(clean, (160, 90), (9, 8), 20, 0.8, (0.08, 0.07, 0.06))
+
+
+def _textured_plate(n: int, speed: int, blur: float) -> list[np.ndarray]:
+    """A textured plate (texture blurred by `blur` pixels) crossing a still, textured
+    picture at `speed` px/frame, its leading edge at x = 160 on the first frame. The flow
+    from a frame bleeds across the plate's edges, consistently, so at a shot's end the
+    strip of picture beside an edge moves with the plate, and the neighbours show the
+    plate there."""
+    background = moving_scene(1, W, H, seed=8, motion="none")[0]
+    rng = np.random.default_rng(1)
+    grain = cv2.GaussianBlur(rng.standard_normal((100, 120)).astype(np.float32), (0, 0), blur)
+    plate = (0.5 + 0.12 * grain)[..., None] * np.float32([0.5, 0.4, 0.9])
+    frames = []
+    for k in range(n):
+        f = background.copy()
+        f[40:140, 40 + speed * k:160 + speed * k] = plate
+        frames.append(f)
+    return frames
+
+
+@pytest.mark.parametrize("speed", [14, 26])
+def test_a_fast_objects_edges_are_left_alone_at_a_shots_ends(speed: int) -> None:
+    """At a shot's first and last frames the strips about to be covered or just uncovered
+    by a fast textured plate are picture, not dirt: nothing is repainted."""
+    clean = _textured_plate(5, speed, 2.0)
+    outs, _ = run(create("dust"), clean)
+    for k, (out, ref) in enumerate(zip(outs, clean, strict=True)):
+        changed = float((np.abs(out - ref).max(axis=2) > 0.05).mean())
+        assert changed < 0.002, f"frame {k}: {changed:.2%} of the picture repainted"
+
+
+def test_dirt_just_behind_a_fast_objects_leading_edge_at_a_shots_first_frame_is_removed(
+) -> None:
+    """Dark specks 12 and 16 px inside the leading edge of a fast textured plate on a shot's
+    first frame: their detections join the strip the plate is about to cover, which the
+    neighbours cannot fit, yet the specks themselves are confirmed and filled, and the
+    strip is left alone."""
+    clean = _textured_plate(4, 14, 8.0)
+    frames = [f.copy() for f in clean]
+    spots = np.zeros((H, W), np.float32)
+    for x, y in ((142, 65), (138, 112)):
+        cv2.circle(spots, (x, y), 6, 1.0, -1)
+    frames[0] = frames[0] * (1 - spots[..., None]) + 0.08 * spots[..., None]
+    outs, _ = run(create("dust"), frames)
+    err = np.abs(outs[0] - clean[0]).max(axis=2)
+    on_spots = spots > 0
+    assert (err[on_spots] < 0.05).mean() > 0.95, f"only {(err[on_spots] < 0.05).mean():.0%}"
+    assert (err[~on_spots] > 0.05).mean() < 0.002
