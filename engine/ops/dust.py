@@ -489,16 +489,23 @@ def _other_motions(
     return take, move_x, move_y, best.astype(np.float32)
 
 
+def _blob_range(values: np.ndarray, blob: np.ndarray, blobs: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and smallest of `values` over each blob (`blob` gives each value's blob,
+    0..blobs-1): -inf and +inf for a blob without values."""
+    top = np.full(blobs, -np.inf, np.float32)
+    bottom = np.full(blobs, np.inf, np.float32)
+    np.maximum.at(top, blob, values)
+    np.minimum.at(bottom, blob, values)
+    return top, bottom
+
+
 def _beyond_ring(luma: np.ndarray, idx: np.ndarray, blob: np.ndarray, ring: np.ndarray,
                  blob_of_ring: np.ndarray, blobs: int) -> np.ndarray:
     """How far (levels) `luma` at the flat indices `idx` lies outside the range of its
     blob's ring (`blob` gives each one's blob; `ring`, flat, their rings' pixels, with
     `blob_of_ring` theirs); negative inside the range."""
-    values = luma.flat[ring]
-    top = np.full(blobs, -np.inf, np.float32)
-    bottom = np.full(blobs, np.inf, np.float32)
-    np.maximum.at(top, blob_of_ring, values)
-    np.minimum.at(bottom, blob_of_ring, values)
+    top, bottom = _blob_range(luma.flat[ring], blob_of_ring, blobs)
     here = luma.flat[idx]
     return np.maximum(here - top[blob], bottom[blob] - here)
 
@@ -1020,7 +1027,9 @@ class DustOperator(Operator):
         show the object there. Such a strip looks like the background beside it, where
         dirt is a spot of its own. So of a detection whose ring of picture spans two motions
         (an edge), only the cores that stand out from that ring by `_EDGE_STAND_OUT` of the
-        `threshold` (levels) are kept (`_cores`).
+        `threshold` (levels) are kept (`_cores`). Sending such detections to `_confirmed`
+        instead, which also asks every neighbour to fit the ring, lost real dirt beside
+        motion (bunny's dust repaired 95.4 -> 94.6 % in the quality benchmark's diagnosis).
         """
         solid = np.zeros(luma.shape, np.uint8)
         solid.flat[found] = 1
@@ -1029,10 +1038,7 @@ class DustOperator(Operator):
         vx, vy = motion.velocity(ring, luma.shape[1])
         spread = np.zeros(blobs, np.float32)
         for v in (vx, vy):
-            top = np.full(blobs, -np.inf, np.float32)
-            bottom = np.full(blobs, np.inf, np.float32)
-            np.maximum.at(top, blob_of_ring, v)
-            np.minimum.at(bottom, blob_of_ring, v)
+            top, bottom = _blob_range(v, blob_of_ring, blobs)
             spread += np.where(np.isfinite(top), top - bottom, 0.0) ** 2
         on_edge = np.sqrt(spread) > _EDGE_SPREAD * scale
         blob = blob_of_area[np.searchsorted(area, found)]
