@@ -10,9 +10,11 @@ like a scan proxy. It then exports it with the `film` preset exactly as the CLI 
 (`engine.render.render` of a one-shot plan, thread settings from
 `engine.runtime.configure_threads`) to each output type (.mov = ProRes 422 HQ, .mkv =
 FFV1) and prints frames per second of the whole export (wall clock, first frame to the
-renamed file) with the time per frame and the cores kept busy (CPU time of all threads over
-wall time). `--profile` also prints the 25 most expensive
-functions (cProfile, cumulative) of the first export.
+renamed file) with the time per frame, the cores kept busy (CPU time of all threads over
+wall time) and the process's peak resident memory during that export (Linux; reset before
+each export, so a later export's figure includes what the allocator kept from the earlier
+ones). `--profile` also prints the 25 most expensive functions (cProfile, cumulative) of the
+first export.
 
 Targets on the 2-core development CPU: ≥ 4 fps at 720p, ≥ 1.5 fps at 1080p. The machine
 is shared: report the load (`uptime`) beside the figures.
@@ -31,6 +33,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from benchmarks.memory import peak_rss_mib, reset_peak_rss
 
 FPS = Fraction(24)
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -64,9 +68,10 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> Path:
     return path
 
 
-def export_times(clip: Path, output: Path, profile: bool = False) -> tuple[float, float, int]:
+def export_times(clip: Path, output: Path, profile: bool = False
+                 ) -> tuple[float, float, int, float]:
     """Wall-clock and CPU seconds (all threads) to export `clip` with the film preset to
-    `output`, and the frame count."""
+    `output`, the frame count, and the peak resident memory meanwhile (MiB)."""
     from engine import presets
     from engine.media import probe
     from engine.pipeline import ShotPlan
@@ -77,6 +82,7 @@ def export_times(clip: Path, output: Path, profile: bool = False) -> tuple[float
     job = RenderJob(source=clip, output=output, plan=ShotPlan.single(count, recipe),
                     audio=False)
     profiler = cProfile.Profile() if profile else None
+    reset_peak_rss()
     cpu = time.process_time()
     start = time.perf_counter()
     if profiler is not None:
@@ -89,7 +95,7 @@ def export_times(clip: Path, output: Path, profile: bool = False) -> tuple[float
     cpu = time.process_time() - cpu
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return seconds, cpu, count
+    return seconds, cpu, count, peak_rss_mib()
 
 
 def load() -> str:
@@ -121,19 +127,21 @@ def main(argv: list[str] | None = None) -> None:
         clip = make_clip(folder / f"film_{size}_{args.frames}f.mp4", width, height, args.frames)
         for ext in args.outputs.split(","):
             with tempfile.TemporaryDirectory(prefix="nitrate-film-") as tmp:
-                seconds, cpu, count = export_times(clip, Path(tmp) / f"out{ext}", profile)
+                seconds, cpu, count, peak = export_times(clip, Path(tmp) / f"out{ext}", profile)
             profile = False
             fps = count / seconds
-            rows.append((size, ext, count, seconds, fps, cpu / seconds, TARGETS[size]))
+            rows.append((size, ext, count, seconds, fps, cpu / seconds, peak, TARGETS[size]))
             print(f"{size} -> {ext}: {fps:.2f} fps ({seconds:.1f} s)", flush=True)
     print(f"\nfilm preset export, H.264 source, cv2 threads {cv2.getNumThreads()}, "
           f"load average {load()}")
-    print("| size | output | frames | seconds | fps | ms/frame | cores busy | target |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for size, ext, count, seconds, fps, busy, target in rows:
+    print("| size | output | frames | seconds | fps | ms/frame | cores busy | peak RSS MiB "
+          "| target |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size, ext, count, seconds, fps, busy, peak, target in rows:
         verdict = "met" if fps >= target else "**not met**"
         print(f"| {size} | {ext} | {count} | {seconds:.1f} | {fps:.2f} | "
-              f"{1000 * seconds / count:.0f} | {busy:.2f} | ≥ {target:g} fps: {verdict} |")
+              f"{1000 * seconds / count:.0f} | {busy:.2f} | {peak:.0f} | "
+              f"≥ {target:g} fps: {verdict} |")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from benchmarks.memory import peak_rss_mib
 from engine.media import Writer, open_reader, output_format_for
 from engine.media.reader import DECODER_THREADS, VideoReader
 from engine.media.writer import ENCODER_THREADS
@@ -231,18 +232,6 @@ def memory_child(count: int, out: str) -> None:
         for i in range(count):
             writer.write(frames[i % len(frames)])
     print(peak_rss_mib())
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory in MiB. VmHWM, not ru_maxrss: ru_maxrss keeps
-    the parent's peak across fork + exec, which would hide the child's own figure."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def bench_memory(tmp: Path, small: int, large: int) -> dict[str, float]:
