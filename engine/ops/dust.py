@@ -1043,6 +1043,8 @@ class DustOperator(Operator):
         on_edge = np.sqrt(spread) > _EDGE_SPREAD * scale
         blob = blob_of_area[np.searchsorted(area, found)]
         edge = on_edge[blob]
+        if not edge.any():
+            return found
         beyond = _beyond_ring(luma, found[edge], blob[edge], ring, blob_of_ring, blobs)
         cores = self._cores(found[edge], beyond > threshold * _EDGE_STAND_OUT, luma.shape, scale)
         return np.union1d(found[~edge], cores)
