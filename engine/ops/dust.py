@@ -53,10 +53,13 @@ where it fits the ring closely and clearly better.
 A neighbour that fits that ring clearly worse than the best shows other picture there (an
 occlusion) and is not used; one is used where its compensation is trusted, where it agrees
 with another, or where it fits the ring closely, and inside a defect, failing those, any
-fitting neighbour without the dirt. Ring pixels that differ in colour from every fitting
-neighbour by the threshold, while those agree, are dirt the luma test missed (a soft rim,
-dirt that matches the picture's luma but not its colour) and are replaced too (not at a
-shot's end, where the neighbours' agreement proves little). Only where no neighbour is
+fitting neighbour without the dirt. Where the two neighbours disagree and one lies beyond
+the range of the picture around the defect while the other lies within it, the first
+carries dirt of its own there (two specks that happen to overlap) and is not used. Ring
+pixels that differ in colour from every fitting neighbour by the threshold, while those
+agree, are dirt the luma test missed (a soft rim, dirt that matches the picture's luma but
+not its colour) and are replaced too (not at a shot's end, where the neighbours' agreement
+proves little). Only where no neighbour is
 usable is the hole inpainted spatially, with grain-like noise matched to the surrounding
 noise level.
 
@@ -157,6 +160,8 @@ _RIDGE = 1e-5
 # Ring residuals are clipped to this (levels) so that other dirt or an occlusion in the
 # ring does not drag the registration or dominate its misfit.
 _RESIDUAL_CLIP = 0.1
+# A neighbour's own dirt is dropped from a fill with a pixel around it (its soft rim).
+_RIM_KERNEL = np.ones((3, 3), np.uint8)
 # Fills from two neighbours weigh each by its ring misfit plus this share of the detection
 # threshold (so that two close fits count about equally), inverse squared.
 _FIT_FLOOR = 0.05
@@ -1193,6 +1198,9 @@ class DustOperator(Operator):
             primary[k] = clean[k] & ((nb.trust_at(area, width) == 2) | agree
                                      | well[k, blob_of_area])
         use = np.where(primary.any(axis=0)[None, :], primary, clean & on_solid[None, :])
+        if len(neighbours) == 2:
+            use &= ~self._foreign_dirt(values[:, :na], use, area, luma, ring, blob_of_area,
+                                       blob_of_ring, reg.blobs, threshold)
 
         # The ring's stray dirt: outside every fitting neighbour, which agree there. Where
         # none fits the ring even roughly, the picture around the blob changes (an edge
@@ -1239,6 +1247,37 @@ class DustOperator(Operator):
             hole.flat[hole_idx] = 1
             self._inpaint(out, hole, index)
         return out, area[ok | on_solid]
+
+    @staticmethod
+    def _foreign_dirt(values: np.ndarray, use: np.ndarray, area: np.ndarray, luma: np.ndarray,
+                      ring: np.ndarray, blob_of_area: np.ndarray, blob_of_ring: np.ndarray,
+                      blobs: int, threshold: float) -> np.ndarray:
+        """Where each of two neighbours carries dirt of its own into a blob: (2, area) bool.
+
+        `values` (2, area, 3) are the neighbours' compensated colours on the blob pixels
+        `area` (flat indices of the current frame's `luma`), `use` where each would be
+        used. Where the two disagree by more than the threshold (levels), one shows
+        something the other does not. When one lies beyond the range of the picture around
+        the blob (its ring in the current frame) by the threshold and the other within
+        half of it, the first holds a defect of its own: dust does not repeat on the next
+        frame, and a dark speck must not replace a white one. Its soft rim, a pixel
+        around, goes with it.
+        """
+        top, bottom = _blob_range(luma.flat[ring], blob_of_ring, blobs)
+        v = values @ LUMA_WEIGHTS
+        beyond = np.maximum(v - top[blob_of_area], bottom[blob_of_area] - v)
+        both = use[0] & use[1]
+        apart = both & (np.abs(v[0] - v[1]) > threshold)
+        inside = beyond <= threshold * _LOW_FRACTION
+        foreign = np.stack([apart & (beyond[0] > threshold) & inside[1],
+                            apart & (beyond[1] > threshold) & inside[0]])
+        if foreign.any():
+            mask = np.zeros(luma.shape, np.uint8)
+            for k in (0, 1):
+                mask.flat[area] = foreign[k]
+                near = cv2.dilate(mask, _RIM_KERNEL).flat[area] > 0
+                foreign[k] |= near & both & ~foreign[1 - k]
+        return foreign
 
     @staticmethod
     def _blobs(area: np.ndarray, shape: tuple[int, int], scale: float

@@ -424,3 +424,24 @@ def test_dirt_just_behind_a_fast_objects_leading_edge_at_a_shots_first_frame_is_
     strip is left alone."""
     _assert_first_frame_specks_repaired(_textured_plate(4, 14, 8.0),
                                         ((142, 65, 6), (138, 112, 6)), 0.95)
+
+
+def test_a_neighbours_own_dirt_is_not_copied_into_a_fill() -> None:
+    """A white blotch on frame 2 and, by chance, a dark speck on frame 3 under part of it
+    (dust never repeats, but on a dusty reel two specks often overlap). Frame 3's speck
+    lies outside frame 2's white, so it looks like picture to the fill; copied in, a dark
+    speck would replace the white one. Only frame 1 shows the picture there."""
+    clean = moving_scene(5, W, H, seed=3, motion="pan")
+    frames = [f.copy() for f in clean]
+    white = np.zeros((H, W), np.float32)
+    cv2.ellipse(white, (160, 90), (11, 9), 30, 0, 360, 1.0, -1)
+    white = cv2.GaussianBlur(white, (0, 0), 0.8)
+    dark = np.zeros((H, W), np.float32)
+    cv2.circle(dark, (163, 88), 6, 1.0, -1)
+    dark = cv2.GaussianBlur(dark, (0, 0), 0.8)
+    frames[2] = frames[2] * (1 - white[..., None]) + np.float32(0.95) * white[..., None]
+    frames[3] = frames[3] * (1 - dark[..., None]) + np.float32(0.05) * dark[..., None]
+    outs, _ = run(create("dust"), frames)
+    err = np.abs(outs[2] - clean[2]).max(axis=2)[white > 0.5]
+    assert (err < 0.05).mean() > 0.95, f"only {(err < 0.05).mean():.0%} of the blotch repaired"
+    assert err.max() < 0.15, f"a fill is off by {err.max():.2f} levels (the neighbour's speck)"
