@@ -57,11 +57,12 @@ fitting neighbour without the dirt. Where the two neighbours disagree and one li
 the range of the picture around the defect while the other lies within it, the first
 carries dirt of its own there (two specks that happen to overlap) and is not used. Ring
 pixels that differ in colour from every fitting neighbour by the threshold, while those
-agree, are dirt the luma test missed (a soft rim, dirt that matches the picture's luma but
-not its colour) and are replaced too (not at a shot's end, where the neighbours' agreement
-proves little). Only where no neighbour is
-usable is the hole inpainted spatially, with grain-like noise matched to the surrounding
-noise level.
+agree, are dirt the luma test missed and are replaced too: a soft rim, within a few pixels
+of the defect (farther out, a fine line the scan holds sharper on this frame than on its
+neighbours differs the same way), or dirt that matches the picture's luma but not its
+colour. Not at a shot's end, where the neighbours' agreement proves little. Only where no
+neighbour is usable is the hole inpainted spatially, with grain-like noise matched to the
+surrounding noise level.
 
 At a shot's first (last) frame the two following (preceding) frames stand in for the missing
 side, fetched through `Window.fetch`, so the ends of a shot are cleaned too.
@@ -137,6 +138,11 @@ _GRAIN_SIGMA = 0.7
 # defect: the motion measured between the neighbours is only good to a pixel or so, while
 # fine texture copied a pixel off is visibly wrong.
 _RING = 6
+# A ring pixel is taken for the defect's stray dirt (a soft rim the luma test missed) only
+# this close (source pixels) to the grown defect. Farther out, what differs from two
+# agreeing neighbours is mostly picture: a fine line drawn sharper on this frame than on
+# its neighbours (the scan's sub-pixel phase), which must not be repainted softer.
+_STRAY_REACH = 3
 # At a shot's end, a detection whose ring's picture motion spreads by more than this
 # (source pixels per frame) lies on an object's edge, and must stand out from that ring by
 # this share of the threshold (`_clear_of_edges`).
@@ -1156,8 +1162,9 @@ class DustOperator(Operator):
         better source than a spatial fill (it has the picture's texture); the rim around a
         defect, failing those, is left as it is. Ring pixels that differ in colour from
         every fitting neighbour by the threshold, while those agree, are the part of the
-        dirt that the luma test missed (a soft edge, dirt that matches the picture's luma
-        but not its colour) and are replaced too, except at a shot's end.
+        dirt that the luma test missed (a soft edge within `_STRAY_REACH` of the defect,
+        dirt that matches the picture's luma but not its colour) and are replaced too,
+        except at a shot's end.
         """
         h, width = luma.shape
         na = area.size
@@ -1219,6 +1226,18 @@ class DustOperator(Operator):
             # At a shot's end the neighbours lie on one side and agree on whatever changes
             # after (or before) the current frame: their agreement is no evidence there.
             stray[:] = False
+        if stray.any():
+            grown = np.zeros(luma.shape, np.uint8)
+            grown.flat[area] = 1
+            r = max(1, round(_STRAY_REACH * scale))
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+            near = cv2.dilate(grown, kernel).flat[ring] > 0
+            # Dirt that matches the picture's luma differs in colour only, and may reach
+            # across the ring: that the luma test did not see it proves nothing there.
+            luma_off = np.abs(ring_values @ LUMA_WEIGHTS - luma.flat[ring][None])
+            colour_only = (np.where(fit_ring, luma_off, np.inf).min(axis=0)
+                           <= threshold * _LOW_FRACTION)
+            stray &= near | colour_only
         area = np.concatenate([area, ring[stray]])
         values = np.concatenate([values[:, :na], ring_values[:, stray]], axis=1)
         use = np.concatenate([use, fit_ring[:, stray]], axis=1)

@@ -445,3 +445,30 @@ def test_a_neighbours_own_dirt_is_not_copied_into_a_fill() -> None:
     err = np.abs(outs[2] - clean[2]).max(axis=2)[white > 0.5]
     assert (err < 0.05).mean() > 0.95, f"only {(err < 0.05).mean():.0%} of the blotch repaired"
     assert err.max() < 0.15, f"a fill is off by {err.max():.2f} levels (the neighbour's speck)"
+
+
+def test_a_fine_line_beside_a_speck_is_not_repainted_beyond_its_rim() -> None:
+    """A speck on a fine line that this frame holds sharper than its neighbours (the scan's
+    sub-pixel phase): around the speck the neighbours agree with each other and not with
+    the line, as they would on a soft rim of dirt. Only what lies within a few pixels of
+    the speck may be taken for its rim; the line farther along stays as scanned."""
+    base = texture(np.random.default_rng(2), W, H, scale=1.0) * 0.3 + 0.35
+    frames = []
+    for k in range(5):
+        f = base.copy()
+        if k == 2:
+            f[90] += 0.2
+        else:
+            f[90:92] += 0.1  # the same line, half a pixel lower and softer
+        frames.append(f)
+    speck = np.zeros((H, W), np.float32)
+    cv2.circle(speck, (160, 90), 5, 1.0, -1)
+    speck = cv2.GaussianBlur(speck, (0, 0), 0.8)
+    scanned = frames[2] * (1 - speck[..., None]) + np.float32(0.05) * speck[..., None]
+    frames[2] = scanned
+    outs, _ = run(create("dust"), frames)
+    assert np.abs(outs[2] - scanned).max(axis=2)[speck > 0.5].min() > 0.2  # speck removed
+    # Radius 5, grown 2 px, a rim of 3 px and a pixel of blur: 11 px from the centre.
+    far = np.abs(np.arange(W) - 160) >= 11
+    changed = np.abs(outs[2] - scanned).max(axis=2)[89:93, far] > 0.02
+    assert not changed.any(), f"{int(changed.sum())} line pixels repainted far from the speck"
