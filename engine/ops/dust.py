@@ -15,7 +15,9 @@ repairing real picture content:
   door swinging past, soft upscaled footage) a loose registration still agrees, so the
   dirt on it is found. Forward-backward flow consistency is no hard gate for that reason;
 - near a motion boundary (where the flow changes within a few pixels and is smoothed across
-  the edge) a pixel must lie outside each neighbour's range over the flow's possible error;
+  the edge) a pixel must lie outside each neighbour's range over the flow's possible error,
+  and one that a neighbour shows along the camera's own motion (the frame's dominant one)
+  is picture about to be covered or just uncovered, never dirt;
 - at a shot's end, where every neighbour lies on one side and shares any occlusion, a
   detection needs consistent motion: flow to every neighbour that passes the
   forward-backward test, or (away from motion boundaries) flow to the nearest neighbour
@@ -251,6 +253,8 @@ class _Neighbour:
     factor: float           # flow resolution / full resolution
     flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
     source_luma: np.ndarray  # float32 (H, W): the neighbour's own luma, not compensated
+    dominant: tuple[float, float]  # the frame's dominant motion to it (the camera's, on most
+                                   # shots): the median flow (full-resolution pixels)
 
     def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
         """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
@@ -471,9 +475,7 @@ def _other_motions(
     take = np.zeros(blobs, bool)
     move_x = np.zeros(blobs, np.float32)
     move_y = np.zeros(blobs, np.float32)
-    # The dominant motion (the camera's, on most shots): the median flow to the neighbour,
-    # on a sparse grid of the frame (full-resolution pixels).
-    dominant = np.median(nb.flow[::4, ::4].reshape(-1, 2), axis=0) / nb.factor
+    dominant = nb.dominant
     candidates = [
         (_blob_median(nb.map_x.flat[ring] - xs, blob, blobs),
          _blob_median(nb.map_y.flat[ring] - ys, blob, blobs)),
@@ -519,6 +521,34 @@ def _beyond_ring(luma: np.ndarray, idx: np.ndarray, blob: np.ndarray, ring: np.n
     top, bottom = _blob_range(luma.flat[ring], blob_of_ring, blobs)
     here = luma.flat[idx]
     return np.maximum(here - top[blob], bottom[blob] - here)
+
+
+def _camera_explains(neighbours: list[_Neighbour], idx: np.ndarray, here: np.ndarray,
+                     width: int, margin: float) -> np.ndarray:
+    """Whether the luma `here` (levels) at the flat indices `idx` lies within `margin` of
+    some neighbour's 3x3 range when that neighbour is sampled along its dominant motion
+    (the camera's) rather than along the flow.
+
+    Beside a fast object the flow carries the object's motion into the picture around it,
+    so both neighbours are sampled off the mark, may agree by chance, and the current pixel
+    stands out from both: picture about to be covered looks like a spike. One neighbour
+    still shows it where the camera moved it; dirt is in neither.
+    """
+    ys, xs = np.divmod(idx, width)
+    xs, ys = xs.astype(np.float32), ys.astype(np.float32)
+    steps = np.float32([-1.0, 0.0, 1.0])
+    explained = np.zeros(idx.size, bool)
+    for nb in neighbours:
+        # The nine points of the 3x3 neighbourhood around each moved pixel, in one pass.
+        px = (xs[None, None, :] + np.float32(nb.dominant[0]) + steps[None, :, None]
+              + np.zeros((3, 1, 1), np.float32))
+        py = (ys[None, None, :] + np.float32(nb.dominant[1]) + steps[:, None, None]
+              + np.zeros((1, 3, 1), np.float32))
+        values = _sample(nb.source_luma, px.ravel(), py.ravel()).reshape(9, idx.size)
+        values += nb.bias_at(idx, width)  # the level offset (flicker) between the frames
+        explained |= ((here >= values.min(axis=0) - margin)
+                      & (here <= values.max(axis=0) + margin))
+    return explained
 
 
 def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
@@ -751,8 +781,11 @@ class DustOperator(Operator):
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         hi, lo = _local_range(luma)
+        # The median flow on a sparse grid of the frame.
+        dx, dy = np.median(forward[::4, ::4].reshape(-1, 2), axis=0) / factor
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
-                          background, wide_hi, wide_lo, factor, forward, other.luma)
+                          background, wide_hi, wide_lo, factor, forward, other.luma,
+                          (float(dx), float(dy)))
 
     # --- detection --------------------------------------------------------------------------
 
@@ -852,6 +885,18 @@ class DustOperator(Operator):
         own = loose.flat[idx] > _OWN_CONTRAST * contrast
         seeds = (strict > threshold) & agree & (
             (strict > _OWN_CONTRAST * contrast) | (strict > threshold * _CERTAIN))
+        # Near a motion boundary, what a neighbour shows where the camera moved it is
+        # picture (about to be covered, or just uncovered), neither a seed nor a pixel
+        # that joins a detection.
+        boundary = np.zeros(idx.size, bool)
+        for nb in neighbours:
+            boundary |= nb.trust_at(idx, w) == 0
+        if boundary.any():
+            at = np.flatnonzero(boundary)
+            at = at[_camera_explains(neighbours, idx[at], here[at], w,
+                                     threshold * _LOW_FRACTION)]
+            seeds[at] = False
+            own[at] = False
         candidates, disputed = idx, idx[~agree]
         if not seeds.any():
             return idx[:0], idx[:0], candidates, disputed
