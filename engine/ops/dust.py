@@ -117,6 +117,9 @@ _BOUNDARY_RADIUS = 8
 # Near a motion boundary the current pixel must lie outside a neighbour's range over this
 # reach (flow pixels, each side): how far a flow smoothed across the boundary may be off.
 _REACH = 4
+# Within this many flow pixels of the frame's edge, picture enters and leaves the frame
+# (an object moving in covers what was there), as beside a motion boundary.
+_ENTRY_BAND = 16
 # Spikes this many thresholds strong skip that test (no resampled line is that far off).
 _CERTAIN = 2.0
 # The neighbours may disagree with each other by at most this share of how far the current
@@ -885,10 +888,12 @@ class DustOperator(Operator):
         own = loose.flat[idx] > _OWN_CONTRAST * contrast
         seeds = (strict > threshold) & agree & (
             (strict > _OWN_CONTRAST * contrast) | (strict > threshold * _CERTAIN))
-        # Near a motion boundary, what a neighbour shows where the camera moved it is
-        # picture (about to be covered, or just uncovered), neither a seed nor a pixel
-        # that joins a detection.
-        boundary = np.zeros(idx.size, bool)
+        # Near a motion boundary, and near the frame's edge where picture enters and leaves
+        # (the flow cannot see where from), what a neighbour shows where the camera moved
+        # it is picture (about to be covered, or just uncovered), neither a seed nor a
+        # pixel that joins a detection.
+        band = int(np.ceil(_ENTRY_BAND / neighbours[0].factor))
+        boundary = (xs < band) | (ys < band) | (xs >= w - band) | (ys >= h - band)
         for nb in neighbours:
             boundary |= nb.trust_at(idx, w) == 0
         if boundary.any():

@@ -474,16 +474,18 @@ def test_a_fine_line_beside_a_speck_is_not_repainted_beyond_its_rim() -> None:
     assert not changed.any(), f"{int(changed.sum())} line pixels repainted far from the speck"
 
 
-def test_picture_beside_a_fast_object_is_not_taken_for_dirt() -> None:
-    """Dusty 640x360 footage with objects crossing at up to 16 px/frame. Beside an object
-    the flow carries the object's motion into the picture about to be covered, both
-    neighbours are sampled off the mark, and that picture stands out from them like dirt;
-    where one neighbour shows it along the camera's own motion it is left alone. (Without
-    that test 0.04 % of the undamaged picture was repainted here, in clumps beside the
-    objects' edges, wherever dirt lay nearby.)"""
+@pytest.mark.parametrize("seed, most", [(1, 0.0003), (6, 0.00045)])
+def test_picture_beside_a_fast_object_is_not_taken_for_dirt(seed: int, most: float) -> None:
+    """Dusty 640x360 footage with objects crossing at up to 16 px/frame, in and out of the
+    frame. Beside an object (and at the frame's edge, where one enters) the flow carries
+    the object's motion into the picture about to be covered, both neighbours are sampled
+    off the mark, and that picture stands out from them like dirt; where one neighbour
+    shows it along the camera's own motion it is left alone. Without that test 0.038 %
+    (seed 1) and 0.060 % (seed 6) of the undamaged picture was repainted, in clumps beside
+    the objects' edges wherever dirt lay nearby; with it 0.019 % and 0.031 %."""
     w, h, n = 640, 360, 9
-    clean = moving_scene(n, w, h, seed=1)
-    damaged = apply_damage(clean, DamageSpec(dust=60, seed=1))
+    clean = moving_scene(n, w, h, seed=seed)
+    damaged = apply_damage(clean, DamageSpec(dust=60, seed=seed))
     outs, _ = run(create("dust"), damaged.frames)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     changed = undamaged = 0
@@ -491,4 +493,4 @@ def test_picture_beside_a_fast_object_is_not_taken_for_dirt() -> None:
         away = cv2.dilate(dust.astype(np.uint8), kernel) == 0
         changed += int(((np.abs(out - frame).max(axis=2) > 0.05) & away).sum())
         undamaged += int(away.sum())
-    assert changed / undamaged < 0.0003, f"{changed / undamaged:.3%} of the picture repainted"
+    assert changed / undamaged < most, f"{changed / undamaged:.3%} of the picture repainted"
