@@ -117,6 +117,9 @@ _BOUNDARY_RADIUS = 8
 # Near a motion boundary the current pixel must lie outside a neighbour's range over this
 # reach (flow pixels, each side): how far a flow smoothed across the boundary may be off.
 _REACH = 4
+# Candidates this many thresholds beyond both neighbours are not tested against the
+# camera's motion (`_camera_explains`): picture about to be covered stands out by less.
+_CAMERA_CERTAIN = 4.0
 # Within this many flow pixels of the frame's edge, picture enters and leaves the frame
 # (an object moving in covers what was there), as beside a motion boundary.
 _ENTRY_BAND = 16
@@ -148,6 +151,9 @@ _RING = 6
 # agreeing neighbours is mostly picture: a fine line drawn sharper on this frame than on
 # its neighbours (the scan's sub-pixel phase), which must not be repainted softer.
 _STRAY_REACH = 3
+# ...except around a blotch larger than this (source pixels, about 50 x 40), whose whole
+# ring is open to it.
+_LARGE_BLOTCH = 2000
 # At a shot's end, a detection whose ring's picture motion spreads by more than this
 # (source pixels per frame) lies on an object's edge, and must stand out from that ring by
 # this share of the threshold (`_clear_of_edges`).
@@ -896,6 +902,9 @@ class DustOperator(Operator):
         boundary = (xs < band) | (ys < band) | (xs >= w - band) | (ys >= h - band)
         for nb in neighbours:
             boundary |= nb.trust_at(idx, w) == 0
+        # A spike far beyond both neighbours is dirt whatever a neighbour shows along the
+        # camera's motion (a white blotch over a dark coat may meet a white page there).
+        boundary &= loose.flat[idx] <= np.float32(threshold * _CAMERA_CERTAIN)
         if boundary.any():
             at = np.flatnonzero(boundary)
             at = at[_camera_explains(neighbours, idx[at], here[at], w,
@@ -1282,6 +1291,10 @@ class DustOperator(Operator):
             r = max(1, round(_STRAY_REACH * scale))
             kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
             near = cv2.dilate(grown, kernel).flat[ring] > 0
+            # A large blotch has a wide soft edge and parts the luma test missed (where
+            # the picture under it was as bright): its whole ring is open.
+            size = np.bincount(blob_of_area, minlength=reg.blobs)
+            near |= size[blob_of_ring] > _LARGE_BLOTCH * scale * scale
             # Dirt that matches the picture's luma differs in colour only, and may reach
             # across the ring: that the luma test did not see it proves nothing there.
             luma_off = np.abs(ring_values @ LUMA_WEIGHTS - luma.flat[ring][None])
