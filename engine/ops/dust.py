@@ -72,6 +72,7 @@ side, fetched through `Window.fetch`, so the ends of a shot are cleaned too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -560,6 +561,23 @@ def _camera_explains(neighbours: list[_Neighbour], idx: np.ndarray, here: np.nda
     return explained
 
 
+def _on_motion_edge(motion: _Motion, idx: np.ndarray, width: int, scale: float
+                    ) -> np.ndarray:
+    """Whether the picture's `motion` spreads by more than `_EDGE_SPREAD` (source pixels
+    per frame, times `scale`) over the flow's boundary reach around each of the flat
+    indices `idx` (a frame `width` pixels wide): an object's edge."""
+    reach = int(round(_BOUNDARY_RADIUS / motion.factor))
+    vx, vy = motion.velocity(idx, width)
+    ys, xs = np.divmod(idx, width)
+    height = int(motion.flow.shape[0] / motion.factor + 0.5)
+    spread = np.zeros(idx.size, np.float32)
+    for dx, dy in ((reach, 0), (-reach, 0), (0, reach), (0, -reach)):
+        moved = (np.clip(ys + dy, 0, height - 1) * width + np.clip(xs + dx, 0, width - 1))
+        ox, oy = motion.velocity(moved, width)
+        spread = np.maximum(spread, np.hypot(ox - vx, oy - vy))
+    return spread > _EDGE_SPREAD * scale
+
+
 def _vote(excess: list[np.ndarray], offsets: list[int]) -> np.ndarray:
     """How far (levels) the current pixel lies outside the neighbours' ranges, as agreed.
 
@@ -815,7 +833,7 @@ class DustOperator(Operator):
 
     def _detect(
         self, luma: np.ndarray, neighbours: list[_Neighbour], threshold: float, scale: float,
-        motion: _Motion | None = None,
+        motion: _Motion | None = None, picture: Callable[[], _Motion] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Flat indices (ascending) of the defect pixels, of the detections to be
         confirmed, of all the candidates, and of those whose neighbours disagree (where the
@@ -824,9 +842,11 @@ class DustOperator(Operator):
         Candidates lie outside the neighbours' local ranges by half the threshold, trusted
         or not (a defect can upset the flow around itself). `motion` is given at a shot's
         end only, where all neighbours lie on one side: there a detection whose seeds all
-        lack consistent motion is returned apart, to be confirmed by `_confirmed`. Connected candidates are kept
-        when they hold a seed (outside every trusted neighbour's range by the threshold,
-        and by most of its own contrast) and are no longer than the largest defect size.
+        lack consistent motion is returned apart, to be confirmed by `_confirmed`.
+        Connected candidates are kept when they hold a seed (outside every trusted
+        neighbour's range by the threshold, and by most of its own contrast) and are no
+        longer than the largest defect size. `picture` gives the picture's motion measured
+        between the neighbours (asked for only where a candidate lies by a motion boundary).
         """
         offsets = [nb.offset for nb in neighbours]
         if len(neighbours) == 2:
@@ -898,10 +918,16 @@ class DustOperator(Operator):
         # (the flow cannot see where from), what a neighbour shows where the camera moved
         # it is picture (about to be covered, or just uncovered), neither a seed nor a
         # pixel that joins a detection.
+        # The boundary must be the picture's own (its motion between the neighbours spreads
+        # there): a large blotch drags the flow from its frame and makes one of its own.
         band = int(np.ceil(_ENTRY_BAND / neighbours[0].factor))
-        boundary = (xs < band) | (ys < band) | (xs >= w - band) | (ys >= h - band)
+        boundary = np.zeros(idx.size, bool)
         for nb in neighbours:
             boundary |= nb.trust_at(idx, w) == 0
+        if picture is not None and boundary.any():
+            at = np.flatnonzero(boundary)
+            boundary[at[~_on_motion_edge(picture(), idx[at], w, scale)]] = False
+        boundary |= (xs < band) | (ys < band) | (xs >= w - band) | (ys >= h - band)
         # A spike far beyond both neighbours is dirt whatever a neighbour shows along the
         # camera's motion (a white blotch over a dark coat may meet a white page there).
         boundary &= loose.flat[idx] <= np.float32(threshold * _CAMERA_CERTAIN)
@@ -1451,7 +1477,8 @@ class DustOperator(Operator):
         one_side = all(o > 0 for o in offsets) or all(o < 0 for o in offsets)
         motion = self._picture_motion(window, cur, offsets) if one_side else None
         found, tentative, candidates, disputed = self._detect(
-            cur.luma, neighbours, threshold, window.scale, motion)
+            cur.luma, neighbours, threshold, window.scale, motion,
+            picture=lambda: motion or self._picture_motion(window, cur, offsets))
         if one_side and found.size:
             assert motion is not None
             found = self._clear_of_edges(found, cur.luma, threshold, window.scale, motion)
