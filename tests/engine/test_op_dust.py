@@ -224,6 +224,12 @@ def test_invalid_parameters_are_refused_naming_the_operator(values, words) -> No
     assert message.startswith("dust:") and words in message and "\n" not in message
 
 
+def needs_scan(folder: str) -> pytest.MarkDecorator:
+    """Skip a test when the shared scan `folder` is not beside the repository."""
+    return pytest.mark.skipif(not (FOOTAGE / folder).is_dir(),
+                              reason="shared footage not available")
+
+
 def _scan(folder: str, first: int, count: int) -> list[np.ndarray]:
     frames = []
     for n in range(first, first + count):
@@ -233,8 +239,7 @@ def _scan(folder: str, first: int, count: int) -> list[np.ndarray]:
 
 
 @pytest.mark.footage
-@pytest.mark.skipif(not (FOOTAGE / "film_the_great_train_robbery").is_dir(),
-                    reason="shared footage not available")
+@needs_scan("film_the_great_train_robbery")
 def test_real_scan_is_cleaned_lightly() -> None:
     # A real 1903 scan: dirt is found, but only a small part of the picture is touched,
     # so moving people and the train are not eaten.
@@ -246,8 +251,7 @@ def test_real_scan_is_cleaned_lightly() -> None:
 
 
 @pytest.mark.footage
-@pytest.mark.skipif(not (FOOTAGE / "film_the_great_train_robbery").is_dir(),
-                    reason="shared footage not available")
+@needs_scan("film_the_great_train_robbery")
 def test_real_scan_large_hairy_blotch_is_removed() -> None:
     # File 00023 (0-based frame 22) carries a white clump of fibres about 110 x 170 px
     # over the right of the room, on that frame only.
@@ -497,8 +501,7 @@ def test_picture_beside_a_fast_object_is_not_taken_for_dirt(seed: int, most: flo
 
 
 @pytest.mark.footage
-@pytest.mark.skipif(not (FOOTAGE / "film_within_our_gates").is_dir(),
-                    reason="shared footage not available")
+@needs_scan("film_within_our_gates")
 def test_real_scan_huge_blotch_over_a_moving_figure_is_removed() -> None:
     # File 00125 (0-based frame 28) of the 1920 scan carries a white blotch about 150 x 60
     # px across the man at the desk, who moves; a white page lies on the desk below it.
