@@ -15,9 +15,12 @@ repairing real picture content:
   door swinging past, soft upscaled footage) a loose registration still agrees, so the
   dirt on it is found. Forward-backward flow consistency is no hard gate for that reason;
 - near a motion boundary (where the flow changes within a few pixels and is smoothed across
-  the edge) a pixel must lie outside each neighbour's range over the flow's possible error,
-  and one that a neighbour shows along the camera's own motion (the frame's dominant one)
-  is picture about to be covered or just uncovered, never dirt;
+  the edge) a pixel must lie outside each neighbour's range over the flow's possible error.
+  Beside an edge of the picture's own motion (measured between the neighbours: a large
+  blotch makes an edge of its own in the flow from its frame) and near the frame's edge,
+  where objects enter, a pixel that one neighbour shows along the camera's motion (the
+  frame's dominant one) is picture about to be covered or just uncovered, not dirt,
+  unless it lies far beyond both neighbours;
 - at a shot's end, where every neighbour lies on one side and shares any occlusion, a
   detection needs consistent motion: flow to every neighbour that passes the
   forward-backward test, or (away from motion boundaries) flow to the nearest neighbour
@@ -561,15 +564,15 @@ def _camera_explains(neighbours: list[_Neighbour], idx: np.ndarray, here: np.nda
     return explained
 
 
-def _on_motion_edge(motion: _Motion, idx: np.ndarray, width: int, scale: float
+def _on_motion_edge(motion: _Motion, idx: np.ndarray, shape: tuple[int, int], scale: float
                     ) -> np.ndarray:
     """Whether the picture's `motion` spreads by more than `_EDGE_SPREAD` (source pixels
     per frame, times `scale`) over the flow's boundary reach around each of the flat
-    indices `idx` (a frame `width` pixels wide): an object's edge."""
+    indices `idx` (of a frame of `shape`): an object's edge."""
+    height, width = shape
     reach = int(round(_BOUNDARY_RADIUS / motion.factor))
     vx, vy = motion.velocity(idx, width)
     ys, xs = np.divmod(idx, width)
-    height = int(motion.flow.shape[0] / motion.factor + 0.5)
     spread = np.zeros(idx.size, np.float32)
     for dx, dy in ((reach, 0), (-reach, 0), (0, reach), (0, -reach)):
         moved = (np.clip(ys + dy, 0, height - 1) * width + np.clip(xs + dx, 0, width - 1))
@@ -917,16 +920,16 @@ class DustOperator(Operator):
         # Near a motion boundary, and near the frame's edge where picture enters and leaves
         # (the flow cannot see where from), what a neighbour shows where the camera moved
         # it is picture (about to be covered, or just uncovered), neither a seed nor a
-        # pixel that joins a detection.
-        # The boundary must be the picture's own (its motion between the neighbours spreads
-        # there): a large blotch drags the flow from its frame and makes one of its own.
+        # pixel that joins a detection. The boundary must be the picture's own, where its
+        # motion between the neighbours spreads: a large blotch drags the flow from its
+        # frame and makes a boundary of its own.
         band = int(np.ceil(_ENTRY_BAND / neighbours[0].factor))
         boundary = np.zeros(idx.size, bool)
         for nb in neighbours:
             boundary |= nb.trust_at(idx, w) == 0
         if picture is not None and boundary.any():
             at = np.flatnonzero(boundary)
-            boundary[at[~_on_motion_edge(picture(), idx[at], w, scale)]] = False
+            boundary[at[~_on_motion_edge(picture(), idx[at], (h, w), scale)]] = False
         boundary |= (xs < band) | (ys < band) | (xs >= w - band) | (ys >= h - band)
         # A spike far beyond both neighbours is dirt whatever a neighbour shows along the
         # camera's motion (a white blotch over a dark coat may meet a white page there).
