@@ -77,6 +77,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -266,8 +267,14 @@ class _Neighbour:
     factor: float           # flow resolution / full resolution
     flow: np.ndarray        # float32 (h, w, 2): the flow to the neighbour (flow pixels)
     source_luma: np.ndarray  # float32 (H, W): the neighbour's own luma, not compensated
-    dominant: tuple[float, float]  # the frame's dominant motion to it (the camera's, on most
-                                   # shots): the median flow (full-resolution pixels)
+
+    @cached_property
+    def dominant(self) -> tuple[float, float]:
+        """The frame's dominant motion to the neighbour (the camera's, on most shots): the
+        median flow on a sparse grid of the frame (full-resolution pixels). Worked out
+        only where a test needs it."""
+        dx, dy = np.median(self.flow[::4, ::4].reshape(-1, 2), axis=0) / self.factor
+        return float(dx), float(dy)
 
     def small_index(self, idx: np.ndarray, width: int) -> np.ndarray:
         """Flat indices at flow resolution of the full-resolution flat indices `idx` of a
@@ -549,14 +556,13 @@ def _camera_explains(neighbours: list[_Neighbour], idx: np.ndarray, here: np.nda
     """
     ys, xs = np.divmod(idx, width)
     xs, ys = xs.astype(np.float32), ys.astype(np.float32)
-    steps = np.float32([-1.0, 0.0, 1.0])
+    # The nine points of the 3x3 neighbourhood around each moved pixel, sampled in one pass.
+    step_x, step_y = (g.reshape(9, 1) for g in np.meshgrid(*[np.float32([-1, 0, 1])] * 2))
     explained = np.zeros(idx.size, bool)
     for nb in neighbours:
-        # The nine points of the 3x3 neighbourhood around each moved pixel, in one pass.
-        px = (xs[None, None, :] + np.float32(nb.dominant[0]) + steps[None, :, None]
-              + np.zeros((3, 1, 1), np.float32))
-        py = (ys[None, None, :] + np.float32(nb.dominant[1]) + steps[:, None, None]
-              + np.zeros((1, 3, 1), np.float32))
+        dx, dy = nb.dominant
+        px = xs[None, :] + np.float32(dx) + step_x
+        py = ys[None, :] + np.float32(dy) + step_y
         values = _sample(nb.source_luma, px.ravel(), py.ravel()).reshape(9, idx.size)
         values += nb.bias_at(idx, width)  # the level offset (flicker) between the frames
         explained |= ((here >= values.min(axis=0) - margin)
@@ -811,11 +817,8 @@ class DustOperator(Operator):
             luma += cv2.resize(bias_grid, (w, h), interpolation=cv2.INTER_LINEAR)
         # The local 3x3 range absorbs sub-pixel misregistration of fine texture.
         hi, lo = _local_range(luma)
-        # The median flow on a sparse grid of the frame.
-        dx, dy = np.median(forward[::4, ::4].reshape(-1, 2), axis=0) / factor
         return _Neighbour(offset, frame, trusted, map_x, map_y, bias_small, luma, hi, lo,
-                          background, wide_hi, wide_lo, factor, forward, other.luma,
-                          (float(dx), float(dy)))
+                          background, wide_hi, wide_lo, factor, forward, other.luma)
 
     # --- detection --------------------------------------------------------------------------
 
