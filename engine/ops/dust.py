@@ -1083,7 +1083,12 @@ class DustOperator(Operator):
         `stand_out` False skips that last test: between neighbours on both sides in time, an
         occlusion makes them disagree, so their agreement already rules it out. `context`
         (flat indices) are other candidates, kept out of the ring where they lie near the
-        detection (the rest of a blotch the detection did not reach).
+        detection (the rest of a blotch the detection did not reach). Where that joins a
+        detection with candidates on a fast object beside it, no neighbour fits the joined
+        ring; each such detection is then judged on its own ring, the candidates left out of
+        it, and must stand out from it. A ring that fits poorly along the picture's motion
+        is registered from the camera's and its own flow too (`_other_motions`): beside a
+        fast object the picture's motion there is the object's.
 
         A blob that stands out but does not fit may be dirt joined to the band an object's
         edge covers or uncovers, which the neighbours cannot fit; what stands out in it is
@@ -1099,11 +1104,18 @@ class DustOperator(Operator):
             near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1,) * 2))
             mask.flat[context[near.flat[context] > 0]] = 1
         area = _flat_nonzero(self._grown(mask, scale)[1])
-        reg = self._registration(area, neighbours, luma, motion, scale, threshold, apart)
+        reg = self._registration(area, neighbours, luma, motion, scale, threshold, apart,
+                                 other_motions=True)
         fits = (reg.misfit <= threshold * _WELL_REGISTERED).all(axis=0)
         blob = reg.blob_of_area[np.searchsorted(area, tentative)]
         if not stand_out:
-            return tentative[fits[blob]]
+            confirmed = tentative[fits[blob]]
+            if context is not None:
+                unfit = tentative[~fits[blob]]
+                if unfit.size:
+                    confirmed = np.union1d(confirmed, self._confirmed(
+                        unfit, neighbours, luma, threshold, scale, motion, apart=mask))
+            return confirmed
         beyond = _beyond_ring(luma, tentative, blob, reg.ring, reg.blob_of_ring, reg.blobs)
         stands_out = np.zeros(reg.blobs, bool)
         stands_out[blob[beyond > threshold]] = True
