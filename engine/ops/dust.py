@@ -199,6 +199,9 @@ _WELL_REGISTERED = 0.35
 # A ring with dirt the luma test missed fits less well; it is searched for that dirt where a
 # neighbour's misfit is within this share of the detection threshold.
 _ROUGHLY_REGISTERED = 0.7
+# A blob whose ring no neighbour fits within this share of the detection threshold is not
+# filled (`_fill`): the picture around it changed between the frames.
+_NO_FIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -1267,7 +1270,8 @@ class DustOperator(Operator):
         every fitting neighbour by the threshold, while those agree, are the part of the
         dirt that the luma test missed (a soft edge within `_STRAY_REACH` of the defect,
         dirt that matches the picture's luma but not its colour) and are replaced too,
-        except at a shot's end.
+        except at a shot's end. A blob whose ring no neighbour fits within the threshold
+        (`_NO_FIT`) is left as it is.
         """
         h, width = luma.shape
         na = area.size
@@ -1312,6 +1316,15 @@ class DustOperator(Operator):
             use &= ~self._foreign_dirt(values[:, :na], use, area, luma, ring, blob_of_area,
                                        blob_of_ring, reg.blobs, threshold)
 
+        # Where no neighbour fits the picture around a blob even within the detection
+        # threshold, that picture changed between the frames (a deforming or blurred
+        # object the flow did not follow): the neighbours show other picture, the
+        # detection itself is in doubt, and a fill from them would paint a wrong patch.
+        # Such a blob is left as it is.
+        unfit = misfit.min(axis=0) > threshold * _NO_FIT
+        if unfit.any():
+            use[:, unfit[blob_of_area]] = False
+            on_solid &= ~unfit[blob_of_area]
         # The ring's stray dirt: outside every fitting neighbour, which agree there. Where
         # none fits the ring even roughly, the picture around the blob changes (an edge
         # about to be covered, say) and nothing there is taken for dirt.

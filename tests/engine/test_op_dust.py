@@ -535,6 +535,27 @@ def test_a_blotch_beside_a_fast_object_is_confirmed_on_its_own_ring() -> None:
         assert changed < 0.001, f"frame {k}: {changed:.3%} of the picture repainted"
 
 
+def test_where_no_neighbour_fits_the_picture_around_a_detection_it_is_left_alone() -> None:
+    """A bright limb swinging 16 degrees a frame across a still picture, motion-blurred on
+    every frame but the middle one. On the shot's first frame both neighbours lie on one
+    side and show the limb elsewhere, so its tip looks like dirt; but the picture around
+    it changed between the frames and no neighbour fits that ring within the detection
+    threshold, so a fill from them would paint a patch of other picture over the limb.
+    50 px of it were repainted before; none now."""
+    back = moving_scene(1, W, H, seed=8, motion="none")[0]
+    frames = []
+    for k in range(5):
+        limb = np.zeros((H, W), np.float32)
+        angle = 8.0 * (k - 2) * (1.0 if k % 2 == 0 else -0.3)
+        cv2.ellipse(limb, (160, 150), (14, 70), angle, 0, 360, 1.0, -1)
+        limb = cv2.GaussianBlur(limb, (0, 0), 1.0 if k == 2 else 3.0)
+        frames.append((back * (1 - limb[..., None])
+                       + np.float32([0.85, 0.7, 0.7]) * limb[..., None]).astype(np.float32))
+    outs, _ = run(create("dust"), frames)
+    changed = int((np.abs(outs[0] - frames[0]).max(axis=2) > 0.05).sum())
+    assert changed == 0, f"{changed} px of the limb repainted on the first frame"
+
+
 @pytest.mark.footage
 @needs_scan("film_within_our_gates")
 def test_real_scan_huge_blotch_over_a_moving_figure_is_removed() -> None:
