@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -361,23 +361,37 @@ def test_a_blotch_that_drags_the_flow_on_a_fast_object_is_still_removed() -> Non
     _assert_blotch_repaired(clean, (123, 90), (20, 16), 20, 1.0, (0.1, 0.2, 0.2))
 
 
+def _plate_over_panning_picture(
+    size: tuple[int, int], tone: tuple[float, float], colour: tuple[float, float, float],
+    corner: Callable[[int], tuple[int, int]],
+) -> list[np.ndarray]:
+    """Five frames of a slowly panning picture with a finely textured plate of `size`
+    (height, width px) over it: `tone` its mean level and texture contrast, `colour` its
+    tint, `corner(k)` its top-left corner (y, x) on frame k, clipped to the frame."""
+    back = moving_scene(5, W, H, seed=3, motion="pan")
+    rng = np.random.default_rng(4)
+    grain = cv2.GaussianBlur(rng.standard_normal(size).astype(np.float32), (0, 0), 1.5)
+    plate = (tone[0] + tone[1] * grain)[..., None] * np.float32(colour)
+    frames = []
+    for k in range(5):
+        f = back[k].copy()
+        y0, x0 = corner(k)
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + size[0], H), min(x0 + size[1], W)
+        if bottom > top and right > left:
+            f[top:bottom, left:right] = plate[top - y0:bottom - y0, left - x0:right - x0]
+        frames.append(f)
+    return frames
+
+
 def test_a_blotch_just_ahead_of_a_fast_object_is_filled_with_the_background() -> None:
     """A dark blotch on a panning background 20 px ahead of a textured object crossing at
     22 px/frame: the object covers the spot in the next frame, so only the previous frame
     shows what lies under the dirt, and the motion measured between the neighbours there
     is the object's. The fill must come from the background's own motion, not carry a
     piece of the object or a misplaced edge."""
-    back = moving_scene(5, W, H, seed=3, motion="pan")
-    rng = np.random.default_rng(4)
-    texture = cv2.GaussianBlur(rng.standard_normal((90, 80)).astype(np.float32), (0, 0), 1.5)
-    plate = (0.45 + 0.15 * texture)[..., None] * np.float32([0.9, 0.5, 0.4])
-    clean = []
-    for k in range(5):
-        f = back[k].copy()
-        x0 = 60 + 22 * (k - 2)
-        lo = max(x0, 0)
-        f[40:130, lo:x0 + 80] = plate[:, lo - x0:]
-        clean.append(f)
+    clean = _plate_over_panning_picture((90, 80), (0.45, 0.15), (0.9, 0.5, 0.4),
+                                        lambda k: (40, 60 + 22 * (k - 2)))
     _assert_blotch_repaired(clean, (160, 85), (9, 7), 30, 0.8, (0.08, 0.07, 0.06))
 
 
@@ -507,18 +521,8 @@ def test_a_blotch_beside_a_fast_object_is_confirmed_on_its_own_ring() -> None:
     the candidates on the plate around the hair then join its ring, which no neighbour
     fits. Judged on its own ring, the blotch is confirmed and filled (95 % of it was
     before); the picture the plate is about to cover is left alone."""
-    back = moving_scene(5, W, H, seed=3, motion="pan")
-    rng = np.random.default_rng(4)
-    grain = cv2.GaussianBlur(rng.standard_normal((70, 90)).astype(np.float32), (0, 0), 1.5)
-    plate = (0.35 + 0.2 * grain)[..., None] * np.float32([0.6, 0.8, 0.5])
-    clean = []
-    for k in range(5):
-        f = back[k].copy()
-        y0 = 50 + 22 * (k - 2)
-        lo, hi = max(y0, 0), min(y0 + 70, H)
-        if hi > lo:
-            f[lo:hi, 40:130] = plate[lo - y0:hi - y0]
-        clean.append(f)
+    clean = _plate_over_panning_picture((70, 90), (0.35, 0.2), (0.6, 0.8, 0.5),
+                                        lambda k: (50 + 22 * (k - 2), 40))
     blotch = np.zeros((H, W), np.float32)
     cv2.ellipse(blotch, (145, 85), (9, 8), 20, 0, 360, 1.0, -1)
     blotch = cv2.GaussianBlur(blotch, (0, 0), 0.8)
