@@ -5,18 +5,21 @@ Contract (other tools and the tests rely on it):
   nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
-                  [--repair FRAMES[@X,Y,W,H] …] [--resume]
+                  [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
+                  [--protect]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
   nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
   nitrate ops [--json]
   nitrate presets [--json]
 FRAMES is one frame (120) or an inclusive range (300-302), 0-based; a region is in source
-pixels; without one the whole frame is rebuilt from its neighbours (manual repair).
+pixels; without one the whole frame is rebuilt from its neighbours (manual repair). A
+protection (--protect) marks the region, or the whole frame, as picture the spot repairs
+(dust, scratch) must leave as scanned: water, fire, smoke they would take for dirt.
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
 and the problem; no traceback; no output left under the final name).
 """
@@ -119,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="rebuild destroyed frames (120, 300-302) or a region of them "
                    "(300-302@40,60,80,50: x,y,width,height px) from their neighbours "
                    "(repeatable)")
+    p.add_argument("--protect", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
+                   help="leave a region of these frames (or whole frames) as scanned by "
+                   "dust and scratch: water, fire, smoke they would take for dirt "
+                   "(repeatable)")
 
     p = sub.add_parser("render", help="export a project")
     p.add_argument("project")
@@ -139,7 +146,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="the damaged rectangle in source pixels; default: the whole frame is "
                    "rebuilt from its neighbours")
     p.add_argument("--note", default="", help="why (kept for the processing report)")
-    p.add_argument("--list", action="store_true", help="list the project's repairs")
+    p.add_argument("--protect", action="store_true",
+                   help="mark the region (or whole frames) as picture dust and scratch must "
+                   "leave as scanned (water, fire, smoke), instead of rebuilding it")
+    p.add_argument("--list", action="store_true",
+                   help="list the project's repairs and protections")
 
     p = sub.add_parser("report", help="write a printable HTML report of what a project does "
                        "to each shot")
@@ -366,7 +377,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     recipe = recipe_from_args(args)
     fps = _parse_fps(args.fps) if args.fps is not None else None
-    repairs = _parse_repairs(args.repair)
+    repairs = _parse_repairs(args.repair) + _parse_repairs(args.protect, protect=True)
     info = probe(args.input)
     _check_repairs(args.input, repairs, info.frame_count)
     plan = ShotPlan.single(info.frame_count, recipe)
@@ -408,20 +419,21 @@ def _parse_fps(text: str):  # -> Fraction
         raise UsageError(f"--fps: {exc}") from None
 
 
-def _parse_repairs(items: Iterable[str]) -> list:  # -> list[Repair]
+def _parse_repairs(items: Iterable[str], protect: bool = False) -> list:  # -> list[Repair]
     from engine.project.model import Repair
 
     try:
-        return [Repair.parse(item) for item in items]
+        return [Repair.parse(item, protect=protect) for item in items]
     except ValueError as exc:
-        raise UsageError(f"--repair: {exc}") from None
+        raise UsageError(f"--{'protect' if protect else 'repair'}: {exc}") from None
 
 
 def _check_repairs(path: str, repairs: list, frame_count: int) -> None:
     for r in repairs:
         if r.end >= frame_count:
-            raise NitrateError(f"{path}: repair of {r.describe()} lies beyond the clip's last "
-                               f"frame {frame_count - 1}")
+            what = "protection" if r.protect else "repair"
+            raise NitrateError(f"{path}: {what} of {r.describe()} lies beyond the clip's "
+                               f"last frame {frame_count - 1}")
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
@@ -435,7 +447,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
             raise UsageError("--list takes no --frames or --region")
         for n, r in enumerate(clip.repairs, start=1):
             note = f"  ({r.note})" if r.note else ""
-            print(f"repair {n:>3}: {r.describe()}{note}")
+            print(f"{'protect' if r.protect else 'repair':<7} {n:>3}: {r.describe()}{note}")
         return 0
     if not args.frames:
         raise UsageError("give --frames N or --frames FIRST-LAST (or --list)")
@@ -447,14 +459,15 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if args.region is not None:
         text = f"{text}@{args.region}"
     try:
-        repair = Repair.parse(text, args.note)
+        repair = Repair.parse(text, args.note, protect=args.protect)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _check_repairs(args.project, [repair], clip.frame_count)
     clip.repairs.append(repair)
     save_project(project, project.path or args.project)  # atomic: old or new, never half
-    print(f"{args.project}: added repair of {repair.describe()} "
-          f"({len(clip.repairs)} repairs in the project)")
+    what = "protection" if repair.protect else "repair"
+    print(f"{args.project}: added {what} of {repair.describe()} "
+          f"({len(clip.repairs)} repairs and protections in the project)")
     return 0
 
 

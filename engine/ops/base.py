@@ -155,6 +155,12 @@ class Operator(ABC):
     texture (grain), never a shot's levels or colour: a later stage's shot statistics may be
     measured on its input (`Window.survey`)."""
 
+    spot_repair: ClassVar[bool] = False
+    """Whether the operator finds and mends defects by itself (dust, scratches): regions
+    the restorer protected (`engine.project.model.Repair.protect`) are kept out of its
+    output by the evaluator, since such a detector can take real picture (water, fire,
+    smoke) for damage."""
+
     rebuild_params: ClassVar[frozenset[str]] = frozenset()
     """Parameters that configure state built in `__init__` beyond memos (a loaded model's
     tiling, say): `at` builds a fresh instance when one of them changes."""

@@ -644,6 +644,7 @@ class DustOperator(Operator):
                    "detected against motion-compensated neighbours and filled from them.")
     Params = DustParams
     local_repair = True
+    spot_repair = True
 
     def __init__(self, params: DustParams | None = None) -> None:
         super().__init__(params)

@@ -33,6 +33,7 @@ from engine.ops.color import LUMA_WEIGHTS
 from engine.ops.memo import Memo
 from engine.ops.motion import FlowEstimator, warp
 from engine.ops.params import Params, param
+from engine.ops.region import Rect, region_rect
 from engine.retime.interpolate import Interpolator, Motion
 
 # Width of the ring around a region (pixels, at least) that judges the motion and gives the
@@ -59,6 +60,8 @@ class RepairSpan(Protocol):
     def end(self) -> int: ...
     @property
     def region(self) -> tuple[int, int, int, int] | None: ...
+    @property
+    def protect(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -67,39 +70,6 @@ class RepairParams(Params):
                          help="high: finer optical flow for the in-betweens; fast: quicker")
     grain: bool = param(True, label="Matched grain",
                         help="Add grain like the surroundings' to regions filled spatially")
-
-
-@dataclass(frozen=True)
-class _Rect:
-    x0: int
-    y0: int
-    x1: int  # exclusive
-    y1: int
-
-    @property
-    def empty(self) -> bool:
-        return self.x1 <= self.x0 or self.y1 <= self.y0
-
-    def grown(self, by: int, width: int, height: int) -> _Rect:
-        return _Rect(max(0, self.x0 - by), max(0, self.y0 - by),
-                     min(width, self.x1 + by), min(height, self.y1 + by))
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.y0, self.y1), slice(self.x0, self.x1)
-
-    def within(self, area: _Rect) -> _Rect:
-        """This rectangle in the coordinates of `area` (which contains it)."""
-        return _Rect(self.x0 - area.x0, self.y0 - area.y0, self.x1 - area.x0, self.y1 - area.y0)
-
-
-def region_rect(region: tuple[int, int, int, int], scale: float, width: int, height: int) -> _Rect:
-    """A region in source pixels as a pixel rectangle of a frame at `scale`, clipped to it
-    (rounded outwards so a small region never vanishes at a preview scale)."""
-    x, y, w, h = region
-    return _Rect(max(0, int(np.floor(x * scale))), max(0, int(np.floor(y * scale))),
-                 min(width, int(np.ceil((x + w) * scale))),
-                 min(height, int(np.ceil((y + h) * scale))))
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
@@ -122,7 +92,8 @@ def matched_grain(shape: tuple[int, int], std: float, rng: np.random.Generator) 
 
 
 class RepairOperator(Operator):
-    """The repair stage for one shot: `repairs` are the shot's repairs (clipped to it)."""
+    """The repair stage for one shot: `repairs` are the shot's repairs (clipped to it);
+    protections among them are not this stage's (the evaluator applies them)."""
 
     id = "repair"
     label = "Manual repair"
@@ -132,7 +103,7 @@ class RepairOperator(Operator):
 
     def __init__(self, params: Params | None = None, repairs: Sequence[RepairSpan] = ()) -> None:
         super().__init__(params)
-        self.repairs: tuple[RepairSpan, ...] = tuple(repairs)
+        self.repairs: tuple[RepairSpan, ...] = tuple(r for r in repairs if not r.protect)
         p = self.params
         assert isinstance(p, RepairParams)
         self._interpolator = Interpolator(p.quality)
@@ -160,7 +131,7 @@ class RepairOperator(Operator):
 
     # -- estimates from neighbours -------------------------------------------------------
     def _in_between(
-        self, window: Window, a: int, b: int, area: _Rect | None = None
+        self, window: Window, a: int, b: int, area: Rect | None = None
     ) -> tuple[np.ndarray, bool]:
         """Frame `window.index` (its `area` only, default all) estimated from good frames
         a < index < b, and whether the flow between them failed (the estimate is then a
@@ -174,7 +145,7 @@ class RepairOperator(Operator):
         phase = (window.index - a) / (b - a)
         return self._interpolator.interpolate(fa, fb, phase, motion), motion.failed
 
-    def _compensated(self, window: Window, other: int, rect: _Rect, area: _Rect) -> np.ndarray:
+    def _compensated(self, window: Window, other: int, rect: Rect, area: Rect) -> np.ndarray:
         """Frame `other` warped onto the current frame's `area`, the damaged rectangle
         following the motion of its surroundings (the flow inside it sees the damage)."""
         assert window.fetch is not None
@@ -191,20 +162,20 @@ class RepairOperator(Operator):
 
     # -- region fills --------------------------------------------------------------------
     @staticmethod
-    def _ring(rect: _Rect, width: int, height: int) -> _Rect:
+    def _ring(rect: Rect, width: int, height: int) -> Rect:
         by = max(_RING_MIN, min(rect.x1 - rect.x0, rect.y1 - rect.y0) // 4)
         return rect.grown(by, width, height)
 
     @staticmethod
-    def _ring_mask(rect: _Rect, ring: _Rect) -> np.ndarray:
+    def _ring_mask(rect: Rect, ring: Rect) -> np.ndarray:
         """bool mask over `ring`'s slice: True outside `rect`."""
         mask = np.ones((ring.y1 - ring.y0, ring.x1 - ring.x0), bool)
         mask[rect.y0 - ring.y0:rect.y1 - ring.y0, rect.x0 - ring.x0:rect.x1 - ring.x0] = False
         return mask
 
     def _fill_region(
-        self, out: np.ndarray, mask: np.ndarray, estimate: np.ndarray | None, area: _Rect,
-        rect: _Rect, index: int,
+        self, out: np.ndarray, mask: np.ndarray, estimate: np.ndarray | None, area: Rect,
+        rect: Rect, index: int,
     ) -> None:
         """Fill `rect` of `out` in place from `estimate` (of `area`, which holds the rect and
         its ring; level-matched), or spatially when there is none or it disagrees with the
@@ -231,7 +202,7 @@ class RepairOperator(Operator):
         out[rect.slices] = fill
         mask[rect.slices] = 1.0
 
-    def _spatial(self, frame: np.ndarray, rect: _Rect, ring: _Rect, grain: float,
+    def _spatial(self, frame: np.ndarray, rect: Rect, ring: Rect, grain: float,
                  index: int) -> np.ndarray:
         """The rectangle inpainted from its surroundings (TELEA), with matched grain."""
         ry, rx = ring.slices
@@ -308,7 +279,8 @@ class WithoutDestroyed:
     def __init__(self, reader: Any, repairs: Sequence[RepairSpan]) -> None:
         self.reader = reader
         self.info = reader.info
-        self._destroyed = [(r.start, r.end) for r in repairs if r.region is None]
+        self._destroyed = [(r.start, r.end) for r in repairs
+                           if r.region is None and not r.protect]
 
     def _is_destroyed(self, index: int) -> bool:
         return any(a <= index <= b for a, b in self._destroyed)

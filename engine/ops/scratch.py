@@ -238,6 +238,7 @@ class ScratchOperator(Operator):
     )
     Params = ScratchParams
     local_repair = True
+    spot_repair = True
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)

@@ -13,11 +13,15 @@ includes the keyframes, so editing a key invalidates exactly the stages it chang
 
 Manual repairs: when a shot has repairs, a repair stage (engine.ops.repair) runs first, on
 the decoded frames, so everything after it sees the rebuilt frames. Its mask is reported
-under REPAIR_MASK_KEY.
+under REPAIR_MASK_KEY. Protections: the pixels of a region the restorer protected come out
+of every spot-repair stage (`Operator.spot_repair`: dust, scratches) exactly as they went
+in, and that stage's mask is cleared there, so the mask overlay and the report show what
+was really changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -29,9 +33,12 @@ import cv2
 import numpy as np
 
 from engine.errors import NitrateError, OperatorError
-from engine.ops.base import ANALYSIS_WIDTH, Operator, Window
+from engine.ops.base import ANALYSIS_WIDTH, Operator, Result, Window
+from engine.ops.region import region_rect
+from engine.ops.registry import operator_class
 from engine.pipeline.cache import FrameCache
 from engine.pipeline.shot_plan import PlannedShot, ShotPlan
+from engine.project.model import Repair
 from engine.project.recipe import Recipe, Step
 from engine.runtime import waiting
 
@@ -102,6 +109,33 @@ def _digest(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:20]
 
 
+def _protected(result: Result, before: np.ndarray, index: int,
+               protections: tuple[Repair, ...], scale: float) -> Result:
+    """`result` of a spot-repair stage with the regions protected on frame `index` (source
+    pixels, or whole frames) put back as they were `before` the stage, and its mask
+    cleared there. A hard edge: a fill straddling the region's border is cut there, so
+    exactly the marked pixels are left as scanned."""
+    here = [r for r in protections if r.covers(index)]
+    if not here:
+        return result
+    frame = result.frame.copy()
+    mask = None if result.mask is None else result.mask.copy()
+    h, w = frame.shape[:2]
+    for protection in here:
+        if protection.region is None:
+            frame[...] = before
+            if mask is not None:
+                mask[...] = 0
+            continue
+        rect = region_rect(protection.region, scale, w, h)
+        if rect.empty:
+            continue
+        frame[rect.slices] = before[rect.slices]
+        if mask is not None:
+            mask[rect.slices] = 0
+    return dataclasses.replace(result, frame=frame, mask=mask)
+
+
 @contextmanager
 def _held(lock: threading.RLock) -> Iterator[None]:
     """`lock` held; a wait for it does not count as work (`engine.runtime.waiting`), so the
@@ -122,6 +156,7 @@ class _Stage:
     op: Operator | None  # None for stage 0 (the source)
     position: int  # the step's position in recipe.steps (REPAIR_MASK_KEY for repairs)
     step: Step | None = None  # set when the step has keyframes: params vary per frame
+    protections: tuple[Repair, ...] = ()  # kept out of this stage's output (spot repairs)
 
     def operator_at(self, index: int) -> Operator:
         """The stage's operator bound to frame `index`'s parameters."""
@@ -271,26 +306,31 @@ class Evaluator:
         # exports); frame keys add the scale.
         identity = _digest("src", self.source_key)
 
-        def stage(op: Operator | None, position: int, step: Step | None = None) -> _Stage:
-            return _Stage(_digest(identity, scale), identity, op, position, step)
+        def stage(op: Operator | None, position: int, step: Step | None = None,
+                  protections: tuple[Repair, ...] = ()) -> _Stage:
+            return _Stage(_digest(identity, scale), identity, op, position, step, protections)
 
         stages = [stage(None, -1)]
-        if shot.repairs:
+        rebuilds = shot.rebuilds
+        if rebuilds:
             # Imported here: repair uses engine.retime, whose frame-rate conversion imports
             # the pipeline; a top-level import would cycle.
             from engine.ops.repair import RepairOperator
 
             identity = _digest(identity, shot.start, shot.end, "repair",
-                               [(r.start, r.end, r.region) for r in shot.repairs])
-            op = self._operator(identity, lambda: RepairOperator(repairs=shot.repairs))
+                               [(r.start, r.end, r.region) for r in rebuilds])
+            op = self._operator(identity, lambda: RepairOperator(repairs=rebuilds))
             stages.append(stage(op, REPAIR_MASK_KEY))
+        protections = shot.protections
         for position, step in enumerate(shot.recipe.steps):
             if not step.enabled:
                 continue
+            kept = protections if operator_class(step.op).spot_repair else ()
             identity = _digest(identity, shot.start, shot.end, step.op,
-                               sorted(step.params.to_dict().items()), step.keyframes)
+                               sorted(step.params.to_dict().items()), step.keyframes,
+                               [(r.start, r.end, r.region) for r in kept])
             op = self._operator(identity, step.build)
-            stages.append(stage(op, position, step if step.keyframes else None))
+            stages.append(stage(op, position, step if step.keyframes else None, kept))
         return stages
 
     def _prefetch(self, stages: list[_Stage], index: int, shot: PlannedShot, scale: float
@@ -386,6 +426,9 @@ class Evaluator:
                 raise
             except Exception as exc:  # an operator bug must name the operator and frame
                 raise OperatorError(op.id, f"failed on frame {index}: {exc}") from exc
+            if stage.protections:
+                result = _protected(result, window.current, index, stage.protections,
+                                    window.scale)
             if result.mask is not None:
                 self.cache.put(("mask", stage.key, index), result.mask)
             self.cache.put(("frame", stage.key, index), result.frame)

@@ -14,14 +14,25 @@ from engine.project.recipe import Recipe
 class PlannedShot:
     """Frames `start`..`end` (inclusive, 0-based) processed with `recipe`.
 
-    repairs: the manual repairs inside the shot (clipped to it, in frame order); the
-             evaluator runs them as a first stage before the recipe.
+    repairs: the manual repairs inside the shot (clipped to it, in frame order): those
+             that rebuild picture run as a first stage before the recipe; protections keep
+             their regions out of the recipe's spot repairs (dust, scratches).
     """
 
     start: int
     end: int
     recipe: Recipe
     repairs: tuple[Repair, ...] = ()
+
+    @property
+    def rebuilds(self) -> tuple[Repair, ...]:
+        """The repairs that rebuild frames or regions (not protections)."""
+        return tuple(r for r in self.repairs if not r.protect)
+
+    @property
+    def protections(self) -> tuple[Repair, ...]:
+        """The regions (or whole frames) protected from the spot repairs."""
+        return tuple(r for r in self.repairs if r.protect)
 
     @property
     def length(self) -> int:

@@ -6,6 +6,9 @@ strings (resolved against the project's folder when relative).
 Versions: 1 had shots and recipes; 2 adds keyframes in recipe steps and manual repairs per
 clip. An older Nitrate would silently drop those (and lose them on its next save), so files
 are written as version 2 and it refuses them clearly; version 1 files are still read.
+3 adds protections (a repair marked `"protect": true`), which a version-2 Nitrate would
+take for regions to rebuild: a file holding one is written as version 3, any other still
+as version 2 so older installations keep opening it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 2
+VERSION = 3
+# The version a file without protections is written as (see the module docstring).
+_VERSION_WITHOUT_PROTECTIONS = 2
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -56,30 +61,38 @@ def _stored_path(media: str, project_path: Path) -> str:
 
 
 def repair_to_json(repair: Repair) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "start": repair.start,
         "end": repair.end,
         "region": None if repair.region is None else list(repair.region),
         "note": repair.note,
     }
+    if repair.protect:
+        data["protect"] = True
+    return data
 
 
 def repair_from_json(data: Any, where: str) -> Repair:
     region = data.get("region") if isinstance(data, Mapping) else None
     if region is not None and not isinstance(region, list):
         raise ValueError(f"{where}.region must be [x, y, width, height] or null")
+    protect = data.get("protect", False) if isinstance(data, Mapping) else False
+    if not isinstance(protect, bool):
+        raise ValueError(f"{where}.protect must be true or false")
     return Repair(
         start=_need(data, "start", int, where),
         end=_need(data, "end", int, where),
         region=None if region is None else tuple(region),
         note=str(data.get("note", "")),
+        protect=protect,
     )
 
 
 def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if any(r.protect for c in project.clips for r in c.repairs)
+        else _VERSION_WITHOUT_PROTECTIONS,
         "clips": [
             {
                 "path": _stored_path(str(project.resolve(c.path)), project_path),

@@ -20,24 +20,31 @@ if TYPE_CHECKING:
 class Repair:
     """A manual repair: frames `start`..`end` (0-based, inclusive) marked by the restorer.
 
-    region: (x, y, width, height) in source pixels to rebuild, or None when the whole frame
-            is destroyed (torn, burnt, missing) and is rebuilt from the nearest good frames.
-    note:   the restorer's reason, kept for the processing report.
+    region:  (x, y, width, height) in source pixels to rebuild, or None when the whole frame
+             is destroyed (torn, burnt, missing) and is rebuilt from the nearest good frames.
+    note:    the restorer's reason, kept for the processing report.
+    protect: the opposite mark: the region (or the whole frame) is picture the automatic
+             spot repairs (dust, scratches) must leave as scanned — water, fire, smoke,
+             rain, a flash — where they would take real picture for dirt.
 
     Repaired frames are rebuilt from their motion-compensated neighbours inside the shot
-    (never across a cut), as the first stage of the pipeline.
+    (never across a cut), as the first stage of the pipeline. Protected pixels come out of
+    every spot-repair stage exactly as they went in.
     """
 
     start: int
     end: int
     region: tuple[int, int, int, int] | None = None
     note: str = ""
+    protect: bool = False
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"repair {name} must be a frame index, got {value!r}")
+        if not isinstance(self.protect, bool):
+            raise ValueError(f"repair protect must be true or false, got {self.protect!r}")
         if self.start < 0 or self.end < self.start:
             raise ValueError(f"repair frames {self.start}-{self.end} are not a valid range "
                              "(0-based, first <= last)")
@@ -54,10 +61,11 @@ class Repair:
             object.__setattr__(self, "region", region)
 
     @classmethod
-    def parse(cls, text: str, note: str = "") -> Repair:
-        """A repair from its command-line form: FRAMES[@X,Y,W,H], FRAMES being one frame
-        (`120`) or an inclusive range (`300-302`), the region in source pixels
-        (`300-302@40,60,80,50`); no region = the whole frame. ValueError explains a bad one."""
+    def parse(cls, text: str, note: str = "", protect: bool = False) -> Repair:
+        """A repair (or with `protect`, a protection) from its command-line form:
+        FRAMES[@X,Y,W,H], FRAMES being one frame (`120`) or an inclusive range (`300-302`),
+        the region in source pixels (`300-302@40,60,80,50`); no region = the whole frame.
+        ValueError explains a bad one."""
         frames, at, region_text = text.strip().partition("@")
         first, dash, last = frames.partition("-")
         try:
@@ -76,7 +84,7 @@ class Repair:
                 raise ValueError(f"repair '{text}': the region must be X,Y,WIDTH,HEIGHT "
                                  "(whole pixels)")
             region = values
-        return cls(start, end, region, note)  # type: ignore[arg-type]
+        return cls(start, end, region, note, protect)  # type: ignore[arg-type]
 
     @property
     def frames(self) -> range:
@@ -96,16 +104,17 @@ class Repair:
             return None
         if (start, end) == (self.start, self.end):
             return self
-        return Repair(start, end, self.region, self.note)
+        return Repair(start, end, self.region, self.note, self.protect)
 
     def describe(self) -> str:
-        """'frames 120-125, region 40,60 80x50' (for reports and the CLI)."""
+        """'frames 120-125, region 40,60 80x50 px' (for reports and the CLI), ending in
+        ' protected' for a protection."""
         frames = f"frame {self.start}" if self.start == self.end else \
             f"frames {self.start}-{self.end}"
         if self.region is None:
-            return f"{frames}, whole frame rebuilt"
+            return f"{frames}, whole frame " + ("protected" if self.protect else "rebuilt")
         x, y, w, h = self.region
-        return f"{frames}, region {x},{y} {w}x{h} px"
+        return f"{frames}, region {x},{y} {w}x{h} px" + (" protected" if self.protect else "")
 
 
 @dataclass
@@ -188,8 +197,9 @@ class Clip:
             )
         for repair in self.repairs:
             if repair.end >= self.frame_count:
+                what = "protection" if repair.protect else "repair"
                 raise ValueError(
-                    f"repair of {repair.describe()} of {self.path} lies beyond the clip's "
+                    f"{what} of {repair.describe()} of {self.path} lies beyond the clip's "
                     f"last frame {self.frame_count - 1}"
                 )
 

@@ -387,7 +387,7 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
             continue  # frames outside the range do not reach it: shots never mix
         if shot.recipe.active:
             return float_path(f"shot {shot.start}-{shot.end} has operators")
-        if shot.repairs:
+        if shot.rebuilds:  # protections alone change nothing where no operator runs
             return float_path(f"shot {shot.start}-{shot.end} has manual repairs")
     info = reader.info
     if not converts_directly(info.pix_fmt):

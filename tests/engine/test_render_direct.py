@@ -105,6 +105,8 @@ def test_untouched_ranges_go_direct_and_anything_that_touches_them_does_not(
     assert not touched.direct and "operators" in touched.reason
     repaired = route(RenderJob(clip, out, identity.with_repairs([Repair(5, 6)])))
     assert not repaired.direct and "repairs" in repaired.reason
+    # A protection keeps picture as it is: alone, it touches nothing.
+    assert route(RenderJob(clip, out, identity.with_repairs([Repair(5, 6, protect=True)]))).direct
     retimed = route(RenderJob(clip, out, identity, fps=Fraction(50)))
     assert not retimed.direct and "rate" in retimed.reason
     # The same rate as the source's is no change of rate.
