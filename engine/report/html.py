@@ -171,12 +171,27 @@ def _repairs_table(repairs: list[Repair], info: MediaInfo, share: str) -> str:
             f"<table><tr><th>Repair</th><th>Timecode</th><th>Note</th></tr>{rows}</table>")
 
 
+def _protections_table(protections: list[Repair], info: MediaInfo) -> str:
+    if not protections:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(r.describe())}</td><td>{_e(timecode_at(info, r.start))}</td>"
+        f'<td class="note">{_e(r.note) or "—"}</td></tr>'
+        for r in protections
+    )
+    return ("<h3>Protected from the spot repairs</h3><p>Marked by the restorer as picture, "
+            "not damage: dust and scratch repair left these pixels exactly as scanned.</p>"
+            f"<table><tr><th>Protection</th><th>Timecode</th><th>Note</th></tr>{rows}</table>")
+
+
 def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, info: MediaInfo,
                   measure: ShotMeasure | None) -> str:
     tc_in, tc_out = timecode_at(info, shot.start), timecode_at(info, shot.end)
     own = "its own recipe" if shot.recipe is not None else "the clip's default recipe"
     reviewed = "reviewed" if shot.reviewed else "not reviewed"
-    repairs = [r for r in clip.repairs if r.start <= shot.end and r.end >= shot.start]
+    marks = [r for r in clip.repairs if r.start <= shot.end and r.end >= shot.start]
+    repairs = [r for r in marks if not r.protect]
+    protections = [r for r in marks if r.protect]
     parts = [
         f'<section class="shot" id="shot-{number}"><h3>Shot {number}: frames '
         f"{shot.start}–{shot.end} ({shot.length} frames), {_e(tc_in)} – {_e(tc_out)}</h3>",
@@ -186,6 +201,7 @@ def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, inf
         parts.append(f'<p class="note">Note: {_e(shot.note)}</p>')
     parts.append(_recipe_table(planned.recipe, measure))
     parts.append(_repairs_table(repairs, info, _share(measure, REPAIR_MASK_KEY)))
+    parts.append(_protections_table(protections, info))
     if measure is not None:
         if measure.thumbnail is not None:
             parts.append(_thumbs(measure.thumbnail, info, f"shot {number}"))
@@ -220,12 +236,15 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         ("Audio", audio or "none"),
     ]
     plan = clip.plan()
+    protected = sum(r.protect for r in clip.repairs)
+    rebuilt = len(clip.repairs) - protected
     summary = "".join(
         f'<tr><td class=num><a href="#shot-{i}">{i}</a></td><td class=num>{s.start}–{s.end}'
         f"</td><td>{_e(timecode_at(info, s.start))}</td><td class=num>{s.length}</td>"
         f"<td>{_e(', '.join(st.op for st in p.recipe.active) or '—')}"
         f"{'' if s.recipe is None else ' (own)'}</td>"
-        f"<td class=num>{len(p.repairs)}</td><td>{'yes' if s.reviewed else 'no'}</td></tr>"
+        f"<td class=num>{len(p.rebuilds)}</td><td class=num>{len(p.protections)}</td>"
+        f"<td>{'yes' if s.reviewed else 'no'}</td></tr>"
         for i, (s, p) in enumerate(zip(clip.shots, plan.shots, strict=True), start=1)
     )
     shots = "".join(
@@ -234,9 +253,11 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
     )
     return (
         f"<h2>Clip {n}: {_e(source.name)}</h2>{_meta_table(rows)}"
-        f"<h3>Shots ({len(clip.shots)}, {len(clip.repairs)} manual repairs)</h3>"
+        f"<h3>Shots ({len(clip.shots)}; manual repairs: {rebuilt}; protections: {protected})"
+        "</h3>"
         "<table><tr><th>Shot</th><th>Frames</th><th>Timecode in</th><th>Length</th>"
-        f"<th>Operators</th><th>Repairs</th><th>Reviewed</th></tr>{summary}</table>{shots}"
+        "<th>Operators</th><th>Repairs</th><th>Protections</th><th>Reviewed</th></tr>"
+        f"{summary}</table>{shots}"
     )
 
 

@@ -67,7 +67,7 @@ def sample_frames(shot: PlannedShot, count: int) -> tuple[int, ...]:
 def measured_frames(shot: PlannedShot, samples: int, repairs: int = 3) -> tuple[int, ...]:
     """The frames a shot is evaluated on: `samples` spread over it and the first frame of
     each of its first `repairs` manual repairs."""
-    repaired = [r.start for r in shot.repairs[:repairs]]
+    repaired = [r.start for r in shot.rebuilds[:repairs]]
     return tuple(sorted({*sample_frames(shot, samples), *repaired}))
 
 
@@ -111,7 +111,7 @@ class ShotMeasurer:
         """Evaluate the shot's sample frames; `tick()` after each, `cancel()` polled before
         each (True raises RenderCancelled)."""
         spread = set(sample_frames(shot, self.samples))
-        repaired = {r.start for r in shot.repairs[: self.max_repair_thumbnails]}
+        repaired = {r.start for r in shot.rebuilds[: self.max_repair_thumbnails]}
         totals: dict[int, list[float]] = {}
         masked: dict[int, bool] = {}
         sized: set[int] = set()
@@ -119,7 +119,7 @@ class ShotMeasurer:
         middle = sorted(spread)[len(spread) // 2]
 
         def touched(i: int) -> bool:
-            return any(r.start <= i <= r.end for r in shot.repairs)
+            return any(r.start <= i <= r.end for r in shot.rebuilds)
 
         for index in self.frames_for(shot):
             if cancel is not None and cancel():

@@ -39,7 +39,8 @@ def project(media: Path, folder: Path) -> Project:
                Shot(8, 15, recipe=Recipe.of([ramp, Step.create("sharpen", enabled=False)]),
                     reviewed=True)],
         default_recipe=Recipe.of([Step.create("dust")]),
-        repairs=[Repair(3, 3, note="torn splice"), Repair(10, 11, (10, 8, 30, 20), "blotch")],
+        repairs=[Repair(3, 3, note="torn splice"), Repair(10, 11, (10, 8, 30, 20), "blotch"),
+                 Repair(4, 6, (0, 0, 20, 16), "flickering lamp", protect=True)],
     )
     p = Project(clips=[clip])
     save_project(p, folder / "reel.nitrate")
@@ -66,6 +67,11 @@ def test_the_report_documents_every_shot(media: Path, tmp_path: Path) -> None:
     assert "frame 3, whole frame rebuilt" in html and "torn splice" in html
     assert "frames 10-11, region 10,8 30x20 px" in html and "blotch" in html
     assert "opening &lt;pan&gt; &amp; tilt" in html and "<pan>" not in html
+    # Protections are listed apart: the restorer's word that this is picture, not damage.
+    assert "manual repairs: 2; protections: 1" in html
+    protected = html.index("Protected from the spot repairs")
+    assert html.index("frames 4-6, region 0,0 20x16 px protected") > protected
+    assert html.index("flickering lamp") > protected
     # Pixels changed: measured for the repair and the colour step (a level change).
     assert re.search(r"Pixels changed on the repaired frames: (100\.0|[0-9.]+) %", html)
     assert re.search(r"[0-9.]+ % \(level change\)", html)
