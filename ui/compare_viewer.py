@@ -7,9 +7,10 @@ Modes:
 - "toggle": A/B in one pane: After, or Before while the B key is held (or after a click);
 - "difference": (After − Before) × gain around mid-grey: grey = unchanged.
 
-With the repair tool on (`set_region_tool(True)`), a left drag on either picture draws a
-rectangle instead of panning and emits `region_drawn` with it in image pixels; regions set
-with `set_regions` (the manual repairs of the frame) are outlined over the pictures.
+With the repair or protect tool on (`set_region_tool(True)`), a left drag on either picture
+draws a rectangle instead of panning and emits `region_drawn` with it in image pixels;
+regions set with `set_regions` are outlined over the pictures: the manual repairs of the
+frame (rebuilt: solid magenta) and its protections (left as scanned: dashed cyan).
 
 Zoom is display pixels per image pixel (1.0 = 100 %). At integer zooms images are drawn
 unsmoothed at integer offsets, so 100 % is pixel-exact; below 100 % a smoothed, cached copy
@@ -20,6 +21,7 @@ usually done on the engine's worker already); painting does no numpy work.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -61,8 +63,33 @@ _DIM = QColor(150, 150, 155)
 _BUSY = QColor(240, 176, 64)
 _ERROR = QColor(240, 90, 80)
 _DIVIDER_GRAB_PX = 6
-_REGION = QColor(255, 40, 200)
-_REGION_FILL = QColor(255, 40, 200, 60)
+REPAIR_COLOUR = (255, 40, 200)
+"""Magenta: manual repair regions (rebuilt from the neighbouring frames)."""
+
+_REGION = QColor(*REPAIR_COLOUR)
+_REGION_FILL = QColor(*REPAIR_COLOUR, 60)
+
+PROTECT_COLOUR = (0, 210, 220)
+"""Cyan: protections (picture left as scanned), the opposite of the magenta repairs."""
+
+_PROTECT = QColor(*PROTECT_COLOUR)
+_PROTECT_FILL = QColor(*PROTECT_COLOUR, 36)
+
+
+def _paint_tag(painter: QPainter, area: QRectF, side: Qt.AlignmentFlag, text: str,
+               colour: QColor) -> None:
+    """`text` in `colour` at the bottom `side` (left or right) of `area`, on a dark
+    backing so that it reads on bright picture."""
+    metrics = painter.fontMetrics()
+    box = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+    box.moveBottom(area.bottom())
+    if side == Qt.AlignmentFlag.AlignRight:
+        box.moveRight(area.right())
+    else:
+        box.moveLeft(area.left())
+    painter.fillRect(box, QColor(0, 0, 0, 170))
+    painter.setPen(colour)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -117,6 +144,8 @@ class CompareViewer(QWidget):
         self._region_start = QPointF()  # image pixels
         self._region_end = QPointF()
         self._regions: list[QRectF | None] = []
+        self._protected: list[QRectF | None] = []
+        self._protect_tool = False  # the rectangle being drawn is a protection
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -264,9 +293,11 @@ class CompareViewer(QWidget):
         return self._split
 
     # -- repair regions ------------------------------------------------------------------
-    def set_region_tool(self, on: bool) -> None:
-        """Repair tool on: a left drag draws a region (`region_drawn`) instead of panning."""
+    def set_region_tool(self, on: bool, protect: bool = False) -> None:
+        """Repair tool on: a left drag draws a region (`region_drawn`) instead of panning;
+        with `protect` the rectangle being drawn looks like a protection."""
         self._region_tool = bool(on)
+        self._protect_tool = bool(protect)
         self._drag = None
         self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
         self.update()
@@ -275,15 +306,24 @@ class CompareViewer(QWidget):
     def region_tool(self) -> bool:
         return self._region_tool
 
-    def set_regions(self, regions: list[QRectF | None]) -> None:
-        """Outline these regions (image pixels of the pictures shown) over the pictures;
-        None stands for a whole frame to rebuild. [] shows none."""
+    def set_regions(self, regions: list[QRectF | None],
+                    protected: Sequence[QRectF | None] = ()) -> None:
+        """Outline these regions (image pixels of the pictures shown) over the pictures:
+        `regions` rebuilt by manual repairs, `protected` left as scanned (drawn in another
+        style). None stands for the whole frame. Empty lists show none."""
         self._regions = list(regions)
+        self._protected = list(protected)
         self.update()
 
     @property
     def regions(self) -> list[QRectF | None]:
+        """The repair regions outlined (see `set_regions`)."""
         return list(self._regions)
+
+    @property
+    def protected_regions(self) -> list[QRectF | None]:
+        """The protected regions outlined (see `set_regions`)."""
+        return list(self._protected)
 
     def _image_clamped(self, pos: QPointF) -> QPointF:
         point = self.image_point_at(pos)
@@ -521,7 +561,7 @@ class CompareViewer(QWidget):
 
     def _paint_regions(self, painter: QPainter, panes: list[QRect]) -> None:
         drawing = self._drag == "region" and self._drag_moved
-        if not self._regions and not drawing or self._before is None:
+        if not self._regions and not self._protected and not drawing or self._before is None:
             return
         zoom = self.zoom
         frame = QRectF(0, 0, self._before.width(), self._before.height())
@@ -533,17 +573,33 @@ class CompareViewer(QWidget):
             def on_screen(r: QRectF, o: QPointF = origin) -> QRectF:
                 return QRectF(o + r.topLeft() * zoom, r.size() * zoom)
 
+            # Labels of whole frames go on the part in view (the frame may be larger than
+            # the pane), above the HUD's bottom line: rebuilt at the left, protected at the
+            # right, so a frame with both shows both.
+            in_view = on_screen(frame).intersected(QRectF(pane)).adjusted(6, 4, -6, -22)
+            # Protections first: a repair drawn inside one stays visible on top of it.
+            for region in self._protected:
+                box = on_screen(frame if region is None else region)
+                painter.fillRect(box, _PROTECT_FILL)
+                # Dashed as well as another colour, so the two kinds differ without colour;
+                # a whole frame's outline inset, so that a whole-frame repair's leaves it
+                # visible.
+                painter.setPen(QPen(_PROTECT, 2, Qt.PenStyle.DashLine))
+                painter.drawRect(box.adjusted(3, 3, -3, -3) if region is None else box)
+                if region is None:
+                    _paint_tag(painter, in_view, Qt.AlignmentFlag.AlignRight,
+                               "whole frame protected", _PROTECT)
             for region in self._regions:
                 box = on_screen(frame if region is None else region)
                 painter.fillRect(box, _REGION_FILL)
                 painter.setPen(QPen(_REGION, 2 if region is None else 1))
                 painter.drawRect(box)
                 if region is None:
-                    painter.drawText(box.adjusted(6, 4, -6, -4),
-                                     Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
-                                     "whole frame rebuilt")
+                    _paint_tag(painter, in_view, Qt.AlignmentFlag.AlignLeft,
+                               "whole frame rebuilt", _REGION)
             if drawing:
-                painter.setPen(QPen(_REGION, 1, Qt.PenStyle.DashLine))
+                colour = _PROTECT if self._protect_tool else _REGION
+                painter.setPen(QPen(colour, 1, Qt.PenStyle.DashLine))
                 painter.drawRect(on_screen(self._region_rect()))
         painter.restore()
 

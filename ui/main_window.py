@@ -76,7 +76,8 @@ COMPARE_MODES = (
 )
 PREVIEW_SCALES = ((1.0, "Full resolution"), (0.5, "Half resolution"), (0.25, "Quarter resolution"))
 REPAIRS_OVERLAY = "repairs"
-"""Mask combo entry that outlines the manual repairs instead of a step's mask."""
+"""Mask combo entry that outlines the manual repairs and protections instead of a step's
+mask."""
 
 
 class TaskIndicator(QWidget):
@@ -358,7 +359,21 @@ class MainWindow(QMainWindow):
                                             "Drag a rectangle over damage on the picture to "
                                             "rebuild it (the in/out range when set)",
                                             checkable=True)
-        self.act_repair_tool.toggled.connect(self.viewer.set_region_tool)
+        self.act_protect_tool = self._action("Pro&tect tool", None, "Ctrl+Shift+P",
+                                             "Drag a rectangle over picture the dust and "
+                                             "scratch repairs must leave as scanned (water, "
+                                             "fire, rain, a flash; the in/out range when set)",
+                                             checkable=True)
+        # One drawing tool at a time; both may be off (a drag then pans).
+        self.region_tools = QActionGroup(self)
+        self.region_tools.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        for action in (self.act_repair_tool, self.act_protect_tool):
+            self.region_tools.addAction(action)
+            action.toggled.connect(lambda _on: self._region_tool_changed())
+        self.act_protect_frame = self._action("Protect &whole frame",
+                                              self.repair_tool.protect_frames,
+                                              tip="Leave the whole frame (or the in/out range) "
+                                                  "as scanned: no dust or scratch repair")
         self.act_mark_destroyed = self._action("Mark frame &destroyed",
                                                self.repair_tool.mark_destroyed, "Ctrl+D",
                                                "Rebuild the whole frame (or the in/out range) "
@@ -433,7 +448,8 @@ class MainWindow(QMainWindow):
         self.shot_apply_menu.aboutToShow.connect(
             lambda: self.shot_list.fill_apply_menu(self.shot_apply_menu))
         shot.addSeparator()
-        shot.addActions([self.act_repair_tool, self.act_mark_destroyed])
+        shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
+                         self.act_protect_tool, self.act_protect_frame])
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
 
@@ -484,7 +500,8 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.scale_combo)
         self.mask_combo = QComboBox()
         self.mask_combo.setToolTip("Overlay what an operator detected (e.g. the dust it "
-                                   "removed) on the after view")
+                                   "removed) on the after view, or the manual repairs "
+                                   "(magenta) and protections (cyan)")
         self.mask_combo.setMinimumContentsLength(14)
         self.mask_combo.currentIndexChanged.connect(self._mask_combo_changed)
         tools.addWidget(QLabel("  Mask "))
@@ -492,6 +509,7 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction(self.act_show_restored)
         tools.addAction(self.act_repair_tool)
+        tools.addAction(self.act_protect_tool)
         self.toolbar = tools
         self._fill_mask_combo()
 
@@ -882,7 +900,7 @@ class MainWindow(QMainWindow):
         for action in (self.act_save, self.act_save_as, self.act_close, self.act_copy_recipe,
                        self.act_paste_recipe, self.act_split, self.act_join, self.act_detect,
                        self.act_merge_prev, self.act_repair_tool, self.act_mark_destroyed,
-                       self.act_report,
+                       self.act_protect_tool, self.act_protect_frame, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
             action.setEnabled(open_)
@@ -1059,7 +1077,17 @@ class MainWindow(QMainWindow):
         return int(info.width), int(info.height)
 
     def _repairs_changed(self) -> None:
-        self.timeline.set_repairs([(r.start, r.end) for r in self.document.repairs()])
+        repairs = self.document.repairs()
+        self.timeline.set_repairs([(r.start, r.end) for r in repairs if not r.protect])
+        self.timeline.set_protections([(r.start, r.end) for r in repairs if r.protect])
+
+    def _region_tool_changed(self) -> None:
+        """The repair or protect tool was switched: a drag on the viewer draws a region
+        while either is on, and what it adds follows the one that is on."""
+        protect = self.act_protect_tool.isChecked()
+        self.repair_tool.protecting = protect
+        self.viewer.set_region_tool(protect or self.act_repair_tool.isChecked(),
+                                    protect=protect)
 
     def _fill_presets_menu(self) -> None:
         """Built-in and user presets: applied to the selected shots when several are
@@ -1355,6 +1383,7 @@ class MainWindow(QMainWindow):
             ("Home / End", "first / last frame"), ("Ctrl+B / S", "split shot at playhead"),
             ("Ctrl+J / Ctrl+Shift+J", "merge with next / previous shot"),
             ("Ctrl+Shift+R", "repair tool"), ("Ctrl+D", "mark frame destroyed"),
+            ("Ctrl+Shift+P", "protect tool"),
             ("Ctrl+1…4", "side by side, split, A/B, difference"),
             ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),

@@ -1,11 +1,13 @@
-"""Manual repair: regions drawn on the viewer, frames marked destroyed, and their list.
+"""Manual repair and protection: regions drawn on the viewer, whole frames, and their list.
 
 `RepairTool` turns a rectangle drawn on the viewer (image pixels at the preview scale)
 into a `Repair` in source pixels for the frame shown, or for the in/out range when both
-marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair. It
-also feeds the viewer the outlines of the repairs of the frame shown when the "Manual
-repairs" overlay is on. `RepairList` lists the clip's repairs (double-click goes to one,
-Remove deletes the selected ones, undoably).
+marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair.
+In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
+`protect=True`: picture the dust and scratch repairs must leave as scanned), and "Protect
+frame" protects whole frames. It also feeds the viewer the outlines of the repairs and
+protections of the frame shown when the "Manual repairs" overlay is on. `RepairList` lists
+both kinds (double-click goes to one, Remove deletes the selected ones, undoably).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NitrateError
 from engine.project.model import Repair
-from ui.compare_viewer import CompareViewer
+from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer
 from ui.document import Document
 
 
@@ -48,8 +51,26 @@ def source_region(rect: QRectF, shown: tuple[int, int],
     return x0, y0, x1 - x0, y1 - y0
 
 
+def _kind(repair: Repair) -> str:
+    return "protection" if repair.protect else "repair"
+
+
+def _frames_text(start: int, end: int) -> str:
+    return f"frame {start}" if start == end else f"frames {start}-{end}"
+
+
+def _count_text(repairs: list[Repair]) -> str:
+    """'3 repairs', '1 protection', '2 repairs and 1 protection'."""
+    parts = []
+    for kind in ("repair", "protection"):
+        n = sum(1 for r in repairs if _kind(r) == kind)
+        if n:
+            parts.append(f"{n} {kind}" + ("s" if n > 1 else ""))
+    return " and ".join(parts)
+
+
 class RepairTool(QObject):
-    """Adds and removes manual repairs (see module docstring).
+    """Adds and removes manual repairs and protections (see module docstring).
 
     frame_provider:   the frame shown (0-based).
     in_out_provider:  the in and out marks (None when unset).
@@ -71,13 +92,23 @@ class RepairTool(QObject):
         self.in_out_provider = in_out_provider
         self.source_size = source_size
         self._overlay = False
+        self._protecting = False
         viewer.region_drawn.connect(self.add_region)
         document.repairs_changed.connect(lambda _c: self.refresh_overlay())
         document.project_replaced.connect(self.refresh_overlay)
 
+    @property
+    def protecting(self) -> bool:
+        """Protect mode: a rectangle drawn on the viewer protects instead of repairing."""
+        return self._protecting
+
+    @protecting.setter
+    def protecting(self, on: bool) -> None:
+        self._protecting = bool(on)
+
     def frames(self) -> tuple[int, int]:
-        """Frames a new repair covers: the in/out range when both marks are set, otherwise
-        the frame shown."""
+        """Frames a new repair or protection covers: the in/out range when both marks are
+        set, otherwise the frame shown."""
         in_, out = self.in_out_provider()
         if in_ is not None and out is not None and in_ <= out:
             return in_, out
@@ -85,27 +116,38 @@ class RepairTool(QObject):
         return frame, frame
 
     def add_region(self, rect: QRectF) -> None:
-        """Repair `rect` (image pixels of the picture shown) on `frames()`."""
+        """Repair `rect` (image pixels of the picture shown) on `frames()`, or protect it
+        when `protecting`."""
         shown = self.viewer.before_image()
         size = self.source_size()
+        kind = "protection" if self._protecting else "repair"
         if shown is None or size is None:
-            self.message.emit("Open a clip before marking a repair")
+            self.message.emit(f"Open a clip before marking a {kind}")
             return
         region = source_region(rect, (shown.width(), shown.height()), size)
         if region is None:
             self.message.emit("The region lies outside the picture")
             return
         start, end = self.frames()
-        self._add(Repair(start, end, region), f"Repair region {region[2]}×{region[3]} px")
+        verb = "Protect" if self._protecting else "Repair"
+        self._add(Repair(start, end, region, protect=self._protecting),
+                  f"{verb} region {region[2]}×{region[3]} px")
 
     def mark_destroyed(self) -> None:
         """Rebuild the whole of `frames()` from the neighbouring frames."""
         if not self.document.is_open:
             return
         start, end = self.frames()
-        self._add(Repair(start, end, None), "Mark " + (f"frame {start}" if start == end
-                                                       else f"frames {start}-{end}")
-                  + " destroyed")
+        self._add(Repair(start, end, None), f"Mark {_frames_text(start, end)} destroyed")
+
+    def protect_frames(self) -> None:
+        """Protect the whole of `frames()` from the dust and scratch repairs (a flash, a
+        shot full of rain)."""
+        if not self.document.is_open:
+            return
+        start, end = self.frames()
+        self._add(Repair(start, end, None, protect=True),
+                  f"Protect {_frames_text(start, end)}")
 
     def _add(self, repair: Repair, text: str) -> None:
         try:
@@ -113,22 +155,28 @@ class RepairTool(QObject):
         except (NitrateError, ValueError) as exc:
             self.message.emit(str(exc))
             return
-        self.message.emit(f"Added repair: {repair.describe()}")
+        self.message.emit(f"Added {_kind(repair)}: {repair.describe()}")
 
     def remove(self, indices: list[int]) -> None:
-        """Delete the repairs at `indices` of the clip's list (one undo step)."""
+        """Delete the repairs and protections at `indices` of the clip's list (one undo
+        step)."""
         repairs = self.document.repairs()
-        doomed = {i for i in indices if 0 <= i < len(repairs)}
+        doomed = sorted({i for i in indices if 0 <= i < len(repairs)})
         if not doomed:
             return
         kept = [r for i, r in enumerate(repairs) if i not in doomed]
-        what = repairs[min(doomed)].describe() if len(doomed) == 1 else f"{len(doomed)} repairs"
-        self.document.edit_repairs(kept, f"Remove repair ({what})")
+        if len(doomed) == 1:
+            one = repairs[doomed[0]]
+            text = f"Remove {_kind(one)} ({one.describe()})"
+        else:
+            text = "Remove " + _count_text([repairs[i] for i in doomed])
+        self.document.edit_repairs(kept, text)
 
     # --- overlay -----------------------------------------------------------------------
 
     def set_overlay(self, on: bool) -> None:
-        """Outline the repairs of the frame shown on the viewer ("Manual repairs")."""
+        """Outline the repairs and protections of the frame shown on the viewer ("Manual
+        repairs")."""
         self._overlay = bool(on)
         self.refresh_overlay()
 
@@ -149,19 +197,30 @@ class RepairTool(QObject):
         sx = shown.width() / max(1, size[0])
         sy = shown.height() / max(1, size[1])
         regions: list[QRectF | None] = []
+        protected: list[QRectF | None] = []
         for repair in self.document.repairs():
             if not repair.covers(index):
                 continue
             if repair.region is None:
-                regions.append(None)
+                rect = None
             else:
                 x, y, w, h = repair.region
-                regions.append(QRectF(x * sx, y * sy, w * sx, h * sy))
-        self.viewer.set_regions(regions)
+                rect = QRectF(x * sx, y * sy, w * sx, h * sy)
+            (protected if repair.protect else regions).append(rect)
+        self.viewer.set_regions(regions, protected=protected)
+
+
+def _swatch(colour: tuple[int, int, int]) -> QIcon:
+    """A small square of `colour` (12 px) marking a list row with the viewer's colour."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(*colour))
+    return QIcon(pixmap)
 
 
 class RepairList(QWidget):
-    """The clip's manual repairs, with Remove and Mark frame destroyed.
+    """The clip's manual repairs and protections, with Remove, Mark frame destroyed and
+    Protect frame. Each row carries a swatch of its colour on the viewer (magenta:
+    rebuilt, cyan: protected).
 
     Signals: seek_requested(int frame).
     """
@@ -174,11 +233,16 @@ class RepairList(QWidget):
         self.setObjectName("RepairList")
         self.document = document
         self.tool = tool
+        # Keyed by Repair.protect.
+        self._icons = {False: _swatch(REPAIR_COLOUR), True: _swatch(PROTECT_COLOUR)}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         self.hint = QLabel("Turn on the repair tool and drag a rectangle over damage on the "
-                           "picture; set in/out marks to repair a range of frames.")
+                           "picture to rebuild it. Turn on the protect tool and drag one over "
+                           "picture the dust and scratch repairs must leave alone (water, "
+                           "fire, rain, a flash). Set in/out marks to cover a range of "
+                           "frames.")
         self.hint.setObjectName("emptyHint")
         self.hint.setWordWrap(True)
         layout.addWidget(self.hint)
@@ -192,9 +256,14 @@ class RepairList(QWidget):
         self.destroyed_button.setToolTip("Rebuild the whole frame (or the in/out range) from "
                                          "its neighbours")
         self.destroyed_button.clicked.connect(tool.mark_destroyed)
+        self.protect_button = QPushButton("Protect frame")
+        self.protect_button.setToolTip("Leave the whole frame (or the in/out range) as "
+                                       "scanned: no dust or scratch repair")
+        self.protect_button.clicked.connect(tool.protect_frames)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         buttons.addWidget(self.destroyed_button)
+        buttons.addWidget(self.protect_button)
         buttons.addStretch(1)
         buttons.addWidget(self.remove_button)
         layout.addLayout(buttons)
@@ -206,11 +275,12 @@ class RepairList(QWidget):
         self.list.clear()
         for index, repair in enumerate(self.document.repairs()):
             text = repair.describe() + (f" — {repair.note}" if repair.note else "")
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(self._icons[repair.protect], text)
             item.setData(Qt.ItemDataRole.UserRole, index)
             self.list.addItem(item)
         self.hint.setVisible(self.list.count() == 0)
         self.destroyed_button.setEnabled(self.document.is_open)
+        self.protect_button.setEnabled(self.document.is_open)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

@@ -63,6 +63,7 @@ _KEY = QColor(236, 196, 92)
 _KEY_HOLD = QColor(160, 196, 236)
 _KEY_ROW_BG = QColor(32, 32, 36)
 _REPAIR = QColor(255, 40, 200)
+_PROTECT = QColor(0, 210, 220)  # the viewer's colours: magenta rebuilt, cyan protected
 _BOUNDARY = QColor(255, 255, 255)
 
 
@@ -138,6 +139,7 @@ class Timeline(QWidget):
         self._keys: list[tuple[int, str]] = []
         self._keys_label = ""
         self._repairs: list[tuple[int, int]] = []
+        self._protections: list[tuple[int, int]] = []
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
         self._drag_to: int | None = None  # where that boundary or key would go now
         if bridge is not None:
@@ -200,6 +202,22 @@ class Timeline(QWidget):
         thumbnails."""
         self._repairs = [(int(a), int(b)) for a, b in ranges]
         self.update()
+
+    @property
+    def repairs(self) -> list[tuple[int, int]]:
+        """The repaired frame ranges marked (see `set_repairs`)."""
+        return list(self._repairs)
+
+    def set_protections(self, ranges: list[tuple[int, int]]) -> None:
+        """Frames with a protection (picture the spot repairs leave as scanned), as (first,
+        last) inclusive pairs: marked in cyan just above the repairs' magenta."""
+        self._protections = [(int(a), int(b)) for a, b in ranges]
+        self.update()
+
+    @property
+    def protections(self) -> list[tuple[int, int]]:
+        """The protected frame ranges marked (see `set_protections`)."""
+        return list(self._protections)
 
     def keys_row_y(self) -> int:
         """Vertical centre (pixels) of the keyframe row."""
@@ -460,12 +478,16 @@ class Timeline(QWidget):
                                  str(pos + 1))
 
     def _paint_repairs(self, painter: QPainter) -> None:
+        """Repairs and protections as 3 px bars along the thumbnails' bottom edge, in two
+        rows so a frame with both shows both."""
         bottom = RULER_PX + THUMB_PX - 3
-        for a, b in self._repairs:
-            x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
-            if x1 < 0 or x0 > self.width():
-                continue
-            painter.fillRect(QRectF(x0, bottom, max(2.0, x1 - x0), 3), _REPAIR)
+        for ranges, top, colour in ((self._repairs, bottom, _REPAIR),
+                                    (self._protections, bottom - 4, _PROTECT)):
+            for a, b in ranges:
+                x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
+                if x1 < 0 or x0 > self.width():
+                    continue
+                painter.fillRect(QRectF(x0, top, max(2.0, x1 - x0), 3), colour)
 
     def _paint_keys(self, painter: QPainter) -> None:
         top = self._keys_top()

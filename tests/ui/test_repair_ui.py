@@ -1,6 +1,7 @@
 """Manual repair in the viewer: a rectangle drawn with the repair tool becomes a Repair in
 source pixels (undoable), frames can be marked destroyed, repairs are listed, removable,
-outlined by the "Manual repairs" overlay and saved with the project."""
+outlined by the "Manual repairs" overlay and saved with the project. The protect tool does
+the same for protections (picture the spot repairs leave as scanned), shown apart."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from _ui_helpers import discard as _discard
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
+from PySide6.QtGui import QColor
 
 from engine.project import load_project
 from engine.project.model import Repair
@@ -112,6 +114,110 @@ def test_repairs_are_saved_with_the_project(qtbot, window: MainWindow, tmp_path:
     window.act_repair_tool.setChecked(True)
     _drag(qtbot, window, (4, 4), (12, 10))
     window.act_mark_destroyed.trigger()
+    window.act_protect_tool.setChecked(True)
+    _drag(qtbot, window, (16, 2), (24, 8))
     saved = window.document.save(tmp_path / "film.nitrate")
     assert load_project(saved).clip.repairs == [Repair(0, 0, (8, 8, 16, 12)),
-                                                Repair(0, 0, None)]
+                                                Repair(0, 0, None),
+                                                Repair(0, 0, (32, 4, 16, 12), protect=True)]
+
+
+# --- protections ---------------------------------------------------------------------------
+
+
+def _undo_text(window: MainWindow) -> str:
+    return window.document.undo_stack.undoText()
+
+
+def _pixel(window: MainWindow, image_point: tuple[float, float]) -> QColor:
+    """The colour on screen at an image point of the After picture."""
+    where = window.viewer.widget_point(QPointF(*image_point)).toPoint()
+    return window.viewer.grab().toImage().pixelColor(where)
+
+
+def test_drawing_in_protect_mode_adds_a_protection_and_undo_removes_it(
+        qtbot, window: MainWindow) -> None:
+    _show(qtbot, window, 3)
+    window.act_protect_tool.setChecked(True)
+    zoom = window.viewer.zoom
+    _drag(qtbot, window, (4, 4), (12, 10))
+    assert window.viewer.zoom == zoom  # the drag drew, it did not pan
+    assert window.document.repairs() == [Repair(3, 3, (8, 8, 16, 12), protect=True)]
+    assert _undo_text(window) == "Protect region 16×12 px"
+    assert window.statusBar().currentMessage() == \
+        "Added protection: frame 3, region 8,8 16x12 px protected"
+    # The timeline marks the frame as protected, not as repaired.
+    assert window.timeline.protections == [(3, 3)] and window.timeline.repairs == []
+    assert window.repair_list.list.item(0).text() == "frame 3, region 8,8 16x12 px protected"
+    window.act_undo.trigger()
+    assert window.document.repairs() == []
+    assert window.timeline.protections == []
+    assert window.repair_list.list.count() == 0
+
+
+def test_protect_and_repair_tools_exclude_each_other(qtbot, window: MainWindow) -> None:
+    window.act_repair_tool.setChecked(True)
+    window.act_protect_tool.setChecked(True)
+    assert not window.act_repair_tool.isChecked()
+    assert window.viewer.region_tool and window.repair_tool.protecting
+    window.act_repair_tool.setChecked(True)
+    assert not window.act_protect_tool.isChecked()
+    assert window.viewer.region_tool and not window.repair_tool.protecting
+    _drag(qtbot, window, (4, 4), (12, 10))  # back to repairing
+    assert window.document.repairs() == [Repair(0, 0, (8, 8, 16, 12))]
+    window.act_repair_tool.setChecked(False)
+    assert not window.act_protect_tool.isChecked() and not window.viewer.region_tool
+    _drag(qtbot, window, (4, 4), (12, 10))  # both off: a pan, nothing added
+    assert len(window.document.repairs()) == 1
+
+
+def test_overlay_shows_protections_apart_from_repairs(qtbot, window: MainWindow) -> None:
+    window.act_repair_tool.setChecked(True)
+    _drag(qtbot, window, (4, 4), (12, 10))
+    window.act_protect_tool.setChecked(True)
+    _drag(qtbot, window, (16, 2), (24, 8))
+    window.act_protect_tool.setChecked(False)
+    plain_repaired, plain_protected = _pixel(window, (8, 7)), _pixel(window, (20, 5))
+    window.mask_combo.setCurrentIndex(window.mask_combo.findData(REPAIRS_OVERLAY))
+    assert window.viewer.regions == [QRectF(4, 4, 8, 6)]
+    assert window.viewer.protected_regions == [QRectF(16, 2, 8, 6)]
+    # On screen the repair is tinted magenta (more red, less green), the protection cyan
+    # (less red, more green).
+    repaired, protected = _pixel(window, (8, 7)), _pixel(window, (20, 5))
+    assert repaired.red() > plain_repaired.red() and repaired.green() < plain_repaired.green()
+    assert protected.red() < plain_protected.red()
+    assert protected.green() > plain_protected.green()
+    _show(qtbot, window, 1)
+    assert window.viewer.regions == [] and window.viewer.protected_regions == []
+
+
+def test_protect_whole_frames_over_the_in_out_range(qtbot, window: MainWindow) -> None:
+    window.timeline.set_in_out(2, 5)
+    window.act_protect_frame.trigger()
+    assert window.document.repairs() == [Repair(2, 5, None, protect=True)]
+    assert _undo_text(window) == "Protect frames 2-5"
+    assert window.timeline.protections == [(2, 5)]
+    assert window.repair_list.list.item(0).text() == "frames 2-5, whole frame protected"
+    window.mask_combo.setCurrentIndex(window.mask_combo.findData(REPAIRS_OVERLAY))
+    _show(qtbot, window, 3)
+    assert window.viewer.protected_regions == [None] and window.viewer.regions == []
+    _show(qtbot, window, 6)
+    assert window.viewer.protected_regions == []
+
+
+def test_protect_frame_button_then_remove_says_protection(qtbot, window: MainWindow) -> None:
+    _show(qtbot, window, 7)
+    window.repair_list.protect_button.click()
+    window.act_mark_destroyed.trigger()
+    assert window.document.repairs() == [Repair(7, 7, None, protect=True), Repair(7, 7, None)]
+    texts = [window.repair_list.list.item(i).text() for i in range(2)]
+    assert texts == ["frame 7, whole frame protected", "frame 7, whole frame rebuilt"]
+    window.repair_list.list.item(0).setSelected(True)
+    window.repair_list.remove_button.click()
+    assert window.document.repairs() == [Repair(7, 7, None)]
+    assert _undo_text(window) == "Remove protection (frame 7, whole frame protected)"
+    window.act_undo.trigger()
+    window.repair_list.list.selectAll()
+    window.repair_list.remove_button.click()
+    assert window.document.repairs() == []
+    assert _undo_text(window) == "Remove 1 repair and 1 protection"
