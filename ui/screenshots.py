@@ -50,9 +50,10 @@ def take(out_dir: Path) -> list[Path]:
     from engine.errors import NitrateError
     from engine.ops import registry
     from engine.project import Recipe, Step
+    from engine.project.model import Repair
     from engine.synth.sample_reel import sample_reel_path
     from ui.document import Target
-    from ui.main_window import MainWindow
+    from ui.main_window import REPAIRS_OVERLAY, MainWindow
     from ui.theme import apply_theme
 
     # ui never imports app: the same identity and theme as app.gui, set up here.
@@ -118,6 +119,20 @@ def take(out_dir: Path) -> list[Path]:
     if steps and steps[0].op == "dust":
         window.set_mask_step(0)
         grab("dust_mask")
+        window.set_mask_step(None)
+    size = window.repair_tool.source_size()
+    if size is not None:
+        # A repair region on the frame shown and a protection over the shot's frames, both
+        # outlined on the viewer and listed in the Repairs dock.
+        w, h = size
+        shot = shots[1] if len(shots) > 1 else shots[0]
+        marks = [Repair(frame, frame, (w // 10, h // 6, w // 5, h // 4), "blotch"),
+                 Repair(shot.start, shot.end, (w // 2, h // 2, w * 2 // 5, h // 3),
+                        "water: left as scanned", protect=True)]
+        window.document.edit_repairs(marks, "Showcase repairs")
+        window.repairs_dock.raise_()
+        window.set_mask_step(REPAIRS_OVERLAY)
+        grab("repairs_and_protections")
         window.set_mask_step(None)
     window.document.undo_stack.setClean()
     window._ask_unsaved = lambda: None  # type: ignore[method-assign,assignment,return-value]
