@@ -4,8 +4,9 @@
 into a `Repair` in source pixels for the frame shown, or for the in/out range when both
 marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair.
 In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
-`protect=True`: picture the dust and scratch repairs must leave as scanned), and "Protect
-frame" protects whole frames. It also feeds the viewer the outlines of the repairs and
+`protect=True`: picture the dust and scratch repairs must leave as scanned) over the in/out
+range or, without marks, the whole shot shown (water or fire lasts the shot, where damage
+is a frame's), and "Protect frame" protects whole frames. It also feeds the viewer the outlines of the repairs and
 protections of the frame shown when the "Manual repairs" overlay is on. `RepairList` lists
 both kinds (double-click goes to one, Remove deletes the selected ones, undoably).
 """
@@ -115,6 +116,19 @@ class RepairTool(QObject):
         frame = self.frame_provider()
         return frame, frame
 
+    def protected_frames(self) -> tuple[int, int]:
+        """Frames a protected region covers: the in/out range when both marks are set,
+        otherwise the shot of the frame shown (what is protected is picture, which lasts
+        the shot)."""
+        in_, out = self.in_out_provider()
+        if in_ is not None and out is not None and in_ <= out:
+            return in_, out
+        frame = self.frame_provider()
+        for shot in self.document.shots():
+            if shot.start <= frame <= shot.end:
+                return shot.start, shot.end
+        return frame, frame
+
     def add_region(self, rect: QRectF) -> None:
         """Repair `rect` (image pixels of the picture shown) on `frames()`, or protect it
         when `protecting`."""
@@ -128,7 +142,7 @@ class RepairTool(QObject):
         if region is None:
             self.message.emit("The region lies outside the picture")
             return
-        start, end = self.frames()
+        start, end = self.protected_frames() if self._protecting else self.frames()
         verb = "Protect" if self._protecting else "Repair"
         self._add(Repair(start, end, region, protect=self._protecting),
                   f"{verb} region {region[2]}×{region[3]} px")
@@ -239,10 +253,10 @@ class RepairList(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         self.hint = QLabel("Turn on the repair tool and drag a rectangle over damage on the "
-                           "picture to rebuild it. Turn on the protect tool and drag one over "
-                           "picture the dust and scratch repairs must leave alone (water, "
-                           "fire, rain, a flash). Set in/out marks to cover a range of "
-                           "frames.")
+                           "picture to rebuild it on the frame shown. Turn on the protect "
+                           "tool and drag one over picture the dust and scratch repairs must "
+                           "leave alone (water, fire, rain) for the whole shot. In/out marks "
+                           "set the frames of either instead.")
         self.hint.setObjectName("emptyHint")
         self.hint.setWordWrap(True)
         layout.addWidget(self.hint)

@@ -117,9 +117,10 @@ def test_repairs_are_saved_with_the_project(qtbot, window: MainWindow, tmp_path:
     window.act_protect_tool.setChecked(True)
     _drag(qtbot, window, (16, 2), (24, 8))
     saved = window.document.save(tmp_path / "film.nitrate")
+    last = window.document.shots()[-1].end  # one shot: the protection covers it all
     assert load_project(saved).clip.repairs == [Repair(0, 0, (8, 8, 16, 12)),
                                                 Repair(0, 0, None),
-                                                Repair(0, 0, (32, 4, 16, 12), protect=True)]
+                                                Repair(0, last, (32, 4, 16, 12), protect=True)]
 
 
 # --- protections ---------------------------------------------------------------------------
@@ -137,18 +138,21 @@ def _pixel(window: MainWindow, image_point: tuple[float, float]) -> QColor:
 
 def test_drawing_in_protect_mode_adds_a_protection_and_undo_removes_it(
         qtbot, window: MainWindow) -> None:
+    window.document.split_shot(2)
+    window.document.split_shot(6)
     _show(qtbot, window, 3)
     window.act_protect_tool.setChecked(True)
     zoom = window.viewer.zoom
     _drag(qtbot, window, (4, 4), (12, 10))
     assert window.viewer.zoom == zoom  # the drag drew, it did not pan
-    assert window.document.repairs() == [Repair(3, 3, (8, 8, 16, 12), protect=True)]
+    # Without in/out marks, over the whole shot shown: water lasts the shot.
+    assert window.document.repairs() == [Repair(2, 5, (8, 8, 16, 12), protect=True)]
     assert _undo_text(window) == "Protect region 16×12 px"
     assert window.statusBar().currentMessage() == \
-        "Added protection: frame 3, region 8,8 16x12 px protected"
-    # The timeline marks the frame as protected, not as repaired.
-    assert window.timeline.protections == [(3, 3)] and window.timeline.repairs == []
-    assert window.repair_list.list.item(0).text() == "frame 3, region 8,8 16x12 px protected"
+        "Added protection: frames 2-5, region 8,8 16x12 px protected"
+    # The timeline marks the frames as protected, not as repaired.
+    assert window.timeline.protections == [(2, 5)] and window.timeline.repairs == []
+    assert window.repair_list.list.item(0).text() == "frames 2-5, region 8,8 16x12 px protected"
     window.act_undo.trigger()
     assert window.document.repairs() == []
     assert window.timeline.protections == []
@@ -187,8 +191,9 @@ def test_overlay_shows_protections_apart_from_repairs(qtbot, window: MainWindow)
     assert repaired.red() > plain_repaired.red() and repaired.green() < plain_repaired.green()
     assert protected.red() < plain_protected.red()
     assert protected.green() > plain_protected.green()
+    # On the next frame the repair (of frame 0) is gone; the protection (of the shot) stays.
     _show(qtbot, window, 1)
-    assert window.viewer.regions == [] and window.viewer.protected_regions == []
+    assert window.viewer.regions == [] and window.viewer.protected_regions == [QRectF(16, 2, 8, 6)]
 
 
 def test_protect_whole_frames_over_the_in_out_range(qtbot, window: MainWindow) -> None:
