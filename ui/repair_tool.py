@@ -13,6 +13,7 @@ both kinds (double-click goes to one, Remove deletes the selected ones, undoably
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -186,6 +188,16 @@ class RepairTool(QObject):
             text = "Remove " + _count_text([repairs[i] for i in doomed])
         self.document.edit_repairs(kept, text)
 
+    def set_note(self, index: int, note: str) -> None:
+        """Give the repair or protection at `index` of the clip's list the restorer's
+        `note` (why; printed in the processing report), as one undo step."""
+        repairs = self.document.repairs()
+        if not 0 <= index < len(repairs) or repairs[index].note == note.strip():
+            return
+        old = repairs[index]
+        repairs[index] = dataclasses.replace(old, note=note.strip())
+        self.document.edit_repairs(repairs, f"Note on {_kind(old)} ({old.describe()})")
+
     # --- overlay -----------------------------------------------------------------------
 
     def set_overlay(self, on: bool) -> None:
@@ -274,11 +286,16 @@ class RepairList(QWidget):
         self.protect_button.setToolTip("Leave the whole frame (or the in/out range) as "
                                        "scanned: no dust or scratch repair")
         self.protect_button.clicked.connect(tool.protect_frames)
+        self.note_button = QPushButton("Note…")
+        self.note_button.setToolTip("Why this repair or protection (printed in the "
+                                    "processing report)")
+        self.note_button.clicked.connect(self.edit_note)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         buttons.addWidget(self.destroyed_button)
         buttons.addWidget(self.protect_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.note_button)
         buttons.addWidget(self.remove_button)
         layout.addLayout(buttons)
         document.repairs_changed.connect(lambda _c: self.refresh())
@@ -298,7 +315,24 @@ class RepairList(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(bool(self.list.selectedItems()))
+        selected = len(self.list.selectedItems())
+        self.remove_button.setEnabled(selected > 0)
+        self.note_button.setEnabled(selected == 1)
+
+    def edit_note(self) -> None:
+        """Ask for the note of the one selected repair or protection."""
+        items = self.list.selectedItems()
+        repairs = self.document.repairs()
+        if len(items) != 1:
+            return
+        index = int(items[0].data(Qt.ItemDataRole.UserRole))
+        if not 0 <= index < len(repairs):
+            return
+        repair = repairs[index]
+        text, ok = QInputDialog.getText(
+            self, "Note", f"Why this {_kind(repair)} ({repair.describe()}):", text=repair.note)
+        if ok:
+            self.tool.set_note(index, text)
 
     def _item_activated(self, item: QListWidgetItem) -> None:
         repairs = self.document.repairs()

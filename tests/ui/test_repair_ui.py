@@ -226,3 +226,33 @@ def test_protect_frame_button_then_remove_says_protection(qtbot, window: MainWin
     window.repair_list.remove_button.click()
     assert window.document.repairs() == []
     assert _undo_text(window) == "Remove 1 repair and 1 protection"
+
+
+def test_a_note_is_given_to_the_selected_mark_undoably(qtbot, window: MainWindow,
+                                                        monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    window.timeline.set_in_out(2, 5)
+    window.act_protect_frame.trigger()
+    window.act_mark_destroyed.trigger()
+    panel = window.repair_list
+    assert not panel.note_button.isEnabled()  # nothing selected
+    panel.list.item(0).setSelected(True)
+    assert panel.note_button.isEnabled()
+    asked: list[str] = []
+
+    def answer(_parent, _title, label, text=""):
+        asked.append(label)
+        return "waves on the lake", True
+
+    monkeypatch.setattr(QInputDialog, "getText", answer)
+    panel.note_button.click()
+    assert asked == ["Why this protection (frames 2-5, whole frame protected):"]
+    assert window.document.repairs() == [
+        Repair(2, 5, None, "waves on the lake", protect=True), Repair(2, 5, None)]
+    assert panel.list.item(0).text() == "frames 2-5, whole frame protected — waves on the lake"
+    assert _undo_text(window) == "Note on protection (frames 2-5, whole frame protected)"
+    window.act_undo.trigger()
+    assert window.document.repairs()[0].note == ""
+    panel.list.selectAll()
+    assert not panel.note_button.isEnabled()  # one note at a time
