@@ -472,15 +472,19 @@ class Writer:
     def _mux_video(self, packet: av.Packet) -> None:
         """Mux an encoded video packet, mending a decode timestamp the encoder left unset.
 
-        libx265 (through FFmpeg 7) hands out packets with an uninitialised dts (about
-        -4.6e18) when it is flushed with its frame threads idle, which happens on short
-        clips; the MP4 muxer then refuses the file ("patches welcome"). Such a dts is
+        libx265 hands out packets with an uninitialised dts when it is flushed with its
+        frame threads idle, which happens on short clips: whatever the memory held, seen
+        as -4.6e18, -9.4e13 and +4.9e18 (PyAV 18.1, libavcodec 62). The MP4 muxer may
+        then refuse the file ("patches welcome"). A dts that cannot be one — unset, far
+        out of range, after the packet's pts, or not after the previous packet's — is
         replaced by the next one in order, never above the packet's pts."""
         dts = packet.dts
-        if dts is None or dts < -(1 << 40):
+        pts = packet.pts
+        if (dts is None or abs(dts) > (1 << 40) or (pts is not None and dts > pts)
+                or (self._last_dts is not None and dts <= self._last_dts)):
             dts = 0 if self._last_dts is None else self._last_dts + 1
-            if packet.pts is not None:
-                dts = min(dts, packet.pts)
+            if pts is not None:
+                dts = min(dts, pts)
             packet.dts = dts
         self._last_dts = packet.dts
         assert self._container is not None

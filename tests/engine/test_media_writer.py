@@ -175,3 +175,40 @@ def test_a_short_h265_clip_with_an_unset_decode_timestamp_still_muxes(tmp_path) 
     with open_reader(out) as reader:
         assert reader.info.frame_count == 2
         assert [read_index(reader.read(i)) for i in range(2)] == [0, 1]
+
+
+@pytest.mark.parametrize("garbage", [-4_600_000_000_000_000_000, -94_352_350_246_024,
+                                     4_882_847_066_909_935_739, None])
+def test_an_impossible_decode_timestamp_is_mended_and_a_valid_one_kept(tmp_path,
+                                                                       garbage) -> None:
+    """Whatever libx265 left in an unset dts (seen both far below and far above any real
+    one), the muxer gets increasing decode timestamps no later than each packet's pts;
+    B-frame reordering's negative start is kept as it is."""
+    import av
+
+    class Muxed:
+        def __init__(self) -> None:
+            self.stamps: list[tuple[int | None, int | None]] = []
+
+        def mux(self, packet: av.Packet) -> None:
+            self.stamps.append((packet.pts, packet.dts))
+
+    def packet(pts: int, dts: int | None) -> av.Packet:
+        p = av.Packet(b"\0")
+        p.pts, p.dts = pts, dts
+        return p
+
+    out = tmp_path / "o.mp4"
+    with Writer(out, output_format_for(out, "h264", 8), 64, 48, Fraction(25)) as writer:
+        muxed = Muxed()
+        real, writer._container = writer._container, muxed  # type: ignore[assignment]
+        try:
+            for pts, dts in ((0, garbage), (1, garbage)):
+                writer._mux_video(packet(pts, dts))
+            writer._last_dts = None
+            for pts, dts in ((2, -2), (0, -1), (1, 0), (3, 0)):  # the last repeats a dts
+                writer._mux_video(packet(pts, dts))
+        finally:
+            writer._container = real
+        writer.abort()
+    assert muxed.stamps == [(0, 0), (1, 1), (2, -2), (0, -1), (1, 0), (3, 1)]
