@@ -18,8 +18,10 @@ from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 # How long a thread that is already on its way out may take to finish (seconds). A thread
 # still alive after this was left running by the test, which is the bug we want to catch.
 _THREAD_EXIT_GRACE_S = 2.0
-# Process-wide pools that libraries create once and keep (not a widget's leak).
-_LIBRARY_THREADS = ("Dask-Offload",)
+# Process-wide pools that libraries create once and keep (not a widget's leak): Dask's, and
+# the engine's one pool of operator threads (`engine.runtime.parallel_map`), made by the
+# first temporal operator that splits a frame's work.
+_LIBRARY_THREADS = ("Dask-Offload", "nitrate-ops")
 
 
 @pytest.fixture(autouse=True)

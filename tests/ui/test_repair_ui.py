@@ -256,3 +256,31 @@ def test_a_note_is_given_to_the_selected_mark_undoably(qtbot, window: MainWindow
     assert window.document.repairs()[0].note == ""
     panel.list.selectAll()
     assert not panel.note_button.isEnabled()  # one note at a time
+
+
+def test_the_after_view_shows_a_protected_frame_as_scanned(qtbot, window: MainWindow) -> None:
+    import numpy as np
+
+    from engine.project import Recipe, Step
+    from ui.document import Target
+    from ui.image import qimage_to_array
+
+    def changed_pixels() -> int:
+        after, before = window.viewer.after_image(), window.viewer.before_image()
+        if after is None or before is None:
+            return -1
+        a = qimage_to_array(after).astype(np.int16)
+        return int((np.abs(a - qimage_to_array(before)).max(axis=-1) > 2).sum())
+
+    def settled_at(check) -> None:
+        qtbot.waitUntil(lambda: window.bridge.wait_until_idle(0.05) and check(changed_pixels()),
+                        timeout=20_000)
+
+    # Dust takes the frame's changing index pattern for dirt and repaints part of it.
+    window.document.edit_recipe(Target(0, None), Recipe.of([Step.create("dust")]), "Dust")
+    _show(qtbot, window, 5)
+    settled_at(lambda n: n > 20)
+    window.repair_list.protect_button.click()  # frame 5, whole frame
+    settled_at(lambda n: n == 0)
+    window.act_undo.trigger()
+    settled_at(lambda n: n > 20)
