@@ -431,8 +431,7 @@ def _parse_repairs(items: Iterable[str], protect: bool = False) -> list:  # -> l
 def _check_repairs(path: str, repairs: list, frame_count: int) -> None:
     for r in repairs:
         if r.end >= frame_count:
-            what = "protection" if r.protect else "repair"
-            raise NitrateError(f"{path}: {what} of {r.describe()} lies beyond the clip's "
+            raise NitrateError(f"{path}: {r.kind} of {r.describe()} lies beyond the clip's "
                                f"last frame {frame_count - 1}")
 
 
@@ -465,8 +464,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     _check_repairs(args.project, [repair], clip.frame_count)
     clip.repairs.append(repair)
     save_project(project, project.path or args.project)  # atomic: old or new, never half
-    what = "protection" if repair.protect else "repair"
-    print(f"{args.project}: added {what} of {repair.describe()} "
+    print(f"{args.project}: added {repair.kind} of {repair.describe()} "
           f"({len(clip.repairs)} repairs and protections in the project)")
     return 0
 

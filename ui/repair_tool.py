@@ -54,10 +54,6 @@ def source_region(rect: QRectF, shown: tuple[int, int],
     return x0, y0, x1 - x0, y1 - y0
 
 
-def _kind(repair: Repair) -> str:
-    return "protection" if repair.protect else "repair"
-
-
 def _frames_text(start: int, end: int) -> str:
     return f"frame {start}" if start == end else f"frames {start}-{end}"
 
@@ -66,7 +62,7 @@ def _count_text(repairs: list[Repair]) -> str:
     """'3 repairs', '1 protection', '2 repairs and 1 protection'."""
     parts = []
     for kind in ("repair", "protection"):
-        n = sum(1 for r in repairs if _kind(r) == kind)
+        n = sum(1 for r in repairs if r.kind == kind)
         if n:
             parts.append(f"{n} {kind}" + ("s" if n > 1 else ""))
     return " and ".join(parts)
@@ -109,22 +105,26 @@ class RepairTool(QObject):
     def protecting(self, on: bool) -> None:
         self._protecting = bool(on)
 
-    def frames(self) -> tuple[int, int]:
-        """Frames a new repair or protection covers: the in/out range when both marks are
-        set, otherwise the frame shown."""
+    def _marked(self) -> tuple[int, int] | None:
+        """The in/out range, when both marks are set (in order)."""
         in_, out = self.in_out_provider()
         if in_ is not None and out is not None and in_ <= out:
             return in_, out
+        return None
+
+    def frames(self) -> tuple[int, int]:
+        """Frames a new repair or protection covers: the in/out range when both marks are
+        set, otherwise the frame shown."""
         frame = self.frame_provider()
-        return frame, frame
+        return self._marked() or (frame, frame)
 
     def protected_frames(self) -> tuple[int, int]:
         """Frames a protected region covers: the in/out range when both marks are set,
         otherwise the shot of the frame shown (what is protected is picture, which lasts
         the shot)."""
-        in_, out = self.in_out_provider()
-        if in_ is not None and out is not None and in_ <= out:
-            return in_, out
+        marked = self._marked()
+        if marked is not None:
+            return marked
         frame = self.frame_provider()
         for shot in self.document.shots():
             if shot.start <= frame <= shot.end:
@@ -136,8 +136,8 @@ class RepairTool(QObject):
         when `protecting`."""
         shown = self.viewer.before_image()
         size = self.source_size()
-        kind = "protection" if self._protecting else "repair"
         if shown is None or size is None:
+            kind = "protection" if self._protecting else "repair"
             self.message.emit(f"Open a clip before marking a {kind}")
             return
         region = source_region(rect, (shown.width(), shown.height()), size)
@@ -171,7 +171,7 @@ class RepairTool(QObject):
         except (NitrateError, ValueError) as exc:
             self.message.emit(str(exc))
             return
-        self.message.emit(f"Added {_kind(repair)}: {repair.describe()}")
+        self.message.emit(f"Added {repair.kind}: {repair.describe()}")
 
     def remove(self, indices: list[int]) -> None:
         """Delete the repairs and protections at `indices` of the clip's list (one undo
@@ -183,7 +183,7 @@ class RepairTool(QObject):
         kept = [r for i, r in enumerate(repairs) if i not in doomed]
         if len(doomed) == 1:
             one = repairs[doomed[0]]
-            text = f"Remove {_kind(one)} ({one.describe()})"
+            text = f"Remove {one.kind} ({one.describe()})"
         else:
             text = "Remove " + _count_text([repairs[i] for i in doomed])
         self.document.edit_repairs(kept, text)
@@ -196,7 +196,7 @@ class RepairTool(QObject):
             return
         old = repairs[index]
         repairs[index] = dataclasses.replace(old, note=note.strip())
-        self.document.edit_repairs(repairs, f"Note on {_kind(old)} ({old.describe()})")
+        self.document.edit_repairs(repairs, f"Note on {old.kind} ({old.describe()})")
 
     # --- overlay -----------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ class RepairList(QWidget):
             return
         repair = repairs[index]
         text, ok = QInputDialog.getText(
-            self, "Note", f"Why this {_kind(repair)} ({repair.describe()}):", text=repair.note)
+            self, "Note", f"Why this {repair.kind} ({repair.describe()}):", text=repair.note)
         if ok:
             self.tool.set_note(index, text)
 

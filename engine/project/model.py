@@ -91,6 +91,11 @@ class Repair:
         return range(self.start, self.end + 1)
 
     @property
+    def kind(self) -> str:
+        """'protection' or 'repair', as the restorer reads it in messages and lists."""
+        return "protection" if self.protect else "repair"
+
+    @property
     def whole_frame(self) -> bool:
         return self.region is None
 
@@ -197,9 +202,8 @@ class Clip:
             )
         for repair in self.repairs:
             if repair.end >= self.frame_count:
-                what = "protection" if repair.protect else "repair"
                 raise ValueError(
-                    f"{what} of {repair.describe()} of {self.path} lies beyond the clip's "
+                    f"{repair.kind} of {repair.describe()} of {self.path} lies beyond the clip's "
                     f"last frame {self.frame_count - 1}"
                 )
 
