@@ -118,15 +118,14 @@ def _protected(result: Result, before: np.ndarray, index: int,
     here = [r for r in protections if r.covers(index)]
     if not here:
         return result
+    if any(r.region is None for r in here):  # the whole frame
+        mask = None if result.mask is None else np.zeros_like(result.mask)
+        return dataclasses.replace(result, frame=before, mask=mask)
     frame = result.frame.copy()
     mask = None if result.mask is None else result.mask.copy()
     h, w = frame.shape[:2]
     for protection in here:
-        if protection.region is None:
-            frame[...] = before
-            if mask is not None:
-                mask[...] = 0
-            continue
+        assert protection.region is not None
         rect = region_rect(protection.region, scale, w, h)
         if rect.empty:
             continue
