@@ -157,14 +157,19 @@ def _recipe_table(recipe: Recipe, measure: ShotMeasure | None) -> str:
             + "".join(rows) + "</table>")
 
 
+def _marks_rows(marks: list[Repair], info: MediaInfo) -> str:
+    """Table rows of manual repairs or protections: what, where, and the restorer's note."""
+    return "".join(
+        f"<tr><td>{_e(r.describe())}</td><td>{_e(timecode_at(info, r.start))}</td>"
+        f'<td class="note">{_e(r.note) or "—"}</td></tr>'
+        for r in marks
+    )
+
+
 def _repairs_table(repairs: list[Repair], info: MediaInfo, share: str) -> str:
     if not repairs:
         return ""
-    rows = "".join(
-        f"<tr><td>{_e(r.describe())}</td><td>{_e(timecode_at(info, r.start))}</td>"
-        f'<td class="note">{_e(r.note) or "—"}</td></tr>'
-        for r in repairs
-    )
+    rows = _marks_rows(repairs, info)
     return (f"<h3>Manual repairs</h3><p>Rebuilt from the motion-compensated neighbouring frames "
             f"of the shot (spatially where motion failed), before any operator. Pixels "
             f"changed on the repaired frames: {_e(share)}.</p>"
@@ -174,11 +179,7 @@ def _repairs_table(repairs: list[Repair], info: MediaInfo, share: str) -> str:
 def _protections_table(protections: list[Repair], info: MediaInfo) -> str:
     if not protections:
         return ""
-    rows = "".join(
-        f"<tr><td>{_e(r.describe())}</td><td>{_e(timecode_at(info, r.start))}</td>"
-        f'<td class="note">{_e(r.note) or "—"}</td></tr>'
-        for r in protections
-    )
+    rows = _marks_rows(protections, info)
     return ("<h3>Protected from the spot repairs</h3><p>Marked by the restorer as picture, "
             "not damage: dust and scratch repair left these pixels exactly as scanned.</p>"
             f"<table><tr><th>Protection</th><th>Timecode</th><th>Note</th></tr>{rows}</table>")
