@@ -10,7 +10,7 @@ Contract (other tools and the tests rely on it):
   nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
-                  [--protect]
+                  [--protect] [--track [KEY]]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
   nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
@@ -20,6 +20,8 @@ FRAMES is one frame (120) or an inclusive range (300-302), 0-based; a region is 
 pixels; without one the whole frame is rebuilt from its neighbours (manual repair). A
 protection (--protect) marks the region, or the whole frame, as picture the spot repairs
 (dust, scratch) must leave as scanned: water, fire, smoke they would take for dirt.
+--track makes the region follow the picture (the region is where it lies on frame KEY,
+default the first of FRAMES).
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
 and the problem; no traceback; no output left under the final name).
 """
@@ -34,6 +36,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from engine.errors import NitrateError, RenderCancelled
 
@@ -149,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--protect", action="store_true",
                    help="mark the region (or whole frames) as picture dust and scratch must "
                    "leave as scanned (water, fire, smoke), instead of rebuilding it")
+    p.add_argument("--track", nargs="?", type=int, const=-1, default=None, metavar="KEY",
+                   help="make the region follow the picture through its frames (a pan over "
+                   "water); the region is where it lies on frame KEY, default the first")
     p.add_argument("--list", action="store_true",
                    help="list the project's repairs and protections")
 
@@ -442,8 +448,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     clip = project.clip
     if args.list:
-        if args.frames or args.region:
-            raise UsageError("--list takes no --frames or --region")
+        if args.frames or args.region or args.track is not None:
+            raise UsageError("--list takes no --frames, --region or --track")
         for n, r in enumerate(clip.repairs, start=1):
             note = f"  ({r.note})" if r.note else ""
             print(f"{'protect' if r.protect else 'repair':<7} {n:>3}: {r.describe()}{note}")
@@ -462,11 +468,45 @@ def cmd_repair(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _check_repairs(args.project, [repair], clip.frame_count)
+    if args.track is not None:
+        repair = _tracked(repair, project.resolve(clip.path),
+                          repair.start if args.track == -1 else args.track)
     clip.repairs.append(repair)
     save_project(project, project.path or args.project)  # atomic: old or new, never half
     print(f"{args.project}: added {repair.kind} of {repair.describe()} "
           f"({len(clip.repairs)} repairs and protections in the project)")
     return 0
+
+
+def _tracked(repair: Any, media: Path, key: int) -> Any:  # Repair -> Repair
+    """`repair` with its region following the picture of `media` from frame `key`."""
+    from engine.media import open_reader
+    from engine.ops.track import track_region
+
+    if repair.region is None:
+        raise UsageError("--track needs a --region to follow")
+    if not repair.start <= key <= repair.end:
+        raise UsageError(f"--track {key}: the key frame must lie within frames "
+                         f"{repair.start}-{repair.end}")
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            sys.stderr.write(f"\rtracking {done}/{total} ")
+            sys.stderr.flush()
+
+    try:
+        with open_reader(media) as reader:
+            track = track_region(reader, repair.region, repair.start, repair.end, key,
+                                 progress)
+    finally:
+        if tty:
+            sys.stderr.write("\n")
+    if track.held:
+        print(f"{media}: the picture could not be followed on {len(track.held)} of "
+              f"{len(repair.frames)} frames (first {track.held[0]}); the region held its "
+              "place there")
+    return dataclasses.replace(repair, track=track.offsets)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ class RepairSpan(Protocol):
     def region(self) -> tuple[int, int, int, int] | None: ...
     @property
     def protect(self) -> bool: ...
+    def region_at(self, frame: int) -> tuple[int, int, int, int] | None: ...
 
 
 @dataclass(frozen=True)
@@ -244,8 +245,9 @@ class RepairOperator(Operator):
         out = frame.copy()
         mask = np.zeros((h, w), np.float32)
         for r in here:
-            assert r.region is not None
-            rect = region_rect(r.region, window.scale, w, h)
+            region = r.region_at(n)
+            assert region is not None
+            rect = region_rect(region, window.scale, w, h)
             if rect.empty:
                 continue
             a, b = self._good_neighbours(window.shot, r.start - 1, r.end + 1)

@@ -125,8 +125,9 @@ def _protected(result: Result, before: np.ndarray, index: int,
     mask = None if result.mask is None else result.mask.copy()
     h, w = frame.shape[:2]
     for protection in here:
-        assert protection.region is not None
-        rect = region_rect(protection.region, scale, w, h)
+        region = protection.region_at(index)
+        assert region is not None
+        rect = region_rect(region, scale, w, h)
         if rect.empty:
             continue
         frame[rect.slices] = before[rect.slices]
@@ -317,7 +318,7 @@ class Evaluator:
             from engine.ops.repair import RepairOperator
 
             identity = _digest(identity, shot.start, shot.end, "repair",
-                               [(r.start, r.end, r.region) for r in rebuilds])
+                               [(r.start, r.end, r.region, r.track) for r in rebuilds])
             op = self._operator(identity, lambda: RepairOperator(repairs=rebuilds))
             stages.append(stage(op, REPAIR_MASK_KEY))
         protections = shot.protections
@@ -327,7 +328,7 @@ class Evaluator:
             kept = protections if operator_class(step.op).spot_repair else ()
             identity = _digest(identity, shot.start, shot.end, step.op,
                                sorted(step.params.to_dict().items()), step.keyframes,
-                               [(r.start, r.end, r.region) for r in kept])
+                               [(r.start, r.end, r.region, r.track) for r in kept])
             op = self._operator(identity, step.build)
             stages.append(stage(op, position, step if step.keyframes else None, kept))
         return stages

@@ -7,8 +7,10 @@ Versions: 1 had shots and recipes; 2 adds keyframes in recipe steps and manual r
 clip. An older Nitrate would silently drop those (and lose them on its next save), so files
 are written as version 2 and it refuses them clearly; version 1 files are still read.
 3 adds protections (a repair marked `"protect": true`), which a version-2 Nitrate would
-take for regions to rebuild: a file holding one is written as version 3, any other still
-as version 2 so older installations keep opening it.
+take for regions to rebuild. 4 adds tracked regions (`"track"`: the region's offset on
+each of its frames), which a version-3 Nitrate would leave where they were drawn. Each
+file is written as the oldest version that holds everything in it, so older
+installations keep opening what they can read correctly.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 3
-# The version a file without protections is written as (see the module docstring).
-_VERSION_WITHOUT_PROTECTIONS = 2
+VERSION = 4
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -69,7 +69,19 @@ def repair_to_json(repair: Repair) -> dict[str, Any]:
     }
     if repair.protect:
         data["protect"] = True
+    if repair.track:
+        data["track"] = [list(offset) for offset in repair.track]
     return data
+
+
+def _version_needed(project: Project) -> int:
+    """The oldest project version that holds everything in `project` (module docstring)."""
+    repairs = [r for c in project.clips for r in c.repairs]
+    if any(r.track for r in repairs):
+        return 4
+    if any(r.protect for r in repairs):
+        return 3
+    return 2
 
 
 def repair_from_json(data: Any, where: str) -> Repair:
@@ -79,20 +91,24 @@ def repair_from_json(data: Any, where: str) -> Repair:
     protect = data.get("protect", False) if isinstance(data, Mapping) else False
     if not isinstance(protect, bool):
         raise ValueError(f"{where}.protect must be true or false")
+    track = data.get("track", []) if isinstance(data, Mapping) else []
+    if not isinstance(track, list) or not all(
+            isinstance(offset, list) and len(offset) == 2 for offset in track):
+        raise ValueError(f"{where}.track must be a list of [dx, dy] offsets")
     return Repair(
         start=_need(data, "start", int, where),
         end=_need(data, "end", int, where),
         region=None if region is None else tuple(region),
         note=str(data.get("note", "")),
         protect=protect,
+        track=tuple((dx, dy) for dx, dy in track),
     )
 
 
 def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "version": VERSION if any(r.protect for c in project.clips for r in c.repairs)
-        else _VERSION_WITHOUT_PROTECTIONS,
+        "version": _version_needed(project),
         "clips": [
             {
                 "path": _stored_path(str(project.resolve(c.path)), project_path),

@@ -26,6 +26,9 @@ class Repair:
     protect: the opposite mark: the region (or the whole frame) is picture the automatic
              spot repairs (dust, scratches) must leave as scanned — water, fire, smoke,
              rain, a flash — where they would take real picture for dirt.
+    track:   where the region follows the picture (a pan over water), its offset (dx, dy)
+             in source pixels on each of frames start..end (engine.ops.track measures it);
+             empty when it stays where it was drawn, as damage in the gate does.
 
     Repaired frames are rebuilt from their motion-compensated neighbours inside the shot
     (never across a cut), as the first stage of the pipeline. Protected pixels come out of
@@ -37,6 +40,7 @@ class Repair:
     region: tuple[int, int, int, int] | None = None
     note: str = ""
     protect: bool = False
+    track: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -59,6 +63,21 @@ class Repair:
                 raise ValueError(f"repair region {x},{y},{w},{h} needs x, y >= 0 and a "
                                  "width and height of at least 1 pixel")
             object.__setattr__(self, "region", region)
+        if self.track:
+            self._check_track()
+
+    def _check_track(self) -> None:
+        if self.region is None:
+            raise ValueError("only a region can be tracked, not a whole frame")
+        try:
+            track = tuple((dx, dy) for dx, dy in self.track)
+        except (TypeError, ValueError):
+            track = ()
+        if len(track) != len(self.frames) or any(
+                isinstance(v, bool) or not isinstance(v, int) for pair in track for v in pair):
+            raise ValueError(f"a tracked region needs one whole-pixel offset dx, dy for each "
+                             f"of its {len(self.frames)} frames, got {len(self.track)}")
+        object.__setattr__(self, "track", track)
 
     @classmethod
     def parse(cls, text: str, note: str = "", protect: bool = False) -> Repair:
@@ -102,6 +121,16 @@ class Repair:
     def covers(self, frame: int) -> bool:
         return self.start <= frame <= self.end
 
+    def region_at(self, frame: int) -> tuple[int, int, int, int] | None:
+        """The region (x, y, width, height, source pixels) on `frame`, moved by its track;
+        x and y may fall below 0 where the picture followed leaves the frame (the pixel
+        rectangle is clipped: engine.ops.region.region_rect). None for a whole frame."""
+        if self.region is None or not self.track:
+            return self.region
+        x, y, w, h = self.region
+        dx, dy = self.track[min(max(frame, self.start), self.end) - self.start]
+        return x + dx, y + dy, w, h
+
     def clipped(self, first: int, last: int) -> Repair | None:
         """The part of this repair inside frames first..last (a shot), or None."""
         start, end = max(self.start, first), min(self.end, last)
@@ -109,7 +138,8 @@ class Repair:
             return None
         if (start, end) == (self.start, self.end):
             return self
-        return Repair(start, end, self.region, self.note, self.protect)
+        track = self.track[start - self.start:end - self.start + 1]
+        return Repair(start, end, self.region, self.note, self.protect, track)
 
     def describe(self) -> str:
         """'frames 120-125, region 40,60 80x50 px' (for reports and the CLI), ending in
@@ -119,7 +149,8 @@ class Repair:
         if self.region is None:
             return f"{frames}, whole frame " + ("protected" if self.protect else "rebuilt")
         x, y, w, h = self.region
-        return f"{frames}, region {x},{y} {w}x{h} px" + (" protected" if self.protect else "")
+        return (f"{frames}, region {x},{y} {w}x{h} px" + (" protected" if self.protect else "")
+                + (", following the picture" if self.track else ""))
 
 
 @dataclass

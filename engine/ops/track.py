@@ -1,0 +1,163 @@
+"""Region tracking: a marked region follows the picture through its frames.
+
+A protection drawn over water in a pan must move with the water; one drawn on frame 40
+of a 50-frame shot would otherwise cover the bank by frame 90. `track_region` measures,
+frame to frame, the motion of the picture in and around the region and returns the
+region's offset on each frame (`Repair.track`), relative to where it lies on the key frame
+(the frame it was placed on).
+
+Each step measures the shift between two consecutive frames with the stabiliser's block
+vote (`engine.ops.stabilize.estimate_motion`: phase correlation per block, the shift most
+blocks agree on, refined to sub-pixel), first on the region itself and, when its own
+picture cannot be followed (water, fire and smoke change every frame: that is why they are
+protected), on the picture around it. A step neither can measure holds the region where
+it was, and is reported. Positions accumulate in analysis pixels and are rounded to whole
+source pixels only at the end, so rounding never drifts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engine.errors import RenderCancelled
+from engine.ops.color import LUMA_WEIGHTS
+from engine.ops.stabilize import estimate_motion
+
+# Frames are measured at most this wide (pixels): enough texture for the block vote, and
+# about 230 KB a frame as 8-bit luma.
+_WIDTH = 640
+# The picture around the region is the region grown to at least this many times its size,
+# and at least _CONTEXT_MIN analysis pixels (the vote needs six blocks of about 45 px).
+_CONTEXT_SCALE = 3.0
+_CONTEXT_MIN = (270, 180)
+# Frames read per step when walking backwards from the key frame: a forward read of a
+# chunk is far cheaper than seeking to every frame of a long-GOP file.
+_CHUNK = 32
+
+
+@dataclass(frozen=True)
+class Track:
+    """offsets: (dx, dy) source pixels of the region on each frame start..end, (0, 0) on
+    the key frame; held: frames where the motion could not be measured and the region
+    kept the previous frame's place."""
+
+    offsets: tuple[tuple[int, int], ...]
+    held: tuple[int, ...]
+
+
+def _luma(frame: np.ndarray, scale: float) -> np.ndarray:
+    y = np.asarray(frame, np.float32) @ LUMA_WEIGHTS
+    if scale < 1.0:
+        h, w = y.shape
+        y = cv2.resize(y, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA)
+    return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _crop(luma: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    return luma[y0:y0 + h, x0:x0 + w].astype(np.float32) / 255.0
+
+
+def _box(centre: np.ndarray, size: tuple[float, float], shape: tuple[int, int],
+         offset: np.ndarray) -> tuple[int, int, int, int]:
+    """A box of `size` (w, h) about `centre`, shrunk and moved so that it lies inside a
+    frame of `shape` (h, w) both where it is and moved by `offset` (whole pixels)."""
+    H, W = shape
+    left, right = max(0, -int(offset[0])), min(W, W - int(offset[0]))
+    top, bottom = max(0, -int(offset[1])), min(H, H - int(offset[1]))
+    w, h = min(int(size[0]), right - left), min(int(size[1]), bottom - top)
+    x0 = int(np.clip(round(centre[0] - w / 2), left, right - w))
+    y0 = int(np.clip(round(centre[1] - h / 2), top, bottom - h))
+    return x0, y0, w, h
+
+
+def _step(a: np.ndarray, b: np.ndarray, centre: np.ndarray, size: tuple[float, float],
+          guess: np.ndarray) -> np.ndarray | None:
+    """The shift (dx, dy, analysis px) of the picture at `centre` (a box of `size` about
+    it) from luma `a` to luma `b`, searched about `guess`; first on the region, then on
+    the picture around it. None when neither can be followed."""
+    context = (max(size[0] * _CONTEXT_SCALE, _CONTEXT_MIN[0]),
+               max(size[1] * _CONTEXT_SCALE, _CONTEXT_MIN[1]))
+    offset = np.round(guess).astype(int)
+    for box_size in (size, context):
+        x0, y0, w, h = _box(centre, box_size, a.shape, offset)
+        if w < 2 or h < 2:
+            return None
+        pa = _crop(a, x0, y0, w, h)
+        pb = _crop(b, x0 + int(offset[0]), y0 + int(offset[1]), w, h)
+        m = estimate_motion(pa, pb)
+        if m is None:
+            continue
+        local = centre - (x0, y0)
+        return offset + (m[:, :2] @ local + m[:, 2] - local)
+    return None
+
+
+def _forward(reader: Any, first: int, last: int, scale: float) -> Iterator[np.ndarray]:
+    for frame in reader.frames(first, last + 1):
+        yield _luma(frame, scale)
+
+
+def _backward(reader: Any, first: int, last: int, scale: float) -> Iterator[np.ndarray]:
+    """Lumas of frames last, last-1, … first, read forwards a chunk at a time."""
+    stop = last + 1
+    while stop > first:
+        start = max(first, stop - _CHUNK)
+        chunk = [_luma(f, scale) for f in reader.frames(start, stop)]
+        yield from reversed(chunk)
+        stop = start
+
+
+def track_region(reader: Any, region: tuple[int, int, int, int], start: int, end: int,
+                 key: int, progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> Track:
+    """Follow `region` (x, y, width, height, source pixels, where it lies on frame `key`)
+    through frames `start`..`end` (inclusive; key among them) of `reader` (anything with
+    `info` and `frames(start, stop)`: engine.media.Reader).
+
+    progress(done, total) is called per frame; cancel() → True stops with RenderCancelled.
+    """
+    if not start <= key <= end:
+        raise ValueError(f"the key frame {key} lies outside frames {start}-{end}")
+    width = reader.info.width
+    scale = min(1.0, _WIDTH / width)
+    x, y, w, h = region
+    size = (w * scale, h * scale)
+    home = np.array([(x + w / 2) * scale, (y + h / 2) * scale])
+    positions = {key: np.zeros(2)}
+    held: list[int] = []
+    total = end - start + 1
+    done = 0
+
+    def walk(lumas: Iterator[np.ndarray], direction: int) -> None:
+        nonlocal done
+        index, velocity = key, np.zeros(2)
+        previous = next(lumas)
+        if direction > 0:  # the key frame is read once, by the forward walk
+            done += 1
+        for luma in lumas:
+            if cancel is not None and cancel():
+                raise RenderCancelled("tracking cancelled")
+            shift = _step(previous, luma, home + positions[index], size, velocity)
+            if shift is None:
+                shift = np.zeros(2)
+                held.append(index + direction)
+            index += direction
+            positions[index] = positions[index - direction] + shift
+            velocity = shift
+            previous = luma
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+    walk(_forward(reader, key, end, scale), +1)
+    if key > start:
+        walk(_backward(reader, start, key, scale), -1)
+    offsets = tuple((int(round(positions[i][0] / scale)), int(round(positions[i][1] / scale)))
+                    for i in range(start, end + 1))
+    return Track(offsets, tuple(sorted(held)))
