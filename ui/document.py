@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -568,6 +568,49 @@ class ShotDetector(BackgroundTask):
             return
         if not cancel.is_set():
             self._w_finished.emit(shots, "")
+
+
+class RegionTracker(BackgroundTask):
+    """Makes a region follow the picture (engine.ops.track): `start(media, repair, key)`,
+    the region placed as it lies on frame `key`.
+
+    finished(result, error): result is (repair as given, the same repair following the
+    picture, frames where the picture could not be followed), so the caller can check the
+    repair is still in the list; None with a one-line error; nothing is delivered when
+    cancelled.
+    """
+
+    thread_name = "nitrate-track"
+
+    def _work(self, cancel: _Cancel, media: Path, repair: Repair, key: int) -> None:
+        from engine.errors import NitrateError, RenderCancelled
+        from engine.media import open_reader
+        from engine.ops.track import track_region
+
+        region = repair.region_at(key)
+        assert region is not None
+        try:
+            with open_reader(media) as reader:
+                track = track_region(reader, region, repair.start, repair.end, key,
+                                     progress=self._w_progress.emit, cancel=cancel)
+        except RenderCancelled:
+            return
+        except NitrateError as exc:
+            if not cancel.is_set():
+                self._w_finished.emit(None, str(exc))
+            return
+        except Exception as exc:  # a tracker bug must not take the window down
+            if not cancel.is_set():
+                self._w_finished.emit(None, f"{media}: tracking failed: {exc}")
+            return
+        if cancel.is_set():
+            return
+        # The offsets are from the key frame's place; stored, they are from the region's
+        # own (a region tracked before keeps its origin).
+        base = repair.track[key - repair.start] if repair.track else (0, 0)
+        offsets = tuple((dx + base[0], dy + base[1]) for dx, dy in track.offsets)
+        self._w_finished.emit((repair, replace(repair, track=offsets), track.held),
+                              "")
 
 
 class ReportWriter(BackgroundTask):

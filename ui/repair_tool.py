@@ -6,7 +6,9 @@ marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame r
 In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
 `protect=True`: picture the dust and scratch repairs must leave as scanned) over the in/out
 range or, without marks, the whole shot shown (water or fire lasts the shot, where damage
-is a frame's), and "Protect frame" protects whole frames. It also feeds the viewer the outlines of the repairs and
+is a frame's), and "Protect frame" protects whole frames. "Track" makes a region follow
+the picture through its frames (a pan over water), from where it lies on the frame shown,
+on a worker thread (ui.document.RegionTracker). It also feeds the viewer the outlines of the repairs and
 protections of the frame shown when the "Manual repairs" overlay is on. `RepairList` lists
 both kinds (double-click goes to one, Remove deletes the selected ones, undoably).
 """
@@ -34,7 +36,7 @@ from PySide6.QtWidgets import (
 from engine.errors import NitrateError
 from engine.project.model import Repair
 from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer
-from ui.document import Document
+from ui.document import Document, RegionTracker
 
 
 def source_region(rect: QRectF, shown: tuple[int, int],
@@ -74,10 +76,12 @@ class RepairTool(QObject):
     frame_provider:   the frame shown (0-based).
     in_out_provider:  the in and out marks (None when unset).
     source_size:      the clip's source (width, height) in pixels, or None before it opened.
-    Signals: message(str) a one-line notice or error for the status bar.
+    Signals: message(str) a one-line notice or error for the status bar;
+    tracking_changed(bool) a track started (True) or ended.
     """
 
     message = Signal(str)
+    tracking_changed = Signal(bool)
 
     def __init__(self, document: Document, viewer: CompareViewer,
                  frame_provider: Callable[[], int],
@@ -92,6 +96,8 @@ class RepairTool(QObject):
         self.source_size = source_size
         self._overlay = False
         self._protecting = False
+        self.tracker = RegionTracker(self)
+        self.tracker.finished.connect(self._tracked)
         viewer.region_drawn.connect(self.add_region)
         document.repairs_changed.connect(lambda _c: self.refresh_overlay())
         document.project_replaced.connect(self.refresh_overlay)
@@ -198,6 +204,55 @@ class RepairTool(QObject):
         repairs[index] = dataclasses.replace(old, note=note.strip())
         self.document.edit_repairs(repairs, f"Note on {old.kind} ({old.describe()})")
 
+    # --- tracking ----------------------------------------------------------------------
+
+    def track(self, index: int) -> None:
+        """Make the region at `index` of the clip's list follow the picture through its
+        frames, from where it lies on the frame shown (applied as one undo step when the
+        tracker finishes)."""
+        repairs = self.document.repairs()
+        media = self.document.media_path()
+        if not 0 <= index < len(repairs) or media is None:
+            return
+        repair = repairs[index]
+        if repair.region is None:
+            self.message.emit(f"A whole-frame {repair.kind} has no region to track")
+            return
+        frame = self.frame_provider()
+        if not repair.covers(frame):
+            self.message.emit(f"Show one of the {repair.kind}'s frames ({repair.start}-"
+                              f"{repair.end}) with the region on the picture to follow, "
+                              "then track")
+            return
+        self.tracker.start(media, repair, frame)
+        self.tracking_changed.emit(True)
+        self.message.emit(f"Tracking the {repair.kind} over "
+                          f"{_frames_text(repair.start, repair.end)} from frame {frame}…")
+
+    def cancel_tracking(self) -> None:
+        if self.tracker.running:
+            self.tracker.cancel()
+            self.tracking_changed.emit(False)
+            self.message.emit("Tracking cancelled")
+
+    def _tracked(self, result: object, error: str) -> None:
+        self.tracking_changed.emit(False)
+        if result is None:
+            self.message.emit(error or "Tracking failed")
+            return
+        assert isinstance(result, tuple)
+        old, new, held = result
+        repairs = self.document.repairs()
+        if old not in repairs:
+            self.message.emit(f"The {old.kind} changed while it was tracked; track it again")
+            return
+        repairs[repairs.index(old)] = new
+        self.document.edit_repairs(repairs, f"Track {old.kind} ({old.describe()})")
+        lost = (f"; the picture could not be followed on {len(held)} frames (first "
+                f"{held[0]}), where the region held its place" if held else "")
+        self.message.emit(f"The {old.kind} follows the picture over "
+                          f"{_frames_text(old.start, old.end)}{lost}")
+
     # --- overlay -----------------------------------------------------------------------
 
     def set_overlay(self, on: bool) -> None:
@@ -227,10 +282,11 @@ class RepairTool(QObject):
         for repair in self.document.repairs():
             if not repair.covers(index):
                 continue
-            if repair.region is None:
+            region = repair.region_at(index)
+            if region is None:
                 rect = None
             else:
-                x, y, w, h = repair.region
+                x, y, w, h = region
                 rect = QRectF(x * sx, y * sy, w * sx, h * sy)
             (protected if repair.protect else regions).append(rect)
         self.viewer.set_regions(regions, protected=protected)
@@ -290,6 +346,12 @@ class RepairList(QWidget):
         self.note_button.setToolTip("Why this repair or protection (printed in the "
                                     "processing report)")
         self.note_button.clicked.connect(self.edit_note)
+        self.track_button = QPushButton("Track")
+        self.track_button.setToolTip("Make the selected region follow the picture through its "
+                                     "frames (a pan over water), from where it lies on the "
+                                     "frame shown")
+        self.track_button.clicked.connect(self._track_clicked)
+        tool.tracking_changed.connect(self._tracking_changed)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         # Two rows, so the dock stays as narrow as the longest pair of buttons.
@@ -298,6 +360,7 @@ class RepairList(QWidget):
         buttons.addStretch(1)
         edits = QHBoxLayout()
         edits.addStretch(1)
+        edits.addWidget(self.track_button)
         edits.addWidget(self.note_button)
         edits.addWidget(self.remove_button)
         layout.addLayout(buttons)
@@ -307,32 +370,61 @@ class RepairList(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        # The selection stays on the same rows through an edit (a note, a track); after
+        # one mark is added, the new one is selected, ready for Track or Note….
+        before = self.list.count()
+        selected = {int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
         self.list.clear()
-        for index, repair in enumerate(self.document.repairs()):
+        repairs = self.document.repairs()
+        if len(repairs) == before + 1:
+            selected = {len(repairs) - 1}
+        for index, repair in enumerate(repairs):
             text = repair.describe() + (f" — {repair.note}" if repair.note else "")
             item = QListWidgetItem(self._icons[repair.protect], text)
             item.setData(Qt.ItemDataRole.UserRole, index)
+            item.setToolTip(text)  # the dock is narrow; the row may be cut
             self.list.addItem(item)
+            item.setSelected(index in selected)
         self.hint.setVisible(self.list.count() == 0)
         self.destroyed_button.setEnabled(self.document.is_open)
         self.protect_button.setEnabled(self.document.is_open)
         self._update_buttons()
 
+    def _selected_index(self) -> int | None:
+        """The clip-list index of the one selected row, else None."""
+        items = self.list.selectedItems()
+        if len(items) != 1:
+            return None
+        index = int(items[0].data(Qt.ItemDataRole.UserRole))
+        return index if 0 <= index < len(self.document.repairs()) else None
+
     def _update_buttons(self) -> None:
         selected = len(self.list.selectedItems())
         self.remove_button.setEnabled(selected > 0)
         self.note_button.setEnabled(selected == 1)
+        index = self._selected_index()
+        repair = None if index is None else self.document.repairs()[index]
+        self.track_button.setEnabled(self.tool.tracker.running or (
+            repair is not None and repair.region is not None and repair.start < repair.end))
+
+    def _track_clicked(self) -> None:
+        if self.tool.tracker.running:
+            self.tool.cancel_tracking()
+            return
+        index = self._selected_index()
+        if index is not None:
+            self.tool.track(index)
+
+    def _tracking_changed(self, running: bool) -> None:
+        self.track_button.setText("Stop tracking" if running else "Track")
+        self._update_buttons()
 
     def edit_note(self) -> None:
         """Ask for the note of the one selected repair or protection."""
-        items = self.list.selectedItems()
-        repairs = self.document.repairs()
-        if len(items) != 1:
+        index = self._selected_index()
+        if index is None:
             return
-        index = int(items[0].data(Qt.ItemDataRole.UserRole))
-        if not 0 <= index < len(repairs):
-            return
-        repair = repairs[index]
+        repair = self.document.repairs()[index]
         text, ok = QInputDialog.getText(
             self, "Note", f"Why this {repair.kind} ({repair.describe()}):", text=repair.note)
         if ok:

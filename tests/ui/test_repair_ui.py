@@ -90,7 +90,7 @@ def test_mark_destroyed_then_remove_from_the_list(qtbot, window: MainWindow) -> 
     window.act_mark_destroyed.trigger()
     assert window.document.repairs() == [Repair(7, 7, None)]
     assert "whole frame rebuilt" in window.repair_list.list.item(0).text()
-    window.repair_list.list.item(0).setSelected(True)
+    window.repair_list.list.setCurrentRow(0)  # a click on the first row
     window.repair_list.remove_button.click()
     assert window.document.repairs() == []
     window.act_undo.trigger()
@@ -217,7 +217,7 @@ def test_protect_frame_button_then_remove_says_protection(qtbot, window: MainWin
     assert window.document.repairs() == [Repair(7, 7, None, protect=True), Repair(7, 7, None)]
     texts = [window.repair_list.list.item(i).text() for i in range(2)]
     assert texts == ["frame 7, whole frame protected", "frame 7, whole frame rebuilt"]
-    window.repair_list.list.item(0).setSelected(True)
+    window.repair_list.list.setCurrentRow(0)  # a click on the first row
     window.repair_list.remove_button.click()
     assert window.document.repairs() == [Repair(7, 7, None)]
     assert _undo_text(window) == "Remove protection (frame 7, whole frame protected)"
@@ -236,8 +236,10 @@ def test_a_note_is_given_to_the_selected_mark_undoably(qtbot, window: MainWindow
     window.act_protect_frame.trigger()
     window.act_mark_destroyed.trigger()
     panel = window.repair_list
-    assert not panel.note_button.isEnabled()  # nothing selected
-    panel.list.item(0).setSelected(True)
+    # The mark just added is selected, ready for a note or a track.
+    assert panel.list.selectedItems() == [panel.list.item(1)]
+    panel.list.setCurrentRow(0)  # a click on the first row
+    assert panel.list.selectedItems() == [panel.list.item(0)]
     assert panel.note_button.isEnabled()
     asked: list[str] = []
 
@@ -284,3 +286,76 @@ def test_the_after_view_shows_a_protected_frame_as_scanned(qtbot, window: MainWi
     settled_at(lambda n: n == 0)
     window.act_undo.trigger()
     settled_at(lambda n: n > 20)
+
+
+# -- tracking ----------------------------------------------------------------------------------
+PAN_SIZE = (320, 180)
+PAN_STEP = (3, 1)  # pixels a frame the picture moves left and up
+
+
+@pytest.fixture
+def pan_clip(tmp_path: Path) -> Path:
+    """A lossless 10-frame pan across smooth random scenery (320x180)."""
+    from fractions import Fraction
+
+    import cv2
+    import numpy as np
+
+    from engine.media import Writer, output_format_for
+
+    w, h = PAN_SIZE
+    rng = np.random.default_rng(5)
+    world = cv2.GaussianBlur(rng.random((h + 60, w + 60)).astype(np.float32), (0, 0), 2.5)
+    world = (world - world.min()) / np.ptp(world)
+    path = tmp_path / "pan.mkv"
+    writer = Writer(path, output_format_for(path), w, h, Fraction(24))
+    for i in range(10):
+        x, y = PAN_STEP[0] * i, PAN_STEP[1] * i
+        writer.write(np.repeat(world[y:y + h, x:x + w, None], 3, axis=2))
+    writer.close()
+    return path
+
+
+def test_track_makes_the_selected_protection_follow_the_pan(qtbot, settings: QSettings,
+                                                             pan_clip: Path) -> None:
+    win = MainWindow(settings, detect_shots=False)
+    qtbot.addWidget(win, before_close_func=_discard)
+    win.show()
+    assert win.open_path(pan_clip)
+    _show(qtbot, win, 0)  # opened (the clip opens on the engine thread)
+    _show(qtbot, win, 4)
+    panel = win.repair_list
+    win.document.edit_repairs([Repair(0, 9, (120, 60, 60, 40), protect=True)], "Protect")
+    # The new protection is selected, ready to track from the frame shown (4).
+    assert panel.list.selectedItems() == [panel.list.item(0)] and panel.track_button.isEnabled()
+    with qtbot.waitSignal(win.repair_tool.tracker.finished, timeout=20_000):
+        panel.track_button.click()
+        assert panel.track_button.text() == "Stop tracking"
+    (tracked,) = win.document.repairs()
+    assert tracked.region_at(4) == (120, 60, 60, 40)  # where it was placed
+    for i in (0, 9):
+        dx, dy = PAN_STEP[0] * (i - 4), PAN_STEP[1] * (i - 4)
+        assert tracked.region_at(i) == (120 - dx, 60 - dy, 60, 40)
+    assert panel.track_button.text() == "Track"
+    assert panel.list.item(0).text().endswith("protected, following the picture")
+    assert _undo_text(win).startswith("Track protection")
+    # The overlay outlines it where the picture went (preview pixels).
+    win.mask_combo.setCurrentIndex(win.mask_combo.findData(REPAIRS_OVERLAY))
+    _show(qtbot, win, 9)
+    k = win.viewer.before_image().width() / PAN_SIZE[0]
+    assert win.viewer.protected_regions == [QRectF(105 * k, 55 * k, 60 * k, 40 * k)]
+    win.act_undo.trigger()
+    assert win.document.repairs() == [Repair(0, 9, (120, 60, 60, 40), protect=True)]
+    _discard(win)
+    win.close()
+
+
+def test_track_asks_for_a_frame_of_the_region(qtbot, window: MainWindow) -> None:
+    window.document.edit_repairs([Repair(2, 5, (8, 8, 16, 16), protect=True)], "Protect")
+    _show(qtbot, window, 9)
+    messages: list[str] = []
+    window.repair_tool.message.connect(messages.append)
+    window.repair_list.track_button.click()
+    assert messages == ["Show one of the protection's frames (2-5) with the region on the "
+                        "picture to follow, then track"]
+    assert not window.repair_tool.tracker.running
