@@ -122,14 +122,18 @@ def take(out_dir: Path) -> list[Path]:
         window.set_mask_step(None)
     size = window.repair_tool.source_size()
     if size is not None:
-        # A repair region on the frame shown and a protection over the shot's frames, both
-        # outlined on the viewer and listed in the Repairs dock.
+        # A repair region on the frame shown and a protection over the shot's frames that
+        # follows the picture (tracked from the frame shown), both outlined on the viewer
+        # and listed in the Repairs dock.
         w, h = size
         shot = shots[1] if len(shots) > 1 else shots[0]
         marks = [Repair(frame, frame, (w // 10, h // 6, w // 5, h // 4), "blotch"),
                  Repair(shot.start, shot.end, (w // 2, h // 2, w * 2 // 5, h // 3),
                         "water: left as scanned", protect=True)]
         window.document.edit_repairs(marks, "Showcase repairs")
+        window.repair_tool.track(1)
+        _wait(lambda: bool(window.document.repairs()[1].track), 60, pump)
+        window.repair_list.list.setCurrentRow(1)
         window.repairs_dock.raise_()
         window.set_mask_step(REPAIRS_OVERLAY)
         grab("repairs_and_protections")
