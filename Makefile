@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.io
 	$(BIN)/python -m benchmarks.shots
 	$(BIN)/python -m benchmarks.retime
+	$(BIN)/python -m benchmarks.track
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.film_speed

@@ -6,13 +6,16 @@ frame to frame, the motion of the picture in and around the region and returns t
 region's offset on each frame (`Repair.track`), relative to where it lies on the key frame
 (the frame it was placed on).
 
-Each step measures the shift between two consecutive frames with the stabiliser's block
-vote (`engine.ops.stabilize.estimate_motion`: phase correlation per block, the shift most
-blocks agree on, refined to sub-pixel), first on the region itself and, when its own
-picture cannot be followed (water, fire and smoke change every frame: that is why they are
-protected), on the picture around it. A step neither can measure holds the region where
-it was, and is reported. Positions accumulate in analysis pixels and are rounded to whole
-source pixels only at the end, so rounding never drifts.
+Each frame's position is measured against a reference frame (the key frame, as long as
+it still matches: positions then do not drift over a long shot), else from the previous
+frame, which becomes the new reference. A measurement is the stabiliser's block vote
+(`engine.ops.stabilize.estimate_motion`: phase correlation per block, the shift most
+blocks agree on, refined to sub-pixel) about the position the last motion predicts: first
+on the region itself, then, when its own picture cannot be followed (water, fire and smoke
+change every frame: that is why they are protected), on the picture around it, then on
+the whole frame. A frame nothing can measure holds the region where it was, and is
+reported. Positions are kept in analysis pixels and rounded to whole source pixels only
+at the end.
 """
 
 from __future__ import annotations
@@ -76,25 +79,39 @@ def _box(centre: np.ndarray, size: tuple[float, float], shape: tuple[int, int],
     return x0, y0, w, h
 
 
+def _shift_at(pa: np.ndarray, pb: np.ndarray, point: np.ndarray, halve: bool
+              ) -> np.ndarray | None:
+    """How far the picture at `point` of crop `pa` moved in crop `pb` (px), or None; with
+    `halve`, measured on both halved (blocks then span twice the picture)."""
+    if halve:
+        pa, pb, point = cv2.pyrDown(pa), cv2.pyrDown(pb), point / 2.0
+    m = estimate_motion(pa, pb)
+    if m is None:
+        return None
+    shift = m[:, :2] @ point + m[:, 2] - point
+    return shift * 2.0 if halve else shift
+
+
 def _step(a: np.ndarray, b: np.ndarray, centre: np.ndarray, size: tuple[float, float],
           guess: np.ndarray) -> np.ndarray | None:
     """The shift (dx, dy, analysis px) of the picture at `centre` (a box of `size` about
-    it) from luma `a` to luma `b`, searched about `guess`; first on the region, then on
-    the picture around it. None when neither can be followed."""
+    it) from luma `a` to luma `b`, searched about `guess`: on the region, else on the
+    picture around it, else on the whole frame halved (a flat wall beside the water: the
+    camera's motion is still the picture's, and larger blocks find what texture there
+    is). None when none can be followed."""
     context = (max(size[0] * _CONTEXT_SCALE, _CONTEXT_MIN[0]),
                max(size[1] * _CONTEXT_SCALE, _CONTEXT_MIN[1]))
+    whole = (float(a.shape[1]), float(a.shape[0]))
     offset = np.round(guess).astype(int)
-    for box_size in (size, context):
+    for box_size, halve in ((size, False), (context, False), (whole, True)):
         x0, y0, w, h = _box(centre, box_size, a.shape, offset)
         if w < 2 or h < 2:
             return None
         pa = _crop(a, x0, y0, w, h)
         pb = _crop(b, x0 + int(offset[0]), y0 + int(offset[1]), w, h)
-        m = estimate_motion(pa, pb)
-        if m is None:
-            continue
-        local = centre - (x0, y0)
-        return offset + (m[:, :2] @ local + m[:, 2] - local)
+        shift = _shift_at(pa, pb, centre - (x0, y0), halve)
+        if shift is not None:
+            return offset + shift
     return None
 
 
@@ -138,19 +155,32 @@ def track_region(reader: Any, region: tuple[int, int, int, int], start: int, end
         nonlocal done
         index, velocity = key, np.zeros(2)
         previous = next(lumas)
+        reference, anchor = previous, key
         if direction > 0:  # the key frame is read once, by the forward walk
             done += 1
         for luma in lumas:
             if cancel is not None and cancel():
                 raise RenderCancelled("tracking cancelled")
-            shift = _step(previous, luma, home + positions[index], size, velocity)
-            if shift is None:
-                shift = np.zeros(2)
-                held.append(index + direction)
-            index += direction
-            positions[index] = positions[index - direction] + shift
-            velocity = shift
-            previous = luma
+            here = index + direction
+            guess = positions[index] + velocity
+            # Measured against the reference frame, positions do not drift; from frame to
+            # frame, each step's small error would add up over a long shot.
+            shift = _step(reference, luma, home + positions[anchor], size,
+                          guess - positions[anchor])
+            if shift is not None:
+                positions[here] = positions[anchor] + shift
+            else:
+                # The reference no longer matches (the picture changed, or left it): one
+                # step from the previous frame, which then becomes the reference.
+                shift = _step(previous, luma, home + positions[index], size, velocity)
+                if shift is None:
+                    shift = np.zeros(2)
+                    held.append(here)
+                else:
+                    reference, anchor = luma, here
+                positions[here] = positions[index] + shift
+            velocity = positions[here] - positions[index]
+            index, previous = here, luma
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -46,15 +46,18 @@ def camera(i: int) -> tuple[int, int]:
     return -round(PAN[0] * i), -round(PAN[1] * i)
 
 
-def pan_over_water(seed: int = 3) -> list[np.ndarray]:
+def pan_over_water(seed: int = 3, change_at: int | None = None) -> list[np.ndarray]:
     """A pan across textured scenery with a patch of water whose ripples are new on every
-    frame; the water moves with the scenery."""
+    frame; the water moves with the scenery. From frame `change_at` on, the scenery is
+    other scenery, panning the same way."""
     rng = np.random.default_rng(seed)
     world = cv2.GaussianBlur(rng.random((H + 120, W + 120)).astype(np.float32), (0, 0), 2.5)
     world = (world - world.min()) / np.ptp(world)
     x, y, w, h = WATER
     frames = []
     for i in range(N):
+        if i == change_at:
+            world = np.ascontiguousarray(world[::-1, ::-1])  # turned half round
         dx, dy = camera(i)
         picture = world[-dy:-dy + H, -dx:-dx + W].copy()
         ripples = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.2)
@@ -85,6 +88,17 @@ def test_a_region_follows_the_pan_from_its_key_frame(key: int) -> None:
     assert np.abs(np.subtract(track.offsets, truth)).max() <= 1  # within a pixel
     assert track.held == ()
     assert done[-1] == N
+
+
+def test_a_region_follows_on_when_the_picture_around_it_changes() -> None:
+    # From frame 5 the scenery is other scenery (panning alike): frame 5 cannot be matched
+    # with frame 4 and holds; from there the region follows the new picture.
+    track = track_region(Frames(pan_over_water(change_at=5)), WATER, 0, N - 1, 0)
+    assert track.held == (5,)
+    truth = [camera(i) for i in range(N)]
+    assert np.abs(np.subtract(track.offsets[:5], truth[:5])).max() <= 1
+    moved = np.subtract(track.offsets[5:], track.offsets[5])
+    assert np.abs(moved - np.subtract(truth[5:], truth[5])).max() <= 1
 
 
 def test_picture_that_cannot_be_followed_holds_the_region_and_says_where() -> None:
