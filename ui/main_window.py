@@ -794,6 +794,7 @@ class MainWindow(QMainWindow):
         self.detector.cancel()
         self.proxies.cancel()
         self.report_writer.cancel()
+        self.repair_tool.tracker.cancel()
         self.render_queue.close_runner()
         self.bridge.close()
         self.document.shutdown()

@@ -98,6 +98,9 @@ class RepairTool(QObject):
         self._protecting = False
         self.tracker = RegionTracker(self)
         self.tracker.finished.connect(self._tracked)
+        self.tracker.progress.connect(self._tracking_progress)
+        # A track of another project's region has nowhere to go.
+        document.project_replaced.connect(self._stop_tracking)
         viewer.region_drawn.connect(self.add_region)
         document.repairs_changed.connect(lambda _c: self.refresh_overlay())
         document.project_replaced.connect(self.refresh_overlay)
@@ -228,6 +231,14 @@ class RepairTool(QObject):
         self.tracking_changed.emit(True)
         self.message.emit(f"Tracking the {repair.kind} over "
                           f"{_frames_text(repair.start, repair.end)} from frame {frame}…")
+
+    def _tracking_progress(self, done: int, total: int) -> None:
+        self.message.emit(f"Tracking… {done} of {total} frames")
+
+    def _stop_tracking(self) -> None:
+        if self.tracker.running:
+            self.tracker.stop()  # no wait: the GUI must not freeze for the worker
+            self.tracking_changed.emit(False)
 
     def cancel_tracking(self) -> None:
         if self.tracker.running:

@@ -328,9 +328,14 @@ def test_track_makes_the_selected_protection_follow_the_pan(qtbot, settings: QSe
     win.document.edit_repairs([Repair(0, 9, (120, 60, 60, 40), protect=True)], "Protect")
     # The new protection is selected, ready to track from the frame shown (4).
     assert panel.list.selectedItems() == [panel.list.item(0)] and panel.track_button.isEnabled()
+    messages: list[str] = []
+    win.repair_tool.message.connect(messages.append)
     with qtbot.waitSignal(win.repair_tool.tracker.finished, timeout=20_000):
         panel.track_button.click()
         assert panel.track_button.text() == "Stop tracking"
+    assert messages[0] == "Tracking the protection over frames 0-9 from frame 4…"
+    assert "Tracking… 10 of 10 frames" in messages  # progress in the status bar
+    assert messages[-1] == "The protection follows the picture over frames 0-9"
     (tracked,) = win.document.repairs()
     assert tracked.region_at(4) == (120, 60, 60, 40)  # where it was placed
     for i in (0, 9):
