@@ -10,7 +10,9 @@ Modes:
 With the repair or protect tool on (`set_region_tool(True)`), a left drag on either picture
 draws a rectangle instead of panning and emits `region_drawn` with it in image pixels;
 regions set with `set_regions` are outlined over the pictures: the manual repairs of the
-frame (rebuilt: solid magenta) and its protections (left as scanned: dashed cyan).
+frame (rebuilt: solid magenta) and its protections (left as scanned: dashed cyan). With
+the tool on, a drag inside an outlined region moves it and a drag at one of its corners
+resizes it (`region_edited`).
 
 Zoom is display pixels per image pixel (1.0 = 100 %). At integer zooms images are drawn
 unsmoothed at integer offsets, so 100 % is pixel-exact; below 100 % a smoothed, cached copy
@@ -63,6 +65,13 @@ _DIM = QColor(150, 150, 155)
 _BUSY = QColor(240, 176, 64)
 _ERROR = QColor(240, 90, 80)
 _DIVIDER_GRAB_PX = 6
+# A region's corner is grabbed within this many screen pixels (to resize it).
+_HANDLE_PX = 6
+_EDIT_CURSORS = {
+    "move": Qt.CursorShape.SizeAllCursor,
+    "tl": Qt.CursorShape.SizeFDiagCursor, "br": Qt.CursorShape.SizeFDiagCursor,
+    "tr": Qt.CursorShape.SizeBDiagCursor, "bl": Qt.CursorShape.SizeBDiagCursor,
+}
 REPAIR_COLOUR = (255, 40, 200)
 """Magenta: manual repair regions (rebuilt from the neighbouring frames)."""
 
@@ -102,12 +111,16 @@ class CompareViewer(QWidget):
 
     Signals: `zoom_changed(float)` (display pixels per image pixel), `mode_changed(str)`,
     `region_drawn(QRectF)` (repair tool: the rectangle drawn, in image pixels of the
-    pictures shown, i.e. at the preview scale).
+    pictures shown, i.e. at the preview scale), `region_edited(str kind, int position,
+    QRectF)` (a region of `set_regions` moved or resized: kind "repair" for `regions`,
+    "protect" for `protected`, its position in that list, the new rectangle in image
+    pixels).
     """
 
     zoom_changed = Signal(float)
     mode_changed = Signal(str)
     region_drawn = Signal(QRectF)
+    region_edited = Signal(str, int, QRectF)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +150,7 @@ class CompareViewer(QWidget):
         self._overlay: QImage | None = None
         self._overlay_step: int | None = None
         self._scaled: dict[tuple[int, float], QImage] = {}
-        self._drag: str | None = None  # "pan" | "divider" | "region"
+        self._drag: str | None = None  # "pan" | "divider" | "region" | "edit"
         self._drag_origin = QPointF()
         self._drag_moved = False
         self._region_tool = False
@@ -146,6 +159,11 @@ class CompareViewer(QWidget):
         self._regions: list[QRectF | None] = []
         self._protected: list[QRectF | None] = []
         self._protect_tool = False  # the rectangle being drawn is a protection
+        # The region being moved or resized: (kind, position, handle), its rectangle
+        # before the drag and the image point the drag started at.
+        self._edit: tuple[str, int, str] | None = None
+        self._edit_from = QRectF()
+        self._edit_origin = QPointF()
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -334,6 +352,50 @@ class CompareViewer(QWidget):
 
     def _region_rect(self) -> QRectF:
         return QRectF(self._region_start, self._region_end).normalized()
+
+    def _region_at(self, pos: QPointF) -> tuple[str, int, str] | None:
+        """The outlined region under widget point `pos` and what a drag there does:
+        (kind, position in its list, handle: "move" inside, or the corner "tl", "tr",
+        "bl", "br" within _HANDLE_PX screen pixels of it). Repairs, drawn on top, first."""
+        point = self.image_point_at(pos)
+        reach = _HANDLE_PX / max(self.zoom, 1e-6)
+        for kind, rects in (("repair", self._regions), ("protect", self._protected)):
+            for position in reversed(range(len(rects))):
+                rect = rects[position]
+                if rect is None:
+                    continue
+                corners = {"tl": rect.topLeft(), "tr": rect.topRight(),
+                           "bl": rect.bottomLeft(), "br": rect.bottomRight()}
+                for handle, corner in corners.items():
+                    if abs(point.x() - corner.x()) <= reach and \
+                            abs(point.y() - corner.y()) <= reach:
+                        return kind, position, handle
+                if rect.contains(point):
+                    return kind, position, "move"
+        return None
+
+    def _edited_rect(self, pos: QPointF) -> QRectF:
+        """The region being edited as the drag at widget point `pos` leaves it, inside the
+        picture."""
+        assert self._edit is not None and self._before is not None
+        handle = self._edit[2]
+        rect = QRectF(self._edit_from)
+        if handle == "move":
+            delta = self.image_point_at(pos) - self._edit_origin
+            w, h = float(self._before.width()), float(self._before.height())
+            dx = min(max(delta.x(), -rect.left()), w - rect.right())
+            dy = min(max(delta.y(), -rect.top()), h - rect.bottom())
+            return rect.translated(dx, dy)
+        point = self._image_clamped(pos)
+        fixed = {"tl": rect.bottomRight(), "tr": rect.bottomLeft(),
+                 "bl": rect.topRight(), "br": rect.topLeft()}[handle]
+        return QRectF(fixed, point).normalized()
+
+    def _set_edited(self, rect: QRectF) -> None:
+        assert self._edit is not None
+        kind, position, _handle = self._edit
+        (self._regions if kind == "repair" else self._protected)[position] = rect
+        self.update()
 
     # -- zoom and pan --------------------------------------------------------------------
     @property
@@ -663,7 +725,16 @@ class CompareViewer(QWidget):
         self._drag_origin = pos
         self._drag_moved = False
         divider_x = self.width() * self._split
-        if self._region_tool and self._before is not None:
+        hit = self._region_at(pos) if self._region_tool and self._before is not None else None
+        if hit is not None:
+            self._drag = "edit"
+            self._edit = hit
+            kind, position, _handle = hit
+            rect = (self._regions if kind == "repair" else self._protected)[position]
+            assert rect is not None
+            self._edit_from = QRectF(rect)
+            self._edit_origin = self.image_point_at(pos)
+        elif self._region_tool and self._before is not None:
             self._drag = "region"
             self._region_start = self._region_end = self._image_clamped(pos)
         elif self._mode == "split" and abs(pos.x() - divider_x) <= _DIVIDER_GRAB_PX:
@@ -677,7 +748,10 @@ class CompareViewer(QWidget):
         pos = event.position()
         if self._drag is None:
             if self._region_tool:
-                return  # the cross cursor stays
+                hit = self._region_at(pos)
+                self.setCursor(Qt.CursorShape.CrossCursor if hit is None
+                               else _EDIT_CURSORS[hit[2]])
+                return
             near = self._mode == "split" and abs(pos.x() - self.width() * self._split) <= 6
             self.setCursor(Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.ArrowCursor)
             return
@@ -687,6 +761,9 @@ class CompareViewer(QWidget):
         if self._drag == "region":
             self._region_end = self._image_clamped(pos)
             self.update()
+        elif self._drag == "edit":
+            if self._drag_moved:
+                self._set_edited(self._edited_rect(pos))
         elif self._drag == "divider":
             self.set_split(pos.x() / max(1, self.width()))
         elif self._drag_moved:
@@ -699,6 +776,18 @@ class CompareViewer(QWidget):
             return super().mouseReleaseEvent(event)
         if self._drag == "pan" and not self._drag_moved and self._mode == "toggle":
             self.toggle_ab()  # a click flips A/B
+        if self._drag == "edit":
+            assert self._edit is not None
+            kind, position, _handle = self._edit
+            rect = self._edited_rect(event.position()) if self._drag_moved else self._edit_from
+            changed = rect.width() > 0 and rect.height() > 0 and rect != self._edit_from
+            # A click, or a region squashed to nothing, leaves it as it was.
+            self._set_edited(rect if changed else self._edit_from)
+            self._drag, self._edit = None, None
+            if changed:
+                self.region_edited.emit(kind, position, rect)
+            event.accept()
+            return
         if self._drag == "region":
             self._region_end = self._image_clamped(event.position())
             rect = self._region_rect()

@@ -1084,11 +1084,15 @@ class MainWindow(QMainWindow):
 
     def _region_tool_changed(self) -> None:
         """The repair or protect tool was switched: a drag on the viewer draws a region
-        while either is on, and what it adds follows the one that is on."""
+        (or moves or resizes one outlined) while either is on, and what it adds follows the
+        one that is on; turning one on shows the "Manual repairs" outlines."""
         protect = self.act_protect_tool.isChecked()
+        on = protect or self.act_repair_tool.isChecked()
         self.repair_tool.protecting = protect
-        self.viewer.set_region_tool(protect or self.act_repair_tool.isChecked(),
-                                    protect=protect)
+        self.viewer.set_region_tool(on, protect=protect)
+        if on and not self.repair_tool.overlay and self.document.is_open:
+            # Marks are drawn, moved and resized where they can be seen.
+            self.set_mask_step(REPAIRS_OVERLAY)
 
     def _fill_presets_menu(self) -> None:
         """Built-in and user presets: applied to the selected shots when several are

@@ -6,7 +6,8 @@ marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame r
 In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
 `protect=True`: picture the dust and scratch repairs must leave as scanned) over the in/out
 range or, without marks, the whole shot shown (water or fire lasts the shot, where damage
-is a frame's), and "Protect frame" protects whole frames. "Track" makes a region follow
+is a frame's), and "Protect frame" protects whole frames. Dragging an outlined region
+(inside: move; at a corner: resize) with either tool on changes it on all its frames. "Track" makes a region follow
 the picture through its frames (a pan over water), from where it lies on the frame shown,
 on a worker thread (ui.document.RegionTracker). It also feeds the viewer the outlines of the repairs and
 protections of the frame shown when the "Manual repairs" overlay is on. `RepairList` lists
@@ -102,6 +103,9 @@ class RepairTool(QObject):
         # A track of another project's region has nowhere to go.
         document.project_replaced.connect(self._stop_tracking)
         viewer.region_drawn.connect(self.add_region)
+        viewer.region_edited.connect(self.edit_region)
+        # The clip-list index of each region outlined, by kind, in the viewer's order.
+        self._outlined: dict[str, list[int]] = {"repair": [], "protect": []}
         document.repairs_changed.connect(lambda _c: self.refresh_overlay())
         document.project_replaced.connect(self.refresh_overlay)
 
@@ -207,6 +211,38 @@ class RepairTool(QObject):
         repairs[index] = dataclasses.replace(old, note=note.strip())
         self.document.edit_repairs(repairs, f"Note on {old.kind} ({old.describe()})")
 
+    def edit_region(self, kind: str, position: int, rect: QRectF) -> None:
+        """The outlined region `position` of `kind` ("repair" or "protect", the viewer's
+        lists) was moved or resized to `rect` (image pixels of the picture shown) on the
+        frame shown: one undo step. The region changes on all its frames; a tracked one
+        keeps following the picture from its new place."""
+        outlined = self._outlined.get(kind, [])
+        repairs = self.document.repairs()
+        shown = self.viewer.before_image()
+        size = self.source_size()
+        index = self.viewer.shown_index
+        if not 0 <= position < len(outlined) or shown is None or size is None or index is None:
+            return
+        old = repairs[outlined[position]]
+        region = source_region(rect, (shown.width(), shown.height()), size)
+        if old.region is None or region is None:
+            self.refresh_overlay()
+            return
+        track = old.track
+        if track:
+            # The region is where it now lies on the frame shown; the track, rebased
+            # there, moves it as before.
+            dx, dy = track[index - old.start]
+            track = tuple((x - dx, y - dy) for x, y in track)
+        new = dataclasses.replace(old, region=region, track=track)
+        if new == old:
+            self.refresh_overlay()
+            return
+        verb = "Move" if region[2:] == old.region[2:] else "Resize"
+        repairs[outlined[position]] = new
+        self.document.edit_repairs(repairs, f"{verb} {old.kind} ({old.describe()})")
+        self.message.emit(f"{verb}d {old.kind}: {new.describe()}")
+
     # --- tracking ----------------------------------------------------------------------
 
     def track(self, index: int) -> None:
@@ -277,6 +313,7 @@ class RepairTool(QObject):
         return self._overlay
 
     def refresh_overlay(self) -> None:
+        self._outlined = {"repair": [], "protect": []}
         if not self._overlay or not self.document.is_open:
             self.viewer.set_regions([])
             return
@@ -290,9 +327,11 @@ class RepairTool(QObject):
         sy = shown.height() / max(1, size[1])
         regions: list[QRectF | None] = []
         protected: list[QRectF | None] = []
-        for repair in self.document.repairs():
+        self._outlined = {"repair": [], "protect": []}
+        for position, repair in enumerate(self.document.repairs()):
             if not repair.covers(index):
                 continue
+            self._outlined["protect" if repair.protect else "repair"].append(position)
             region = repair.region_at(index)
             if region is None:
                 rect = None

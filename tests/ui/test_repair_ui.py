@@ -181,6 +181,9 @@ def test_overlay_shows_protections_apart_from_repairs(qtbot, window: MainWindow)
     window.act_protect_tool.setChecked(True)
     _drag(qtbot, window, (16, 2), (24, 8))
     window.act_protect_tool.setChecked(False)
+    # Turning a tool on showed the outlines; without them the picture is plain.
+    assert window.mask_combo.currentData() == REPAIRS_OVERLAY
+    window.mask_combo.setCurrentIndex(window.mask_combo.findData(None))
     plain_repaired, plain_protected = _pixel(window, (8, 7)), _pixel(window, (20, 5))
     window.mask_combo.setCurrentIndex(window.mask_combo.findData(REPAIRS_OVERLAY))
     assert window.viewer.regions == [QRectF(4, 4, 8, 6)]
@@ -364,3 +367,38 @@ def test_track_asks_for_a_frame_of_the_region(qtbot, window: MainWindow) -> None
     assert messages == ["Show one of the protection's frames (2-5) with the region on the "
                         "picture to follow, then track"]
     assert not window.repair_tool.tracker.running
+
+
+# -- editing an outlined region ------------------------------------------------------------------
+def test_a_region_is_moved_and_resized_by_dragging_it(qtbot, window: MainWindow) -> None:
+    window.act_repair_tool.setChecked(True)
+    _drag(qtbot, window, (4, 4), (12, 10))  # preview pixels: half the source
+    assert window.document.repairs() == [Repair(0, 0, (8, 8, 16, 12))]
+    _drag(qtbot, window, (8, 7), (10, 8))  # inside: moves it
+    assert window.document.repairs() == [Repair(0, 0, (12, 10, 16, 12))]
+    assert _undo_text(window) == "Move repair (frame 0, region 8,8 16x12 px)"
+    assert window.viewer.regions == [QRectF(6, 5, 8, 6)]
+    _drag(qtbot, window, (14, 11), (16, 15))  # its bottom-right corner: resizes it
+    assert window.document.repairs() == [Repair(0, 0, (12, 10, 20, 20))]
+    assert _undo_text(window).startswith("Resize repair")
+    _drag(qtbot, window, (20, 18), (24, 22))  # outside it: draws another
+    assert len(window.document.repairs()) == 2
+    window.act_undo.trigger()
+    window.act_undo.trigger()
+    window.act_undo.trigger()
+    assert window.document.repairs() == [Repair(0, 0, (8, 8, 16, 12))]
+    assert window.viewer.regions == [QRectF(4, 4, 8, 6)]
+
+
+def test_moving_a_tracked_region_moves_its_whole_path(qtbot, window: MainWindow) -> None:
+    track = tuple((2 * i, 0) for i in range(6))  # 2 source px a frame to the right
+    window.document.edit_repairs([Repair(0, 5, (8, 8, 16, 12), protect=True, track=track)],
+                                 "Protect")
+    _show(qtbot, window, 3)
+    window.act_protect_tool.setChecked(True)
+    assert window.viewer.protected_regions == [QRectF(7, 4, 8, 6)]  # (14, 8) on frame 3
+    _drag(qtbot, window, (10, 6), (11, 8))  # one preview px right, two down
+    (moved,) = window.document.repairs()
+    assert moved.region_at(3) == (16, 12, 16, 12)
+    assert [moved.region_at(i)[:2] for i in range(6)] == [(10 + 2 * i, 12) for i in range(6)]
+    assert moved.track[3] == (0, 0)  # rebased on the frame it was moved on
