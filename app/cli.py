@@ -5,7 +5,8 @@ Contract (other tools and the tests rely on it):
   nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
-                  [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--resume]
+                  [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--track]
+                  [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
@@ -21,7 +22,7 @@ pixels; without one the whole frame is rebuilt from its neighbours (manual repai
 protection (--protect) marks the region, or the whole frame, as picture the spot repairs
 (dust, scratch) must leave as scanned: water, fire, smoke they would take for dirt.
 --track makes the region follow the picture (the region is where it lies on frame KEY,
-default the first of FRAMES).
+default the first of FRAMES; for `restore`, on the first frame of each).
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
 and the problem; no traceback; no output left under the final name).
 """
@@ -129,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="leave a region of these frames (or whole frames) as scanned by "
                    "dust and scratch: water, fire, smoke they would take for dirt "
                    "(repeatable)")
+    p.add_argument("--track", action="store_true",
+                   help="the --repair and --protect regions follow the picture through "
+                   "their frames (a pan over water), each placed as on its first frame")
 
     p = sub.add_parser("render", help="export a project")
     p.add_argument("project")
@@ -386,6 +390,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     repairs = _parse_repairs(args.repair) + _parse_repairs(args.protect, protect=True)
     info = probe(args.input)
     _check_repairs(args.input, repairs, info.frame_count)
+    if args.track:
+        if not any(r.region is not None for r in repairs):
+            raise UsageError("--track: no --repair or --protect region to follow")
+        repairs = [_tracked(r, Path(args.input), r.start) if r.region is not None else r
+                   for r in repairs]
     plan = ShotPlan.single(info.frame_count, recipe)
     reach = max((s.build().temporal_radius + s.build().analysis_radius for s in recipe.active),
                 default=0)

@@ -201,3 +201,27 @@ def test_cli_repair_track_makes_the_region_follow_the_picture(tmp_path: Path, ca
     assert run_cli(["repair", str(project), "--frames", "2-3", "--region", "0,0,9,9",
                     "--track", "7"]) == 2
     assert "key frame must lie within frames 2-3" in capsys.readouterr().err
+
+
+def test_cli_restore_track_keeps_the_moving_water_as_scanned(tmp_path: Path, capsys) -> None:
+    from app.cli import run_cli
+
+    media = tmp_path / "lake.mkv"
+    writer = Writer(media, output_format_for(media), W, H, Fraction(24))
+    frames = pan_over_water()
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    x, y, w, h = WATER
+    still, moving = tmp_path / "still.mkv", tmp_path / "moving.mkv"
+    protect = ["--ops", "dust", "--shots", "none", "--protect", f"0-{N - 1}@{x},{y},{w},{h}"]
+    assert run_cli(["restore", str(media), "-o", str(still), *protect]) == 0
+    assert run_cli(["restore", str(media), "-o", str(moving), *protect, "--track"]) == 0
+    with open_reader(media) as src, open_reader(still) as a, open_reader(moving) as b:
+        for i in (4, 7):
+            water, scanned = water_on(i), src.read(i)
+            assert (np.abs(a.read(i) - scanned).max(axis=2) > 0.02)[water].sum() > 100
+            assert np.abs(b.read(i) - scanned)[water].max() < 1e-3  # lossless: as scanned
+    assert run_cli(["restore", str(media), "-o", str(tmp_path / "x.mkv"), "--protect", "3",
+                    "--track"]) == 2
+    assert "--track: no --repair or --protect region to follow" in capsys.readouterr().err
