@@ -35,7 +35,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +336,24 @@ def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) 
     return 0
 
 
+@contextlib.contextmanager
+def _progress_line(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress(done, total) callback writing 'label done/total' over one line of
+    stderr when it is a terminal (nothing otherwise: logs stay clean)."""
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            sys.stderr.write(f"\r{label} {done}/{total} ")
+            sys.stderr.flush()
+
+    try:
+        yield progress
+    finally:
+        if tty:
+            sys.stderr.write("\n")
+
+
 def _detect_shots(path: str, start: int = 0, end: int | None = None,
                   sensitivity: float = 0.5, repairs: Sequence = ()) -> list:
     """Cuts of frames start..end (inclusive) of `path`, with a progress bar on a terminal.
@@ -344,21 +362,11 @@ def _detect_shots(path: str, start: int = 0, end: int | None = None,
     from engine.ops.repair import WithoutDestroyed
     from engine.shots import detect_cuts
 
-    tty = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            sys.stderr.write(f"\rfinding shots {done}/{total} ")
-            sys.stderr.flush()
-
-    with open_reader(path) as reader:
+    with _progress_line("finding shots") as progress, open_reader(path) as reader:
         stop = None if end is None else end + 1
         source = WithoutDestroyed(reader, repairs) if repairs else reader
-        cuts = detect_cuts(source, start=start, end=stop, progress=progress,
+        return detect_cuts(source, start=start, end=stop, progress=progress,
                            sensitivity=sensitivity)
-    if tty:
-        sys.stderr.write("\n")
-    return cuts
 
 
 def cmd_shots(args: argparse.Namespace) -> int:
@@ -497,20 +505,8 @@ def _tracked(repair: Any, media: Path, key: int) -> Any:  # Repair -> Repair
     if not repair.start <= key <= repair.end:
         raise UsageError(f"--track {key}: the key frame must lie within frames "
                          f"{repair.start}-{repair.end}")
-    tty = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            sys.stderr.write(f"\rtracking {done}/{total} ")
-            sys.stderr.flush()
-
-    try:
-        with open_reader(media) as reader:
-            track = track_region(reader, repair.region, repair.start, repair.end, key,
-                                 progress)
-    finally:
-        if tty:
-            sys.stderr.write("\n")
+    with _progress_line("tracking") as progress, open_reader(media) as reader:
+        track = track_region(reader, repair.region, repair.start, repair.end, key, progress)
     if track.held:
         print(f"{media}: the picture could not be followed on {len(track.held)} of "
               f"{len(repair.frames)} frames (first {track.held[0]}); the region held its "
@@ -530,18 +526,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     assert project.path is not None
     output = Path(args.output) if args.output else \
         project.path.with_name(project.path.stem + ".report.html")
-    tty = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            sys.stderr.write(f"\rmeasuring shots {done}/{total} ")
-            sys.stderr.flush()
-
-    try:
+    with _progress_line("measuring shots") as progress:
         path = build_report(project, output, progress, scale=args.scale, samples=args.samples)
-    finally:
-        if tty:
-            sys.stderr.write("\n")
     print(f"{path}: report of {sum(len(c.shots) for c in project.clips)} shots")
     return 0
 

@@ -520,6 +520,24 @@ class BackgroundTask(QObject):
     def _work(self, cancel: _Cancel, *args: Any) -> None:
         raise NotImplementedError
 
+    def _guarded(self, cancel: _Cancel, job: Callable[[], Any], failed: str) -> Any:
+        """job()'s result, or None when it was cancelled or failed; a failure is delivered
+        as finished(None, one line): a NitrateError's own message, anything else (a bug
+        must not take the window down) as "`failed`: the exception"."""
+        from engine.errors import NitrateError, RenderCancelled
+
+        try:
+            return job()
+        except RenderCancelled:
+            return None
+        except NitrateError as exc:
+            if not cancel.is_set():
+                self._w_finished.emit(None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
+            if not cancel.is_set():
+                self._w_finished.emit(None, f"{failed}: {exc}")
+        return None
+
 
 class _Cancel:
     """A cancel flag set on the GUI thread and polled by the engine as `cancel()` → bool
@@ -548,25 +566,16 @@ class ShotDetector(BackgroundTask):
     thread_name = "nitrate-shot-detection"
 
     def _work(self, cancel: _Cancel, media: Path) -> None:
-        from engine.errors import NitrateError, RenderCancelled
         from engine.media import open_reader
         from engine.shots import detect_cuts, shots_from_cuts
 
-        try:
+        def detect() -> list[tuple[int, int]]:
             with open_reader(media) as reader:
                 cuts = detect_cuts(reader, progress=self._w_progress.emit, cancel=cancel)
-                shots = shots_from_cuts(reader.info.frame_count, cuts)
-        except RenderCancelled:
-            return
-        except NitrateError as exc:
-            if not cancel.is_set():
-                self._w_finished.emit(None, str(exc))
-            return
-        except Exception as exc:  # a detector bug must not take the window down
-            if not cancel.is_set():
-                self._w_finished.emit(None, f"{media}: shot detection failed: {exc}")
-            return
-        if not cancel.is_set():
+                return shots_from_cuts(reader.info.frame_count, cuts)
+
+        shots = self._guarded(cancel, detect, f"{media}: shot detection failed")
+        if shots is not None and not cancel.is_set():
             self._w_finished.emit(shots, "")
 
 
@@ -583,27 +592,19 @@ class RegionTracker(BackgroundTask):
     thread_name = "nitrate-track"
 
     def _work(self, cancel: _Cancel, media: Path, repair: Repair, key: int) -> None:
-        from engine.errors import NitrateError, RenderCancelled
         from engine.media import open_reader
-        from engine.ops.track import track_region
+        from engine.ops.track import Track, track_region
 
         region = repair.region_at(key)
         assert region is not None
-        try:
+
+        def follow() -> Track:
             with open_reader(media) as reader:
-                track = track_region(reader, region, repair.start, repair.end, key,
-                                     progress=self._w_progress.emit, cancel=cancel)
-        except RenderCancelled:
-            return
-        except NitrateError as exc:
-            if not cancel.is_set():
-                self._w_finished.emit(None, str(exc))
-            return
-        except Exception as exc:  # a tracker bug must not take the window down
-            if not cancel.is_set():
-                self._w_finished.emit(None, f"{media}: tracking failed: {exc}")
-            return
-        if cancel.is_set():
+                return track_region(reader, region, repair.start, repair.end, key,
+                                    progress=self._w_progress.emit, cancel=cancel)
+
+        track = self._guarded(cancel, follow, f"{media}: tracking failed")
+        if track is None or cancel.is_set():
             return
         # The offsets are from the key frame's place; stored, they are from the region's
         # own (a region tracked before keeps its origin).
