@@ -225,3 +225,16 @@ def test_cli_restore_track_keeps_the_moving_water_as_scanned(tmp_path: Path, cap
     assert run_cli(["restore", str(media), "-o", str(tmp_path / "x.mkv"), "--protect", "3",
                     "--track"]) == 2
     assert "--track: no --repair or --protect region to follow" in capsys.readouterr().err
+
+
+def test_a_region_followed_out_of_the_picture_is_clipped_there() -> None:
+    frames = pan_over_water()
+    dust = ShotPlan.single(N, Recipe.of([Step.create("dust")]))
+    # Half out on frame 3, wholly out (left of the frame) on frame 4.
+    track = tuple((0, 0) if i < 3 else (-190, 0) if i == 3 else (-400, 0) for i in range(N))
+    plan = dust.with_repairs([Repair(0, N - 1, WATER, protect=True, track=track)])
+    evaluator = Evaluator(Frames(frames))
+    plain = Evaluator(Frames(frames)).evaluate(4, dust).restored
+    assert np.array_equal(evaluator.evaluate(4, plan).restored, plain)
+    out = evaluator.evaluate(3, plan).restored
+    assert np.array_equal(out[70:120, :40], frames[3][70:120, :40])  # the part still in it
