@@ -57,6 +57,15 @@ def source_region(rect: QRectF, shown: tuple[int, int],
     return x0, y0, x1 - x0, y1 - y0
 
 
+def _on_picture(region: tuple[int, int, int, int], width: int, height: int,
+                source: tuple[int, int]) -> QRectF:
+    """A region in `source` pixels as a rectangle on the picture shown (`width` × `height`
+    pixels, the preview)."""
+    sx, sy = width / max(1, source[0]), height / max(1, source[1])
+    x, y, w, h = region
+    return QRectF(x * sx, y * sy, w * sx, h * sy)
+
+
 def _frames_text(start: int, end: int) -> str:
     return f"frame {start}" if start == end else f"frames {start}-{end}"
 
@@ -224,8 +233,21 @@ class RepairTool(QObject):
         if not 0 <= position < len(outlined) or shown is None or size is None or index is None:
             return
         old = repairs[outlined[position]]
-        region = source_region(rect, (shown.width(), shown.height()), size)
-        if old.region is None or region is None:
+        before = old.region_at(index)
+        if before is None:
+            return
+        was = _on_picture(before, shown.width(), shown.height(), size)
+        if abs(rect.width() - was.width()) < 1e-6 and abs(rect.height() - was.height()) < 1e-6:
+            # Moved: the region keeps its size exactly (scaling the rectangle back would
+            # round it outwards, a pixel larger at each move).
+            kx, ky = size[0] / shown.width(), size[1] / shown.height()
+            x, y, w, h = before
+            region: tuple[int, int, int, int] | None = (
+                max(0, x + round((rect.x() - was.x()) * kx)),
+                max(0, y + round((rect.y() - was.y()) * ky)), w, h)
+        else:
+            region = source_region(rect, (shown.width(), shown.height()), size)
+        if region is None:
             self.refresh_overlay()
             return
         track = old.track
@@ -238,7 +260,7 @@ class RepairTool(QObject):
         if new == old:
             self.refresh_overlay()
             return
-        verb = "Move" if region[2:] == old.region[2:] else "Resize"
+        verb = "Move" if region[2:] == before[2:] else "Resize"
         repairs[outlined[position]] = new
         self.document.edit_repairs(repairs, f"{verb} {old.kind} ({old.describe()})")
         self.message.emit(f"{verb}d {old.kind}: {new.describe()}")
@@ -323,8 +345,6 @@ class RepairTool(QObject):
         if index is None or shown is None or size is None:
             self.viewer.set_regions([])
             return
-        sx = shown.width() / max(1, size[0])
-        sy = shown.height() / max(1, size[1])
         regions: list[QRectF | None] = []
         protected: list[QRectF | None] = []
         self._outlined = {"repair": [], "protect": []}
@@ -333,11 +353,8 @@ class RepairTool(QObject):
                 continue
             self._outlined["protect" if repair.protect else "repair"].append(position)
             region = repair.region_at(index)
-            if region is None:
-                rect = None
-            else:
-                x, y, w, h = region
-                rect = QRectF(x * sx, y * sy, w * sx, h * sy)
+            rect = None if region is None else \
+                _on_picture(region, shown.width(), shown.height(), size)
             (protected if repair.protect else regions).append(rect)
         self.viewer.set_regions(regions, protected=protected)
 

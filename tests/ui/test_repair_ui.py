@@ -402,3 +402,15 @@ def test_moving_a_tracked_region_moves_its_whole_path(qtbot, window: MainWindow)
     assert moved.region_at(3) == (16, 12, 16, 12)
     assert [moved.region_at(i)[:2] for i in range(6)] == [(10 + 2 * i, 12) for i in range(6)]
     assert moved.track[3] == (0, 0)  # rebased on the frame it was moved on
+
+
+def test_a_moved_region_keeps_its_size_at_any_zoom(qtbot, window: MainWindow) -> None:
+    window.document.edit_repairs([Repair(0, 0, (9, 9, 15, 11))], "Repair")
+    window.act_repair_tool.setChecked(True)
+    window.viewer.zoom_to(3.0)  # screen pixels fall between image pixels
+    for _ in range(3):
+        centre = window.viewer.regions[0].center()
+        _drag(qtbot, window, (centre.x(), centre.y()), (centre.x() + 2.3, centre.y() + 1.7))
+    (moved,) = window.document.repairs()
+    assert moved.region[2:] == (15, 11)
+    assert _undo_text(window).startswith("Move repair")
