@@ -359,7 +359,8 @@ class CompareViewer(QWidget):
         "bl", "br" within _HANDLE_PX screen pixels of it). Repairs, drawn on top, first."""
         point = self.image_point_at(pos)
         reach = _HANDLE_PX / max(self.zoom, 1e-6)
-        for kind, rects in (("repair", self._regions), ("protect", self._protected)):
+        for kind in ("repair", "protect"):
+            rects = self._outlines(kind)
             for position in reversed(range(len(rects))):
                 rect = rects[position]
                 if rect is None:
@@ -391,10 +392,14 @@ class CompareViewer(QWidget):
                  "bl": rect.topRight(), "br": rect.topLeft()}[handle]
         return QRectF(fixed, point).normalized()
 
+    def _outlines(self, kind: str) -> list[QRectF | None]:
+        """The list of outlined regions of `kind` ("repair" or "protect")."""
+        return self._regions if kind == "repair" else self._protected
+
     def _set_edited(self, rect: QRectF) -> None:
         assert self._edit is not None
         kind, position, _handle = self._edit
-        (self._regions if kind == "repair" else self._protected)[position] = rect
+        self._outlines(kind)[position] = rect
         self.update()
 
     # -- zoom and pan --------------------------------------------------------------------
@@ -730,7 +735,7 @@ class CompareViewer(QWidget):
             self._drag = "edit"
             self._edit = hit
             kind, position, _handle = hit
-            rect = (self._regions if kind == "repair" else self._protected)[position]
+            rect = self._outlines(kind)[position]
             assert rect is not None
             self._edit_from = QRectF(rect)
             self._edit_origin = self.image_point_at(pos)

@@ -31,8 +31,9 @@ from engine.errors import RenderCancelled
 from engine.ops.color import LUMA_WEIGHTS
 from engine.ops.stabilize import estimate_motion
 
-# Frames are measured at most this wide (pixels): enough texture for the block vote, and
-# about 230 KB a frame as 8-bit luma.
+# Frames are measured at most this wide (pixels, 8-bit luma): enough texture for the block
+# vote at a fraction of the cost; only the reference, the previous frame and, walking
+# backwards, one chunk are held.
 _WIDTH = 640
 # The picture around the region is the region grown to at least this many times its size,
 # and at least _CONTEXT_MIN analysis pixels (the vote needs six blocks of about 45 px).
