@@ -374,6 +374,9 @@ class MainWindow(QMainWindow):
                                               self.repair_tool.protect_frames,
                                               tip="Leave the whole frame (or the in/out range) "
                                                   "as scanned: no dust or scratch repair")
+        self.act_track = self._action("Trac&k selected region", self.repair_list.track_selected,
+                                      "Ctrl+T", "Make the region selected in the Repairs "
+                                      "dock follow the picture, from the frame shown")
         self.act_mark_destroyed = self._action("Mark frame &destroyed",
                                                self.repair_tool.mark_destroyed, "Ctrl+D",
                                                "Rebuild the whole frame (or the in/out range) "
@@ -449,7 +452,7 @@ class MainWindow(QMainWindow):
             lambda: self.shot_list.fill_apply_menu(self.shot_apply_menu))
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
-                         self.act_protect_tool, self.act_protect_frame])
+                         self.act_protect_tool, self.act_protect_frame, self.act_track])
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
 
@@ -901,7 +904,8 @@ class MainWindow(QMainWindow):
         for action in (self.act_save, self.act_save_as, self.act_close, self.act_copy_recipe,
                        self.act_paste_recipe, self.act_split, self.act_join, self.act_detect,
                        self.act_merge_prev, self.act_repair_tool, self.act_mark_destroyed,
-                       self.act_protect_tool, self.act_protect_frame, self.act_report,
+                       self.act_protect_tool, self.act_protect_frame, self.act_track,
+                       self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
             action.setEnabled(open_)
@@ -1388,7 +1392,7 @@ class MainWindow(QMainWindow):
             ("Home / End", "first / last frame"), ("Ctrl+B / S", "split shot at playhead"),
             ("Ctrl+J / Ctrl+Shift+J", "merge with next / previous shot"),
             ("Ctrl+Shift+R", "repair tool"), ("Ctrl+D", "mark frame destroyed"),
-            ("Ctrl+Shift+P", "protect tool"),
+            ("Ctrl+Shift+P", "protect tool"), ("Ctrl+T", "track the selected region"),
             ("Ctrl+1…4", "side by side, split, A/B, difference"),
             ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),

@@ -477,9 +477,15 @@ class RepairList(QWidget):
     def _track_clicked(self) -> None:
         if self.tool.tracker.running:
             self.tool.cancel_tracking()
-            return
+        else:
+            self.track_selected()
+
+    def track_selected(self) -> None:
+        """Track the one selected region (Clip ▸ Track selected region as well)."""
         index = self._selected_index()
-        if index is not None:
+        if index is None:
+            self.tool.message.emit("Select one region in the Repairs dock to track")
+        else:
             self.tool.track(index)
 
     def _tracking_changed(self, running: bool) -> None:

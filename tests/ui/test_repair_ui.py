@@ -414,3 +414,11 @@ def test_a_moved_region_keeps_its_size_at_any_zoom(qtbot, window: MainWindow) ->
     (moved,) = window.document.repairs()
     assert moved.region[2:] == (15, 11)
     assert _undo_text(window).startswith("Move repair")
+
+
+def test_track_from_the_menu_needs_one_selected_region(qtbot, window: MainWindow) -> None:
+    messages: list[str] = []
+    window.repair_tool.message.connect(messages.append)
+    window.act_track.trigger()
+    assert messages == ["Select one region in the Repairs dock to track"]
+    assert not window.repair_tool.tracker.running
