@@ -489,7 +489,7 @@ class BackgroundTask(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
-        self._cancel = _Cancel()
+        self._cancel = CancelFlag()
         queued = Qt.ConnectionType.QueuedConnection
         self._w_progress.connect(self.progress, queued)
         self._w_finished.connect(self.finished, queued)
@@ -500,7 +500,7 @@ class BackgroundTask(QObject):
 
     def start(self, *args: Any) -> None:
         self.cancel()
-        self._cancel = _Cancel()
+        self._cancel = CancelFlag()
         self._thread = threading.Thread(target=self._work, args=(self._cancel, *args),
                                         name=self.thread_name, daemon=True)
         self._thread.start()
@@ -517,10 +517,10 @@ class BackgroundTask(QObject):
             self._thread.join(timeout_s)
             self._thread = None
 
-    def _work(self, cancel: _Cancel, *args: Any) -> None:
+    def _work(self, cancel: CancelFlag, *args: Any) -> None:
         raise NotImplementedError
 
-    def _guarded(self, cancel: _Cancel, job: Callable[[], Any], failed: str) -> Any:
+    def _guarded(self, cancel: CancelFlag, job: Callable[[], Any], failed: str) -> Any:
         """job()'s result, or None when it was cancelled or failed; a failure is delivered
         as finished(None, one line): a NitrateError's own message, anything else (a bug
         must not take the window down) as "`failed`: the exception"."""
@@ -539,7 +539,7 @@ class BackgroundTask(QObject):
         return None
 
 
-class _Cancel:
+class CancelFlag:
     """A cancel flag set on the GUI thread and polled by the engine as `cancel()` → bool
     (build_report's contract)."""
 
@@ -565,7 +565,7 @@ class ShotDetector(BackgroundTask):
 
     thread_name = "nitrate-shot-detection"
 
-    def _work(self, cancel: _Cancel, media: Path) -> None:
+    def _work(self, cancel: CancelFlag, media: Path) -> None:
         from engine.media import open_reader
         from engine.shots import detect_cuts, shots_from_cuts
 
@@ -591,7 +591,7 @@ class RegionTracker(BackgroundTask):
 
     thread_name = "nitrate-track"
 
-    def _work(self, cancel: _Cancel, media: Path, repair: Repair, key: int) -> None:
+    def _work(self, cancel: CancelFlag, media: Path, repair: Repair, key: int) -> None:
         from engine.media import open_reader
         from engine.ops.track import Track, track_region
 
@@ -628,7 +628,7 @@ class ReportWriter(BackgroundTask):
     def start(self, project: Project, path: Path) -> None:  # type: ignore[override]
         super().start(copy.deepcopy(project), path)
 
-    def _work(self, cancel: _Cancel, project: Project, path: Path) -> None:
+    def _work(self, cancel: CancelFlag, project: Project, path: Path) -> None:
         from engine.errors import NitrateError, RenderCancelled
         from engine.report import build_report
 
@@ -657,7 +657,7 @@ class ProxyMaker(BackgroundTask):
 
     thread_name = "nitrate-proxy"
 
-    def _work(self, cancel: _Cancel, media: Path) -> None:
+    def _work(self, cancel: CancelFlag, media: Path) -> None:
         from engine.errors import NitrateError
         from engine.media.proxy import make_proxy
 

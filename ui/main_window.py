@@ -59,6 +59,7 @@ from ui.playback import PlaybackController
 from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
 from ui.repair_tool import RepairList, RepairTool
 from ui.shot_list import ShotList
+from ui.still_export import StillExporter
 from ui.timeline import Timeline
 
 APP_NAME = "Nitrate"
@@ -162,6 +163,7 @@ class MainWindow(QMainWindow):
         self.proxies = ProxyMaker(self)
         self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
+        self.still_exporter = StillExporter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
         self.shot_list.set_bridge(self.bridge)
         self.keyframes = KeyframeController(self.document, self.inspector, self.timeline, self)
@@ -383,6 +385,13 @@ class MainWindow(QMainWindow):
                                                "from its neighbours")
         self.act_report = self._action("Processing &report…", self.report_dialog,
                                        tip="Write an HTML report of what was done to each shot")
+        self.act_export_frame = self._action(
+            "Export &frame…", lambda: self.export_frame_dialog(compare=False), "Ctrl+Shift+E",
+            "Save the frame shown, restored at full resolution, as a PNG or TIFF still")
+        self.act_export_compare = self._action(
+            "Export &before/after frame…", lambda: self.export_frame_dialog(compare=True),
+            tip="Save the frame shown as a still of the scan and the restored frame side by "
+                "side, at full resolution")
         self.act_own_recipe = self._action("Edit this shot's own recipe",
                                            lambda: self.inspector.set_scope(
                                                Inspector.SCOPE_SHOT))
@@ -408,7 +417,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as, self.act_close])
         file.addSeparator()
-        file.addAction(self.act_report)
+        file.addActions([self.act_export_frame, self.act_export_compare, self.act_report])
         file.addSeparator()
         file.addAction(self.act_quit)
 
@@ -543,6 +552,7 @@ class MainWindow(QMainWindow):
         self.detector.finished.connect(self._detect_finished)
         self.report_writer.progress.connect(self.report_task.set_progress)
         self.report_writer.finished.connect(self._report_finished)
+        self.still_exporter.finished.connect(self._still_finished)
         self.timeline.boundary_moved.connect(self.move_boundary)
         self.timeline.split_requested.connect(self.split_shot_at)
         self.timeline.merge_requested.connect(self.merge_shots)
@@ -797,6 +807,7 @@ class MainWindow(QMainWindow):
         self.detector.cancel()
         self.proxies.cancel()
         self.report_writer.cancel()
+        self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
         self.render_queue.close_runner()
         self.bridge.close()
@@ -905,7 +916,7 @@ class MainWindow(QMainWindow):
                        self.act_paste_recipe, self.act_split, self.act_join, self.act_detect,
                        self.act_merge_prev, self.act_repair_tool, self.act_mark_destroyed,
                        self.act_protect_tool, self.act_protect_frame, self.act_track,
-                       self.act_report,
+                       self.act_export_frame, self.act_export_compare, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
             action.setEnabled(open_)
@@ -1188,6 +1199,42 @@ class MainWindow(QMainWindow):
             self.inspector.set_scope(scope)
         finally:
             stack.endMacro()
+
+    # --- stills -------------------------------------------------------------------------
+
+    def export_frame_dialog(self, compare: bool) -> None:
+        """Ask where to save the frame shown as a still (with `compare`, the scan beside
+        the restored frame), then make it in the background."""
+        index = self.viewer.shown_index
+        media = self.document.media_path()
+        if not self.document.is_open or index is None or media is None:
+            return
+        base = Path(self.document.path or media)
+        name = f"{base.stem}_f{index:06d}{'_before_after' if compare else ''}.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export frame", str(base.with_name(name)),
+                                              "PNG (*.png);;TIFF (*.tif *.tiff)")
+        if path:
+            self.export_frame(Path(path), index, compare)
+
+    def export_frame(self, path: Path, index: int, compare: bool = False) -> None:
+        """Write frame `index`, restored at full resolution, to `path` (worker thread)."""
+        media = self.document.media_path()
+        plan = self.document.plan()
+        if media is None or plan is None:
+            return
+        if self.still_exporter.running:
+            self.show_message("A frame is already being exported")
+            return
+        if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+            path = path.with_suffix(".png")
+        self.still_exporter.start(media, plan, index, path, compare)
+        self.show_message(f"Exporting frame {index} to {path.name}…")
+
+    def _still_finished(self, path: object, error: str) -> None:
+        if error:
+            self.show_error("Cannot export the frame", error)
+        elif path:
+            self.show_message(f"Frame written to {path}")
 
     # --- processing report -------------------------------------------------------------
 
