@@ -2,7 +2,8 @@
 
 Contract (other tools and the tests rely on it):
   nitrate probe PATH [--json]
-  nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …] -o OUT
+  nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …]
+                  [--before-after] -o OUT        (INPUT may be a PROJECT.nitrate)
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
                   [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--track]
@@ -75,9 +76,12 @@ def _parser() -> argparse.ArgumentParser:
                        "else CPU); the classical operators use OpenCV on the CPU")
 
     p = sub.add_parser("still", help="write one (restored) frame as PNG or TIFF")
-    p.add_argument("input")
+    p.add_argument("input", help="footage, or a .nitrate project (its shots, recipes, "
+                   "repairs and protections)")
     p.add_argument("--frame", type=int, required=True, help="frame index, 0-based")
     recipe_args(p)
+    p.add_argument("--before-after", action="store_true",
+                   help="the scan and the restored frame side by side")
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
 
     def resume_arg(p: argparse.ArgumentParser) -> None:
@@ -244,17 +248,27 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_still(args: argparse.Namespace) -> int:
     from engine.media import open_reader
     from engine.pipeline import Evaluator, ShotPlan
-    from engine.render.still import write_still
+    from engine.project import load_project
+    from engine.project.io import SUFFIX
+    from engine.render.still import side_by_side, write_still
 
-    recipe = recipe_from_args(args)
-    with open_reader(args.input) as reader:
+    if Path(args.input).suffix.lower() == SUFFIX:
+        if args.ops or args.preset or args.set:
+            raise UsageError("a project brings its own recipes: no --ops, --preset or --set")
+        project = load_project(args.input)
+        project_plan, media = project.clip.plan(), project.media(project.clip)
+    else:
+        project_plan, media = None, Path(args.input)
+    with open_reader(media) as reader:
         info = reader.info
         if not 0 <= args.frame < info.frame_count:
             raise NitrateError(
                 f"{args.input}: frame {args.frame} is outside the clip (0-{info.frame_count - 1})"
             )
-        plan = ShotPlan.single(info.frame_count, recipe)
-        frame = Evaluator(reader).evaluate(args.frame, plan).restored
+        plan = project_plan or ShotPlan.single(info.frame_count, recipe_from_args(args))
+        evaluated = Evaluator(reader).evaluate(args.frame, plan)
+        frame = side_by_side(evaluated.original, evaluated.restored) if args.before_after \
+            else evaluated.restored
         write_still(Path(args.output), frame, info.bit_depth)
     return 0
 

@@ -139,6 +139,30 @@ def test_ops_json_lists_parameters() -> None:
     assert exposure["unit"] == "stops" and exposure["kind"] == "float"
 
 
+def test_still_of_a_project_uses_its_recipes_and_shows_before_and_after(
+        clip: Path, tmp_path: Path) -> None:
+    from engine.project import Clip, Project, Recipe, Shot, Step, save_project
+    from engine.render.still import SIDE_BY_SIDE_GAP
+
+    brighter = Recipe.of([Step.create("color", {"exposure": 0.6})])
+    path = save_project(Project(clips=[Clip(str(clip), 30, [Shot(0, 29)], brighter)]),
+                        tmp_path / "p.nitrate")
+    out = tmp_path / "f17.png"
+    result = nitrate("still", path, "--frame", "17", "--before-after", "-o", out)
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1] / 255.0
+    assert image.shape == (48, 2 * 64 + SIDE_BY_SIDE_GAP, 3)
+    before, after = image[:, :64], image[:, 64 + SIDE_BY_SIDE_GAP:]
+    assert read_index(before) == 17  # the scan, exactly
+    assert after.mean() > before.mean() + 0.05  # the project's recipe, applied
+    result = nitrate("still", path, "--frame", "3", "--ops", "dust", "-o", out)
+    assert result.returncode == 2 and "a project brings its own recipes" in result.stderr
+    clip_gone = tmp_path / "gone.mp4"
+    moved = save_project(Project(clips=[Clip(str(clip_gone), 30)]), tmp_path / "q.nitrate")
+    assert_one_line_error(nitrate("still", moved, "--frame", "3", "-o", out),
+                          "media not found", "gone.mp4")
+
+
 def test_render_a_project(clip: Path, tmp_path: Path) -> None:
     from engine.project import Clip, Project, Recipe, Shot, save_project
 

@@ -12,19 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from engine.pipeline import ShotPlan
 from ui.document import BackgroundTask, CancelFlag
-
-# Black columns (pixels) between the scan and the restored frame of a side-by-side still.
-SIDE_BY_SIDE_GAP = 4
-
-
-def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """`before` | gap | `after` (float32 (H, W, 3) frames of one size)."""
-    gap = np.zeros((before.shape[0], SIDE_BY_SIDE_GAP, 3), np.float32)
-    return np.concatenate([before, gap, after], axis=1)
 
 
 class StillExporter(BackgroundTask):
@@ -40,7 +29,7 @@ class StillExporter(BackgroundTask):
               index: int, path: Path, compare: bool) -> None:
         from engine.media import open_reader
         from engine.pipeline import Evaluator
-        from engine.render.still import write_still
+        from engine.render.still import side_by_side, write_still
 
         def export() -> str:
             with open_reader(media) as reader:

@@ -278,3 +278,14 @@ class Project:
         if p.is_absolute() or self.path is None:
             return p
         return (self.path.parent / p).resolve()
+
+    def media(self, clip: Clip) -> Path:
+        """`clip`'s media file or folder, made absolute; ProjectError naming it when it is
+        not there (moved or renamed since the project was saved)."""
+        from engine.errors import ProjectError
+
+        source = self.resolve(clip.path)
+        if not source.exists():
+            raise ProjectError(self.path or "project",
+                               f"media not found: {source} (moved? relink it)")
+        return source

@@ -32,9 +32,7 @@ def job_for_project(
     target = output if output is not None else project.output.path
     if target is None:
         raise ProjectError(where, "no output path (give -o OUTPUT or set one in the project)")
-    source = project.resolve(clip.path)
-    if not source.exists():
-        raise ProjectError(where, f"media not found: {source} (moved? relink it)")
+    source = project.media(clip)
     fps = None
     if project.output.fps:
         from engine.retime import parse_fps

@@ -1,4 +1,4 @@
-"""Writing a single frame as a PNG or TIFF still (atomically)."""
+"""Writing a single frame, or a before/after pair, as a PNG or TIFF still (atomically)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ import numpy as np
 from engine.errors import MediaError
 
 _STILL_SUFFIXES = {".png", ".tif", ".tiff"}
+# Black columns (pixels) between the scan and the restored frame of a before/after still.
+SIDE_BY_SIDE_GAP = 4
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`before` | a black gap | `after` (float32 (H, W, 3) frames of one size), for a
+    before/after still."""
+    gap = np.zeros((before.shape[0], SIDE_BY_SIDE_GAP, 3), np.float32)
+    return np.concatenate([before, gap, after], axis=1)
 
 
 def write_still(path: Path, frame: np.ndarray, source_bit_depth: int = 8) -> None:

@@ -289,10 +289,7 @@ def build_report(
         raise ValueError(f"report scale must be within 0-1, got {scale}")
     sources = []
     for clip in project.clips:
-        source = project.resolve(clip.path)
-        if not source.exists():
-            raise ProjectError(where, f"media not found: {source} (moved? relink it)")
-        sources.append(source)
+        sources.append(project.media(clip))
 
     sections = []
     done = 0

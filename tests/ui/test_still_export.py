@@ -14,9 +14,9 @@ from PySide6.QtCore import QSettings
 from engine.media import open_reader
 from engine.pipeline import Evaluator
 from engine.project import Recipe, Step
+from engine.render.still import SIDE_BY_SIDE_GAP
 from ui.document import Target
 from ui.main_window import MainWindow
-from ui.still_export import SIDE_BY_SIDE_GAP
 
 
 @pytest.fixture
