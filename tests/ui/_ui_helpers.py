@@ -19,12 +19,9 @@ def discard(window: MainWindow) -> None:
     window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
-def two_shot_window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> MainWindow:
-    """A window on a saved project of `clip` in two shots, 0-5 on the clip default and
-    6-11 with its own `sharpen` recipe, showing frame 0."""
-    sharpen = Recipe.of([Step.create("sharpen")])
-    project = Project(clips=[Clip(str(clip), FRAMES, [Shot(0, 5), Shot(6, FRAMES - 1, sharpen)])])
-    path = save_project(project, tmp_path / "film.nitrate")
+def open_window(qtbot, settings: QSettings, path: Path) -> MainWindow:
+    """A shown window (no cut detection; closed by pytest-qt, unsaved changes discarded)
+    on footage or a project at `path`, showing its frame 0."""
     win = MainWindow(settings, detect_shots=False)
     qtbot.addWidget(win, before_close_func=discard)
     win.show()
@@ -32,3 +29,11 @@ def two_shot_window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> M
     qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == 0,
                     timeout=20_000)
     return win
+
+
+def two_shot_window(qtbot, settings: QSettings, clip: Path, tmp_path: Path) -> MainWindow:
+    """A window on a saved project of `clip` in two shots, 0-5 on the clip default and
+    6-11 with its own `sharpen` recipe, showing frame 0."""
+    sharpen = Recipe.of([Step.create("sharpen")])
+    project = Project(clips=[Clip(str(clip), FRAMES, [Shot(0, 5), Shot(6, FRAMES - 1, sharpen)])])
+    return open_window(qtbot, settings, save_project(project, tmp_path / "film.nitrate"))

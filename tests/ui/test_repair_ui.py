@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _ui_helpers import discard as _discard
+from _ui_helpers import open_window
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor
 
@@ -21,11 +22,7 @@ from ui.repair_tool import source_region
 
 @pytest.fixture
 def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
-    win = MainWindow(settings, detect_shots=False)
-    qtbot.addWidget(win, before_close_func=_discard)
-    win.show()
-    assert win.open_path(clip)
-    _show(qtbot, win, 0)
+    win = open_window(qtbot, settings, clip)
     # An integer zoom puts every image pixel on whole screen pixels, so the mouse positions
     # below land exactly on the image points they are computed from.
     win.viewer.zoom_to(8.0)
@@ -321,11 +318,7 @@ def pan_clip(tmp_path: Path) -> Path:
 
 def test_track_makes_the_selected_protection_follow_the_pan(qtbot, settings: QSettings,
                                                              pan_clip: Path) -> None:
-    win = MainWindow(settings, detect_shots=False)
-    qtbot.addWidget(win, before_close_func=_discard)
-    win.show()
-    assert win.open_path(pan_clip)
-    _show(qtbot, win, 0)  # opened (the clip opens on the engine thread)
+    win = open_window(qtbot, settings, pan_clip)
     _show(qtbot, win, 4)
     panel = win.repair_list
     win.document.edit_repairs([Repair(0, 9, (120, 60, 60, 40), protect=True)], "Protect")

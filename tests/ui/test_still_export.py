@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from _ui_helpers import discard as _discard
+from _ui_helpers import open_window
 from PySide6.QtCore import QSettings
 
 from engine.media import open_reader
@@ -21,11 +22,7 @@ from ui.main_window import MainWindow
 
 @pytest.fixture
 def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
-    win = MainWindow(settings, detect_shots=False)
-    qtbot.addWidget(win, before_close_func=_discard)
-    win.show()
-    assert win.open_path(clip)
-    qtbot.waitUntil(lambda: win.viewer.shown_index == 0, timeout=20_000)
+    win = open_window(qtbot, settings, clip)
     # A visible change, so the still must be the restored frame and not the scan.
     win.document.edit_recipe(Target(0, None), Recipe.of(
         [Step.create("color", {"exposure": 0.6})]), "Brighter")
