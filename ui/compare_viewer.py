@@ -12,7 +12,8 @@ draws a rectangle instead of panning and emits `region_drawn` with it in image p
 regions set with `set_regions` are outlined over the pictures: the manual repairs of the
 frame (rebuilt: solid magenta) and its protections (left as scanned: dashed cyan). With
 the tool on, a drag inside an outlined region moves it and a drag at one of its corners
-resizes it (`region_edited`).
+resizes it (`region_edited`), and a click elsewhere emits `spot_clicked` (repair the spot
+of dirt there).
 
 Zoom is display pixels per image pixel (1.0 = 100 %). At integer zooms images are drawn
 unsmoothed at integer offsets, so 100 % is pixel-exact; below 100 % a smoothed, cached copy
@@ -114,13 +115,15 @@ class CompareViewer(QWidget):
     pictures shown, i.e. at the preview scale), `region_edited(str kind, int position,
     QRectF)` (a region of `set_regions` moved or resized: kind "repair" for `regions`,
     "protect" for `protected`, its position in that list, the new rectangle in image
-    pixels).
+    pixels), `spot_clicked(QPointF)` (a click with the tool on, off any outline: the image
+    point, for a repair of the spot of dirt there).
     """
 
     zoom_changed = Signal(float)
     mode_changed = Signal(str)
     region_drawn = Signal(QRectF)
     region_edited = Signal(str, int, QRectF)
+    spot_clicked = Signal(QPointF)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -247,6 +250,11 @@ class CompareViewer(QWidget):
     def before_image(self) -> QImage | None:
         """The 8-bit image shown as 'before'."""
         return self._before
+
+    def before_array(self) -> np.ndarray | None:
+        """The original frame shown, float32 (H, W, 3) RGB levels 0-1, at the preview size
+        (its pixels are the image pixels of `region_drawn` and `spot_clicked`)."""
+        return self._before_arr
 
     def after_image(self) -> QImage | None:
         """The 8-bit image shown as 'after' (with the mask overlay when one is shown)."""
@@ -798,9 +806,10 @@ class CompareViewer(QWidget):
             rect = self._region_rect()
             self._drag = None
             self.update()
-            # A click (no area) is not a region: nothing to repair.
             if self._drag_moved and rect.width() > 0 and rect.height() > 0:
                 self.region_drawn.emit(rect)
+            elif not self._drag_moved:
+                self.spot_clicked.emit(self._region_start)
             event.accept()
             return
         self._drag = None

@@ -6,7 +6,8 @@ marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame r
 In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
 `protect=True`: picture the dust and scratch repairs must leave as scanned) over the in/out
 range or, without marks, the whole shot shown (water or fire lasts the shot, where damage
-is a frame's), and "Protect frame" protects whole frames. Dragging an outlined region
+is a frame's), and "Protect frame" protects whole frames. A click with the repair tool
+repairs the spot of dirt under it (a box around what stands out there). Dragging an outlined region
 (inside: move; at a corner: resize) with either tool on changes it on all its frames. "Track" makes a region follow
 the picture through its frames (a pan over water), from where it lies on the frame shown,
 on a worker thread (ui.document.RegionTracker). It also feeds the viewer the outlines of the repairs and
@@ -20,7 +21,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NitrateError
+from engine.ops.color import LUMA_WEIGHTS
+from engine.ops.region import spot_around
 from engine.project.model import Repair
 from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer
 from ui.document import Document, RegionTracker
@@ -113,6 +116,7 @@ class RepairTool(QObject):
         document.project_replaced.connect(self._stop_tracking)
         viewer.region_drawn.connect(self.add_region)
         viewer.region_edited.connect(self.edit_region)
+        viewer.spot_clicked.connect(self.repair_spot)
         # The clip-list index of each region outlined, by kind, in the viewer's order.
         self._outlined: dict[str, list[int]] = {"repair": [], "protect": []}
         document.repairs_changed.connect(lambda _c: self.refresh_overlay())
@@ -170,6 +174,23 @@ class RepairTool(QObject):
         verb = "Protect" if self._protecting else "Repair"
         self._add(Repair(start, end, region, protect=self._protecting),
                   f"{verb} region {region[2]}×{region[3]} px")
+
+    def repair_spot(self, point: QPointF) -> None:
+        """Repair the spot of dirt clicked at `point` (image pixels of the picture shown):
+        a region around what stands out there (engine.ops.region.spot_around), on
+        `frames()`. Protections are areas, so a click in protect mode does nothing."""
+        if self._protecting:
+            self.message.emit("Drag a rectangle over the picture to protect")
+            return
+        shown = self.viewer.before_array()
+        if shown is None:
+            return
+        box = spot_around(shown @ LUMA_WEIGHTS, point.x(), point.y())
+        if box is None:
+            self.message.emit(f"No spot of dirt stands out at {point.x():.0f},{point.y():.0f}: "
+                              "drag a rectangle over the damage instead")
+            return
+        self.add_region(QRectF(*box))
 
     def mark_destroyed(self) -> None:
         """Rebuild the whole of `frames()` from the neighbouring frames."""

@@ -415,3 +415,51 @@ def test_track_from_the_menu_needs_one_selected_region(qtbot, window: MainWindow
     window.act_track.trigger()
     assert messages == ["Select one region in the Repairs dock to track"]
     assert not window.repair_tool.tracker.running
+
+
+# -- a click on a spot -----------------------------------------------------------------------------
+@pytest.fixture
+def spotted_clip(tmp_path: Path) -> Path:
+    """10 frames (320x180) of still, smooth scenery with a dark speck of dirt (radius 4 px
+    around 100,60) on frame 4."""
+    from fractions import Fraction
+
+    import cv2
+    import numpy as np
+
+    from engine.media import Writer, output_format_for
+
+    rng = np.random.default_rng(2)
+    scenery = cv2.GaussianBlur(rng.random((180, 320)).astype(np.float32), (0, 0), 3)
+    scenery = 0.5 + 0.05 * (scenery - scenery.mean()) / scenery.std()
+    path = tmp_path / "speck.mkv"
+    writer = Writer(path, output_format_for(path), 320, 180, Fraction(24))
+    for i in range(10):
+        frame = scenery.copy()
+        if i == 4:
+            cv2.circle(frame, (100, 60), 4, 0.1, -1)
+        writer.write(np.repeat(frame[..., None], 3, axis=2))
+    writer.close()
+    return path
+
+
+def test_a_click_repairs_the_speck_under_it(qtbot, settings: QSettings,
+                                           spotted_clip: Path) -> None:
+    win = open_window(qtbot, settings, spotted_clip)
+    _show(qtbot, win, 4)
+    win.act_repair_tool.setChecked(True)
+    k = win.viewer.before_image().width() / 320  # preview pixels per source pixel
+    messages: list[str] = []
+    win.repair_tool.message.connect(messages.append)
+    where = win.viewer.widget_point(QPointF(100.5 * k, 60.5 * k)).toPoint()
+    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=where)
+    (repair,) = win.document.repairs()
+    x, y, w, h = repair.region
+    assert (repair.start, repair.end) == (4, 4)
+    assert x <= 96 and y <= 56 and x + w >= 105 and y + h >= 65  # the whole speck
+    assert w <= 24 and h <= 24  # and little else
+    # On plain picture a click finds nothing to repair, and says so.
+    where = win.viewer.widget_point(QPointF(250 * k, 130 * k)).toPoint()
+    qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=where)
+    assert len(win.document.repairs()) == 1
+    assert messages[-1].startswith("No spot of dirt stands out at")
