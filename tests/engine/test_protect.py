@@ -16,6 +16,7 @@ from engine.pipeline import Evaluator, ShotPlan
 from engine.pipeline.evaluator import REPAIR_MASK_KEY
 from engine.project import Clip, Project, Recipe, Shot, Step, load_project, save_project
 from engine.project.model import Repair
+from engine.synth.clip_file import write_frames
 from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.scenes import moving_scene
 
@@ -179,16 +180,11 @@ def test_a_bad_protect_value_in_a_file_is_a_one_line_error(tmp_path: Path) -> No
 
 # -- command line ----------------------------------------------------------------------------
 def test_cli_restore_leaves_a_protected_region_as_scanned(tmp_path: Path) -> None:
-    from fractions import Fraction
 
     from app.cli import run_cli
-    from engine.media import Writer, open_reader, output_format_for
+    from engine.media import open_reader
 
-    path = tmp_path / "sea.mkv"
-    writer = Writer(path, output_format_for(path), W, H, Fraction(24))
-    for frame in water_scene():
-        writer.write(frame)
-    writer.close()
+    path = write_frames(tmp_path / "sea.mkv", water_scene())
     x, y, w, h = WATER
     plain, guarded = tmp_path / "plain.mkv", tmp_path / "guarded.mkv"
     assert run_cli(["restore", str(path), "-o", str(plain), "--ops", "dust"]) == 0

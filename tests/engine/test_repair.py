@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,12 @@ import pytest
 
 from app.cli import run_cli
 from engine.errors import ProjectError
-from engine.media import Writer, open_reader, output_format_for
+from engine.media import open_reader
 from engine.pipeline import Evaluator, ShotPlan
 from engine.pipeline.evaluator import REPAIR_MASK_KEY
 from engine.project import Clip, Project, Recipe, Shot, Step, load_project, save_project
 from engine.project.model import Repair
+from engine.synth.clip_file import write_frames
 from engine.synth.scenes import moving_scene, texture
 
 W, H = 160, 96
@@ -175,12 +175,8 @@ def test_repair_syntax() -> None:
 def torn_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
     """A lossless 12-frame pan whose frame 6 is torn (noise); returns it and the clean frames."""
     clean = panning()
-    path = tmp_path_factory.mktemp("repair") / "torn.mkv"
-    writer = Writer(path, output_format_for(path), W, H, Fraction(24))
-    for i, frame in enumerate(clean):
-        writer.write(noise(0) if i == 6 else frame)
-    writer.close()
-    return path, clean
+    torn = [noise(0) if i == 6 else frame for i, frame in enumerate(clean)]
+    return write_frames(tmp_path_factory.mktemp("repair") / "torn.mkv", torn), clean
 
 
 def test_cli_restore_repairs_a_torn_frame(torn_clip, tmp_path: Path) -> None:

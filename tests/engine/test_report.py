@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from app.cli import run_cli
 from engine.errors import ProjectError, RenderCancelled
-from engine.media import Writer, output_format_for
 from engine.project import Clip, Project, Recipe, Shot, Step, save_project
 from engine.project.model import Repair
 from engine.report import build_report
+from engine.synth.clip_file import write_frames
 from engine.synth.scenes import moving_scene
 
 W, H, N = 96, 64, 16
@@ -22,12 +21,8 @@ W, H, N = 96, 64, 16
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("report") / "reel.mkv"
-    writer = Writer(path, output_format_for(path), W, H, Fraction(24), timecode="01:00:00:00")
-    for frame in moving_scene(N, W, H, seed=7):
-        writer.write(frame)
-    writer.close()
-    return path
+    return write_frames(tmp_path_factory.mktemp("report") / "reel.mkv",
+                        moving_scene(N, W, H, seed=7), timecode="01:00:00:00")
 
 
 def project(media: Path, folder: Path) -> Project:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -11,11 +10,12 @@ import numpy as np
 import pytest
 
 from engine.errors import ProjectError, RenderCancelled
-from engine.media import Writer, open_reader, output_format_for
+from engine.media import open_reader
 from engine.ops.track import track_region
 from engine.pipeline import Evaluator, ShotPlan
 from engine.project import Clip, Project, Recipe, Step, load_project, save_project
 from engine.project.model import Repair
+from engine.synth.clip_file import write_frames
 
 W, H = 320, 180
 N = 10
@@ -179,11 +179,7 @@ def test_tracks_survive_a_save_as_version_4(tmp_path: Path) -> None:
 def test_cli_repair_track_makes_the_region_follow_the_picture(tmp_path: Path, capsys) -> None:
     from app.cli import run_cli
 
-    media = tmp_path / "lake.mkv"
-    writer = Writer(media, output_format_for(media), W, H, Fraction(24))
-    for frame in pan_over_water():
-        writer.write(frame)
-    writer.close()
+    media = write_frames(tmp_path / "lake.mkv", pan_over_water())
     project = save_project(Project(clips=[Clip(str(media), N)]), tmp_path / "p.nitrate")
     x, y, w, h = WATER
     kx, ky = camera(4)
@@ -206,12 +202,7 @@ def test_cli_repair_track_makes_the_region_follow_the_picture(tmp_path: Path, ca
 def test_cli_restore_track_keeps_the_moving_water_as_scanned(tmp_path: Path, capsys) -> None:
     from app.cli import run_cli
 
-    media = tmp_path / "lake.mkv"
-    writer = Writer(media, output_format_for(media), W, H, Fraction(24))
-    frames = pan_over_water()
-    for frame in frames:
-        writer.write(frame)
-    writer.close()
+    media = write_frames(tmp_path / "lake.mkv", pan_over_water())
     x, y, w, h = WATER
     still, moving = tmp_path / "still.mkv", tmp_path / "moving.mkv"
     protect = ["--ops", "dust", "--shots", "none", "--protect", f"0-{N - 1}@{x},{y},{w},{h}"]

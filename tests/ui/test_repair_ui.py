@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor
 
 from engine.project import load_project
 from engine.project.model import Repair
+from engine.synth.clip_file import write_frames
 from ui.main_window import REPAIRS_OVERLAY, MainWindow
 from ui.repair_tool import source_region
 
@@ -296,24 +297,16 @@ PAN_STEP = (3, 1)  # pixels a frame the picture moves left and up
 @pytest.fixture
 def pan_clip(tmp_path: Path) -> Path:
     """A lossless 10-frame pan across smooth random scenery (320x180)."""
-    from fractions import Fraction
-
     import cv2
     import numpy as np
-
-    from engine.media import Writer, output_format_for
 
     w, h = PAN_SIZE
     rng = np.random.default_rng(5)
     world = cv2.GaussianBlur(rng.random((h + 60, w + 60)).astype(np.float32), (0, 0), 2.5)
     world = (world - world.min()) / np.ptp(world)
-    path = tmp_path / "pan.mkv"
-    writer = Writer(path, output_format_for(path), w, h, Fraction(24))
-    for i in range(10):
-        x, y = PAN_STEP[0] * i, PAN_STEP[1] * i
-        writer.write(np.repeat(world[y:y + h, x:x + w, None], 3, axis=2))
-    writer.close()
-    return path
+    return write_frames(tmp_path / "pan.mkv", (
+        np.repeat(world[y:y + h, x:x + w, None], 3, axis=2)
+        for x, y in ((PAN_STEP[0] * i, PAN_STEP[1] * i) for i in range(10))))
 
 
 def test_track_makes_the_selected_protection_follow_the_pan(qtbot, settings: QSettings,
@@ -422,25 +415,16 @@ def test_track_from_the_menu_needs_one_selected_region(qtbot, window: MainWindow
 def spotted_clip(tmp_path: Path) -> Path:
     """10 frames (320x180) of still, smooth scenery with a dark speck of dirt (radius 4 px
     around 100,60) on frame 4."""
-    from fractions import Fraction
-
     import cv2
     import numpy as np
-
-    from engine.media import Writer, output_format_for
 
     rng = np.random.default_rng(2)
     scenery = cv2.GaussianBlur(rng.random((180, 320)).astype(np.float32), (0, 0), 3)
     scenery = 0.5 + 0.05 * (scenery - scenery.mean()) / scenery.std()
-    path = tmp_path / "speck.mkv"
-    writer = Writer(path, output_format_for(path), 320, 180, Fraction(24))
-    for i in range(10):
-        frame = scenery.copy()
-        if i == 4:
-            cv2.circle(frame, (100, 60), 4, 0.1, -1)
-        writer.write(np.repeat(frame[..., None], 3, axis=2))
-    writer.close()
-    return path
+    frames = [scenery.copy() for _ in range(10)]
+    cv2.circle(frames[4], (100, 60), 4, 0.1, -1)
+    return write_frames(tmp_path / "speck.mkv",
+                        (np.repeat(f[..., None], 3, axis=2) for f in frames))
 
 
 def test_a_click_repairs_the_speck_under_it(qtbot, settings: QSettings,
