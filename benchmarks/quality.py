@@ -31,7 +31,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +57,17 @@ CAM_KEPT_PX = 2.0  # pixels: see the stabilize target
 
 
 # --- footage ------------------------------------------------------------------------------
+
+def present_footage(names: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """(name, path) of each of `names` under ../shared/footage that is there; a line
+    saying so for each that is not (a table's row, skipped)."""
+    for name in names:
+        path = FOOTAGE / name
+        if path.exists():
+            yield name, path
+        else:
+            print(f"{name:<32} skipped: {path} absent")
+
 
 def _fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale to cover width x height (pixels) and crop the centre, keeping the aspect."""

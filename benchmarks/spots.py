@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from benchmarks.quality import FOOTAGE
+from benchmarks.quality import FOOTAGE, present_footage
 from engine.media import open_reader
 from engine.ops.color import LUMA_WEIGHTS
 from engine.ops.region import spot_around
@@ -65,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = [int(f) for f in args.frames.split(",")]
     print(f"Clicks on specks of dirt the dust operator found, frames {frames}")
     print(f"{'scan':<32} {'specks boxed':>14} {'clean clicks boxed':>19}")
-    for name in SCANS:
-        if not (FOOTAGE / name).exists():
-            print(f"{name:<32} skipped: {FOOTAGE / name} absent")
-            continue
+    for name, _path in present_footage(SCANS):
         boxed, specks, false, clicks = measure(name, frames)
         print(f"{name:<32} {f'{boxed}/{specks}':>14} {f'{false}/{clicks}':>19}")
     return 0

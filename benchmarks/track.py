@@ -36,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.quality import FOOTAGE, sources
+from benchmarks.quality import present_footage, sources
 from engine.media import open_reader
 from engine.ops.track import track_region
 from engine.runtime import configure_threads
@@ -153,11 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"Real footage, {n} frames there and back:")
     print(f"{'footage':<32} {'width':>5} {'loop err px':>11} {'held':>5} {'fps':>7}")
-    for name in ("film_the_great_train_robbery", "film_within_our_gates", "bigbuckbunny.mp4"):
-        path = FOOTAGE / name
-        if not path.exists():
-            print(f"{name:<32} skipped: {path} absent")
-            continue
+    for name, path in present_footage(("film_the_great_train_robbery", "film_within_our_gates",
+                                       "bigbuckbunny.mp4")):
         width, error, held, fps = loop(path, n)
         print(f"{name:<32} {width:>5d} {error:>11d} {held:>5d} {fps:>7.1f}")
     return 0
