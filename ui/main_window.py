@@ -1443,6 +1443,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+1…4", "side by side, split, A/B, difference"),
             ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),
+            ("Ctrl+Shift+E", "export the frame shown as a still"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")
