@@ -11,8 +11,8 @@ Contract (other tools and the tests rely on it):
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
-  nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H] [--note T]
-                  [--protect] [--track [KEY]]
+  nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H | --spot X,Y]
+                  [--note T] [--protect] [--track [KEY]]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
   nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
@@ -156,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--region", metavar="X,Y,W,H", default=None,
                    help="the damaged rectangle in source pixels; default: the whole frame is "
                    "rebuilt from its neighbours")
+    p.add_argument("--spot", metavar="X,Y", default=None,
+                   help="instead of --region: the speck of dirt at this point (source "
+                   "pixels) of the one frame given, boxed as the repair tool's click does")
     p.add_argument("--note", default="", help="why (kept for the processing report)")
     p.add_argument("--protect", action="store_true",
                    help="mark the region (or whole frames) as picture dust and scratch must "
@@ -499,6 +502,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _check_repairs(args.project, [repair], clip.frame_count)
+    if args.spot is not None:
+        repair = _spotted(repair, args, project.media(clip))
     if args.track is not None:
         repair = _tracked(repair, project.resolve(clip.path),
                           repair.start if args.track == -1 else args.track)
@@ -507,6 +512,26 @@ def cmd_repair(args: argparse.Namespace) -> int:
     print(f"{args.project}: added {repair.kind} of {repair.describe()} "
           f"({len(clip.repairs)} repairs and protections in the project)")
     return 0
+
+
+def _spotted(repair: Any, args: argparse.Namespace, media: Path) -> Any:  # Repair -> Repair
+    """`repair` (one frame, no region yet) with the region of the speck at `args.spot`."""
+    from engine.media import open_reader
+    from engine.ops.region import spot_region
+
+    if args.region is not None or args.protect or repair.start != repair.end:
+        raise UsageError("--spot marks one speck on one frame: no --region, --protect or "
+                         "range of frames")
+    try:
+        x, y = (float(v) for v in args.spot.split(","))
+    except ValueError:
+        raise UsageError(f"--spot must be X,Y (source pixels), got {args.spot!r}") from None
+    with open_reader(media) as reader:
+        region = spot_region(reader.read(repair.start), x, y)
+    if region is None:
+        raise NitrateError(f"{media}: no spot of dirt stands out at {x:g},{y:g} on frame "
+                           f"{repair.start} (give --region instead)")
+    return dataclasses.replace(repair, region=region)
 
 
 def _tracked(repair: Any, media: Path, key: int) -> Any:  # Repair -> Repair

@@ -36,8 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NitrateError
-from engine.ops.color import LUMA_WEIGHTS
-from engine.ops.region import spot_around
+from engine.ops.region import spot_region
 from engine.project.model import Repair
 from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer
 from ui.document import Document, RegionTracker
@@ -177,7 +176,7 @@ class RepairTool(QObject):
 
     def repair_spot(self, point: QPointF) -> None:
         """Repair the spot of dirt clicked at `point` (image pixels of the picture shown):
-        a region around what stands out there (engine.ops.region.spot_around), on
+        a region around what stands out there (engine.ops.region.spot_region), on
         `frames()`. Protections are areas, so a click in protect mode does nothing."""
         if self._protecting:
             self.message.emit("Drag a rectangle over the picture to protect")
@@ -185,7 +184,7 @@ class RepairTool(QObject):
         shown = self.viewer.before_array()
         if shown is None:
             return
-        box = spot_around(shown @ LUMA_WEIGHTS, point.x(), point.y())
+        box = spot_region(shown, point.x(), point.y())
         if box is None:
             self.message.emit(f"No spot of dirt stands out at {point.x():.0f},{point.y():.0f}: "
                               "drag a rectangle over the damage instead")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from engine.ops.color import LUMA_WEIGHTS
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -107,3 +109,24 @@ def spot_around(luma: np.ndarray, x: float, y: float, reach: int = 48,
         by1 = min(h, y0 + int(ys.max()) + 1 + margin)
         return bx0, by0, bx1 - bx0, by1 - by0
     return None
+
+
+def spot_region(frame: np.ndarray, x: float, y: float,
+                width: int = 960) -> tuple[int, int, int, int] | None:
+    """`spot_around` for a frame of any size: the region (x, y, width, height, source
+    pixels) of the speck at source point (x, y) of `frame` (float32 (H, W, 3) RGB), found
+    on the frame reduced to at most `width` pixels (the sizes tried are a preview's) and
+    scaled back, rounded outwards."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, width / w)
+    luma = frame @ LUMA_WEIGHTS
+    if scale < 1.0:
+        luma = cv2.resize(luma, (max(1, round(w * scale)), max(1, round(h * scale))),
+                          interpolation=cv2.INTER_AREA)
+    box = spot_around(luma, x * scale, y * scale)
+    if box is None:
+        return None
+    bx, by, bw, bh = box
+    x0, y0 = int(np.floor(bx / scale)), int(np.floor(by / scale))
+    x1, y1 = min(w, int(np.ceil((bx + bw) / scale))), min(h, int(np.ceil((by + bh) / scale)))
+    return x0, y0, x1 - x0, y1 - y0
