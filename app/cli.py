@@ -546,10 +546,10 @@ def _tracked(repair: Any, media: Path, key: int) -> Any:  # Repair -> Repair
                          f"{repair.start}-{repair.end}")
     with _progress_line("tracking") as progress, open_reader(media) as reader:
         track = track_region(reader, repair.region, repair.start, repair.end, key, progress)
-    if track.held:
-        print(f"{media}: the picture could not be followed on {len(track.held)} of "
-              f"{len(repair.frames)} frames (first {track.held[0]}); the region held its "
-              "place there")
+    if track.unmeasured:
+        print(f"{media}: the picture could not be followed on {len(track.unmeasured)} of "
+              f"{len(repair.frames)} frames (first {track.unmeasured[0]}); the region is "
+              "placed between its neighbours there")
     return dataclasses.replace(repair, track=track.offsets)
 
 

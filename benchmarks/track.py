@@ -12,7 +12,7 @@ ends; its offsets are compared with the camera's true path, rounded to whole pix
 tracker's are.
 
 Printed per source and size: mean and largest error (source pixels) over all frames,
-frames held (motion not measured), and frames tracked per second (frames in memory, so
+frames unmeasured (placed between measured ones), and frames tracked per second (frames in memory, so
 decoding is left out; `nitrate repair --track` adds the reader's decode time).
 
 Real motion has no true path, so a second table closes the loop on real footage
@@ -107,7 +107,7 @@ def measure(still: np.ndarray, n: int, size: tuple[int, int], margin: int
     path = camera_path(n)
     truth = np.round(-(path - path[key]))  # the picture moves against the camera
     error = np.abs(np.asarray(track.offsets, np.float64) - truth).max(axis=1)
-    return float(error.mean()), int(error.max()), len(track.held), n / seconds
+    return float(error.mean()), int(error.max()), len(track.unmeasured), n / seconds
 
 
 def loop(path: Path, n: int) -> tuple[int, int, int, float]:
@@ -124,7 +124,7 @@ def loop(path: Path, n: int) -> tuple[int, int, int, float]:
         seconds = time.perf_counter() - t0
     home = np.add((x, y), back.offsets[0])
     error = int(np.abs(home - region[:2]).max())
-    return w, error, len(set(there.held) | set(back.held)), 2 * n / seconds
+    return w, error, len(set(there.unmeasured) | set(back.unmeasured)), 2 * n / seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

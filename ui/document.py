@@ -610,7 +610,7 @@ class RegionTracker(BackgroundTask):
         # own (a region tracked before keeps its origin).
         base = repair.track[key - repair.start] if repair.track else (0, 0)
         offsets = tuple((dx + base[0], dy + base[1]) for dx, dy in track.offsets)
-        self._w_finished.emit((repair, replace(repair, track=offsets), track.held),
+        self._w_finished.emit((repair, replace(repair, track=offsets), track.unmeasured),
                               "")
 
 

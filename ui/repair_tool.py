@@ -330,15 +330,16 @@ class RepairTool(QObject):
             self.message.emit(error or "Tracking failed")
             return
         assert isinstance(result, tuple)
-        old, new, held = result
+        old, new, unmeasured = result
         repairs = self.document.repairs()
         if old not in repairs:
             self.message.emit(f"The {old.kind} changed while it was tracked; track it again")
             return
         repairs[repairs.index(old)] = new
         self.document.edit_repairs(repairs, f"Track {old.kind} ({old.describe()})")
-        lost = (f"; the picture could not be followed on {len(held)} frames (first "
-                f"{held[0]}), where the region held its place" if held else "")
+        lost = (f"; the picture could not be followed on {len(unmeasured)} frames (first "
+                f"{unmeasured[0]}), where the region is placed between its neighbours"
+                if unmeasured else "")
         self.message.emit(f"The {old.kind} follows the picture over "
                           f"{_frames_text(old.start, old.end)}{lost}")
 

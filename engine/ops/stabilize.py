@@ -267,8 +267,11 @@ def _align(a: np.ndarray, b: np.ndarray, rects: list[tuple[int, int, int, int]],
             use = good[lab]
     # The aligned pictures must actually look alike: unrelated frames (a flash, pure noise)
     # still give some "alignment", but their pixels do not correlate.
+    # A blank frame (a white flash, black leader) has no variance: no correlation at all.
     kept = use & (weight > 0)
-    if kept.sum() < 100 or np.corrcoef(sampled[kept, 0], base[kept])[0, 1] < _MIN_CORRELATION:
+    if kept.sum() < 100 or min(np.std(sampled[kept, 0]), np.std(base[kept])) < 1e-6:
+        return None
+    if not np.corrcoef(sampled[kept, 0], base[kept])[0, 1] >= _MIN_CORRELATION:
         return None
     s, r = 1.0 + params[0], params[1]
     return np.array([[s, -r, params[2] + cx - s * cx + r * cy],

@@ -13,8 +13,8 @@ frame, which becomes the new reference. A measurement is the stabiliser's block 
 blocks agree on, refined to sub-pixel) about the position the last motion predicts: first
 on the region itself, then, when its own picture cannot be followed (water, fire and smoke
 change every frame: that is why they are protected), on the picture around it, then on
-the whole frame. A frame nothing can measure holds the region where it was, and is
-reported. Positions are kept in analysis pixels and rounded to whole source pixels only
+the whole frame. A frame nothing can measure (a flash, a torn frame) is placed between
+the nearest measured ones, and reported. Positions are kept in analysis pixels and rounded to whole source pixels only
 at the end.
 """
 
@@ -47,11 +47,12 @@ _CHUNK = 32
 @dataclass(frozen=True)
 class Track:
     """offsets: (dx, dy) source pixels of the region on each frame start..end, (0, 0) on
-    the key frame; held: frames where the motion could not be measured and the region
-    kept the previous frame's place."""
+    the key frame; unmeasured: frames whose motion could not be measured (a flash, a torn
+    frame), where the region is placed between the nearest measured frames (held at the
+    place of the last one beyond them)."""
 
     offsets: tuple[tuple[int, int], ...]
-    held: tuple[int, ...]
+    unmeasured: tuple[int, ...]
 
 
 def _luma(frame: np.ndarray, scale: float) -> np.ndarray:
@@ -148,7 +149,7 @@ def track_region(reader: Any, region: tuple[int, int, int, int], start: int, end
     size = (w * scale, h * scale)
     home = np.array([(x + w / 2) * scale, (y + h / 2) * scale])
     positions = {key: np.zeros(2)}
-    held: list[int] = []
+    unmeasured: list[int] = []
     total = end - start + 1
     done = 0
 
@@ -175,8 +176,8 @@ def track_region(reader: Any, region: tuple[int, int, int, int], start: int, end
                 # step from the previous frame, which then becomes the reference.
                 shift = _step(previous, luma, home + positions[index], size, velocity)
                 if shift is None:
-                    shift = np.zeros(2)
-                    held.append(here)
+                    shift = np.zeros(2)  # for the next step; placed at the end
+                    unmeasured.append(here)
                 else:
                     reference, anchor = luma, here
                 positions[here] = positions[index] + shift
@@ -189,6 +190,13 @@ def track_region(reader: Any, region: tuple[int, int, int, int], start: int, end
     walk(_forward(reader, key, end, scale), +1)
     if key > start:
         walk(_backward(reader, start, key, scale), -1)
-    offsets = tuple((int(round(positions[i][0] / scale)), int(round(positions[i][1] / scale)))
-                    for i in range(start, end + 1))
-    return Track(offsets, tuple(sorted(held)))
+    frames = np.arange(start, end + 1)
+    path = np.array([positions[i] for i in frames])
+    if unmeasured:
+        # A frame that could not be measured lies between measured ones (a flash or a torn
+        # frame in a pan): the region goes where the picture's motion would have taken it.
+        known = ~np.isin(frames, unmeasured)
+        for axis in (0, 1):
+            path[~known, axis] = np.interp(frames[~known], frames[known], path[known, axis])
+    offsets = tuple((int(round(dx / scale)), int(round(dy / scale))) for dx, dy in path)
+    return Track(offsets, tuple(sorted(unmeasured)))

@@ -109,6 +109,17 @@ def test_unsure_motion_leaves_the_frames_alone():
         np.testing.assert_array_equal(r.frame, f)
 
 
+def test_no_motion_is_measured_against_a_blank_frame(pan):
+    from engine.ops.stabilize import estimate_motion
+
+    # A white flash (or black leader) has nothing to align with; its correlation with the
+    # picture is undefined, which must read as "unknown", not as a motion.
+    picture = pan[0].mean(axis=2)
+    assert estimate_motion(picture, pan[1].mean(axis=2)) is not None
+    assert estimate_motion(picture, np.ones_like(picture)) is None
+    assert estimate_motion(np.zeros_like(picture), picture) is None
+
+
 def test_uses_small_analysis_frames_not_full_size_neighbours():
     op = create("stabilize")
     assert op.temporal_radius == 0 and op.analysis_radius == op.params.smoothing

@@ -86,28 +86,38 @@ def test_a_region_follows_the_pan_from_its_key_frame(key: int) -> None:
     truth = [(cx - kx, cy - ky) for cx, cy in map(camera, range(N))]
     assert track.offsets[key] == (0, 0)
     assert np.abs(np.subtract(track.offsets, truth)).max() <= 1  # within a pixel
-    assert track.held == ()
+    assert track.unmeasured == ()
     assert done[-1] == N
+
+
+def test_a_flash_frame_in_a_pan_is_placed_between_its_neighbours() -> None:
+    frames = pan_over_water()
+    frames[5] = np.ones_like(frames[5])  # a white flash: nothing to measure
+    track = track_region(Frames(frames), WATER, 0, N - 1, 0)
+    assert track.unmeasured == (5,)
+    # Where the pan would have taken it, and every other frame followed as before.
+    truth = [camera(i) for i in range(N)]
+    assert np.abs(np.subtract(track.offsets, truth)).max() <= 1
 
 
 def test_a_region_follows_on_when_the_picture_around_it_changes() -> None:
     # From frame 5 the scenery is other scenery (panning alike): frame 5 cannot be matched
-    # with frame 4 and holds; from there the region follows the new picture.
+    # with frame 4; from frame 6 on the region follows the new picture.
     track = track_region(Frames(pan_over_water(change_at=5)), WATER, 0, N - 1, 0)
-    assert track.held == (5,)
+    assert track.unmeasured == (5,)
     truth = [camera(i) for i in range(N)]
     assert np.abs(np.subtract(track.offsets[:5], truth[:5])).max() <= 1
-    moved = np.subtract(track.offsets[5:], track.offsets[5])
-    assert np.abs(moved - np.subtract(truth[5:], truth[5])).max() <= 1
+    moved = np.subtract(track.offsets[6:], track.offsets[6])
+    assert np.abs(moved - np.subtract(truth[6:], truth[6])).max() <= 1
 
 
-def test_picture_that_cannot_be_followed_holds_the_region_and_says_where() -> None:
+def test_picture_that_cannot_be_followed_leaves_the_region_and_says_where() -> None:
     rng = np.random.default_rng(0)
     # Fresh noise on every frame: there is no motion to follow anywhere.
     frames = [np.repeat(rng.random((H, W, 1), np.float32), 3, axis=2) for _ in range(5)]
     track = track_region(Frames(frames), WATER, 0, 4, 2)
-    assert track.offsets == ((0, 0),) * 5
-    assert track.held == (0, 1, 3, 4)
+    assert track.offsets == ((0, 0),) * 5  # only the key frame is measured
+    assert track.unmeasured == (0, 1, 3, 4)
 
 
 def test_tracking_can_be_cancelled() -> None:
