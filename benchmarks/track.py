@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Region tracking over {n} frames, key frame {n // 2}: pan {PAN} px/frame, weave "
           f"{WEAVE} px, grain {GRAIN}; water patch 15 % x 15 % of the frame")
     print(f"{'source':<10} {'size':<10} {'mean err px':>11} {'max err px':>10} "
-          f"{'held':>5} {'fps':>7}")
+          f"{'unmeas':>6} {'fps':>7}")
     for source in sources(args.sources.split(",")):
         if source.missing:
             print(f"{source.name:<10} skipped: {source.missing}")
@@ -149,14 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             still = source.load(1, w + 2 * margin, h + 2 * margin)[0]
             mean, worst, held, fps = measure(still, n, (w, h), margin)
             print(f"{source.name:<10} {f'{w}x{h}':<10} {mean:>11.2f} {worst:>10d} "
-                  f"{held:>5d} {fps:>7.1f}")
+                  f"{held:>6d} {fps:>7.1f}")
     print()
     print(f"Real footage, {n} frames there and back:")
-    print(f"{'footage':<32} {'width':>5} {'loop err px':>11} {'held':>5} {'fps':>7}")
+    print(f"{'footage':<32} {'width':>5} {'loop err px':>11} {'unmeas':>6} {'fps':>7}")
     for name, path in present_footage(("film_the_great_train_robbery", "film_within_our_gates",
                                        "bigbuckbunny.mp4")):
         width, error, held, fps = loop(path, n)
-        print(f"{name:<32} {width:>5d} {error:>11d} {held:>5d} {fps:>7.1f}")
+        print(f"{name:<32} {width:>5d} {error:>11d} {held:>6d} {fps:>7.1f}")
     return 0
 
 
