@@ -6,16 +6,16 @@ frame to frame, the motion of the picture in and around the region and returns t
 region's offset on each frame (`Repair.track`), relative to where it lies on the key frame
 (the frame it was placed on).
 
-Each frame's position is measured against a reference frame (the key frame, as long as
-it still matches: positions then do not drift over a long shot), else from the previous
-frame, which becomes the new reference. A measurement is the stabiliser's block vote
-(`engine.ops.stabilize.estimate_motion`: phase correlation per block, the shift most
-blocks agree on, refined to sub-pixel) about the position the last motion predicts: first
-on the region itself, then, when its own picture cannot be followed (water, fire and smoke
-change every frame: that is why they are protected), on the picture around it, then on
-the whole frame. A frame nothing can measure (a flash, a torn frame) is placed between
-the nearest measured ones, and reported. Positions are kept in analysis pixels and rounded to whole source pixels only
-at the end.
+Each frame's position is measured against a reference frame (the key frame, as long as it
+still matches: positions then do not drift over a long shot), else from the previous frame,
+which becomes the new reference. A measurement is the stabiliser's block vote
+(`engine.ops.stabilize.estimate_motion`: phase correlation per block, the shift most blocks
+agree on, refined to sub-pixel) about the position the last motion predicts: first on the
+region itself, then, when its own picture cannot be followed (water, fire and smoke change
+every frame: that is why they are protected), on the picture around it, then on the whole
+frame. A frame nothing can measure (a flash, a torn frame) is placed between the nearest
+measured ones, and reported. Positions are kept in analysis pixels and rounded to whole
+source pixels only at the end.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from engine.errors import RenderCancelled
-from engine.ops.color import LUMA_WEIGHTS
+from engine.ops.motion import luma8
 from engine.ops.stabilize import estimate_motion
 
 # Frames are measured at most this wide (pixels, 8-bit luma): enough texture for the block
@@ -56,12 +56,13 @@ class Track:
 
 
 def _luma(frame: np.ndarray, scale: float) -> np.ndarray:
-    y = np.asarray(frame, np.float32) @ LUMA_WEIGHTS
+    """8-bit luma of `frame` reduced by `scale` (at most 1)."""
+    y = luma8(frame)
     if scale < 1.0:
         h, w = y.shape
         y = cv2.resize(y, (max(1, round(w * scale)), max(1, round(h * scale))),
                        interpolation=cv2.INTER_AREA)
-    return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return y
 
 
 def _crop(luma: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:

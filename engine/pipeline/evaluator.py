@@ -109,6 +109,12 @@ def _digest(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:20]
 
 
+def _placed(marks: tuple[Repair, ...]) -> list[tuple[object, ...]]:
+    """Where repairs or protections lie (frames, region, track), for a stage's identity:
+    their notes change no pixel."""
+    return [(r.start, r.end, r.region, r.track) for r in marks]
+
+
 def _protected(result: Result, before: np.ndarray, index: int,
                protections: tuple[Repair, ...], scale: float) -> Result:
     """`result` of a spot-repair stage with the regions protected on frame `index` (source
@@ -318,7 +324,7 @@ class Evaluator:
             from engine.ops.repair import RepairOperator
 
             identity = _digest(identity, shot.start, shot.end, "repair",
-                               [(r.start, r.end, r.region, r.track) for r in rebuilds])
+                               _placed(rebuilds))
             op = self._operator(identity, lambda: RepairOperator(repairs=rebuilds))
             stages.append(stage(op, REPAIR_MASK_KEY))
         protections = shot.protections
@@ -328,7 +334,7 @@ class Evaluator:
             kept = protections if operator_class(step.op).spot_repair else ()
             identity = _digest(identity, shot.start, shot.end, step.op,
                                sorted(step.params.to_dict().items()), step.keyframes,
-                               [(r.start, r.end, r.region, r.track) for r in kept])
+                               _placed(kept))
             op = self._operator(identity, step.build)
             stages.append(stage(op, position, step if step.keyframes else None, kept))
         return stages

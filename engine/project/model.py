@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.errors import ProjectError
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -282,8 +283,6 @@ class Project:
     def media(self, clip: Clip) -> Path:
         """`clip`'s media file or folder, made absolute; ProjectError naming it when it is
         not there (moved or renamed since the project was saved)."""
-        from engine.errors import ProjectError
-
         source = self.resolve(clip.path)
         if not source.exists():
             raise ProjectError(self.path or "project",

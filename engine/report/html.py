@@ -287,9 +287,7 @@ def build_report(
         raise NitrateError(f"{path}: the folder does not exist")
     if not 0.0 < scale <= 1.0:
         raise ValueError(f"report scale must be within 0-1, got {scale}")
-    sources = []
-    for clip in project.clips:
-        sources.append(project.media(clip))
+    sources = [project.media(clip) for clip in project.clips]
 
     sections = []
     done = 0
