@@ -482,8 +482,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     clip = project.clip
     if args.list:
-        if args.frames or args.region or args.track is not None:
-            raise UsageError("--list takes no --frames, --region or --track")
+        if args.frames or args.region or args.spot or args.track is not None:
+            raise UsageError("--list takes no --frames, --region, --spot or --track")
         for n, r in enumerate(clip.repairs, start=1):
             note = f"  ({r.note})" if r.note else ""
             print(f"{'protect' if r.protect else 'repair':<7} {n:>3}: {r.describe()}{note}")
@@ -505,7 +505,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if args.spot is not None:
         repair = _spotted(repair, args, project.media(clip))
     if args.track is not None:
-        repair = _tracked(repair, project.resolve(clip.path),
+        repair = _tracked(repair, project.media(clip),
                           repair.start if args.track == -1 else args.track)
     clip.repairs.append(repair)
     save_project(project, project.path or args.project)  # atomic: old or new, never half
