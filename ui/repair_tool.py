@@ -1,16 +1,17 @@
 """Manual repair and protection: regions drawn on the viewer, whole frames, and their list.
 
-`RepairTool` turns a rectangle drawn on the viewer (image pixels at the preview scale)
-into a `Repair` in source pixels for the frame shown, or for the in/out range when both
-marks are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair.
-In protect mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
+`RepairTool` turns a rectangle drawn on the viewer (image pixels at the preview scale) into
+a `Repair` in source pixels for the frame shown, or for the in/out range when both marks
+are set, as one undoable edit; "Mark frame destroyed" adds a whole-frame repair. In protect
+mode (`protecting`) the rectangle becomes a protection instead (a `Repair` with
 `protect=True`: picture the dust and scratch repairs must leave as scanned) over the in/out
 range or, without marks, the whole shot shown (water or fire lasts the shot, where damage
 is a frame's), and "Protect frame" protects whole frames. A click with the repair tool
-repairs the spot of dirt under it (a box around what stands out there). Dragging an outlined region
-(inside: move; at a corner: resize) with either tool on changes it on all its frames. "Track" makes a region follow
-the picture through its frames (a pan over water), from where it lies on the frame shown,
-on a worker thread (ui.document.RegionTracker). It also feeds the viewer the outlines of the repairs and
+repairs the spot of dirt under it (a box around what stands out there). Dragging an
+outlined region (inside: move; at a corner: resize) with either tool on changes it on all
+its frames. "Track" makes a region follow the picture through its frames (a pan over
+water), from where it lies on the frame shown, on a worker thread
+(ui.document.RegionTracker). It also feeds the viewer the outlines of the repairs and
 protections of the frame shown when the "Manual repairs" overlay is on. `RepairList` lists
 both kinds (double-click goes to one, Remove deletes the selected ones, undoably).
 """
@@ -108,11 +109,12 @@ class RepairTool(QObject):
         self.source_size = source_size
         self._overlay = False
         self._protecting = False
+        self._tracking = False
         self.tracker = RegionTracker(self)
         self.tracker.finished.connect(self._tracked)
         self.tracker.progress.connect(self._tracking_progress)
         # A track of another project's region has nowhere to go.
-        document.project_replaced.connect(self._stop_tracking)
+        document.project_replaced.connect(lambda: self.cancel_tracking(say=""))
         viewer.region_drawn.connect(self.add_region)
         viewer.region_edited.connect(self.edit_region)
         viewer.spot_clicked.connect(self.repair_spot)
@@ -306,26 +308,32 @@ class RepairTool(QObject):
                               "then track")
             return
         self.tracker.start(media, repair, frame)
-        self.tracking_changed.emit(True)
+        self._set_tracking(True)
         self.message.emit(f"Tracking the {repair.kind} over "
                           f"{_frames_text(repair.start, repair.end)} from frame {frame}…")
 
     def _tracking_progress(self, done: int, total: int) -> None:
         self.message.emit(f"Tracking… {done} of {total} frames")
 
-    def _stop_tracking(self) -> None:
-        if self.tracker.running:
+    def cancel_tracking(self, say: str = "Tracking cancelled") -> None:
+        """Stop a running track (nothing is applied), and `say` so when not empty."""
+        if self._tracking:
             self.tracker.stop()  # no wait: the GUI must not freeze for the worker
-            self.tracking_changed.emit(False)
+            self._set_tracking(False)
+            if say:
+                self.message.emit(say)
 
-    def cancel_tracking(self) -> None:
-        if self.tracker.running:
-            self.tracker.cancel()
-            self.tracking_changed.emit(False)
-            self.message.emit("Tracking cancelled")
+    @property
+    def tracking(self) -> bool:
+        """A track runs whose result will be applied (not one stopped and winding down)."""
+        return self._tracking
+
+    def _set_tracking(self, on: bool) -> None:
+        self._tracking = on
+        self.tracking_changed.emit(on)
 
     def _tracked(self, result: object, error: str) -> None:
-        self.tracking_changed.emit(False)
+        self._set_tracking(False)
         if result is None:
             self.message.emit(error or "Tracking failed")
             return
@@ -368,7 +376,6 @@ class RepairTool(QObject):
             return
         regions: list[QRectF | None] = []
         protected: list[QRectF | None] = []
-        self._outlined = {"repair": [], "protect": []}
         for position, repair in enumerate(self.document.repairs()):
             if not repair.covers(index):
                 continue
@@ -385,6 +392,14 @@ def _swatch(colour: tuple[int, int, int]) -> QIcon:
     pixmap = QPixmap(12, 12)
     pixmap.fill(QColor(*colour))
     return QIcon(pixmap)
+
+
+def _button(text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+    button = QPushButton(text)
+    if tip:
+        button.setToolTip(tip)
+    button.clicked.connect(lambda _checked=False: slot())
+    return button
 
 
 class RepairList(QWidget):
@@ -422,26 +437,20 @@ class RepairList(QWidget):
         self.list.itemSelectionChanged.connect(self._update_buttons)
         layout.addWidget(self.list, 1)
         buttons = QHBoxLayout()
-        self.destroyed_button = QPushButton("Mark frame destroyed")
-        self.destroyed_button.setToolTip("Rebuild the whole frame (or the in/out range) from "
-                                         "its neighbours")
-        self.destroyed_button.clicked.connect(tool.mark_destroyed)
-        self.protect_button = QPushButton("Protect frame")
-        self.protect_button.setToolTip("Leave the whole frame (or the in/out range) as "
-                                       "scanned: no dust or scratch repair")
-        self.protect_button.clicked.connect(tool.protect_frames)
-        self.note_button = QPushButton("Note…")
-        self.note_button.setToolTip("Why this repair or protection (printed in the "
-                                    "processing report)")
-        self.note_button.clicked.connect(self.edit_note)
-        self.track_button = QPushButton("Track")
-        self.track_button.setToolTip("Make the selected region follow the picture through its "
-                                     "frames (a pan over water), from where it lies on the "
-                                     "frame shown")
-        self.track_button.clicked.connect(self._track_clicked)
+        self.destroyed_button = _button(
+            "Mark frame destroyed", "Rebuild the whole frame (or the in/out range) from its "
+            "neighbours", tool.mark_destroyed)
+        self.protect_button = _button(
+            "Protect frame", "Leave the whole frame (or the in/out range) as scanned: no dust "
+            "or scratch repair", tool.protect_frames)
+        self.note_button = _button(
+            "Note…", "Why this repair or protection (printed in the processing report)",
+            self.edit_note)
+        self.track_button = _button(
+            "Track", "Make the selected region follow the picture through its frames (a pan "
+            "over water), from where it lies on the frame shown", self._track_clicked)
         tool.tracking_changed.connect(self._tracking_changed)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(self.remove_selected)
+        self.remove_button = _button("Remove", "", self.remove_selected)
         # Two rows, so the dock stays as narrow as the longest pair of buttons.
         buttons.addWidget(self.destroyed_button)
         buttons.addWidget(self.protect_button)
@@ -492,11 +501,11 @@ class RepairList(QWidget):
         self.note_button.setEnabled(selected == 1)
         index = self._selected_index()
         repair = None if index is None else self.document.repairs()[index]
-        self.track_button.setEnabled(self.tool.tracker.running or (
+        self.track_button.setEnabled(self.tool.tracking or (
             repair is not None and repair.region is not None and repair.start < repair.end))
 
     def _track_clicked(self) -> None:
-        if self.tool.tracker.running:
+        if self.tool.tracking:
             self.tool.cancel_tracking()
         else:
             self.track_selected()

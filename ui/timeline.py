@@ -34,6 +34,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR
+
 RULER_PX = 30
 THUMB_PX = 40
 SHOTS_PX = 18
@@ -62,8 +64,8 @@ _PLAYHEAD = QColor(235, 64, 52)
 _KEY = QColor(236, 196, 92)
 _KEY_HOLD = QColor(160, 196, 236)
 _KEY_ROW_BG = QColor(32, 32, 36)
-_REPAIR = QColor(255, 40, 200)
-_PROTECT = QColor(0, 210, 220)  # the viewer's colours: magenta rebuilt, cyan protected
+_REPAIR = QColor(*REPAIR_COLOUR)  # the viewer's colours: magenta rebuilt, cyan protected
+_PROTECT = QColor(*PROTECT_COLOUR)
 _BOUNDARY = QColor(255, 255, 255)
 
 

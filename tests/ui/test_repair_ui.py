@@ -447,3 +447,35 @@ def test_a_click_repairs_the_speck_under_it(qtbot, settings: QSettings,
     qtbot.mouseClick(win.viewer, Qt.MouseButton.LeftButton, pos=where)
     assert len(win.document.repairs()) == 1
     assert messages[-1].startswith("No spot of dirt stands out at")
+
+
+def test_stop_tracking_applies_nothing_and_never_waits_for_the_worker(
+        qtbot, window: MainWindow, monkeypatch) -> None:
+    import threading
+
+    import engine.ops.track
+    from engine.errors import RenderCancelled
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_track(_reader, _region, _start, _end, _key, progress=None, cancel=None):
+        started.set()
+        release.wait(20)  # holds the worker past the click, as a long shot would
+        assert cancel is not None and cancel()
+        raise RenderCancelled("tracking cancelled")
+
+    monkeypatch.setattr(engine.ops.track, "track_region", slow_track)
+    marked = Repair(0, 5, (8, 8, 16, 16), protect=True)
+    window.document.edit_repairs([marked], "Protect")
+    panel = window.repair_list
+    panel.track_button.click()
+    qtbot.waitUntil(started.is_set, timeout=5_000)
+    assert panel.track_button.text() == "Stop tracking"
+    messages: list[str] = []
+    window.repair_tool.message.connect(messages.append)
+    panel.track_button.click()  # returns at once although the worker is still busy
+    assert window.repair_tool.tracker.running
+    assert panel.track_button.text() == "Track" and messages == ["Tracking cancelled"]
+    release.set()
+    qtbot.waitUntil(lambda: not window.repair_tool.tracker.running, timeout=5_000)
+    assert window.document.repairs() == [marked]
