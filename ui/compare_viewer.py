@@ -116,7 +116,8 @@ class CompareViewer(QWidget):
     QRectF)` (a region of `set_regions` moved or resized: kind "repair" for `regions`,
     "protect" for `protected`, its position in that list, the new rectangle in image
     pixels), `spot_clicked(QPointF)` (a click with the tool on, off any outline: the image
-    point, for a repair of the spot of dirt there).
+    point, for a repair of the spot of dirt there), `frames_changed()` (other pictures are
+    shown, or none: `before_array`/`after_array` changed).
     """
 
     zoom_changed = Signal(float)
@@ -124,6 +125,7 @@ class CompareViewer(QWidget):
     region_drawn = Signal(QRectF)
     region_edited = Signal(str, int, QRectF)
     spot_clicked = Signal(QPointF)
+    frames_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -207,6 +209,7 @@ class CompareViewer(QWidget):
             self._center = self._rescaled_center(old_size, self._before.size())
         self._prepare_mode_images()
         self.update()
+        self.frames_changed.emit()
 
     def clear(self) -> None:
         """Show nothing (no clip)."""
@@ -217,6 +220,7 @@ class CompareViewer(QWidget):
         self._draft = False
         self._scaled.clear()
         self.update()
+        self.frames_changed.emit()
 
     def show_message(self, text: str) -> None:
         """Overlay a one-line message (e.g. the error of the last request); '' clears."""
@@ -255,6 +259,11 @@ class CompareViewer(QWidget):
         """The original frame shown, float32 (H, W, 3) RGB levels 0-1, at the preview size
         (its pixels are the image pixels of `region_drawn` and `spot_clicked`)."""
         return self._before_arr
+
+    def after_array(self) -> np.ndarray | None:
+        """The restored frame shown, float32 (H, W, 3) RGB levels 0-1, at the preview size
+        (without any mask overlay)."""
+        return self._after_arr
 
     def after_image(self) -> QImage | None:
         """The 8-bit image shown as 'after' (with the mask overlay when one is shown)."""

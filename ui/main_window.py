@@ -58,6 +58,7 @@ from ui.keyframes import KeyframeController
 from ui.playback import PlaybackController
 from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
 from ui.repair_tool import RepairList, RepairTool
+from ui.scopes import ScopesPanel
 from ui.shot_list import ShotList
 from ui.still_export import StillExporter
 from ui.timeline import Timeline
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
         self.repair_tool = RepairTool(self.document, self.viewer, self._shown_frame,
                                       lambda: self.in_out, self._source_size, self)
         self.repair_list = RepairList(self.document, self.repair_tool)
+        self.scopes = ScopesPanel()
 
         self._build_central()
         self._build_docks()
@@ -246,6 +248,14 @@ class MainWindow(QMainWindow):
         self.shots_dock.raise_()
         self.resizeDocks([self.shots_dock], [360], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.inspector_dock, self.render_dock, Qt.Orientation.Vertical)
+        # Scopes open under the render queue when asked for (View ▸ Scopes): most of the
+        # time the inspector needs the height. Not tabbed with the render queue: a second
+        # group of tabbed docks built here leaves a stale tab bar drawn over it (Qt 6.x).
+        self.scopes_dock = self._dock("Scopes", "scopesDock", self.scopes,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.render_dock, self.scopes_dock, Qt.Orientation.Vertical)
+        self.scopes_dock.visibilityChanged.connect(self.scopes.set_active)
+        self.scopes_dock.hide()
         self.resizeDocks([self.inspector_dock, self.render_dock], [620, 200],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
@@ -303,6 +313,9 @@ class MainWindow(QMainWindow):
         self.act_save_as = self._action("Save &As…", self.save_as, sk.SaveAs)
         self.act_close = self._action("&Close project", self.close_project)
         self.act_quit = self._action("&Quit", self.close, sk.Quit)
+        self.act_scopes = self._action("&Scopes", self.toggle_scopes, "Ctrl+Shift+W",
+                                       "Show or hide the waveform, parade, histogram or "
+                                       "vectorscope of the frame shown")
         self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence(sk.Undo))
         self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -447,6 +460,7 @@ class MainWindow(QMainWindow):
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock):
             view.addAction(dock.toggleViewAction())
+        view.addAction(self.act_scopes)
 
         shot = bar.addMenu("&Clip")
         shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
@@ -540,6 +554,8 @@ class MainWindow(QMainWindow):
         self.bridge.error.connect(self._engine_error)
         self.bridge.busy_changed.connect(self.busy_bar.setVisible)
         self.playback.frame_shown.connect(self._frame_shown)
+        self.viewer.frames_changed.connect(
+            lambda: self.scopes.set_frames(self.viewer.before_array(), self.viewer.after_array()))
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
         self.playback.scale_changed.connect(self._scale_changed)
@@ -1202,6 +1218,14 @@ class MainWindow(QMainWindow):
 
     # --- stills -------------------------------------------------------------------------
 
+    def toggle_scopes(self) -> None:
+        """Bring the Scopes dock to the front, or close it when it is in front already."""
+        if self.scopes.active:
+            self.scopes_dock.close()
+        else:
+            self.scopes_dock.show()
+            self.scopes_dock.raise_()
+
     def export_frame_dialog(self, compare: bool) -> None:
         """Ask where to save the frame shown as a still (with `compare`, the scan beside
         the restored frame), then make it in the background."""
@@ -1340,7 +1364,7 @@ class MainWindow(QMainWindow):
                 return ids
             ids.append(self.render_queue.add_job(job, mode=request.mode))
         self.render_dock.show()
-        self.render_dock.raise_()
+        #self.render_dock.raise_()
         return ids
 
     # --- dialogs and messages --------------------------------------------------------------
@@ -1444,6 +1468,7 @@ class MainWindow(QMainWindow):
             ("F / Z / Shift+Z", "fit, 100 %, 200 %"), ("R", "show restored on/off"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),
             ("Ctrl+Shift+E", "export the frame shown as a still"),
+            ("Ctrl+Shift+W", "scopes of the frame shown"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

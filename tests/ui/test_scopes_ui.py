@@ -1,0 +1,139 @@
+"""The Scopes dock: scopes of the frame shown, before and after, without slowing playback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _ui_helpers import discard as _discard
+from _ui_helpers import open_window
+from PySide6.QtCore import QSettings
+
+from engine import scopes
+from engine.project import Recipe, Step
+from ui.document import Target
+from ui.main_window import MainWindow
+from ui.scopes import ScopesPanel
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
+    win = open_window(qtbot, settings, clip)
+    yield win
+    _discard(win)
+    win.close()
+
+
+def _white_clipped(text: str) -> list[float]:
+    """The white-clipping percentages in the levels line, in order (Before, After)."""
+    return [float(v) for v in re.findall(r"white ([0-9.]+) %", text)]
+
+
+def _shown(qtbot, win: MainWindow, index: int) -> None:
+    qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == index
+                    and not win.viewer.showing_draft, timeout=20_000)
+
+
+def test_scopes_read_the_frame_shown_and_the_recipe_s_clipping(qtbot, window: MainWindow) -> None:
+    window.act_scopes.trigger()
+    assert window.scopes.active
+    window.scopes.set_source("both")
+    qtbot.waitUntil(lambda: window.scopes.levels_label.text().count("Clipped") == 2,
+                    timeout=5_000)
+    before, after = _white_clipped(window.scopes.levels_label.text())
+    assert before == after  # no recipe yet: the restored frame is the scan
+    # Three stops brighter: much of the restored frame clips, the scan does not change.
+    window.document.edit_recipe(Target(0, None), Recipe.of(
+        [Step.create("color", {"exposure": 3.0})]), "Too bright")
+    qtbot.waitUntil(lambda: _white_clipped(window.scopes.levels_label.text())[1] > before + 20,
+                    timeout=20_000)
+    assert _white_clipped(window.scopes.levels_label.text())[0] == before
+    # The numbers are those of the pictures on the viewer.
+    shown = scopes.levels(window.viewer.after_array())
+    assert _white_clipped(window.scopes.levels_label.text())[1] == pytest.approx(
+        100 * shown.white_clipped, abs=0.06)
+
+
+def test_scopes_follow_the_playhead(qtbot, window: MainWindow) -> None:
+    window.act_scopes.trigger()
+    window.scopes.set_kind("waveform")
+    qtbot.waitUntil(lambda: window.scopes.refreshes > 0, timeout=5_000)
+    first = window.scopes.levels_label.text()
+    window.playback.seek(7)
+    _shown(qtbot, window, 7)
+    # The test clip's frames differ (their index is encoded in them): so do their levels.
+    qtbot.waitUntil(lambda: window.scopes.levels_label.text() != first, timeout=5_000)
+    assert window.scopes.levels_label.text() == _levels_line(window.viewer.after_array())
+
+
+def _levels_line(frame: np.ndarray) -> str:
+    from ui.scopes import levels_text
+    return levels_text(scopes.levels(frame))
+
+
+def test_closed_scopes_cost_nothing_while_frames_change(qtbot, window: MainWindow) -> None:
+    assert not window.scopes.active  # closed until asked for
+    for index in (3, 6, 9):
+        window.playback.seek(index)
+        _shown(qtbot, window, index)
+    assert window.scopes.refreshes == 0
+    window.act_scopes.trigger()      # shown: drawn at once, for the frame shown now
+    qtbot.waitUntil(lambda: window.scopes.refreshes == 1, timeout=5_000)
+    window.act_scopes.trigger()      # in front already: the shortcut closes it
+    assert not window.scopes.active and window.scopes_dock.isHidden()
+
+
+def test_frames_arriving_together_are_drawn_once(qtbot) -> None:
+    panel = ScopesPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_active(True)
+    qtbot.waitUntil(lambda: panel.refreshes == 1, timeout=5_000)
+    frames = [np.full((40, 60, 3), v, np.float32) for v in (0.2, 0.4, 0.6)]
+    for frame in frames:  # as fast as playback can deliver them: one event-loop turn
+        panel.set_frames(frame, frame)
+    qtbot.waitUntil(lambda: panel.refreshes == 2, timeout=5_000)
+    qtbot.wait(50)
+    assert panel.refreshes == 2
+    assert "luma 60–60 %" in panel.levels_label.text()  # the latest frame's
+
+
+@pytest.mark.parametrize("kind", scopes.KINDS)
+def test_each_scope_draws_its_trace(qtbot, kind: str) -> None:
+    panel = ScopesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(640, 360)
+    panel.show()
+    panel.set_active(True)
+    # Red rising across the picture, blue down it: levels and colours spread over the scope.
+    frame = np.zeros((90, 160, 3), np.float32)
+    frame[..., 0] = np.linspace(0.0, 1.0, 160)[None, :]
+    frame[..., 1] = 0.4
+    frame[..., 2] = np.linspace(1.0, 0.0, 90)[:, None]
+    panel.set_kind(kind)
+    panel.set_frames(frame, frame)
+    qtbot.waitUntil(lambda: panel.refreshes >= 1, timeout=5_000)
+    panel.refresh()
+    empty = ScopesPanel()
+    qtbot.addWidget(empty)
+    empty.resize(640, 360)
+    empty.show()
+    empty.set_kind(kind)
+    empty.refresh()  # no frame: the graticule alone
+    drawn = _pixels(panel.after_view.grab().toImage())
+    blank = _pixels(empty.after_view.grab().toImage())
+    assert drawn.shape == blank.shape
+    # The trace adds bright pixels to the graticule.
+    assert (drawn.max(axis=2) > 150).sum() > (blank.max(axis=2) > 150).sum() + 50
+
+
+def _pixels(image) -> np.ndarray:
+    from PySide6.QtGui import QImage
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    ptr = image.constBits()
+    rows = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(
+        image.height(), image.bytesPerLine())
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
