@@ -2,6 +2,7 @@
 playback rate.
 
     python -m benchmarks.interactive [--seconds 10] [--seeks 8] [--scrub 10] [--play 5]
+                                     [--scopes waveform|parade|histogram|vectorscope]
 
 On a generated 1080p H.264 clip (GOP 48 with B-frames, made once with PyAV and kept in the
 temp folder) with the `film` preset (all registered operators while it does not exist), at
@@ -16,7 +17,10 @@ half-resolution preview, through the real EngineBridge / PlaybackController / Co
 - original frame after a seek (recipe off), p50 / p95;
 - longest GUI event-loop stall during a scripted scrub (a 5 ms QTimer heartbeat: the
   largest gap between beats, milliseconds) while the playhead is dragged across the clip;
-- achieved playback rate of originals (frames per second) against the clip's rate.
+- achieved playback rate of originals (frames per second) against the clip's rate;
+- with `--scopes KIND`, all of the above with the Scopes panel open on that scope of the
+  scan and the restored frame side by side (as the window wires it), and what one redraw
+  of the scopes costs the GUI thread (milliseconds).
 
 Targets on the 2-core development CPU: restored p50 ≤ 250 ms cold and ≤ 30 ms cached;
 original p50 ≤ 150 ms; stall ≤ 50 ms.
@@ -96,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scrub", type=float, default=10.0, help="scripted scrub (s)")
     parser.add_argument("--play", type=float, default=5.0, help="playback measured (s)")
     parser.add_argument("--scale", type=float, default=0.5, help="preview scale")
+    parser.add_argument("--scopes", choices=("waveform", "parade", "histogram", "vectorscope"),
+                        help="with the Scopes panel open on this scope of before and after")
     parser.add_argument("--no-prepare", action="store_true",
                         help="measure cold seeks without the background shot analysis")
     args = parser.parse_args(argv)
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     from ui.compare_viewer import CompareViewer
     from ui.engine_bridge import EngineBridge
     from ui.playback import PlaybackController
+    from ui.scopes import ScopesPanel
     from ui.timeline import Timeline
 
     folder = Path(tempfile.gettempdir()) / "nitrate-bench"
@@ -127,7 +134,16 @@ def main(argv: list[str] | None = None) -> None:
     viewer, timeline = CompareViewer(), Timeline()
     layout.addWidget(viewer)
     layout.addWidget(timeline)
-    window.resize(1280, 800)
+    scopes = None
+    if args.scopes:  # as the main window wires its Scopes dock
+        scopes = ScopesPanel()
+        scopes.set_kind(args.scopes)
+        scopes.set_source("both")
+        layout.addWidget(scopes)
+        scopes.set_active(True)
+        viewer.frames_changed.connect(
+            lambda: scopes.set_frames(viewer.before_array(), viewer.after_array()))
+    window.resize(1280, 800 + (360 if scopes else 0))
     window.show()
     plan_box: list[ShotPlan | None] = [None]
     playback = PlaybackController(bridge, viewer, timeline, lambda: plan_box[0])
@@ -251,6 +267,14 @@ def main(argv: list[str] | None = None) -> None:
     play_fps = len(frames) / elapsed if elapsed > 0 else 0.0
     skipped = (max(frames) - min(frames) + 1 - len(frames)) if frames else 0
 
+    redraw: list[float] = []
+    if scopes is not None:  # what one redraw of the scopes costs the GUI thread
+        for _ in range(20):
+            t0 = time.perf_counter()
+            scopes.refresh()
+            app.processEvents()  # the repaint
+            redraw.append((time.perf_counter() - t0) * 1000.0)
+
     bridge.close()
     window.close()
     scrub_note = "" if scrub_shown else "; the recipe is slower than the drag, so latest-wins "
@@ -279,6 +303,10 @@ def main(argv: list[str] | None = None) -> None:
           f"({args.scrub:g} s scrub, {scrub_shown} frames shown, 5 ms heartbeat{scrub_note})")
     print(f"{'playback of originals (fps)':<34}{play_fps:>10.1f}{'':>10}   clip "
           f"{float(FPS):g} fps ({len(frames)} frames shown, {skipped} skipped)")
+    if scopes is not None:
+        print(f"{'scopes redraw (' + args.scopes + ', both)':<34}{pct(redraw, 50):>10.1f}"
+              f"{pct(redraw, 95):>10.1f}   (on the GUI thread; {scopes.refreshes} redraws "
+              f"in the run)")
     if errors:
         print(f"errors: {len(errors)}; first: {errors[0]}")
 
