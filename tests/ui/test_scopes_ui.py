@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from _ui_helpers import discard as _discard
 from _ui_helpers import open_window
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
 
 from engine import scopes
 from engine.project import Recipe, Step
 from ui.document import Target
 from ui.main_window import MainWindow
-from ui.scopes import ScopesPanel
+from ui.scopes import ScopesPanel, levels_text
 
 
 @pytest.fixture
@@ -30,6 +31,11 @@ def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
 def _white_clipped(text: str) -> list[float]:
     """The white-clipping percentages in the levels line, in order (Before, After)."""
     return [float(v) for v in re.findall(r"white ([0-9.]+) %", text)]
+
+
+def _levels_line(frame: np.ndarray) -> str:
+    """The levels line the dock shows for `frame` alone."""
+    return levels_text(scopes.levels(frame))
 
 
 def _shown(qtbot, win: MainWindow, index: int) -> None:
@@ -69,20 +75,19 @@ def test_scopes_follow_the_playhead(qtbot, window: MainWindow) -> None:
     assert window.scopes.levels_label.text() == _levels_line(window.viewer.after_array())
 
 
-def _levels_line(frame: np.ndarray) -> str:
-    from ui.scopes import levels_text
-    return levels_text(scopes.levels(frame))
-
-
 def test_closed_scopes_cost_nothing_while_frames_change(qtbot, window: MainWindow) -> None:
     assert not window.scopes.active  # closed until asked for
     for index in (3, 6, 9):
         window.playback.seek(index)
         _shown(qtbot, window, index)
     assert window.scopes.refreshes == 0
-    window.act_scopes.trigger()      # shown: drawn at once, for the frame shown now
+    window.activateWindow()
+    qtbot.waitActive(window)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window, Qt.Key.Key_W, ctrl_shift)  # shown: drawn for the frame shown now
     qtbot.waitUntil(lambda: window.scopes.refreshes == 1, timeout=5_000)
-    window.act_scopes.trigger()      # in front already: the shortcut closes it
+    assert window.scopes.levels_label.text() == _levels_line(window.viewer.after_array())
+    qtbot.keyClick(window, Qt.Key.Key_W, ctrl_shift)  # in front already: closed again
     assert not window.scopes.active and window.scopes_dock.isHidden()
 
 
@@ -130,8 +135,8 @@ def test_each_scope_draws_its_trace(qtbot, kind: str) -> None:
     assert (drawn.max(axis=2) > 150).sum() > (blank.max(axis=2) > 150).sum() + 50
 
 
-def _pixels(image) -> np.ndarray:
-    from PySide6.QtGui import QImage
+def _pixels(image: QImage) -> np.ndarray:
+    """A QImage's pixels, uint8 (H, W, 3) RGB."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     ptr = image.constBits()
     rows = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(
