@@ -44,7 +44,7 @@ def take(out_dir: Path) -> list[Path]:
     scratch = Path(tempfile.mkdtemp(prefix="nitrate-shots-"))
     for key in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         os.environ[key] = str(scratch / key.lower())
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from engine.errors import NitrateError
@@ -116,6 +116,18 @@ def take(out_dir: Path) -> list[Path]:
     window.set_compare_mode("difference")
     grab("difference")
     window.set_compare_mode("side_by_side")
+    # The scopes of the scan and of the restored frame side by side, in the right column.
+    window.toggle_scopes()
+    window.scopes.set_kind("parade")
+    window.scopes.set_source("both")
+    window.resizeDocks([window.inspector_dock, window.render_dock, window.scopes_dock],
+                       [300, 90, 500], Qt.Orientation.Vertical)
+    window.resizeDocks([window.inspector_dock], [560], Qt.Orientation.Horizontal)
+    grab("scopes")
+    window.toggle_scopes()
+    window.resizeDocks([window.inspector_dock, window.render_dock], [620, 200],
+                       Qt.Orientation.Vertical)
+    window.resizeDocks([window.inspector_dock], [380], Qt.Orientation.Horizontal)
     if steps and steps[0].op == "dust":
         window.set_mask_step(0)
         grab("dust_mask")
