@@ -17,6 +17,7 @@ the isolated clipped pixels a scope exists to show). numpy only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,3 +190,17 @@ def levels(frame: np.ndarray) -> Levels:
     mean = np.ones(pixels, np.float32) @ small.reshape(-1, 3) / pixels
     return Levels(float(black), float(white), float(low), float(high),
                   (float(mean[0]), float(mean[1]), float(mean[2])))
+
+
+def mean_levels(measured: Sequence[Levels]) -> Levels:
+    """The mean of several frames' `Levels`, field by field (a shot's, from its samples)."""
+    if not measured:
+        raise ValueError("scopes: no levels to average")
+    n = len(measured)
+    return Levels(
+        sum(m.black_clipped for m in measured) / n,
+        sum(m.white_clipped for m in measured) / n,
+        sum(m.luma_low for m in measured) / n,
+        sum(m.luma_high for m in measured) / n,
+        tuple(sum(m.mean_rgb[c] for m in measured) / n for c in range(3)),  # type: ignore[arg-type]
+    )

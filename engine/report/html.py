@@ -3,7 +3,9 @@
 Archives need to know what a restoration changed. Per clip: the source and its technical
 description; per shot: frame range and timecode, the recipe with every parameter, the
 keyframes, the manual repairs with the restorer's notes, the share of pixels each operator
-changed (measured on sample frames, see engine.report.measure) and a before/after thumbnail.
+changed (measured on sample frames, see engine.report.measure), the levels of the scan and of
+the result (clipping, black and white points, mean colour), with a warning where the recipe
+clipped picture the scan kept, and a before/after thumbnail.
 Thumbnails are JPEG embedded as base64, so the file travels alone. Written atomically.
 """
 
@@ -35,6 +37,7 @@ from engine.report.measure import (
     Thumbnail,
     measured_frames,
 )
+from engine.scopes import Levels
 
 _CSS = """
 body { font: 10.5pt/1.4 "Helvetica Neue", Arial, sans-serif; color: #111; margin: 2em; }
@@ -50,6 +53,7 @@ th { background: #eee; } td.num { text-align: right; font-variant-numeric: tabul
 figcaption { font-size: 8.5pt; color: #444; }
 .note { font-style: italic; } .off { color: #888; text-decoration: line-through; }
 .small { font-size: 8.5pt; color: #444; }
+.warn { color: #8a1c00; font-weight: bold; }
 @media print { body { margin: 0; } .shot { break-inside: avoid; } h2 { break-after: avoid; } }
 """
 
@@ -204,6 +208,7 @@ def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, inf
     parts.append(_repairs_table(repairs, info, _share(measure, REPAIR_MASK_KEY)))
     parts.append(_protections_table(protections, info))
     if measure is not None:
+        parts.append(_levels_table(measure))
         if measure.thumbnail is not None:
             parts.append(_thumbs(measure.thumbnail, info, f"shot {number}"))
         for thumb in measure.repair_thumbnails:
@@ -212,6 +217,53 @@ def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, inf
         parts.append(f'<p class="small">Measured on frames {_e(samples)}.</p>')
     parts.append("</section>")
     return "".join(parts)
+
+
+CLIP_WARNING = 0.005
+"""A recipe that clips more than this share (0-1) of the picture beyond what the scan already
+clipped, to black or to white, is flagged: detail the film holds is lost in the master."""
+
+
+def _added_clipping(measure: ShotMeasure | None) -> list[tuple[str, float]]:
+    """("black" | "white", share 0-1) the result clips beyond the scan, above CLIP_WARNING."""
+    if measure is None:
+        return []
+    before, after = measure.levels_before, measure.levels_after
+    added = [("black", after.black_clipped - before.black_clipped),
+             ("white", after.white_clipped - before.white_clipped)]
+    return [(end, share) for end, share in added if share > CLIP_WARNING]
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def _clipping_cell(measure: ShotMeasure | None) -> str:
+    added = _added_clipping(measure)
+    if not added:
+        return "—"
+    return '<span class="warn">' + ", ".join(f"{end} +{_pct(v)}" for end, v in added) + "</span>"
+
+
+def _levels_row(name: str, levels: Levels) -> str:
+    r, g, b = (round(100 * v) for v in levels.mean_rgb)
+    return (f"<tr><td>{name}</td><td class=num>{_pct(levels.black_clipped)}</td>"
+            f"<td class=num>{_pct(levels.white_clipped)}</td>"
+            f"<td class=num>{100 * levels.luma_low:.0f}–{100 * levels.luma_high:.0f} %</td>"
+            f"<td class=num>{r} / {g} / {b} %</td></tr>")
+
+
+def _levels_table(measure: ShotMeasure) -> str:
+    warnings = "".join(
+        f'<p class="warn">The result clips {_pct(share)} more of the picture to {end} than '
+        f"the scan: detail the film holds is lost there.</p>"
+        for end, share in _added_clipping(measure))
+    return (
+        "<table><tr><th>Levels</th><th>Clipped black</th><th>Clipped white</th>"
+        "<th>Luma 0.5–99.5 %</th><th>Mean R / G / B</th></tr>"
+        f"{_levels_row('Scan', measure.levels_before)}"
+        f"{_levels_row('Restored', measure.levels_after)}</table>{warnings}"
+    )
 
 
 def _meta_table(rows: list[tuple[str, str]]) -> str:
@@ -245,7 +297,8 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         f"<td>{_e(', '.join(st.op for st in p.recipe.active) or '—')}"
         f"{'' if s.recipe is None else ' (own)'}</td>"
         f"<td class=num>{len(p.rebuilds)}</td><td class=num>{len(p.protections)}</td>"
-        f"<td>{'yes' if s.reviewed else 'no'}</td></tr>"
+        f"<td>{'yes' if s.reviewed else 'no'}</td>"
+        f"<td>{_clipping_cell(measures[i - 1] if measures else None)}</td></tr>"
         for i, (s, p) in enumerate(zip(clip.shots, plan.shots, strict=True), start=1)
     )
     shots = "".join(
@@ -257,7 +310,8 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         f"<h3>Shots ({len(clip.shots)}; manual repairs: {rebuilt}; protections: {protected})"
         "</h3>"
         "<table><tr><th>Shot</th><th>Frames</th><th>Timecode in</th><th>Length</th>"
-        "<th>Operators</th><th>Repairs</th><th>Protections</th><th>Reviewed</th></tr>"
+        "<th>Operators</th><th>Repairs</th><th>Protections</th><th>Reviewed</th>"
+        "<th>Clipping added</th></tr>"
         f"{summary}</table>{shots}"
     )
 
@@ -318,7 +372,9 @@ def build_report(
         ("Measurement", f"{samples} frames per shot at {scale:g} of the source size; a pixel "
                         f"counts as changed where the operator's mask exceeds {MASK_LEVEL:g}, "
                         f"or (operators without a mask) where its level moved more than "
-                        f"{CHANGE_LEVEL:g}"),
+                        f"{CHANGE_LEVEL:g}; levels averaged over the same frames, a recipe "
+                        f"flagged where it clips more than {100 * CLIP_WARNING:g} % of the "
+                        f"picture beyond the scan"),
     ])
     title = f"Processing report — {project.path.stem if project.path else 'project'}"
     text = (

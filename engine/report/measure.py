@@ -4,7 +4,10 @@ For the processing report: each shot is evaluated on a handful of frames spread 
 the first frame of each manual repair), at a reduced scale, and for every stage the share of
 pixels it changed is averaged. A stage's own mask says what it detected or replaced (dust,
 scratches, repairs); for a stage without a mask the change is measured directly, as the
-pixels whose level moved by more than CHANGE_LEVEL. Thumbnails (before/after) are JPEG bytes.
+pixels whose level moved by more than CHANGE_LEVEL. The levels of the scan and of the result
+(clipping, black and white points, mean colour: `engine.scopes.levels`) are averaged over
+the same samples, so the report can say where a recipe clipped what the scan kept.
+Thumbnails (before/after) are JPEG bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from engine.errors import RenderCancelled
 from engine.pipeline.evaluator import Evaluator
 from engine.pipeline.shot_plan import PlannedShot, ShotPlan
+from engine.scopes import Levels, levels, mean_levels
 
 MASK_LEVEL = 0.05
 """A mask value above this counts as a changed pixel."""
@@ -56,6 +60,8 @@ class ShotMeasure:
     changes: tuple[StageChange, ...]
     thumbnail: Thumbnail | None
     repair_thumbnails: tuple[Thumbnail, ...]
+    levels_before: Levels  # the scan's, averaged over the samples
+    levels_after: Levels   # the result's (recipe and repairs), averaged over the samples
 
 
 def sample_frames(shot: PlannedShot, count: int) -> tuple[int, ...]:
@@ -116,6 +122,8 @@ class ShotMeasurer:
         masked: dict[int, bool] = {}
         sized: set[int] = set()
         thumbs: dict[int, Thumbnail] = {}
+        before_levels: list[Levels] = []
+        after_levels: list[Levels] = []
         middle = sorted(spread)[len(spread) // 2]
 
         def touched(i: int) -> bool:
@@ -138,6 +146,9 @@ class ShotMeasurer:
                         totals.setdefault(position, []).append(share)
                     masked[position] = masked.get(position, False) or mask is not None
                 previous = frame
+            if index in spread:
+                before_levels.append(levels(original))
+                after_levels.append(levels(previous))
             if index == middle or index in repaired:
                 thumbs[index] = Thumbnail(index, jpeg(original), jpeg(previous))
             if tick is not None:
@@ -153,4 +164,6 @@ class ShotMeasurer:
             changes=changes,
             thumbnail=thumbs.get(middle),
             repair_thumbnails=tuple(thumbs[i] for i in sorted(repaired) if i in thumbs),
+            levels_before=mean_levels(before_levels),
+            levels_after=mean_levels(after_levels),
         )

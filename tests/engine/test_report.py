@@ -112,3 +112,28 @@ def test_cli_report(media: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "--scale" in err[0] and "file not found" in err[1]
     assert "folder does not exist" in err[2]
+
+
+def test_the_report_flags_a_recipe_that_clips_what_the_scan_kept(media: Path,
+                                                                   tmp_path: Path) -> None:
+    clip = Clip(
+        path=str(media), frame_count=N,
+        shots=[Shot(0, 7),
+               Shot(8, 15, recipe=Recipe.of([Step.create("color", {"exposure": 2.0})]))],
+        default_recipe=Recipe.of([Step.create("dust")]),
+    )
+    p = Project(clips=[clip])
+    save_project(p, tmp_path / "bright.nitrate")
+    html = build_report(p, tmp_path / "report.html").read_text(encoding="utf-8")
+    first, second = html.split('id="shot-1"')[1].split('id="shot-2"')
+    # Both shots show the scan's and the result's levels.
+    for section in (first, second):
+        assert "<th>Clipped white</th>" in section and "<td>Scan</td>" in section
+    # Dust repairs specks: no clipping added, no warning. Two stops up: a warning, with the
+    # share, in the shot and in the clip's list of shots.
+    assert "class=\"warn\"" not in first
+    match = re.search(r"The result clips ([0-9.]+) % more of the picture to white", second)
+    assert match and float(match.group(1)) > 5
+    rows = re.findall(r'<tr><td class=num><a href="#shot-\d">\d</a>.*?</tr>', html)
+    assert rows[0].endswith("<td>—</td></tr>")
+    assert f"white +{match.group(1)} %" in rows[1]
