@@ -43,7 +43,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ui.image import difference_image, mask_overlay, to_qimage
+from engine.scopes import CLIP_MARGIN
+from ui.image import clipping_overlay, difference_image, mask_overlay, to_qimage
 
 MODES: tuple[str, ...] = ("side_by_side", "split", "toggle", "difference")
 """Compare modes accepted by `CompareViewer.set_mode`."""
@@ -117,7 +118,8 @@ class CompareViewer(QWidget):
     "protect" for `protected`, its position in that list, the new rectangle in image
     pixels), `spot_clicked(QPointF)` (a click with the tool on, off any outline: the image
     point, for a repair of the spot of dirt there), `frames_changed()` (other pictures are
-    shown, or none: `before_array`/`after_array` changed).
+    shown, or none: `before_array`/`after_array` changed), `pointer_moved(QPointF | None)`
+    (the image point under the pointer, None when it is off the pictures).
     """
 
     zoom_changed = Signal(float)
@@ -126,6 +128,7 @@ class CompareViewer(QWidget):
     region_edited = Signal(str, int, QRectF)
     spot_clicked = Signal(QPointF)
     frames_changed = Signal()
+    pointer_moved = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -169,6 +172,8 @@ class CompareViewer(QWidget):
         self._edit: tuple[str, int, str] | None = None
         self._edit_from = QRectF()
         self._edit_origin = QPointF()
+        self._show_clipping = False
+        self._clipped: dict[str, QImage] = {}  # "before" / "after": the pictures marked
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -199,6 +204,7 @@ class CompareViewer(QWidget):
         self._diff = None
         self._overlay = None
         self._overlay_step = None
+        self._clipped.clear()
         self._scaled.clear()
         self._index = int(index)
         self._timecode = timecode
@@ -218,6 +224,7 @@ class CompareViewer(QWidget):
         self._masks = {}
         self._index = None
         self._draft = False
+        self._clipped.clear()
         self._scaled.clear()
         self.update()
         self.frames_changed.emit()
@@ -252,8 +259,10 @@ class CompareViewer(QWidget):
         return self._timecode
 
     def before_image(self) -> QImage | None:
-        """The 8-bit image shown as 'before'."""
-        return self._before
+        """The 8-bit image shown as 'before' (the clipped pixels marked when that is on)."""
+        if self._before is None:
+            return None
+        return self._marked("before", self._before, self._before_arr)
 
     def before_array(self) -> np.ndarray | None:
         """The original frame shown, float32 (H, W, 3) RGB levels 0-1, at the preview size
@@ -266,9 +275,13 @@ class CompareViewer(QWidget):
         return self._after_arr
 
     def after_image(self) -> QImage | None:
-        """The 8-bit image shown as 'after' (with the mask overlay when one is shown)."""
+        """The 8-bit image shown as 'after' (with the mask overlay when one is shown, and
+        the clipped pixels marked when that is on)."""
         overlay = self._overlay_image()
-        return overlay if overlay is not None else self._after
+        image = overlay if overlay is not None else self._after
+        if image is None:
+            return None
+        return self._marked("after", image, self._after_arr)
 
     def difference_image(self) -> QImage | None:
         """The difference picture of the current frame (computed on demand)."""
@@ -304,6 +317,28 @@ class CompareViewer(QWidget):
     @property
     def mask_step(self) -> int | None:
         return self._mask_step
+
+    def set_show_clipping(self, on: bool) -> None:
+        """Mark the clipped pixels of both pictures: red where a channel reached full scale,
+        blue where one reached black (`engine.scopes.CLIP_MARGIN`, as the scopes count)."""
+        if on != self._show_clipping:
+            self._show_clipping = on
+            self._clipped.clear()
+            self.update()
+
+    @property
+    def show_clipping(self) -> bool:
+        return self._show_clipping
+
+    def _marked(self, which: str, image: QImage, frame: np.ndarray | None) -> QImage:
+        """`image`, with its clipped pixels marked when that is on (memoised per frame)."""
+        if not self._show_clipping or frame is None:
+            return image
+        marked = self._clipped.get(which)
+        if marked is None:
+            marked = clipping_overlay(image, frame, CLIP_MARGIN)
+            self._clipped[which] = marked
+        return marked
 
     def set_showing_before(self, before: bool) -> None:
         """Toggle mode: show Before (True) or After (False)."""
@@ -590,9 +625,10 @@ class CompareViewer(QWidget):
             painter.end()
             return
         after = self.after_image() or self._after
+        before = self.before_image() or self._before
         panes = self._panes()
         if self._mode == "side_by_side":
-            self._paint_image(painter, panes[0], self._before)
+            self._paint_image(painter, panes[0], before)
             self._paint_image(painter, panes[1], after)
             self._paint_label(painter, panes[0], "Before")
             self._paint_label(painter, panes[1], "After")
@@ -601,7 +637,7 @@ class CompareViewer(QWidget):
             x = round(pane.width() * self._split)
             left = QRect(pane.x(), pane.y(), x, pane.height())
             right = QRect(pane.x() + x, pane.y(), pane.width() - x, pane.height())
-            self._paint_image(painter, pane, self._before, clip=left)
+            self._paint_image(painter, pane, before, clip=left)
             self._paint_image(painter, pane, after, clip=right)
             painter.setPen(QPen(QColor(235, 235, 235), 1))
             painter.drawLine(x, pane.top(), x, pane.bottom())
@@ -611,9 +647,9 @@ class CompareViewer(QWidget):
             self._paint_label(painter, left, "Before")
             self._paint_label(painter, right, "After")
         elif self._mode == "toggle":
-            before = self._showing_before
-            self._paint_image(painter, panes[0], self._before if before else after)
-            self._paint_label(painter, panes[0], "A: Before" if before else "B: After")
+            showing = self._showing_before
+            self._paint_image(painter, panes[0], before if showing else after)
+            self._paint_label(painter, panes[0], "A: Before" if showing else "B: After")
         else:
             diff = self.difference_image()
             if diff is not None:
@@ -766,8 +802,21 @@ class CompareViewer(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         event.accept()
 
+    def _emit_pointer(self, pos: QPointF | None) -> None:
+        point = None
+        if pos is not None and self._before is not None:
+            p = self.image_point_at(pos)
+            if 0 <= p.x() < self._before.width() and 0 <= p.y() < self._before.height():
+                point = p
+        self.pointer_moved.emit(point)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().leaveEvent(event)
+        self._emit_pointer(None)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         pos = event.position()
+        self._emit_pointer(pos)
         if self._drag is None:
             if self._region_tool:
                 hit = self._region_at(pos)

@@ -142,3 +142,28 @@ def mask_overlay(base: QImage, mask: np.ndarray, rgb: tuple[int, int, int]) -> Q
     colour = np.array(rgb, dtype=np.float32)
     pixels += (colour - pixels) * alpha
     return qimage_from_uint8(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+
+
+CLIPPED_WHITE = (255, 48, 48)
+CLIPPED_BLACK = (48, 120, 255)
+"""Clipped pixels on the viewer: red where a channel reached full scale, blue where one
+reached black (the convention of stills tools' clipping warnings)."""
+
+
+def clipping_overlay(base: QImage, frame: np.ndarray, margin: float) -> QImage:
+    """`base` (the picture of `frame`, same size) with the pixels of `frame` (float (H, W, 3),
+    levels 0-1) that have a channel within `margin` of full scale painted CLIPPED_WHITE and
+    those with one within `margin` of black painted CLIPPED_BLACK (white wins)."""
+    h, w = base.height(), base.width()
+    if frame.shape[:2] != (h, w):
+        raise ValueError(f"frame {frame.shape[:2]} does not match the picture {(h, w)}")
+    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+    # Channel by channel: numpy's reductions over a 3-long last axis are slow.
+    white = np.maximum(np.maximum(r, g), b) >= 1.0 - margin
+    black = np.minimum(np.minimum(r, g), b) <= margin
+    if not white.any() and not black.any():
+        return base
+    pixels = qimage_to_array(base).copy()
+    pixels[black] = CLIPPED_BLACK
+    pixels[white] = CLIPPED_WHITE
+    return qimage_from_uint8(pixels)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -58,7 +58,7 @@ from ui.keyframes import KeyframeController
 from ui.playback import PlaybackController
 from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
 from ui.repair_tool import RepairList, RepairTool
-from ui.scopes import ScopesPanel
+from ui.scopes import ScopesPanel, pixel_readout
 from ui.shot_list import ShotList
 from ui.still_export import StillExporter
 from ui.timeline import Timeline
@@ -275,6 +275,12 @@ class MainWindow(QMainWindow):
         self.busy_bar.setToolTip("The engine is computing the frame")
         self.busy_bar.hide()
         self.shots_label = QLabel("")
+        self.pixel_label = QLabel("")
+        self.pixel_label.setObjectName("statusPixel")
+        self.pixel_label.setToolTip(
+            "Under the pointer: the source pixel, and the scan's and the restored frame's "
+            "levels there as code values at the source's bit depth (read from the preview: "
+            "exact at Full preview resolution, an average of the pixels it stands for below)")
         self.cache_label = QLabel("")
         self.scale_label = QLabel("")
         self.analysis_label = QLabel("")
@@ -286,7 +292,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.busy_bar)
-        for label in (self.analysis_label, self.shots_label, self.scale_label, self.fps_label,
+        for label in (self.pixel_label, self.analysis_label, self.shots_label, self.scale_label, self.fps_label,
                       self.cache_label, self.frame_label):
             bar.addPermanentWidget(label)
 
@@ -316,6 +322,12 @@ class MainWindow(QMainWindow):
         self.act_scopes = self._action("&Scopes", self.toggle_scopes, "Ctrl+Shift+W",
                                        "Show or hide the waveform, parade, histogram or "
                                        "vectorscope of the frame shown")
+        self.act_clipping = self._action("Mark clipped &levels", None, "Ctrl+Shift+L",
+                                         "Paint the pixels clipped to full scale red and "
+                                         "those clipped to black blue, on both pictures",
+                                         checkable=True)
+        self.act_clipping.toggled.connect(self.viewer.set_show_clipping)
+        self.scopes.add_toggle(self.act_clipping)
         self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence(sk.Undo))
         self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -460,7 +472,7 @@ class MainWindow(QMainWindow):
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock):
             view.addAction(dock.toggleViewAction())
-        view.addAction(self.act_scopes)
+        view.addActions([self.act_scopes, self.act_clipping])
 
         shot = bar.addMenu("&Clip")
         shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
@@ -556,6 +568,7 @@ class MainWindow(QMainWindow):
         self.playback.frame_shown.connect(self._frame_shown)
         self.viewer.frames_changed.connect(
             lambda: self.scopes.set_frames(self.viewer.before_array(), self.viewer.after_array()))
+        self.viewer.pointer_moved.connect(self._pointer_moved)
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
         self.playback.scale_changed.connect(self._scale_changed)
@@ -1218,6 +1231,22 @@ class MainWindow(QMainWindow):
 
     # --- stills -------------------------------------------------------------------------
 
+    def _pointer_moved(self, point: QPointF | None) -> None:
+        before, after = self.viewer.before_array(), self.viewer.after_array()
+        size = self._source_size()
+        if point is None or before is None or after is None or size is None:
+            self.pixel_label.setText("")
+            return
+        x, y = int(point.x()), int(point.y())
+        if not (0 <= y < after.shape[0] and 0 <= x < after.shape[1]):
+            self.pixel_label.setText("")
+            return
+        info = self.bridge.info
+        depth = int(getattr(info, "bit_depth", 8) or 8)
+        self.pixel_label.setText(pixel_readout(
+            (int(x * size[0] / after.shape[1]), int(y * size[1] / after.shape[0])),
+            before[y, x], after[y, x], depth))
+
     def toggle_scopes(self) -> None:
         """Bring the Scopes dock to the front, or close it when it is in front already."""
         if self.scopes.active:
@@ -1469,6 +1498,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+E", "render the clip"),
             ("Ctrl+Shift+E", "export the frame shown as a still"),
             ("Ctrl+Shift+W", "scopes of the frame shown"),
+            ("Ctrl+Shift+L", "mark clipped levels on the pictures"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

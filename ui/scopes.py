@@ -14,8 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine import scopes
 from ui.image import qimage_from_uint8
@@ -234,6 +242,20 @@ def levels_text(levels: scopes.Levels) -> str:
             f"mean R {r} G {g} B {b} %")
 
 
+def pixel_readout(source_xy: tuple[int, int], before: np.ndarray, after: np.ndarray,
+                  bit_depth: int) -> str:
+    """The status bar's line for the pixel under the pointer: its position in source pixels
+    and the scan's and the restored levels (RGB 0-1) as code values at `bit_depth` bits, e.g.
+    'x 812 y 430 · R G B 412 398 376 → 455 440 420 (10-bit)'."""
+    top = (1 << bit_depth) - 1
+
+    def codes(rgb: np.ndarray) -> str:
+        return " ".join(str(int(round(float(np.clip(v, 0.0, 1.0)) * top))) for v in rgb[:3])
+
+    x, y = source_xy
+    return f"x {x} y {y} · R G B {codes(before)} → {codes(after)} ({bit_depth}-bit)"
+
+
 class ScopesPanel(QWidget):
     """Scope kind and source pickers, one or two `ScopeView`s, and the levels line."""
 
@@ -256,6 +278,7 @@ class ScopesPanel(QWidget):
         pickers = QHBoxLayout()
         pickers.addWidget(self.kind_box, 1)
         pickers.addWidget(self.source_box, 1)
+        self._pickers = pickers
         views = QHBoxLayout()
         views.setSpacing(4)
         views.addWidget(self.before_view)
@@ -276,6 +299,13 @@ class ScopesPanel(QWidget):
         self.refreshes = 0  # scopes drawn so far (tests count them)
         self._active = False
         self._show_views()
+
+    def add_toggle(self, action: QAction) -> QToolButton:
+        """A button for `action` beside the pickers (the window's "Mark clipped levels")."""
+        button = QToolButton()
+        button.setDefaultAction(action)
+        self._pickers.addWidget(button)
+        return button
 
     @property
     def kind(self) -> str:

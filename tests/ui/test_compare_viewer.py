@@ -197,3 +197,27 @@ def test_an_upscaled_after_is_compared_with_the_enlarged_original(viewer) -> Non
     assert viewer.difference_image() is not None
     viewer.set_mask_step(0)  # a mask of the small size is drawn at the large size
     viewer.repaint()
+
+
+def test_clipped_pixels_are_marked_on_both_pictures_on_request(viewer) -> None:
+    from ui.image import CLIPPED_BLACK, CLIPPED_WHITE
+    before = np.full((48, 64, 3), 0.5, np.float32)
+    before[:, :8] = (0.2, 0.0, 0.3)         # one channel crushed to black in the scan
+    after = before.copy()
+    after[:, :8] = (0.25, 0.05, 0.35)       # lifted by the recipe: no longer clipped
+    after[40:, 32:] = (1.0, 0.9, 0.8)       # a highlight the recipe blew out
+    viewer.show_frames(before, after, 0)
+    plain_before = qimage_to_array(viewer.before_image()).copy()
+    plain_after = qimage_to_array(viewer.after_image()).copy()
+    viewer.set_show_clipping(True)
+    marked_before = qimage_to_array(viewer.before_image())
+    marked_after = qimage_to_array(viewer.after_image())
+    assert np.all(marked_before[:, :8] == CLIPPED_BLACK)
+    assert np.all(marked_before[:, 8:] == plain_before[:, 8:])
+    assert np.all(marked_after[40:, 32:] == CLIPPED_WHITE)
+    assert np.all(marked_after[:, :8] == plain_after[:, :8])   # lifted: not marked
+    assert np.all(marked_after[:40][:, 8:] == plain_after[:40][:, 8:])
+    # The screen shows the marks; off again, the plain pictures.
+    assert (screen(viewer) == CLIPPED_WHITE).all(axis=2).sum() > 0
+    viewer.set_show_clipping(False)
+    assert np.all(qimage_to_array(viewer.after_image()) == plain_after)

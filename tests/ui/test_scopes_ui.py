@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from _ui_helpers import discard as _discard
 from _ui_helpers import open_window
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QToolButton
 
 from engine import scopes
 from engine.project import Recipe, Step
 from ui.document import Target
 from ui.main_window import MainWindow
-from ui.scopes import ScopesPanel, levels_text
+from ui.scopes import ScopesPanel, levels_text, pixel_readout
 
 
 @pytest.fixture
@@ -142,3 +143,32 @@ def _pixels(image: QImage) -> np.ndarray:
     rows = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(
         image.height(), image.bytesPerLine())
     return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def test_the_scopes_dock_and_the_view_menu_share_the_clipping_marks(qtbot,
+                                                                    window: MainWindow) -> None:
+    window.act_scopes.trigger()
+    button = window.scopes.findChild(QToolButton)
+    assert button is not None and button.defaultAction() is window.act_clipping
+    button.click()
+    assert window.viewer.show_clipping and window.act_clipping.isChecked()
+    window.act_clipping.trigger()
+    assert not window.viewer.show_clipping and not button.isChecked()
+
+
+def test_the_status_bar_reads_the_levels_under_the_pointer(qtbot, window: MainWindow) -> None:
+    window.document.edit_recipe(Target(0, None), Recipe.of(
+        [Step.create("color", {"exposure": 1.0})]), "Brighter")
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: not viewer.showing_draft
+                    and viewer.after_array().mean() > viewer.before_array().mean() + 0.05,
+                    timeout=20_000)
+    before, after = viewer.before_array(), viewer.after_array()
+    x, y = 20, 13  # a preview pixel (the preview is half the source's size)
+    qtbot.mouseMove(viewer, viewer.widget_point(QPointF(x + 0.5, y + 0.5), pane=1).toPoint())
+    assert window.pixel_label.text() == pixel_readout((2 * x, 2 * y), before[y, x],
+                                                      after[y, x], 8)
+    scan, restored = window.pixel_label.text().split("R G B ")[1].split(" (")[0].split(" → ")
+    assert scan != restored  # the recipe's change, read at that pixel
+    qtbot.mouseMove(viewer, viewer.widget_point(QPointF(-4, -4), pane=1).toPoint())
+    assert window.pixel_label.text() == ""
