@@ -7,6 +7,11 @@ Modes:
 - "toggle": A/B in one pane: After, or Before while the B key is held (or after a click);
 - "difference": (After − Before) × gain around mid-grey: grey = unchanged.
 
+A reference still (`set_reference`: a restored frame grabbed earlier, from another shot
+say) can take the Before picture's place in the first three modes (`set_compare_reference`),
+so a shot is matched to another by eye and on the scopes (`left_array`, `left_label`); the
+difference stays After − Before.
+
 With the repair or protect tool on (`set_region_tool(True)`), a left drag on either picture
 draws a rectangle instead of panning and emits `region_drawn` with it in image pixels;
 regions set with `set_regions` are outlined over the pictures: the manual repairs of the
@@ -174,6 +179,10 @@ class CompareViewer(QWidget):
         self._edit_origin = QPointF()
         self._show_clipping = False
         self._clipped: dict[str, QImage] = {}  # "before" / "after": the pictures marked
+        self._reference_arr: np.ndarray | None = None  # as grabbed
+        self._reference_label = ""
+        self._compare_reference = False
+        self._reference_shown: tuple[np.ndarray, QImage] | None = None  # at the After's size
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -259,9 +268,13 @@ class CompareViewer(QWidget):
         return self._timecode
 
     def before_image(self) -> QImage | None:
-        """The 8-bit image shown as 'before' (the clipped pixels marked when that is on)."""
+        """The 8-bit image shown as 'before': the original frame, or the reference still
+        while it is compared (the clipped pixels marked when that is on)."""
         if self._before is None:
             return None
+        reference = self._reference() if self.comparing_reference else None
+        if reference is not None:
+            return self._marked("before", reference[1], reference[0])
         return self._marked("before", self._before, self._before_arr)
 
     def before_array(self) -> np.ndarray | None:
@@ -317,6 +330,59 @@ class CompareViewer(QWidget):
     @property
     def mask_step(self) -> int | None:
         return self._mask_step
+
+    def set_reference(self, frame: np.ndarray | None, label: str = "") -> None:
+        """The reference still (float32 (H, W, 3) RGB 0-1; None: none), named `label` on
+        screen (e.g. 'frame 120'). Shown at the After picture's size (bicubic)."""
+        self._reference_arr = frame
+        self._reference_label = label
+        self._reference_shown = None
+        self._clipped.pop("before", None)
+        self.update()
+        self.frames_changed.emit()
+
+    @property
+    def reference_label(self) -> str:
+        """The reference still's name ('' when there is none)."""
+        return self._reference_label if self._reference_arr is not None else ""
+
+    def set_compare_reference(self, on: bool) -> None:
+        """Show the reference still in the Before picture's place (when there is one)."""
+        if on != self._compare_reference:
+            self._compare_reference = on
+            self._clipped.pop("before", None)
+            self.update()
+            self.frames_changed.emit()
+
+    @property
+    def comparing_reference(self) -> bool:
+        """Whether the reference still is shown in the Before picture's place."""
+        return self._compare_reference and self._reference_arr is not None
+
+    def _reference(self) -> tuple[np.ndarray, QImage] | None:
+        """The reference still at the After picture's size, as an array and an image."""
+        if self._reference_arr is None or self._after_arr is None:
+            return None
+        size = self._after_arr.shape[:2]
+        if self._reference_shown is None or self._reference_shown[0].shape[:2] != size:
+            frame = self._reference_arr
+            if frame.shape[:2] != size:
+                frame = _resized(frame, size)
+            self._reference_shown = (frame, to_qimage(frame))
+        return self._reference_shown
+
+    def left_array(self) -> np.ndarray | None:
+        """The picture shown in the Before place: the reference still while it is compared,
+        else the original frame (float32 (H, W, 3) RGB 0-1, preview size)."""
+        reference = self._reference() if self.comparing_reference else None
+        return reference[0] if reference is not None else self._before_arr
+
+    @property
+    def left_label(self) -> str:
+        """What the Before place shows: 'Before', or 'Reference: <label>'."""
+        if self.comparing_reference:
+            return f"Reference: {self._reference_label}" if self._reference_label else "Reference"
+        return "Before"
 
     def set_show_clipping(self, on: bool) -> None:
         """Mark the clipped pixels of both pictures: red where a channel reached full scale,
@@ -630,7 +696,7 @@ class CompareViewer(QWidget):
         if self._mode == "side_by_side":
             self._paint_image(painter, panes[0], before)
             self._paint_image(painter, panes[1], after)
-            self._paint_label(painter, panes[0], "Before")
+            self._paint_label(painter, panes[0], self.left_label)
             self._paint_label(painter, panes[1], "After")
         elif self._mode == "split":
             pane = panes[0]
@@ -644,12 +710,13 @@ class CompareViewer(QWidget):
             painter.setBrush(QColor(235, 235, 235))
             mid = pane.center().y()
             painter.drawEllipse(QPointF(x, mid), 5, 5)
-            self._paint_label(painter, left, "Before")
+            self._paint_label(painter, left, self.left_label)
             self._paint_label(painter, right, "After")
         elif self._mode == "toggle":
             showing = self._showing_before
             self._paint_image(painter, panes[0], before if showing else after)
-            self._paint_label(painter, panes[0], "A: Before" if showing else "B: After")
+            self._paint_label(painter, panes[0],
+                              f"A: {self.left_label}" if showing else "B: After")
         else:
             diff = self.difference_image()
             if diff is not None:
@@ -723,11 +790,21 @@ class CompareViewer(QWidget):
                 painter.drawRect(on_screen(self._region_rect()))
         painter.restore()
 
+    def _hud_head(self) -> str:
+        """The frame number and timecode written at the viewer's top left."""
+        head = f"frame {self._index}"
+        return head + f"   {self._timecode}" if self._timecode else head
+
     def _paint_label(self, painter: QPainter, pane: QRect, text: str) -> None:
         painter.save()
         painter.setFont(_small_font(painter.font()))
         painter.setPen(_DIM)
-        painter.drawText(pane.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignRight, text)
+        area = pane.adjusted(8, 6, -8, -6)
+        room = area.width()
+        if pane.left() <= 0:  # the first pane shares its top line with the frame number
+            room -= painter.fontMetrics().horizontalAdvance(self._hud_head()) + 16
+        text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 0))
+        painter.drawText(area, Qt.AlignmentFlag.AlignRight, text)
         painter.restore()
 
     def _paint_hud(self, painter: QPainter) -> None:
@@ -735,11 +812,9 @@ class CompareViewer(QWidget):
         painter.setFont(_small_font(painter.font()))
         area = self.rect().adjusted(8, 6, -8, -6)
         zoom_text = f"{self.zoom * 100:.0f}%" + (" (fit)" if self._fit else "")
-        head = f"frame {self._index}"
-        if self._timecode:
-            head += f"   {self._timecode}"
         painter.setPen(_TEXT)
-        painter.drawText(area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, head)
+        painter.drawText(area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         self._hud_head())
         painter.setPen(_DIM)
         bottom = Qt.AlignmentFlag.AlignBottom
         painter.drawText(area, Qt.AlignmentFlag.AlignRight | bottom, zoom_text)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
@@ -328,6 +329,14 @@ class MainWindow(QMainWindow):
                                          checkable=True)
         self.act_clipping.toggled.connect(self.viewer.set_show_clipping)
         self.scopes.add_toggle(self.act_clipping)
+        self.act_grab_reference = self._action(
+            "&Grab reference still", self.grab_reference, "Ctrl+Shift+G",
+            "Keep the restored frame shown as a reference, to match other shots to it")
+        self.act_reference = self._action(
+            "Compare with &reference", None, "Ctrl+G",
+            "Show the reference still in the Before picture's place (and on the scopes)",
+            checkable=True)
+        self.act_reference.toggled.connect(self.viewer.set_compare_reference)
         self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence(sk.Undo))
         self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -473,6 +482,8 @@ class MainWindow(QMainWindow):
                      self.shots_dock, self.repairs_dock):
             view.addAction(dock.toggleViewAction())
         view.addActions([self.act_scopes, self.act_clipping])
+        view.addSeparator()
+        view.addActions([self.act_grab_reference, self.act_reference])
 
         shot = bar.addMenu("&Clip")
         shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
@@ -567,7 +578,8 @@ class MainWindow(QMainWindow):
         self.bridge.busy_changed.connect(self.busy_bar.setVisible)
         self.playback.frame_shown.connect(self._frame_shown)
         self.viewer.frames_changed.connect(
-            lambda: self.scopes.set_frames(self.viewer.before_array(), self.viewer.after_array()))
+            lambda: self.scopes.set_frames(self.viewer.left_array(), self.viewer.after_array(),
+                                           self.viewer.left_label))
         self.viewer.pointer_moved.connect(self._pointer_moved)
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
@@ -874,6 +886,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.empty_page)
             self.frame_label.setText("—")
             self.fps_label.setText("")
+            self._set_reference(None)
         else:
             self._opening = str(media)
             self.empty_status.setText(f"Opening {media.name}…")
@@ -947,8 +960,10 @@ class MainWindow(QMainWindow):
                        self.act_protect_tool, self.act_protect_frame, self.act_track,
                        self.act_export_frame, self.act_export_compare, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
-                       self.act_own_recipe, self.act_default_recipe, self.act_reviewed):
+                       self.act_own_recipe, self.act_default_recipe, self.act_reviewed,
+                       self.act_grab_reference):
             action.setEnabled(open_)
+        self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
 
     def _prepare_shots(self) -> None:
         """Hand the engine the shot analyses of the current plan (after the frame on
@@ -1247,6 +1262,27 @@ class MainWindow(QMainWindow):
             (int(x * size[0] / after.shape[1]), int(y * size[1] / after.shape[0])),
             before[y, x], after[y, x], depth))
 
+    def grab_reference(self) -> None:
+        """Keep the restored frame shown (preview) as the reference still, and compare."""
+        frame, index = self.viewer.after_array(), self.viewer.shown_index
+        if frame is None or index is None:
+            self.show_message("No frame to keep as a reference")
+            return
+        label = f"frame {index}"
+        shot = next((n for n, s in enumerate(self.document.shots(), start=1)
+                     if s.start <= index <= s.end), None)
+        if shot is not None:
+            label += f", shot {shot}"
+        self._set_reference(frame.copy(), label)
+        self.act_reference.setChecked(True)
+        self.show_message(f"Reference still: {label} (Ctrl+G compares with it)")
+
+    def _set_reference(self, frame: np.ndarray | None, label: str = "") -> None:
+        self.viewer.set_reference(frame, label)
+        if frame is None:
+            self.act_reference.setChecked(False)
+        self._update_enabled()
+
     def toggle_scopes(self) -> None:
         """Bring the Scopes dock to the front, or close it when it is in front already."""
         if self.scopes.active:
@@ -1499,6 +1535,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+E", "export the frame shown as a still"),
             ("Ctrl+Shift+W", "scopes of the frame shown"),
             ("Ctrl+Shift+L", "mark clipped levels on the pictures"),
+            ("Ctrl+Shift+G / Ctrl+G", "grab a reference still / compare with it"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

@@ -321,10 +321,13 @@ class ScopesPanel(QWidget):
     def set_source(self, source: str) -> None:
         self.source_box.setCurrentIndex(SOURCES.index(source))
 
-    def set_frames(self, before: np.ndarray | None, after: np.ndarray | None) -> None:
-        """The pictures shown (float32 (H, W, 3) RGB 0-1): drawn on the next turn of the
-        event loop while the scopes are on screen, else when they come on screen."""
+    def set_frames(self, before: np.ndarray | None, after: np.ndarray | None,
+                   before_label: str = "Before") -> None:
+        """The pictures shown (float32 (H, W, 3) RGB 0-1) and the name of the first (the
+        viewer's: 'Before', or its reference still): drawn on the next turn of the event
+        loop while the scopes are on screen, else when they come on screen."""
         self._before, self._after = before, after
+        self.before_view.caption = before_label
         if self._active:
             self._timer.start()
 
@@ -353,9 +356,10 @@ class ScopesPanel(QWidget):
         kind = self.kind
         both = self.source == "both"
         texts = []
-        for name, frame, view in (("Before", self._before, self.before_view),
-                                  ("After", self._after, self.after_view)):
-            if not both and name.lower() != self.source:
+        for source, frame, view in (("before", self._before, self.before_view),
+                                    ("after", self._after, self.after_view)):
+            name = view.caption
+            if not both and source != self.source:
                 view.set_frame(None, kind)
                 continue
             if frame is not None:

@@ -221,3 +221,25 @@ def test_clipped_pixels_are_marked_on_both_pictures_on_request(viewer) -> None:
     assert (screen(viewer) == CLIPPED_WHITE).all(axis=2).sum() > 0
     viewer.set_show_clipping(False)
     assert np.all(qimage_to_array(viewer.after_image()) == plain_after)
+
+
+def test_a_reference_still_takes_the_before_place_on_request(viewer) -> None:
+    before, after = pattern(seed=3), pattern(seed=4)
+    viewer.show_frames(before, after, 9)
+    reference = np.full((24, 32, 3), 60 / 255, np.float32)   # grabbed at a smaller preview
+    viewer.set_reference(reference, "frame 2")
+    assert viewer.left_label == "Before"                     # kept, not yet compared
+    assert np.array_equal(qimage_to_array(viewer.before_image()),
+                          qimage_to_array(frame_to_qimage(before)))
+    viewer.set_compare_reference(True)
+    assert viewer.comparing_reference and viewer.left_label == "Reference: frame 2"
+    assert viewer.left_array().shape == after.shape          # shown at the After's size
+    assert np.all(qimage_to_array(viewer.before_image()) == 60)
+    assert np.array_equal(viewer.before_array(), before)     # the tools still read the scan
+    viewer.set_mode("toggle")
+    viewer.set_showing_before(True)
+    assert np.all(screen(viewer)[viewer.height() // 2, viewer.width() // 2] == 60)
+    viewer.set_compare_reference(False)
+    assert viewer.left_label == "Before"
+    assert np.array_equal(qimage_to_array(viewer.before_image()),
+                          qimage_to_array(frame_to_qimage(before)))

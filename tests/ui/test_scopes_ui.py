@@ -172,3 +172,29 @@ def test_the_status_bar_reads_the_levels_under_the_pointer(qtbot, window: MainWi
     assert scan != restored  # the recipe's change, read at that pixel
     qtbot.mouseMove(viewer, viewer.widget_point(QPointF(-4, -4), pane=1).toPoint())
     assert window.pixel_label.text() == ""
+
+
+def test_a_reference_still_is_compared_on_the_viewer_and_the_scopes(qtbot,
+                                                                    window: MainWindow) -> None:
+    assert not window.act_reference.isEnabled()   # nothing grabbed yet
+    window.playback.seek(2)
+    _shown(qtbot, window, 2)
+    grabbed = window.viewer.after_array().copy()
+    window.act_grab_reference.trigger()
+    assert window.act_reference.isChecked()
+    window.playback.seek(9)
+    _shown(qtbot, window, 9)
+    # Frame 9's restored picture beside frame 2's, by eye and on the scopes.
+    assert window.viewer.left_label == "Reference: frame 2, shot 1"
+    assert np.array_equal(window.viewer.left_array(), grabbed)
+    window.act_scopes.trigger()
+    window.scopes.set_source("both")
+    qtbot.waitUntil(lambda: window.scopes.levels_label.text().startswith(
+        "Reference: frame 2, shot 1: " + _levels_line(grabbed)), timeout=5_000)
+    assert window.scopes.before_view.caption == "Reference: frame 2, shot 1"
+    window.act_reference.trigger()                # Ctrl+G: back to the scan
+    qtbot.waitUntil(lambda: window.scopes.levels_label.text().startswith("Before: "),
+                    timeout=5_000)
+    assert np.array_equal(window.viewer.left_array(), window.viewer.before_array())
+    window.close_project()
+    assert not window.act_reference.isEnabled() and window.viewer.reference_label == ""
