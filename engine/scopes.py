@@ -105,7 +105,11 @@ def _checked(frame: np.ndarray, columns: int, rows: int) -> np.ndarray:
                          f"got {columns} × {rows}")
     # One contiguous copy of the few pixels read: reductions over a strided view of a
     # large frame cost several times more.
-    return np.ascontiguousarray(thinned(frame), dtype=np.float32)
+    small = np.ascontiguousarray(thinned(frame), dtype=np.float32)
+    if not np.isfinite(small).all():
+        # NaN is written as black, as the Writer does; ±inf as the end it lies beyond.
+        small = np.nan_to_num(small, nan=0.0, posinf=1.0, neginf=0.0)
+    return small
 
 
 def luma(frame: np.ndarray) -> np.ndarray:

@@ -250,7 +250,8 @@ def pixel_readout(source_xy: tuple[int, int], before: np.ndarray, after: np.ndar
     top = (1 << bit_depth) - 1
 
     def codes(rgb: np.ndarray) -> str:
-        return " ".join(str(int(round(float(np.clip(v, 0.0, 1.0)) * top))) for v in rgb[:3])
+        levels = np.clip(np.nan_to_num(rgb[:3], nan=0.0), 0.0, 1.0)  # as the Writer writes
+        return " ".join(str(int(round(float(v) * top))) for v in levels)
 
     x, y = source_xy
     return f"x {x} y {y} · R G B {codes(before)} → {codes(after)} ({bit_depth}-bit)"

@@ -135,3 +135,15 @@ def test_large_frames_are_thinned_evenly() -> None:
 def test_invalid_input_is_refused_naming_the_scopes(call) -> None:
     with pytest.raises(ValueError, match="scopes"):
         call()
+
+
+def test_nan_and_infinite_levels_are_counted_as_the_writer_writes_them() -> None:
+    frame = _frame(value=0.5)
+    frame[:6] = np.nan        # 10 %: written as black
+    frame[6:12] = np.inf      # 10 %: beyond full scale
+    assert scopes.levels(frame).black_clipped == pytest.approx(0.1)
+    assert scopes.levels(frame).white_clipped == pytest.approx(0.1)
+    for trace in (scopes.waveform(frame), scopes.parade(frame), scopes.histogram(frame),
+                  scopes.vectorscope(frame)):
+        assert np.isfinite(trace).all()
+    assert scopes.histogram(frame)[3, 0] == pytest.approx(0.1)

@@ -198,3 +198,9 @@ def test_a_reference_still_is_compared_on_the_viewer_and_the_scopes(qtbot,
     assert np.array_equal(window.viewer.left_array(), window.viewer.before_array())
     window.close_project()
     assert not window.act_reference.isEnabled() and window.viewer.reference_label == ""
+
+
+def test_pixel_readout_gives_code_values_at_the_source_depth() -> None:
+    text = pixel_readout((812, 430), np.array([np.nan, 0.5, 2.0]), np.array([0.1, 0.2, 0.3]),
+                         10)
+    assert text == "x 812 y 430 · R G B 0 512 1023 → 102 205 307 (10-bit)"
