@@ -5,6 +5,7 @@
 """
 
 from engine.shots.cuts import KINDS, Cut, ShotError, shots_from_cuts
-from engine.shots.detect import detect_cuts
+from engine.shots.detect import CutAnalysis, analyse_cuts, detect_cuts
 
-__all__ = ["KINDS", "Cut", "ShotError", "detect_cuts", "shots_from_cuts"]
+__all__ = ["KINDS", "Cut", "CutAnalysis", "ShotError", "analyse_cuts", "detect_cuts",
+           "shots_from_cuts"]

@@ -254,7 +254,16 @@ def _merge(candidates: list[tuple[int, str, float]]) -> list[tuple[int, str, flo
     return sorted(kept)
 
 
-def detect_cuts(
+@dataclass(frozen=True)
+class CutAnalysis:
+    """cuts: the shot boundaries found (see `analyse_cuts`); level: float32 mean luma
+    (levels 0-1) of each analysed frame, index 0 the range's first frame."""
+
+    cuts: list[Cut]
+    level: np.ndarray
+
+
+def analyse_cuts(
     reader: FrameSource,
     *,
     start: int = 0,
@@ -262,8 +271,10 @@ def detect_cuts(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     sensitivity: float = 0.5,
-) -> list[Cut]:
-    """Shot boundaries in frames start … end-1 of `reader` (end exclusive, default: all).
+) -> CutAnalysis:
+    """Shot boundaries in frames start … end-1 of `reader` (end exclusive, default: all),
+    and the mean luma of each of those frames (measured on the way: the timeline's levels
+    graph, see engine.media.levels).
 
     Frames are decoded once, in order, with `reader.frames(start, end)`. Returned cuts are
     sorted, in clip frame numbers, each the first frame of a new shot; `start` itself is
@@ -285,9 +296,26 @@ def detect_cuts(
     if end - start < 2:
         if progress is not None:
             progress(end - start, end - start)
-        return []
+        if end == start:
+            return CutAnalysis([], np.zeros(0, np.float32))
+        return CutAnalysis([], compute_scores(reader, start, end, None, cancel).level)
     scores = compute_scores(reader, start, end, progress, cancel)
     candidates, zones = black_runs(scores)
     candidates += [(i, "hard", c) for i, c in hard_cuts(scores, sensitivity)
                    if not any(lo <= i <= hi for lo, hi in zones)]
-    return [Cut(start + i, kind, round(conf, 3)) for i, kind, conf in _merge(candidates)]
+    cuts = [Cut(start + i, kind, round(conf, 3)) for i, kind, conf in _merge(candidates)]
+    return CutAnalysis(cuts, scores.level)
+
+
+def detect_cuts(
+    reader: FrameSource,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    sensitivity: float = 0.5,
+) -> list[Cut]:
+    """The cuts of `analyse_cuts` (same arguments, errors and progress)."""
+    return analyse_cuts(reader, start=start, end=end, progress=progress, cancel=cancel,
+                        sensitivity=sensitivity).cuts
