@@ -557,26 +557,55 @@ class CancelFlag:
 
 
 class ShotDetector(BackgroundTask):
-    """Cut detection of a clip (engine.shots.detect_cuts): `start(media)`.
+    """Cut detection of a clip (engine.shots.analyse_cuts): `start(media)`.
 
     finished(shots, error): shots is a list of (first, last) inclusive frame pairs, or None
-    with a one-line error; nothing is delivered when cancelled.
+    with a one-line error; nothing is delivered when cancelled. levels_ready((media,
+    levels)): every frame's mean luma (float32 array, levels 0-1), measured on the way,
+    just before.
     """
 
     thread_name = "nitrate-shot-detection"
+    levels_ready = Signal(object)
+    _w_levels = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._w_levels.connect(self.levels_ready, Qt.ConnectionType.QueuedConnection)
 
     def _work(self, cancel: CancelFlag, media: Path) -> None:
         from engine.media import open_reader
-        from engine.shots import detect_cuts, shots_from_cuts
+        from engine.shots import analyse_cuts, shots_from_cuts
 
         def detect() -> list[tuple[int, int]]:
             with open_reader(media) as reader:
-                cuts = detect_cuts(reader, progress=self._w_progress.emit, cancel=cancel)
-                return shots_from_cuts(reader.info.frame_count, cuts)
+                analysis = analyse_cuts(reader, progress=self._w_progress.emit, cancel=cancel)
+                self._w_levels.emit((media, analysis.level))
+                return shots_from_cuts(reader.info.frame_count, analysis.cuts)
 
         shots = self._guarded(cancel, detect, f"{media}: shot detection failed")
         if shots is not None and not cancel.is_set():
             self._w_finished.emit(shots, "")
+
+
+class LevelsMeter(BackgroundTask):
+    """Every frame's mean luma, for the timeline's levels graph (engine.media.levels):
+    `start(media)`. finished(result, error): result is (media, levels: float32 array,
+    levels 0-1), or None with a one-line error; nothing is delivered when cancelled."""
+
+    thread_name = "nitrate-levels"
+
+    def _work(self, cancel: CancelFlag, media: Path) -> None:
+        from engine.media import open_reader
+        from engine.media.levels import frame_levels
+
+        def measure() -> Any:
+            with open_reader(media) as reader:
+                return frame_levels(reader, progress=self._w_progress.emit, cancel=cancel)
+
+        levels = self._guarded(cancel, measure, f"{media}: the levels graph failed")
+        if levels is not None and not cancel.is_set():
+            self._w_finished.emit((media, levels), "")
 
 
 class RegionTracker(BackgroundTask):

@@ -52,7 +52,15 @@ from engine.presets import PresetError, list_presets
 from engine.project import Shot
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer
-from ui.document import Document, ProxyMaker, Recovery, ReportWriter, ShotDetector, is_project_path
+from ui.document import (
+    Document,
+    LevelsMeter,
+    ProxyMaker,
+    Recovery,
+    ReportWriter,
+    ShotDetector,
+    is_project_path,
+)
 from ui.engine_bridge import EngineBridge, default_cache_bytes
 from ui.inspector import Inspector, op_label
 from ui.keyframes import KeyframeController
@@ -162,6 +170,8 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.document)
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)
+        self.levels_meter = LevelsMeter(self)
+        self._levels: np.ndarray | None = None  # every frame's mean luma, once measured
         self.proxies = ProxyMaker(self)
         self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
@@ -591,6 +601,8 @@ class MainWindow(QMainWindow):
         self.render_queue.message.connect(self.show_message)
         self.detector.progress.connect(self._detect_progress)
         self.detector.finished.connect(self._detect_finished)
+        self.detector.levels_ready.connect(self._levels_measured)
+        self.levels_meter.finished.connect(self._levels_measured)
         self.report_writer.progress.connect(self.report_task.set_progress)
         self.report_writer.finished.connect(self._report_finished)
         self.still_exporter.finished.connect(self._still_finished)
@@ -773,6 +785,7 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         if self.maybe_save():
             self.detector.cancel()
+            self.levels_meter.cancel()
             self.proxies.cancel()
             self.document.close()
 
@@ -846,6 +859,7 @@ class MainWindow(QMainWindow):
         self._preview_timer.stop()
         self.playback.pause()
         self.detector.cancel()
+        self.levels_meter.cancel()
         self.proxies.cancel()
         self.report_writer.cancel()
         self.still_exporter.cancel()
@@ -891,6 +905,10 @@ class MainWindow(QMainWindow):
             self._opening = str(media)
             self.empty_status.setText(f"Opening {media.name}…")
             self.bridge.open_clip(str(media))
+            # The levels graph: measured on its own pass, unless cut detection starts
+            # now and measures them on its pass (start_shot_detection stops this one).
+            self._levels = None
+            self.levels_meter.start(media)
         self._update_enabled()
         self._update_shot_status()
 
@@ -905,6 +923,7 @@ class MainWindow(QMainWindow):
                 f"the project expects {project.clip.frame_count}")
         self.playback.refresh_shots()
         self.shot_list.set_fps(info.fps)
+        self._show_levels()
         self._update_enabled()
 
     def _engine_error(self, message: str) -> None:
@@ -1186,6 +1205,7 @@ class MainWindow(QMainWindow):
         if media is None:
             return
         self.detector.start(media)
+        self.levels_meter.stop()  # detection measures the levels on its own pass
         self.shots_label.setText("Detecting shots…")
         self.detect_task.start("Detecting shots")
 
@@ -1195,6 +1215,28 @@ class MainWindow(QMainWindow):
         self.detect_task.hide()
         self._update_shot_status()
         self.show_message("Shot detection cancelled")
+        media = self.document.media_path()
+        if self._levels is None and media is not None:
+            self.levels_meter.start(media)  # the levels detection was to measure
+
+    def _levels_measured(self, result: object, error: str = "") -> None:
+        """(media, every frame's mean luma), from the levels meter or cut detection."""
+        if error:
+            self.show_message(error)
+            return
+        if not isinstance(result, tuple):
+            return
+        media, levels = result
+        if media != self.document.media_path():
+            return  # measured on a clip since replaced
+        self._levels = levels
+        self.levels_meter.stop()
+        self._show_levels()
+
+    def _show_levels(self) -> None:
+        """Hand the levels to the timeline once it shows a clip of their length."""
+        if self._levels is not None and self.timeline.frame_count == len(self._levels):
+            self.timeline.set_levels(self._levels)
 
     def _detect_progress(self, done: int, total: int) -> None:
         self.shots_label.setText(f"Detecting shots… {100 * done // max(1, total)} %")

@@ -7,7 +7,9 @@ requested, never made here (the window turns them into undoable commands): dragg
 boundary between two shots emits `boundary_moved`, the shot row's context menu
 `split_requested` / `merge_requested`. Below the shots, the keyframes of the selected recipe
 step are diamonds: dragging one emits `keyframe_moved`, its context menu deletes it or
-changes how the value moves on from it. Thumbnails
+changes how the value moves on from it. At the bottom, the levels graph (`set_levels`):
+every frame's mean luma, scaled to the clip's own range, so flicker, fades and exposure
+jumps show along the whole reel; a click there seeks. Thumbnails
 are asked of the EngineBridge lazily, only for what is visible, at the lowest priority;
 they sit on frames that are multiples of a power of two, so zooming reuses them.
 """
@@ -18,6 +20,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -41,6 +44,8 @@ THUMB_PX = 40
 SHOTS_PX = 18
 KEYS_PX = 14
 """Height of the keyframe row under the shots (pixels)."""
+LEVELS_PX = 26
+"""Height of the levels graph under the keyframes (pixels)."""
 BOUNDARY_GRAB_PX = 4
 """How close (pixels) to the line between two shots a press grabs it for dragging."""
 KEY_GRAB_PX = 6
@@ -64,6 +69,7 @@ _PLAYHEAD = QColor(235, 64, 52)
 _KEY = QColor(236, 196, 92)
 _KEY_HOLD = QColor(160, 196, 236)
 _KEY_ROW_BG = QColor(32, 32, 36)
+_LEVELS = QColor(200, 200, 150)  # the levels graph: a pale trace, like the scopes'
 _REPAIR = QColor(*REPAIR_COLOUR)  # the viewer's colours: magenta rebuilt, cyan protected
 _PROTECT = QColor(*PROTECT_COLOUR)
 _BOUNDARY = QColor(255, 255, 255)
@@ -119,7 +125,7 @@ class Timeline(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + 6)
+        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + LEVELS_PX + 8)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._count = 0
         self._fps = Fraction(24)
@@ -142,6 +148,7 @@ class Timeline(QWidget):
         self._keys_label = ""
         self._repairs: list[tuple[int, int]] = []
         self._protections: list[tuple[int, int]] = []
+        self._levels: np.ndarray | None = None
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
         self._drag_to: int | None = None  # where that boundary or key would go now
         if bridge is not None:
@@ -172,6 +179,7 @@ class Timeline(QWidget):
         self._shots = [(0, self._count - 1)] if self._count else []
         self._playhead = 0
         self._in = self._out = None
+        self._levels = None
         self._thumbs.clear()
         self._requested.clear()
         self.fit_all()
@@ -221,6 +229,37 @@ class Timeline(QWidget):
         """The protected frame ranges marked (see `set_protections`)."""
         return list(self._protections)
 
+    def set_levels(self, levels: np.ndarray | None) -> None:
+        """Every frame's mean luma (float, levels 0-1, one per frame of the clip; None: not
+        measured yet), drawn as the levels graph. Refused (ValueError) for another length."""
+        if levels is not None and len(levels) != self._count:
+            raise ValueError(f"{len(levels)} levels for a clip of {self._count} frames")
+        self._levels = None if levels is None else np.asarray(levels, np.float32)
+        self.update()
+
+    @property
+    def levels(self) -> np.ndarray | None:
+        """The levels graph's data (see `set_levels`)."""
+        return self._levels
+
+    def levels_range(self) -> tuple[float, float] | None:
+        """(low, high) levels the graph spans: the clip's lowest and highest mean luma, at
+        least 2 % of full scale apart (a steady clip is drawn flat, mid-row)."""
+        if self._levels is None or not len(self._levels):
+            return None
+        lo, hi = float(self._levels.min()), float(self._levels.max())
+        if hi - lo < 0.02:
+            mid = (lo + hi) / 2
+            lo, hi = mid - 0.01, mid + 0.01
+        return lo, hi
+
+    def level_y(self, level: float) -> float:
+        """Vertical position (pixels) of mean luma `level` on the levels graph."""
+        lo, hi = self.levels_range() or (0.0, 1.0)
+        top = self._levels_top() + 3
+        span = LEVELS_PX - 6
+        return top + span * (1.0 - (level - lo) / (hi - lo))
+
     def keys_row_y(self) -> int:
         """Vertical centre (pixels) of the keyframe row."""
         return self._keys_top() + KEYS_PX // 2
@@ -232,6 +271,10 @@ class Timeline(QWidget):
     @staticmethod
     def _keys_top() -> int:
         return RULER_PX + THUMB_PX + SHOTS_PX + 4
+
+    @staticmethod
+    def _levels_top() -> int:
+        return RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + 6
 
     @property
     def frame_count(self) -> int:
@@ -419,6 +462,7 @@ class Timeline(QWidget):
         self._paint_shots(painter)
         self._paint_repairs(painter)
         self._paint_keys(painter)
+        self._paint_levels(painter)
         self._paint_in_out(painter)
         self._paint_playhead(painter)
         painter.end()
@@ -525,6 +569,56 @@ class Timeline(QWidget):
             painter.setPen(QPen(_BOUNDARY, 2))
             painter.drawLine(QPointF(x, RULER_PX), QPointF(x, top))
 
+    def _paint_levels(self, painter: QPainter) -> None:
+        top = self._levels_top()
+        row = QRect(0, top, self.width(), LEVELS_PX)
+        painter.fillRect(row, _KEY_ROW_BG)
+        levels, span = self._levels, self.levels_range()
+        if levels is None or span is None:
+            painter.setPen(_TICK)
+            painter.drawText(row.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter,
+                             "Levels: measuring…")
+            return
+        lo_f = max(0, int(self._first))
+        hi_f = min(self._count, int(self._first + self.width() / self._ppf) + 2)
+        if hi_f <= lo_f:
+            return
+        painter.save()
+        painter.setClipRect(row)
+        painter.setPen(QPen(_LEVELS, 1))
+        if self._ppf >= 1.0:
+            # A line through each frame's level, at the middle of its span.
+            path = QPainterPath()
+            for f in range(lo_f, hi_f):
+                point = QPointF(self.x_for_frame(f + 0.5), self.level_y(float(levels[f])))
+                if f == lo_f:
+                    path.moveTo(point)
+                else:
+                    path.lineTo(point)
+            painter.drawPath(path)
+        else:
+            # Several frames a pixel: each pixel column spans its frames' lowest to highest
+            # level, so a one-frame flash or dip is never averaged away.
+            frames = np.arange(lo_f, hi_f)
+            column = np.floor((frames - self._first) * self._ppf).astype(np.int64)
+            starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+            lows = np.minimum.reduceat(levels[lo_f:hi_f], starts)
+            highs = np.maximum.reduceat(levels[lo_f:hi_f], starts)
+            for x, low, high in zip(column[starts], lows, highs, strict=True):
+                painter.drawLine(QPointF(x + 0.5, self.level_y(float(high))),
+                                 QPointF(x + 0.5, self.level_y(float(low)) + 0.5))
+        # The range the row spans, on a dark backing over the graph's start.
+        text = f"luma {100 * span[0]:.0f}–{100 * span[1]:.0f} %"
+        font = QFont(painter.font())
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        box = QRectF(2, top + 2, painter.fontMetrics().horizontalAdvance(text) + 8,
+                     painter.fontMetrics().height())
+        painter.fillRect(box, QColor(0, 0, 0, 170))
+        painter.setPen(_LABEL)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
     def _paint_in_out(self, painter: QPainter) -> None:
         if self._in is None and self._out is None:
             return
@@ -585,7 +679,9 @@ class Timeline(QWidget):
             return "scrub"
         if y < self._keys_top():
             return "shots"
-        return "keys"
+        if y < self._levels_top():
+            return "keys"
+        return "scrub"  # the levels graph: a click seeks, as on the thumbnails
 
     def _boundary_target(self, x: float) -> int:
         """Where the held boundary would go for widget x: each neighbour keeps a frame."""
@@ -717,4 +813,4 @@ class Timeline(QWidget):
         self._view_moved()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + 8)
+        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + LEVELS_PX + 10)

@@ -14,8 +14,10 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QMessageBox
 
-from engine.media import probe
+from engine.media import open_reader, probe
+from engine.media.levels import frame_levels
 from engine.project import Clip, Project, Recipe, Shot, Step, save_project
+from engine.synth.clip_file import write_frames
 from ui.document import Document, Target
 from ui.main_window import MainWindow
 from ui.render_queue import RenderRequest
@@ -87,7 +89,28 @@ def test_open_footage_detects_shots(qtbot, settings: QSettings, clip: Path,
     assert blocker.args[1] == ""  # no error
     assert win.document.shots()[0].start == 0 and win.document.shots()[-1].end == FRAMES - 1
     assert not win.document.is_dirty  # detection is part of opening
+    # Detection measured the levels graph on its pass; the separate meter stood down.
+    qtbot.waitUntil(lambda: win.timeline.levels is not None, timeout=10_000)
+    assert len(win.timeline.levels) == FRAMES and not win.levels_meter.running
     _close(win, monkeypatch)
+
+
+def test_the_timeline_graphs_every_frame_s_levels(qtbot, window: MainWindow, clip: Path,
+                                                  tmp_path: Path) -> None:
+    assert window.open_path(clip)   # no cut detection: the levels meter measures them
+    qtbot.waitUntil(lambda: window.timeline.levels is not None, timeout=20_000)
+    with open_reader(clip) as reader:
+        expected = frame_levels(reader)
+    assert np.allclose(window.timeline.levels, expected)
+    # The test clip's frames differ in brightness (their index is encoded in them).
+    assert np.ptp(window.timeline.levels) > 0.01
+    # Another clip: the old graph goes, the new one comes.
+    other = tmp_path / "other.mkv"
+    write_frames(other, [np.full((48, 64, 3), v, np.float32) for v in (0.2, 0.6, 0.4)])
+    assert window.open_path(other)
+    qtbot.waitUntil(lambda: window.timeline.levels is not None
+                    and len(window.timeline.levels) == 3, timeout=20_000)
+    assert window.timeline.levels == pytest.approx([0.2, 0.6, 0.4], abs=0.005)
 
 
 def test_parameter_change_updates_after_view_and_undo_restores(

@@ -157,7 +157,7 @@ def test_cut_detection_shows_progress_and_can_be_cancelled(
             halfway.wait(0.01)
         raise RenderCancelled("shot detection cancelled")
 
-    monkeypatch.setattr(engine.shots, "detect_cuts", slow_detect)
+    monkeypatch.setattr(engine.shots, "analyse_cuts", slow_detect)
     win = MainWindow(settings, detect_shots=True)
     qtbot.addWidget(win, before_close_func=_discard)
     win.show()

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 
 from ui.engine_bridge import EngineBridge
-from ui.timeline import RULER_PX, THUMB_PX, Timeline, timecode_at
+from ui.timeline import LEVELS_PX, RULER_PX, THUMB_PX, Timeline, timecode_at
 
 ROW_SCRUB = RULER_PX // 2
 ROW_SHOTS = RULER_PX + THUMB_PX + 8
@@ -118,3 +118,44 @@ def test_thumbnails_are_built_lazily_for_what_is_visible(qtbot) -> None:
             assert level_of(image) == pytest.approx(index, abs=0.6)
     finally:
         bridge.close()
+
+
+def _trace_pixels(t: Timeline, x0: int, x1: int) -> list[int]:
+    """Rows of the levels graph where columns x0…x1 hold the pale trace."""
+    import numpy as np
+
+    from ui.image import qimage_to_array
+    top = t._levels_top()
+    pixels = qimage_to_array(t.grab().toImage())[top:top + LEVELS_PX, x0:x1 + 1]
+    trace = (pixels[..., 0] > 150) & (pixels[..., 2] > 100) & (pixels[..., 2] < 200)
+    return sorted(set(np.nonzero(trace)[0].tolist()))
+
+
+def test_the_levels_graph_shows_each_frame_s_brightness(timeline, qtbot) -> None:
+    import numpy as np
+    with pytest.raises(ValueError, match="300 frames"):
+        timeline.set_levels(np.zeros(10, np.float32))
+    levels = np.full(300, 0.40, np.float32)
+    levels[100:110] = 0.55                        # a flash in the middle
+    levels[200:300] = np.linspace(0.40, 0.10, 100)  # a fade at the end
+    timeline.set_levels(levels)
+    assert timeline.levels_range() == pytest.approx((0.10, 0.55))
+    # Brighter is higher; the steady part lies between the flash and the fade's end.
+    assert timeline.level_y(0.55) < timeline.level_y(0.40) < timeline.level_y(0.10)
+    flash = _trace_pixels(timeline, 2 * 100 + 2, 2 * 108)
+    steady = _trace_pixels(timeline, 2 * 30, 2 * 60)
+    faded = _trace_pixels(timeline, 2 * 295, 2 * 298)
+    assert flash and steady and faded
+    assert max(flash) < min(steady) and max(steady) < min(faded)
+    # Zoomed out to several frames a pixel, a one-frame dip still shows.
+    levels[150] = 0.10
+    timeline.set_levels(levels)
+    timeline.resize(120, timeline.height())     # 2.5 frames a pixel
+    assert max(_trace_pixels(timeline, 59, 61)) >= timeline.level_y(0.12) - timeline._levels_top()
+
+
+def test_a_click_on_the_levels_graph_seeks(timeline, qtbot) -> None:
+    with qtbot.waitSignal(timeline.seek_requested) as sig:
+        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton,
+                         pos=QPoint(101, timeline._levels_top() + LEVELS_PX // 2))
+    assert sig.args == [50]
