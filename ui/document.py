@@ -575,11 +575,13 @@ class ShotDetector(BackgroundTask):
 
     def _work(self, cancel: CancelFlag, media: Path) -> None:
         from engine.media import open_reader
+        from engine.media.levels import store_levels
         from engine.shots import analyse_cuts, shots_from_cuts
 
         def detect() -> list[tuple[int, int]]:
             with open_reader(media) as reader:
                 analysis = analyse_cuts(reader, progress=self._w_progress.emit, cancel=cancel)
+                store_levels(media, analysis.level)
                 self._w_levels.emit((media, analysis.level))
                 return shots_from_cuts(reader.info.frame_count, analysis.cuts)
 
@@ -589,19 +591,24 @@ class ShotDetector(BackgroundTask):
 
 
 class LevelsMeter(BackgroundTask):
-    """Every frame's mean luma, for the timeline's levels graph (engine.media.levels):
-    `start(media)`. finished(result, error): result is (media, levels: float32 array,
+    """Every frame's mean luma, for the timeline's levels graph (engine.media.levels,
+    from the user's cache when this file was measured before): `start(media)`. finished(result, error): result is (media, levels: float32 array,
     levels 0-1), or None with a one-line error; nothing is delivered when cancelled."""
 
     thread_name = "nitrate-levels"
 
     def _work(self, cancel: CancelFlag, media: Path) -> None:
         from engine.media import open_reader
-        from engine.media.levels import frame_levels
+        from engine.media.levels import cached_levels, frame_levels, store_levels
 
         def measure() -> Any:
             with open_reader(media) as reader:
-                return frame_levels(reader, progress=self._w_progress.emit, cancel=cancel)
+                kept = cached_levels(media, reader.info.frame_count)
+                if kept is not None:
+                    return kept
+                levels = frame_levels(reader, progress=self._w_progress.emit, cancel=cancel)
+            store_levels(media, levels)
+            return levels
 
         levels = self._guarded(cancel, measure, f"{media}: the levels graph failed")
         if levels is not None and not cancel.is_set():

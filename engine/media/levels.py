@@ -6,16 +6,28 @@ inside the colour conversion (`Reader.read_scaled`, a few milliseconds a frame o
 the decode), so the graph of a reel costs about what its decode does, in the background.
 Cut detection measures the same thing on its own pass (`engine.shots.analyse_cuts`), so a
 clip whose shots are being found gets its graph from there instead.
+
+The levels of a video file are kept in the user's cache (`store_levels`, `cached_levels`:
+XDG_CACHE_HOME/nitrate/levels, named by `engine.media.cache.source_key`), so opening its
+project again costs no pass. Image sequences are measured each time: a frame rewritten in
+place changes neither the folder's size nor, always, its time.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from engine.errors import RenderCancelled
+from engine.media.cache import cache_dir, source_key
 from engine.media.reader import Reader
+
+log = logging.getLogger(__name__)
 
 LEVELS_WIDTH = 160
 """Width (pixels) frames are reduced to: the mean of a reduced frame is the frame's mean."""
@@ -52,3 +64,49 @@ def frame_levels(
     if progress is not None:
         progress(count, count)
     return levels
+
+
+def levels_path(source: str | Path, folder: Path | None = None) -> Path | None:
+    """Where the cached levels of video file `source` live (None: not a file, unreadable)."""
+    if not Path(source).is_file():
+        return None
+    try:
+        return (folder or cache_dir("levels")) / f"{source_key(source)}.npy"
+    except OSError:
+        return None
+
+
+def cached_levels(source: str | Path, frame_count: int,
+                  folder: Path | None = None) -> np.ndarray | None:
+    """The stored levels of `source` when there are `frame_count` of them, else None."""
+    path = levels_path(source, folder)
+    if path is None or not path.is_file():
+        return None
+    try:
+        levels = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable cached levels (%s)", path, exc)
+        return None
+    if levels.shape != (frame_count,) or levels.dtype != np.float32:
+        return None
+    return levels
+
+
+def store_levels(source: str | Path, levels: np.ndarray, folder: Path | None = None) -> None:
+    """Keep `levels` of video file `source` for next time (atomically; a cache that cannot
+    be written is logged and skipped: the graph is measured again next time)."""
+    path = levels_path(source, folder)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(levels, np.float32), allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.warning("%s: cannot keep the levels graph (%s)", path, exc)

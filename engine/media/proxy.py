@@ -16,7 +16,6 @@ the source. Making one costs a full decode of the source (run it in the backgrou
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from fractions import Fraction
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from engine.errors import MediaError
+from engine.media.cache import cache_dir, source_key
 from engine.media.info import MediaInfo
 from engine.media.reader import Reader, VideoReader, open_reader
 
@@ -38,17 +38,13 @@ PROXY_QUALITY = 4
 
 def default_cache_dir() -> Path:
     """The user's cache folder for proxies (XDG_CACHE_HOME/nitrate/proxies on Linux)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    return Path(base or Path.home() / ".cache") / "nitrate" / "proxies"
+    return cache_dir("proxies")
 
 
 def proxy_path(source: str | Path, folder: Path | None = None) -> Path:
     """Where the proxy of `source` lives: a name derived from its absolute path, size
     (bytes) and modification time (ns), so an edited source never meets an old proxy."""
-    p = Path(source).resolve()
-    st = p.stat()
-    key = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
-    return (folder or default_cache_dir()) / f"{key}.mkv"
+    return (folder or default_cache_dir()) / f"{source_key(source)}.mkv"
 
 
 def find_proxy(source: str | Path, folder: Path | None = None) -> Path | None:

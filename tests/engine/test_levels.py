@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from engine.errors import RenderCancelled
 from engine.media import open_reader
-from engine.media.levels import frame_levels
+from engine.media.levels import cached_levels, frame_levels, store_levels
 from engine.shots import analyse_cuts, detect_cuts
 from engine.synth.clip_file import write_frames
 from engine.synth.damage import DamageSpec, apply_damage
@@ -65,3 +66,30 @@ def test_cancel_stops_the_pass(flickering) -> None:
     path, _ = flickering
     with open_reader(path) as reader, pytest.raises(RenderCancelled):
         frame_levels(reader, cancel=lambda: True)
+
+
+def test_a_video_file_s_levels_are_kept_until_the_file_changes(flickering,
+                                                               tmp_path: Path) -> None:
+    path, truth = flickering
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(path.read_bytes())
+    cache = tmp_path / "cache"
+    assert cached_levels(copy, N, cache) is None
+    store_levels(copy, truth, cache)
+    assert np.array_equal(cached_levels(copy, N, cache), truth)
+    assert cached_levels(copy, N + 1, cache) is None          # another length: not these
+    stat = copy.stat()
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file was replaced
+    assert cached_levels(copy, N, cache) is None
+
+
+def test_sequences_and_unwritable_caches_are_measured_each_time(tmp_path: Path) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    store_levels(folder, np.zeros(3, np.float32), tmp_path / "cache")
+    assert cached_levels(folder, 3, tmp_path / "cache") is None
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    clip = write_frames(tmp_path / "c.mkv", [np.full((36, 64, 3), 0.4, np.float32)])
+    store_levels(clip, np.zeros(1, np.float32), blocker / "cache")   # logged, not raised
+    assert cached_levels(clip, 1, blocker / "cache") is None

@@ -113,6 +113,23 @@ def test_the_timeline_graphs_every_frame_s_levels(qtbot, window: MainWindow, cli
     assert window.timeline.levels == pytest.approx([0.2, 0.6, 0.4], abs=0.005)
 
 
+def test_a_measured_clip_s_levels_come_from_the_cache_next_time(
+        qtbot, window: MainWindow, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.media.levels
+    assert window.open_path(clip)
+    qtbot.waitUntil(lambda: window.timeline.levels is not None, timeout=20_000)
+    first = window.timeline.levels.copy()
+    window.close_project()
+
+    def no_pass(*_args, **_kwargs):
+        raise AssertionError("the clip was measured again")
+
+    monkeypatch.setattr(engine.media.levels, "frame_levels", no_pass)
+    assert window.open_path(clip)
+    qtbot.waitUntil(lambda: window.timeline.levels is not None, timeout=20_000)
+    assert np.array_equal(window.timeline.levels, first)
+
+
 def test_parameter_change_updates_after_view_and_undo_restores(
         qtbot, window: MainWindow, clip: Path) -> None:
     window.open_path(clip)
