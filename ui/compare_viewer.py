@@ -337,9 +337,7 @@ class CompareViewer(QWidget):
         self._reference_arr = frame
         self._reference_label = label
         self._reference_shown = None
-        self._clipped.pop("before", None)
-        self.update()
-        self.frames_changed.emit()
+        self._left_changed()
 
     @property
     def reference_label(self) -> str:
@@ -350,9 +348,13 @@ class CompareViewer(QWidget):
         """Show the reference still in the Before picture's place (when there is one)."""
         if on != self._compare_reference:
             self._compare_reference = on
-            self._clipped.pop("before", None)
-            self.update()
-            self.frames_changed.emit()
+            self._left_changed()
+
+    def _left_changed(self) -> None:
+        """The Before place shows another picture: repaint, and tell the scopes."""
+        self._clipped.pop("before", None)
+        self.update()
+        self.frames_changed.emit()
 
     @property
     def comparing_reference(self) -> bool:
