@@ -16,6 +16,7 @@ from engine.ops.deflicker import DeflickerOperator
 from engine.ops.degrain import DegrainOperator
 from engine.ops.dust import DustOperator
 from engine.ops.model import ModelOperator
+from engine.ops.registration import RegistrationOperator
 from engine.ops.scratch import ScratchOperator
 from engine.ops.sharpen import SharpenOperator
 from engine.ops.stabilize import StabilizeOperator
@@ -29,6 +30,7 @@ OPERATORS: tuple[type[Operator], ...] = (
     DustOperator,
     ScratchOperator,
     DegrainOperator,
+    RegistrationOperator,
     ColorOperator,
     ModelOperator,
     UpscaleOperator,
