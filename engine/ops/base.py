@@ -101,10 +101,13 @@ class Window:
 
 @dataclass(frozen=True)
 class Result:
-    """An operator's output for one frame, and optionally a mask of what it changed."""
+    """An operator's output for one frame, optionally a mask of what it changed, and what
+    it measured and applied there (`measures`: name → value, each named in the operator's
+    `MEASURES`), which the processing report prints per shot."""
 
     frame: np.ndarray
     mask: np.ndarray | None = None
+    measures: Mapping[str, float] | None = None
 
 
 class Operator(ABC):
@@ -149,6 +152,10 @@ class Operator(ABC):
         """Frames on each side whose small `Window.analyse` version the operator reads
         (planning only: distributed chunks get this much margin)."""
         return 0
+
+    MEASURES: ClassVar[dict[str, tuple[str, str]]] = {}
+    """The measures a `Result` may carry: name → (what it is, its unit), e.g. "moved_px" →
+    ("picture moved", "px"). Lengths are in source pixels, whatever the preview scale."""
 
     local_repair: ClassVar[bool] = False
     """Whether the operator only mends small parts of the picture (defects) or its finest

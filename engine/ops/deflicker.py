@@ -253,6 +253,7 @@ class DeflickerOperator(Operator):
     description = ("Removes brightness and contrast flicker, over the whole frame and by "
                    "region, while keeping fades and other slow changes of light.")
     Params = DeflickerParams
+    MEASURES = {"level_pct": ("brightness corrected at mid-grey", "% of full scale")}
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -369,9 +370,9 @@ class DeflickerOperator(Operator):
             matrix[np.arange(3), np.arange(3)] = gain
             matrix[:, 3] = offset
             out = cv2.transform(frame, matrix)
-            change = abs((gain - 1.0) * 0.5 + offset) / _MASK_FULL
-            mask = np.full((h, w), min(1.0, change), np.float32)
-            return Result(out, mask)
+            level = abs((gain - 1.0) * 0.5 + offset)
+            mask = np.full((h, w), min(1.0, level / _MASK_FULL), np.float32)
+            return Result(out, mask, {"level_pct": 100.0 * level})
         small_h, small_w = self._luma(window, window.index).shape
         cols, rows = _grid_shape(self.params.regions, small_h, small_w)
         grid = corr[1:].reshape(rows, cols, 2).astype(np.float32)
@@ -387,6 +388,8 @@ class DeflickerOperator(Operator):
         # cvtColor spreads a field over the channels faster than merge, the same values.
         out = cv2.multiply(frame, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB))
         cv2.add(out, cv2.cvtColor(offset, cv2.COLOR_GRAY2RGB), dst=out)
-        change = np.abs((small[..., 0] - 1.0) * 0.5 + small[..., 1]) / _MASK_FULL
-        mask = cv2.resize(np.clip(change, 0.0, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
-        return Result(out, mask.astype(np.float32, copy=False))
+        level = np.abs((small[..., 0] - 1.0) * 0.5 + small[..., 1])
+        mask = cv2.resize(np.clip(level / _MASK_FULL, 0.0, 1.0), (w, h),
+                          interpolation=cv2.INTER_LINEAR)
+        return Result(out, mask.astype(np.float32, copy=False),
+                      {"level_pct": 100.0 * float(level.mean())})

@@ -117,6 +117,7 @@ class RegistrationOperator(Operator):
     description = ("Moves the red and blue records back onto the green: colour fringes from "
                    "misregistered separations, shrunken prints or lens aberration.")
     Params = RegistrationParams
+    MEASURES = {f"{name}_px": (f"{name} record moved", "px") for name in CHANNELS}
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -181,9 +182,13 @@ class RegistrationOperator(Operator):
         cx, cy = (w - 1) / 2, (h - 1) / 2
         reach = np.hypot(cx, cy)  # the corners move most under a scale
         per_analysis_px = w / analysis_frame(window, window.index).shape[1]
-        if all(abs(s - 1.0) * reach + np.hypot(dx, dy) < STILL * per_analysis_px
-               for s, dx, dy in corr):
-            return Result(frame, np.zeros((h, w), np.float32))
+        moves = [abs(s - 1.0) * reach + np.hypot(dx, dy) for s, dx, dy in corr]
+        names = [name for name, c in CHANNELS.items() if c in self._moved()]
+        if all(move < STILL * per_analysis_px for move in moves):
+            still = {f"{name}_px": 0.0 for name in names}
+            return Result(frame, np.zeros((h, w), np.float32), still)
+        measures = {f"{name}_px": float(move) / window.scale
+                    for name, move in zip(names, moves, strict=True)}
         out = frame.copy()
         for c, (s, dx, dy) in zip(self._moved(), corr, strict=True):
             # Output pixel p takes the record from s·(p − c) + c + d: where it lies.
@@ -192,4 +197,4 @@ class RegistrationOperator(Operator):
                 np.ascontiguousarray(frame[..., c]), m, (w, h),
                 flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         mask = np.clip(channel_max(np.abs(out - frame)) * 20.0, 0.0, 1.0)
-        return Result(out, mask.astype(np.float32, copy=False))
+        return Result(out, mask.astype(np.float32, copy=False), measures)

@@ -301,6 +301,7 @@ class StabilizeOperator(Operator):
     description = ("Removes gate weave and jitter (shift, small rotation and scale) while "
                    "keeping the camera's own pans and tilts.")
     Params = StabilizeParams
+    MEASURES = {"moved_px": ("weave removed: picture moved", "px")}
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -399,8 +400,9 @@ class StabilizeOperator(Operator):
         to_centre = np.array([[1.0, 0.0, -(w - 1) / 2], [0.0, 1.0, -(h - 1) / 2], [0.0, 0.0, 1.0]])
         from_centre = np.array([[1.0, 0.0, (w - 1) / 2], [0.0, 1.0, (h - 1) / 2], [0.0, 0.0, 1.0]])
         m = (from_centre @ corr @ zoom @ to_centre)[:2].astype(np.float64)
+        moved = {"moved_px": shift / window.scale}
         if np.allclose(m, [[1, 0, 0], [0, 1, 0]], atol=1e-6):
-            return Result(frame, np.zeros((h, w), np.float32))
+            return Result(frame, np.zeros((h, w), np.float32), moved)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         out = cv2.warpAffine(frame, m, (w, h), flags=flags, borderMode=BORDERS[p.border],
                              borderValue=(0.0, 0.0, 0.0))
@@ -415,4 +417,4 @@ class StabilizeOperator(Operator):
         cv2.fillConvexPoly(inside, np.round(quad * 16).astype(np.int32), 1, cv2.LINE_8, 4)
         pushed = np.float32(min(1.0, shift / max(limit, 1e-6)))
         mask = np.where(inside.view(bool), pushed, np.float32(1.0))
-        return Result(out, mask.astype(np.float32, copy=False))
+        return Result(out, mask.astype(np.float32, copy=False), moved)

@@ -287,6 +287,21 @@ class Evaluator:
             out.append((stages[k].position, frame, self.cache.get(("mask", stages[k].key, index))))
         return out
 
+    def stage_measures(self, index: int, plan: ShotPlan, scale: float = 1.0
+                       ) -> dict[int, dict[str, float]]:
+        """What each stage measured on frame `index` (`Result.measures`), by the stage's
+        position, for the stages that reported any: after `stage_outputs` (or `evaluate`)
+        computed them at this scale; a stage whose frame came back from the cache without
+        them is missing."""
+        shot = plan.shot_at(index)
+        stages = self._stages(shot, scale)
+        out = {}
+        for stage in stages[1:]:
+            measures = self.cache.get(("measures", stage.key, index))
+            if measures:
+                out[stage.position] = measures
+        return out
+
     def _stages(self, shot: PlannedShot, scale: float) -> list[_Stage]:
         with self._structure:
             known = self._stage_lists.get((id(shot), scale))
@@ -437,6 +452,8 @@ class Evaluator:
                                     window.scale)
             if result.mask is not None:
                 self.cache.put(("mask", stage.key, index), result.mask)
+            if result.measures:
+                self.cache.put(("measures", stage.key, index), dict(result.measures))
             self.cache.put(("frame", stage.key, index), result.frame)
         return result.frame
 

@@ -98,6 +98,21 @@ def _share(measure: ShotMeasure | None, position: int) -> str:
     return "—"
 
 
+def _measured(measure: ShotMeasure | None, position: int, op_cls: type) -> str:
+    """What the operator at `position` measured and applied, one line a measure."""
+    if measure is None:
+        return "—"
+    lines = []
+    for change in measure.changes:
+        if change.position != position:
+            continue
+        for name, mean, most in change.measures:
+            what, unit = op_cls.MEASURES.get(name, (name, ""))
+            lines.append(f"{what}: {mean:.1f} on average, {most:.1f} at most"
+                         + (f" ({unit})" if unit else ""))
+    return "<br>".join(_e(line) for line in lines) or "—"
+
+
 def _img(data: bytes, alt: str) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     return f'<img src="data:image/jpeg;base64,{encoded}" alt="{_e(alt)}">'
@@ -150,15 +165,16 @@ def _recipe_table(recipe: Recipe, measure: ShotMeasure | None) -> str:
         cls = "" if step.enabled else ' class="off"'
         state = "on" if step.enabled else "off (not applied)"
         share = _share(measure, position) if step.enabled else "—"
+        measured = _measured(measure, position, op_cls) if step.enabled else "—"
         rows.append(
             f"<tr{cls}><td class=num>{position + 1}</td><td>{_e(op_cls.label)}<br>"
             f'<span class="small">{_e(step.op)}, {state}</span></td>'
             f"<td>{_params_cell(step)}</td><td>{_keyframes_cell(step)}</td>"
-            f"<td class=num>{_e(share)}</td></tr>"
+            f"<td class=num>{_e(share)}</td><td>{measured}</td></tr>"
         )
     return ("<table><tr><th>#</th><th>Operator</th><th>Parameters (changed from the default "
-            "in bold)</th><th>Keyframes</th><th>Pixels changed</th></tr>"
-            + "".join(rows) + "</table>")
+            "in bold)</th><th>Keyframes</th><th>Pixels changed</th><th>Measured and "
+            "applied</th></tr>" + "".join(rows) + "</table>")
 
 
 def _marks_rows(marks: list[Repair], info: MediaInfo) -> str:

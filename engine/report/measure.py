@@ -36,11 +36,14 @@ class StageChange:
     """position: the step's position in the recipe (REPAIR_MASK_KEY for repairs);
     share: fraction 0-1 of pixels changed, averaged over the samples (None when the stage
     changes the frame size, where a share means nothing); from_mask: measured by the
-    operator's own mask (else by the level difference)."""
+    operator's own mask (else by the level difference); measures: see below."""
 
     position: int
     share: float | None
     from_mask: bool
+    measures: tuple[tuple[str, float, float], ...] = ()
+    """What the operator measured and applied (`Result.measures`): (name, mean over the
+    samples, largest), names as in the operator's `MEASURES`."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class ShotMeasurer:
         spread = set(sample_frames(shot, self.samples))
         repaired = {r.start for r in shot.rebuilds[: self.max_repair_thumbnails]}
         totals: dict[int, list[float]] = {}
+        measured: dict[int, dict[str, list[float]]] = {}
         masked: dict[int, bool] = {}
         sized: set[int] = set()
         thumbs: dict[int, Thumbnail] = {}
@@ -147,6 +151,10 @@ class ShotMeasurer:
                     masked[position] = masked.get(position, False) or mask is not None
                 previous = frame
             if index in spread:
+                for position, values in self.evaluator.stage_measures(
+                        index, self.plan, self.scale).items():
+                    for name, value in values.items():
+                        measured.setdefault(position, {}).setdefault(name, []).append(value)
                 before_levels.append(levels(original))
                 after_levels.append(levels(previous))
             if index == middle or index in repaired:
@@ -156,7 +164,9 @@ class ShotMeasurer:
         positions = sorted(set(totals) | sized)
         changes = tuple(
             StageChange(p, None if p in sized else float(np.mean(totals[p])),
-                        masked.get(p, False))
+                        masked.get(p, False),
+                        tuple((name, float(np.mean(v)), float(np.max(v)))
+                              for name, v in measured.get(p, {}).items()))
             for p in positions
         )
         return ShotMeasure(

@@ -10,6 +10,8 @@ from engine.errors import OperatorError
 from engine.ops.base import Operator, Window
 from engine.ops.color import analysis_frame
 from engine.ops.registry import create
+from engine.pipeline import Evaluator, ShotPlan
+from engine.project import Recipe, Step
 from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.scenes import moving_scene
 
@@ -167,3 +169,24 @@ def test_never_reads_across_a_cut():
 def test_invalid_parameters_name_the_operator(values):
     with pytest.raises(OperatorError, match="^stabilize: "):
         create("stabilize", values)
+
+
+def test_the_correction_is_reported_in_source_pixels_at_any_scale() -> None:
+    class Frames:
+        def __init__(self, frames: list[np.ndarray]) -> None:
+            self.frames = frames
+
+        def read(self, index: int) -> np.ndarray:
+            return self.frames[index]
+
+    woven = apply_damage(moving_scene(24, 320, 180, seed=3, motion="pan"),
+                         DamageSpec(weave=2.0, seed=5)).frames
+    plan = ShotPlan.single(24, Recipe.of([Step.create("stabilize")]))
+    moved = {}
+    for scale in (1.0, 0.5):
+        ev = Evaluator(Frames(woven))
+        ev.stage_outputs(12, plan, scale)
+        moved[scale] = ev.stage_measures(12, plan, scale)[0]["moved_px"]
+    # 2 px of weave: the frame moves about a pixel; half a preview reports the same.
+    assert moved[1.0] > 0.5
+    assert moved[0.5] == pytest.approx(moved[1.0], rel=0.1)

@@ -14,6 +14,7 @@ from engine.project import Clip, Project, Recipe, Shot, Step, save_project
 from engine.project.model import Repair
 from engine.report import build_report
 from engine.synth.clip_file import write_frames
+from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.scenes import moving_scene
 
 W, H, N = 96, 64, 16
@@ -137,3 +138,27 @@ def test_the_report_flags_a_recipe_that_clips_what_the_scan_kept(media: Path,
     rows = re.findall(r'<tr><td class=num><a href="#shot-\d">\d</a>.*?</tr>', html)
     assert rows[0].endswith("<td>—</td></tr>")
     assert f"white +{match.group(1)} %" in rows[1]
+
+
+def test_the_report_states_what_each_operator_measured_and_applied(tmp_path: Path) -> None:
+    frames = apply_damage(moving_scene(24, 320, 180, seed=3, motion="pan"),
+                          DamageSpec(flicker=0.2, weave=2.0, seed=5)).frames
+    media = write_frames(tmp_path / "weave.mkv", frames)
+    recipe = Recipe.of([Step.create("deflicker"), Step.create("stabilize"),
+                        Step.create("sharpen")])
+    p = Project(clips=[Clip(path=str(media), frame_count=24, shots=[Shot(0, 23)],
+                            default_recipe=recipe)])
+    save_project(p, tmp_path / "weave.nitrate")
+    html = build_report(p, tmp_path / "report.html", samples=5).read_text(encoding="utf-8")
+    assert "<th>Measured and applied</th>" in html
+    moved = re.search(r"weave removed: picture moved: ([0-9.]+) on average, ([0-9.]+) at most "
+                      r"\(px\)", html)
+    level = re.search(r"brightness corrected at mid-grey: ([0-9.]+) on average, ([0-9.]+) "
+                      r"at most \(% of full scale\)", html)
+    assert moved and level
+    # 2 px of weave, measured in source pixels at the report's half scale; ±20 % flicker
+    # corrected by several percent.
+    assert 0.5 < float(moved.group(2)) < 8 and float(level.group(2)) > 1
+    # An operator that measures nothing says so.
+    sharpen_row = html.split("Sharpen")[1].split("</tr>")[0]
+    assert sharpen_row.endswith("<td>—</td>")
