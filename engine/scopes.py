@@ -179,7 +179,8 @@ def vectorscope(frame: np.ndarray, size: int = 256) -> np.ndarray:
 
 def levels(frame: np.ndarray) -> Levels:
     """Clipping, black and white points and mean colour of `frame` (see `Levels`)."""
-    small = _checked(frame, 1, 2)
+    # As an export writes the frame: levels beyond 0-1 at the nearest end.
+    small = np.clip(_checked(frame, 1, 2), 0.0, 1.0)
     r, g, b = small[..., 0], small[..., 1], small[..., 2]
     pixels = r.size
     # Channel by channel: numpy's reductions over a 3-long last axis are slow.

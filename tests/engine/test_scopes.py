@@ -110,6 +110,12 @@ def test_levels_report_clipping_black_and_white_points_and_cast() -> None:
     assert levels.mean_rgb[0] > levels.mean_rgb[1] > levels.mean_rgb[2]
 
 
+def test_levels_beyond_full_scale_count_as_written() -> None:
+    levels = scopes.levels(_frame(value=(1.6, 0.5, -0.3)))
+    assert levels.mean_rgb == pytest.approx((1.0, 0.5, 0.0))
+    assert levels.white_clipped == 1.0 and levels.black_clipped == 1.0
+
+
 def test_an_untouched_picture_reports_no_clipping() -> None:
     levels = scopes.levels(_frame(value=0.3))
     assert (levels.black_clipped, levels.white_clipped) == (0.0, 0.0)
