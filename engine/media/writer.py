@@ -74,6 +74,10 @@ CODECS: tuple[str, ...] = ("prores_hq", "prores_4444", "ffv1", "h264", "h265", "
 """Codec names ``output_format_for`` accepts."""
 
 
+DTS_REACH = 1 << 24
+"""Ticks (of any video time base) beyond which a decode timestamp cannot be an encoder's:
+further than this before its packet's pts, or after the previous packet's dts."""
+
 @dataclass(frozen=True)
 class OutputFormat:
     """How frames are stored: ``name`` (one of CODECS), ``kind`` ("video" | "sequence"),
@@ -475,13 +479,18 @@ class Writer:
         libx265 hands out packets with an uninitialised dts when it is flushed with its
         frame threads idle, which happens on short clips: whatever the memory held, seen
         as -4.6e18, -9.4e13 and +4.9e18 (PyAV 18.1, libavcodec 62). The MP4 muxer may
-        then refuse the file ("patches welcome"). A dts that cannot be one — unset, far
-        out of range, after the packet's pts, or not after the previous packet's — is
-        replaced by the next one in order, never above the packet's pts."""
+        then refuse the file ("patches welcome": it also refuses a step between two dts
+        beyond 2^31 ticks, so a garbage value of a mere 3e10 fails the file too). A dts that
+        cannot be one — unset, far out of range, after the packet's pts or far before it,
+        not after the previous packet's or far after it — is replaced by the next one in
+        order, never above the packet's pts. "Far" is DTS_REACH ticks: more than any
+        encoder's reordering delay or any real gap between two frames."""
         dts = packet.dts
         pts = packet.pts
-        if (dts is None or abs(dts) > (1 << 40) or (pts is not None and dts > pts)
-                or (self._last_dts is not None and dts <= self._last_dts)):
+        last = self._last_dts
+        if (dts is None or abs(dts) > (1 << 40)
+                or (pts is not None and not pts - DTS_REACH <= dts <= pts)
+                or (last is not None and not last < dts <= last + DTS_REACH)):
             dts = 0 if self._last_dts is None else self._last_dts + 1
             if pts is not None:
                 dts = min(dts, pts)

@@ -178,7 +178,10 @@ def test_a_short_h265_clip_with_an_unset_decode_timestamp_still_muxes(tmp_path) 
 
 
 @pytest.mark.parametrize("garbage", [-4_600_000_000_000_000_000, -94_352_350_246_024,
-                                     4_882_847_066_909_935_739, None])
+                                     4_882_847_066_909_935_739, None,
+                                     # Small enough to pass for a timestamp, but a step
+                                     # beyond 2^31 ticks, which MP4 refuses at the flush.
+                                     -30_000_000_000, 30_000_000_000])
 def test_an_impossible_decode_timestamp_is_mended_and_a_valid_one_kept(tmp_path,
                                                                        garbage) -> None:
     """Whatever libx265 left in an unset dts (seen both far below and far above any real
