@@ -303,8 +303,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.busy_bar)
-        for label in (self.pixel_label, self.analysis_label, self.shots_label, self.scale_label, self.fps_label,
-                      self.cache_label, self.frame_label):
+        for label in (self.pixel_label, self.analysis_label, self.shots_label,
+                      self.scale_label, self.fps_label, self.cache_label, self.frame_label):
             bar.addPermanentWidget(label)
 
     def _action(self, text: str, slot: Callable[..., Any] | None = None,
@@ -1471,7 +1471,7 @@ class MainWindow(QMainWindow):
                 return ids
             ids.append(self.render_queue.add_job(job, mode=request.mode))
         self.render_dock.show()
-        #self.render_dock.raise_()
+        self.render_dock.raise_()
         return ids
 
     # --- dialogs and messages --------------------------------------------------------------
