@@ -3,6 +3,7 @@ playback rate.
 
     python -m benchmarks.interactive [--seconds 10] [--seeks 8] [--scrub 10] [--play 5]
                                      [--scopes waveform|parade|histogram|vectorscope]
+                                     [--levels]
 
 On a generated 1080p H.264 clip (GOP 48 with B-frames, made once with PyAV and kept in the
 temp folder) with the `film` preset (all registered operators while it does not exist), at
@@ -18,6 +19,9 @@ half-resolution preview, through the real EngineBridge / PlaybackController / Co
 - longest GUI event-loop stall during a scripted scrub (a 5 ms QTimer heartbeat: the
   largest gap between beats, milliseconds) while the playhead is dragged across the clip;
 - achieved playback rate of originals (frames per second) against the clip's rate;
+- with `--levels`, all of the above while the timeline's levels graph is measured on a
+  thread of its own from the start of the seeks (as the window does when a project
+  opens), and how long that took;
 - with `--scopes KIND`, all of the above with the Scopes panel open on that scope of the
   scan and the restored frame side by side (as the window wires it), and what one redraw
   of the scopes costs the GUI thread (milliseconds).
@@ -102,6 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=0.5, help="preview scale")
     parser.add_argument("--scopes", choices=("waveform", "parade", "histogram", "vectorscope"),
                         help="with the Scopes panel open on this scope of before and after")
+    parser.add_argument("--levels", action="store_true",
+                        help="measure the timeline's levels graph on a thread of its own "
+                             "during the seeks, as the window does when a project opens")
     parser.add_argument("--no-prepare", action="store_true",
                         help="measure cold seeks without the background shot analysis")
     args = parser.parse_args(argv)
@@ -173,6 +180,21 @@ def main(argv: list[str] | None = None) -> None:
         bridge.prepare_shots(plan_box[0], args.scale, 0)
         bridge.wait_until_idle(600)
         prepare_s = time.perf_counter() - t0
+
+    levels_s: list[float] = []
+    if args.levels:  # as the window's LevelsMeter, started with the clip
+        import threading
+
+        from engine.media import open_reader
+        from engine.media.levels import frame_levels
+
+        def measure_levels() -> None:
+            t0 = time.perf_counter()
+            with open_reader(clip) as reader:
+                frame_levels(reader)
+            levels_s.append(time.perf_counter() - t0)
+
+        threading.Thread(target=measure_levels, name="bench-levels", daemon=True).start()
 
     firsts: list[float] = []
 
@@ -303,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
           f"({args.scrub:g} s scrub, {scrub_shown} frames shown, 5 ms heartbeat{scrub_note})")
     print(f"{'playback of originals (fps)':<34}{play_fps:>10.1f}{'':>10}   clip "
           f"{float(FPS):g} fps ({len(frames)} frames shown, {skipped} skipped)")
+    if args.levels:
+        done = f"{levels_s[0]:.1f} s" if levels_s else "still running at the end"
+        print(f"levels graph measured beside the seeks: {done} for {count} frames")
     if scopes is not None:
         print(f"{'scopes redraw (' + args.scopes + ', both)':<34}{pct(redraw, 50):>10.1f}"
               f"{pct(redraw, 95):>10.1f}   (on the GUI thread; {scopes.refreshes} redraws "
