@@ -195,8 +195,12 @@ class Evaluator:
         # operator instance runs one frame at a time under its own lock (its memos are not
         # shared-safe); a thread holding stage k's lock only ever waits for the locks of
         # stages before k and then the source's, so two threads cannot wait on each other.
-        self._structure = threading.RLock()  # _operators, _stage_lists, _locks
+        self._structure = threading.RLock()  # _operators, _stage_lists, _locks, _prepared
         self._locks: dict[str, threading.RLock] = {}
+        # (identity of a recipe's last stage, frame) for the frames `prepare` has analysed:
+        # their shot analyses live in the operators' memos, so a cold frame need not read
+        # their analysis frames again (see `_prefetch`). Forgotten with the operators.
+        self._prepared: set[tuple[str, int]] = set()
         self._source_lock = threading.RLock()
 
     # -- source frames -----------------------------------------------------------------
@@ -359,8 +363,10 @@ class Evaluator:
         """Tell the source which frames frame `index` will read, when it is not cached: the
         operators' windows and analysis reads go back and forth over them, and a Reader
         that decodes them in one forward pass first saves the seeks in between. Frames the
-        cache holds already (at the scale they will be read) are left out, so a shot whose
-        analyses were prepared in the background decodes only its full-size windows."""
+        cache holds already (at the scale they will be read) are left out, and so are the
+        analysis frames of frames whose analyses `prepare` made (the operators' memos hold
+        them, and on a long shot the cache no longer holds their frames): a shot prepared
+        in the background decodes only its full-size windows."""
         prefetch = getattr(self.source, "prefetch", None)
         if prefetch is None or len(stages) < 2 or ("frame", stages[-1].key, index) in self.cache:
             return
@@ -375,7 +381,11 @@ class Evaluator:
         if analysis_reach:
             far = range(max(shot.start, index - reach - analysis_reach),
                         min(shot.end, index + reach + analysis_reach) + 1)
-            wanted += [i for i in far if ("src", self.source_key, i, small) not in self.cache]
+            recipe = stages[-1].identity
+            with self._structure:
+                analysed = {i for i in far if (recipe, i) in self._prepared}
+            wanted += [i for i in far if i not in analysed
+                       and ("src", self.source_key, i, small) not in self.cache]
         if wanted:
             with _held(self._source_lock):
                 prefetch(min(wanted), max(wanted) + 1)
@@ -407,6 +417,8 @@ class Evaluator:
                 raise
             except Exception as exc:  # an operator bug must name the operator and frame
                 raise OperatorError(op.id, f"failed to analyse frame {index}: {exc}") from exc
+        with self._structure:
+            self._prepared.add((stages[-1].identity, index))
 
     def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
         # One instance per (upstream, shot, params, keyframes): operators memoise analyses
@@ -418,6 +430,7 @@ class Evaluator:
                     self._operators.clear()
                     self._stage_lists.clear()  # they hold the instances just dropped
                     self._locks.clear()
+                    self._prepared.clear()  # and the analyses they memoised
                 op = build()
                 self._operators[key] = op
             return op

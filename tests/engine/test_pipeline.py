@@ -229,3 +229,37 @@ def test_survey_frames_skip_the_local_repairs_before_an_operator(
     # The repairs ran for frame 12 (1 + 3 frames) at full size, and at the analysis scale
     # only for the one frame `analyse` was asked for: never for the 30 survey frames.
     assert sorted(repaired_at) == [0.5] * 4 + [1.0] * 4  # analysis frames: 480 of 960 px
+
+
+class PrefetchingSource(LevelSource):
+    """A LevelSource that records the ranges it is told will be read (`Reader.prefetch`)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count, size=(36, 64))
+        self.prefetched: list[tuple[int, int]] = []
+
+    def prefetch(self, start: int, stop: int) -> None:
+        self.prefetched.append((start, stop))
+
+
+def test_a_cold_frame_of_a_prepared_shot_prefetches_only_its_windows() -> None:
+    # Deflicker reads the analysis frames of 30 frames each side, stabilise 15, dust its
+    # neighbours at full size. Once the shot is prepared, its analyses are memoised, so a
+    # cold frame needs only the dust's window decoded, even where the cache has let the
+    # analysis frames go (a long shot).
+    count = 120
+    source = PrefetchingSource(count)
+    recipe = Recipe.of([Step.create("deflicker"), Step.create("stabilize"),
+                        Step.create("dust")])
+    plan = ShotPlan.single(count, recipe)
+    ev = Evaluator(source, FrameCache(64 << 20))
+    ev.evaluate(60, plan)                      # unprepared: the whole reach
+    assert source.prefetched[-1][1] - source.prefetched[-1][0] > 60
+    for i in range(count):
+        ev.prepare(i, plan)
+    ev.cache.clear()                            # as a long shot's analysis frames go
+    ev.evaluate(30, plan)
+    start, stop = source.prefetched[-1]
+    assert start >= 30 - 2 and stop <= 30 + 3   # dust's neighbours only
+    fresh = Evaluator(PrefetchingSource(count))  # the same frame, the long way round
+    assert np.array_equal(ev.evaluate(30, plan).restored, fresh.evaluate(30, plan).restored)
