@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,6 +179,8 @@ class Evaluator:
     source_key names the clip in cache keys, so one cache may serve several clips.
     """
 
+    _PREPARED_RECIPES = 8
+    """Recipes whose prepared frames are remembered (a set of frame numbers each)."""
     _MAX_OPERATORS = 256
 
     def __init__(
@@ -197,10 +200,11 @@ class Evaluator:
         # stages before k and then the source's, so two threads cannot wait on each other.
         self._structure = threading.RLock()  # _operators, _stage_lists, _locks, _prepared
         self._locks: dict[str, threading.RLock] = {}
-        # (identity of a recipe's last stage, frame) for the frames `prepare` has analysed:
+        # Identity of a recipe's last stage → the frames `prepare` has analysed for it:
         # their shot analyses live in the operators' memos, so a cold frame need not read
-        # their analysis frames again (see `_prefetch`). Forgotten with the operators.
-        self._prepared: set[tuple[str, int]] = set()
+        # their analysis frames again (see `_prefetch`). Forgotten with the operators, and
+        # kept for the latest _PREPARED_RECIPES recipes only (each edit makes a new one).
+        self._prepared: OrderedDict[str, set[int]] = OrderedDict()
         self._source_lock = threading.RLock()
 
     # -- source frames -----------------------------------------------------------------
@@ -381,9 +385,9 @@ class Evaluator:
         if analysis_reach:
             far = range(max(shot.start, index - reach - analysis_reach),
                         min(shot.end, index + reach + analysis_reach) + 1)
-            recipe = stages[-1].identity
             with self._structure:
-                analysed = {i for i in far if (recipe, i) in self._prepared}
+                prepared = self._prepared.get(stages[-1].identity, set())
+                analysed = {i for i in far if i in prepared}
             wanted += [i for i in far if i not in analysed
                        and ("src", self.source_key, i, small) not in self.cache]
         if wanted:
@@ -418,7 +422,11 @@ class Evaluator:
             except Exception as exc:  # an operator bug must name the operator and frame
                 raise OperatorError(op.id, f"failed to analyse frame {index}: {exc}") from exc
         with self._structure:
-            self._prepared.add((stages[-1].identity, index))
+            recipe = stages[-1].identity
+            self._prepared.setdefault(recipe, set()).add(index)
+            self._prepared.move_to_end(recipe)
+            while len(self._prepared) > self._PREPARED_RECIPES:
+                self._prepared.popitem(last=False)
 
     def _operator(self, key: str, build: Callable[[], Operator]) -> Operator:
         # One instance per (upstream, shot, params, keyframes): operators memoise analyses
