@@ -205,6 +205,8 @@ class ColorOperator(Operator):
     description = ("Faded-colour restoration (automatic per-shot levels and balance), "
                    "exposure, contrast, saturation and lift/gamma/gain per channel.")
     Params = ColorParams
+    MEASURES = {f"gain_{c}": (f"automatic {name} gain", "×")
+                for c, name in (("r", "red"), ("g", "green"), ("b", "blue"))}
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -260,4 +262,5 @@ class ColorOperator(Operator):
         changed = channel_max(np.abs(apply_grade(cv2.transform(small, matrix), p) - small))
         mask = cv2.resize(np.clip(changed / _MASK_FULL, 0.0, 1.0), (w, h),
                           interpolation=cv2.INTER_LINEAR)
-        return Result(out, mask.astype(np.float32, copy=False))
+        gains = {f"gain_{c}": float(g) for c, g in zip("rgb", gain, strict=True)}
+        return Result(out, mask.astype(np.float32, copy=False), gains)

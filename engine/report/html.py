@@ -108,7 +108,7 @@ def _measured(measure: ShotMeasure | None, position: int, op_cls: type) -> str:
             continue
         for name, mean, most in change.measures:
             what, unit = op_cls.MEASURES.get(name, (name, ""))
-            lines.append(f"{what}: {mean:.1f} on average, {most:.1f} at most"
+            lines.append(f"{what}: {mean:.2f} on average, {most:.2f} at most"
                          + (f" ({unit})" if unit else ""))
     return "<br>".join(_e(line) for line in lines) or "—"
 

@@ -145,6 +145,7 @@ def test_the_report_states_what_each_operator_measured_and_applied(tmp_path: Pat
                           DamageSpec(flicker=0.2, weave=2.0, seed=5)).frames
     media = write_frames(tmp_path / "weave.mkv", frames)
     recipe = Recipe.of([Step.create("deflicker"), Step.create("stabilize"),
+                        Step.create("color", {"auto_balance": True}),
                         Step.create("sharpen")])
     p = Project(clips=[Clip(path=str(media), frame_count=24, shots=[Shot(0, 23)],
                             default_recipe=recipe)])
@@ -159,6 +160,10 @@ def test_the_report_states_what_each_operator_measured_and_applied(tmp_path: Pat
     # 2 px of weave, measured in source pixels at the report's half scale; ±20 % flicker
     # corrected by several percent.
     assert 0.5 < float(moved.group(2)) < 8 and float(level.group(2)) > 1
+    # The automatic balance says what it did to each channel.
+    for name in ("red", "green", "blue"):
+        assert re.search(rf"automatic {name} gain: [0-9.]+ on average, [0-9.]+ at most "
+                         r"\(×\)", html)
     # An operator that measures nothing says so.
     sharpen_row = html.split("Sharpen")[1].split("</tr>")[0]
     assert sharpen_row.endswith("<td>—</td>")
