@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.retime
 	$(BIN)/python -m benchmarks.track
 	$(BIN)/python -m benchmarks.spots
+	$(BIN)/python -m benchmarks.registration
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.film_speed
