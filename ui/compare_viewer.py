@@ -373,6 +373,11 @@ class CompareViewer(QWidget):
             self._reference_shown = (frame, to_qimage(frame))
         return self._reference_shown
 
+    def reference_array(self) -> np.ndarray | None:
+        """The reference still at the After picture's size (None when there is none)."""
+        reference = self._reference()
+        return reference[0] if reference is not None else None
+
     def left_array(self) -> np.ndarray | None:
         """The picture shown in the Before place: the reference still while it is compared,
         else the original frame (float32 (H, W, 3) RGB 0-1, preview size)."""

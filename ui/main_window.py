@@ -48,8 +48,9 @@ from PySide6.QtWidgets import (
 
 from engine.device import DEVICE_CHOICES, set_default_device
 from engine.errors import NitrateError
+from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
-from engine.project import Shot
+from engine.project import Shot, Step
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer
 from ui.document import (
@@ -59,6 +60,7 @@ from ui.document import (
     Recovery,
     ReportWriter,
     ShotDetector,
+    Target,
     is_project_path,
 )
 from ui.engine_bridge import EngineBridge, default_cache_bytes
@@ -347,6 +349,10 @@ class MainWindow(QMainWindow):
             "Show the reference still in the Before picture's place (and on the scopes)",
             checkable=True)
         self.act_reference.toggled.connect(self.viewer.set_compare_reference)
+        self.act_match = self._action(
+            "&Match shot to reference", self.match_to_reference, "Ctrl+Shift+M",
+            "Grade the shot shown (its colour step's lift and gain) so that its black and "
+            "white points match the reference still's, channel by channel")
         self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence(sk.Undo))
         self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -493,7 +499,7 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addActions([self.act_scopes, self.act_clipping])
         view.addSeparator()
-        view.addActions([self.act_grab_reference, self.act_reference])
+        view.addActions([self.act_grab_reference, self.act_reference, self.act_match])
 
         shot = bar.addMenu("&Clip")
         shot.addActions([self.act_play, self.act_prev_shot, self.act_next_shot])
@@ -983,6 +989,7 @@ class MainWindow(QMainWindow):
                        self.act_grab_reference):
             action.setEnabled(open_)
         self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
+        self.act_match.setEnabled(open_ and bool(self.viewer.reference_label))
 
     def _prepare_shots(self) -> None:
         """Hand the engine the shot analyses of the current plan (after the frame on
@@ -1319,6 +1326,43 @@ class MainWindow(QMainWindow):
         self.act_reference.setChecked(True)
         self.show_message(f"Reference still: {label} (Ctrl+G compares with it)")
 
+    def match_to_reference(self) -> None:
+        """Grade the shot shown so that its restored frame takes the reference still's
+        black and white points, channel by channel: the lift and gain of its (last) colour
+        step, one added at the end when it has none; the shot gets its own recipe. One
+        undo step."""
+        reference, shown = self.viewer.reference_array(), self.viewer.after_array()
+        index = self.viewer.shown_index
+        if reference is None or shown is None or index is None:
+            self.show_message("Grab a reference still first (View ▸ Grab reference still)")
+            return
+        if self.viewer.showing_draft:
+            self.show_message("Wait for the frame to be refined, then match it")
+            return
+        position = next((n for n, s in enumerate(self.document.shots())
+                         if s.start <= index <= s.end), None)
+        if position is None:
+            return
+        target = Target(0, position)
+        recipe = self.document.recipe(target)
+        colour = [n for n, s in enumerate(recipe.steps) if s.op == "color" and s.enabled]
+        if colour:
+            at = colour[-1]
+            step = recipe.steps[at]
+        else:
+            at, step = len(recipe.steps), Step.create("color")
+            recipe = recipe.insert(at, step)
+        values = match_grade(shown, reference, step.params)
+        keyed = sorted(name for name in values if step.keyframes_for(name))
+        if keyed:
+            self.show_message(f"Shot {position + 1}: {', '.join(keyed)} are keyframed in "
+                              f"its colour step; match them by hand")
+            return
+        self.document.edit_recipe(target, recipe.replace_step(at, step.with_values(**values)),
+                                  f"Match shot {position + 1} to the reference")
+        self.show_message(f"Shot {position + 1} graded to match the reference "
+                          f"({self.viewer.reference_label})")
+
     def _set_reference(self, frame: np.ndarray | None, label: str = "") -> None:
         self.viewer.set_reference(frame, label)
         if frame is None:
@@ -1578,6 +1622,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+W", "scopes of the frame shown"),
             ("Ctrl+Shift+L", "mark clipped levels on the pictures"),
             ("Ctrl+Shift+G / Ctrl+G", "grab a reference still / compare with it"),
+            ("Ctrl+Shift+M", "match the shot to the reference still"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

@@ -127,6 +127,38 @@ def apply_grade(frame: np.ndarray, p: ColorParams) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+MATCH_PERCENTILES = (2.0, 98.0)
+"""Each channel's black and white points when one shot is matched to another (%): a little
+inside the extremes, so a speck or a highlight does not decide a shot's grade."""
+
+
+def match_grade(shown: np.ndarray, reference: np.ndarray, params: ColorParams
+                ) -> dict[str, float]:
+    """Lift and gain values for a colour step graded with `params` so that `shown` (a frame
+    as that grade makes it, float (H, W, 3) RGB 0-1) takes `reference`'s black and white
+    points channel by channel (MATCH_PERCENTILES): one shot matched to another in density
+    and colour. Returns the six `lift_*` / `gain_*` values, within their ranges.
+
+    The step's lift and gain map its input x to x·(1 − lift)·gain + lift·gain; the match is
+    the affine map from `shown`'s points to the reference's, composed with it. That is
+    exact when the step's gamma, contrast and saturation are neutral and no later step
+    changes levels; otherwise matching again refines it."""
+    lo, hi = MATCH_PERCENTILES
+    values: dict[str, float] = {}
+    for c, name in enumerate("rgb"):
+        here = np.percentile(shown[..., c], (lo, hi))
+        there = np.percentile(reference[..., c], (lo, hi))
+        scale = (there[1] - there[0]) / max(here[1] - here[0], 1e-3)
+        shift = there[0] - scale * here[0]
+        lift, gain = getattr(params, f"lift_{name}"), getattr(params, f"gain_{name}")
+        a, b = (1.0 - lift) * gain, lift * gain   # the step's map now
+        a, b = scale * a, scale * b + shift         # followed by the match
+        new_gain = float(np.clip(a + b, 0.0, 4.0))
+        new_lift = float(np.clip(b / new_gain, -0.5, 0.5)) if new_gain > 1e-6 else 0.0
+        values[f"lift_{name}"], values[f"gain_{name}"] = new_lift, new_gain
+    return values
+
+
 # Shot statistics: frames sampled per shot, percentiles (%). The low one is far down the
 # tail: a faded print's fog floor is where its darkest pixels pile up.
 _SAMPLES = 12

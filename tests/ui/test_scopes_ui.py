@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _ui_helpers import discard as _discard
-from _ui_helpers import open_window
+from _ui_helpers import open_window, two_shot_window
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QToolButton
@@ -204,3 +204,41 @@ def test_pixel_readout_gives_code_values_at_the_source_depth() -> None:
     text = pixel_readout((812, 430), np.array([np.nan, 0.5, 2.0]), np.array([0.1, 0.2, 0.3]),
                          10)
     assert text == "x 812 y 430 · R G B 0 512 1023 → 102 205 307 (10-bit)"
+
+
+def _points(frame: np.ndarray) -> np.ndarray:
+    """(3, 2): each channel's black and white points (2nd and 98th percentiles)."""
+    return np.stack([np.percentile(frame[..., c], (2, 98)) for c in range(3)])
+
+
+def test_a_shot_is_graded_to_match_the_reference(qtbot, settings: QSettings, clip: Path,
+                                                 tmp_path: Path) -> None:
+    win = two_shot_window(qtbot, settings, clip, tmp_path)
+    try:
+        _shown(qtbot, win, 0)
+        win.act_grab_reference.trigger()          # shot 1 as it is
+        reference = win.viewer.reference_array().copy()
+        # Shot 2 printed on another stock: bluer and flatter.
+        cast = Recipe.of([Step.create("sharpen"),
+                          Step.create("color", {"gain_b": 1.4, "lift_r": 0.1})])
+        win.document.edit_recipe(Target(0, 1), cast, "A cast")
+        win.playback.seek(6)
+        qtbot.waitUntil(lambda: win.viewer.shown_index == 6 and not win.viewer.showing_draft
+                        and win.viewer.after_array()[..., 2].mean()
+                        > win.viewer.before_array()[..., 2].mean() + 0.02, timeout=20_000)
+        before = np.abs(_points(win.viewer.after_array()) - _points(reference)).max()
+        win.act_match.trigger()
+        matched = win.document.recipe(Target(0, 1))
+        colour = [s for s in matched.steps if s.op == "color"]
+        assert len(colour) == 1 and colour[0].params.gain_b < 1.2   # the cast undone
+        assert [s.op for s in matched.steps] == ["sharpen", "color"]
+        qtbot.waitUntil(lambda: win.viewer.shown_index == 6 and not win.viewer.showing_draft
+                        and np.abs(_points(win.viewer.after_array())
+                                   - _points(reference)).max() < before / 3, timeout=20_000)
+        # Shot 1 keeps the clip's recipe; one undo takes the match back.
+        assert win.document.own_recipe(Target(0, 0)) is None
+        win.document.undo_stack.undo()
+        assert win.document.recipe(Target(0, 1)) == cast
+    finally:
+        _discard(win)
+        win.close()
