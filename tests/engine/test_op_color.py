@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pytest
 
 from engine.errors import OperatorError
 from engine.ops.base import Window
-from engine.ops.color import LUMA_WEIGHTS, ColorParams, apply_grade
+from engine.ops.color import LUMA_WEIGHTS, ColorParams, apply_grade, match_grade
 from engine.ops.registry import create
 from engine.synth.damage import fade_frame
 from engine.synth.scenes import moving_scene
@@ -184,3 +185,21 @@ def test_real_scan_gets_full_range():
     luma = out @ LUMA_WEIGHTS
     lo, hi = np.percentile(luma, [0.5, 99.5])
     assert lo < 0.06 and hi > 0.9, (lo, hi)
+
+
+def _black_white(frame: np.ndarray) -> np.ndarray:
+    return np.stack([np.percentile(frame[..., c], (2, 98)) for c in range(3)])
+
+
+@pytest.mark.parametrize("present", [{}, {"lift_b": 0.05, "gain_b": 1.2, "gain_r": 0.9}])
+def test_a_shot_is_matched_to_a_reference_through_its_own_grade(present) -> None:
+    reference = moving_scene(1, 160, 90, seed=3)[0]
+    # Another print of the same scene: warmer, its blacks raised.
+    scan = np.clip(reference * np.float32([1.08, 0.97, 0.82]) + np.float32([0.06, 0.03, 0.0]),
+                   0, 1)
+    params = ColorParams(**present)
+    values = match_grade(apply_grade(scan, params), reference, params)
+    matched = apply_grade(scan, dataclasses.replace(params, **values))
+    assert np.abs(_black_white(matched) - _black_white(reference)).max() < 0.005
+    assert np.abs(_black_white(apply_grade(scan, params))
+                  - _black_white(reference)).max() > 0.05
