@@ -125,9 +125,12 @@ def test_a_measured_clip_s_levels_come_from_the_cache_next_time(
         raise AssertionError("the clip was measured again")
 
     monkeypatch.setattr(engine.media.levels, "frame_levels", no_pass)
-    assert window.open_path(clip)
-    qtbot.waitUntil(lambda: window.timeline.levels is not None, timeout=20_000)
-    assert np.array_equal(window.timeline.levels, first)
+    with qtbot.waitSignal(window.levels_meter.finished, timeout=20_000) as measured:
+        assert window.open_path(clip)
+    media, levels = measured.args[0]
+    assert measured.args[1] == "" and media == clip and np.array_equal(levels, first)
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 0 and window.timeline.levels is not None
+                    and np.array_equal(window.timeline.levels, first), timeout=20_000)
 
 
 def test_parameter_change_updates_after_view_and_undo_restores(
