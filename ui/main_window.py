@@ -903,6 +903,7 @@ class MainWindow(QMainWindow):
         if media is None:
             self.bridge.close()
             self.viewer.clear()
+            self.playback.close_clip()
             self.stack.setCurrentWidget(self.empty_page)
             self.frame_label.setText("—")
             self.fps_label.setText("")

@@ -139,6 +139,13 @@ class PlaybackController(QObject):
     def frame_count(self) -> int:
         return self._count
 
+    def close_clip(self) -> None:
+        """No clip any more (the project was closed): stop, and empty the timeline."""
+        self.pause()
+        self._count = 0
+        self._pending = None
+        self.timeline.set_clip(0, self._fps)
+
     # -- transport -----------------------------------------------------------------------
     def seek(self, index: int) -> None:
         """Show frame `index` (clamped to the clip); playback continues from there."""

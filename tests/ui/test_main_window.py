@@ -339,3 +339,16 @@ def test_proxies_are_made_in_the_background_and_used_for_scrubbing(qtbot, settin
     assert server is not None and server._proxy_path == path
     win.act_proxies.trigger()  # off again: scrubbing reads the source
     assert server._proxy_path is None
+
+
+def test_closing_the_project_empties_the_timeline(qtbot, window: MainWindow,
+                                                  clip: Path) -> None:
+    assert window.open_path(clip)
+    qtbot.waitUntil(lambda: window.timeline.levels is not None, timeout=20_000)
+    assert window.timeline.frame_count == FRAMES
+    window.close_project()
+    # No thumbnails, shots or levels of a clip that is no longer open.
+    assert window.timeline.frame_count == 0 and window.timeline.levels is None
+    assert window.timeline.shots == [] and window.playback.frame_count == 0
+    window.playback.seek(3)   # nothing to seek in: no request, no error
+    assert window.viewer.shown_index is None
