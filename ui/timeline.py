@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
@@ -149,6 +150,7 @@ class Timeline(QWidget):
         self._repairs: list[tuple[int, int]] = []
         self._protections: list[tuple[int, int]] = []
         self._levels: np.ndarray | None = None
+        self._levels_span: tuple[float, float] | None = None  # see levels_range
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
         self._drag_to: int | None = None  # where that boundary or key would go now
         if bridge is not None:
@@ -180,6 +182,7 @@ class Timeline(QWidget):
         self._playhead = 0
         self._in = self._out = None
         self._levels = None
+        self._levels_span = None
         self._thumbs.clear()
         self._requested.clear()
         self.fit_all()
@@ -235,6 +238,14 @@ class Timeline(QWidget):
         if levels is not None and len(levels) != self._count:
             raise ValueError(f"{len(levels)} levels for a clip of {self._count} frames")
         self._levels = None if levels is None else np.asarray(levels, np.float32)
+        self._levels_span = None
+        if self._levels is not None and len(self._levels):
+            # Once here, not on every paint: the playhead repaints the timeline as it moves.
+            lo, hi = float(self._levels.min()), float(self._levels.max())
+            if hi - lo < 0.02:
+                mid = (lo + hi) / 2
+                lo, hi = mid - 0.01, mid + 0.01
+            self._levels_span = (lo, hi)
         self.update()
 
     @property
@@ -245,17 +256,12 @@ class Timeline(QWidget):
     def levels_range(self) -> tuple[float, float] | None:
         """(low, high) levels the graph spans: the clip's lowest and highest mean luma, at
         least 2 % of full scale apart (a steady clip is drawn flat, mid-row)."""
-        if self._levels is None or not len(self._levels):
-            return None
-        lo, hi = float(self._levels.min()), float(self._levels.max())
-        if hi - lo < 0.02:
-            mid = (lo + hi) / 2
-            lo, hi = mid - 0.01, mid + 0.01
-        return lo, hi
+        return self._levels_span
 
-    def level_y(self, level: float) -> float:
-        """Vertical position (pixels) of mean luma `level` on the levels graph."""
-        lo, hi = self.levels_range() or (0.0, 1.0)
+    def level_y(self, level: float | np.ndarray) -> float | np.ndarray:
+        """Vertical position (pixels) of mean luma `level` (or an array of them) on the
+        levels graph."""
+        lo, hi = self._levels_span or (0.0, 1.0)
         top = self._levels_top() + 3
         span = LEVELS_PX - 6
         return top + span * (1.0 - (level - lo) / (hi - lo))
@@ -586,27 +592,23 @@ class Timeline(QWidget):
         painter.save()
         painter.setClipRect(row)
         painter.setPen(QPen(_LEVELS, 1))
+        frames = np.arange(lo_f, hi_f)
         if self._ppf >= 1.0:
             # A line through each frame's level, at the middle of its span.
-            path = QPainterPath()
-            for f in range(lo_f, hi_f):
-                point = QPointF(self.x_for_frame(f + 0.5), self.level_y(float(levels[f])))
-                if f == lo_f:
-                    path.moveTo(point)
-                else:
-                    path.lineTo(point)
-            painter.drawPath(path)
+            xs = (frames + 0.5 - self._first) * self._ppf
+            ys = self.level_y(levels[lo_f:hi_f])
+            painter.drawPolyline(QPolygonF([QPointF(x, y) for x, y in
+                                            zip(xs.tolist(), ys.tolist(), strict=True)]))
         else:
             # Several frames a pixel: each pixel column spans its frames' lowest to highest
             # level, so a one-frame flash or dip is never averaged away.
-            frames = np.arange(lo_f, hi_f)
             column = np.floor((frames - self._first) * self._ppf).astype(np.int64)
             starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
-            lows = np.minimum.reduceat(levels[lo_f:hi_f], starts)
-            highs = np.maximum.reduceat(levels[lo_f:hi_f], starts)
-            for x, low, high in zip(column[starts], lows, highs, strict=True):
-                painter.drawLine(QPointF(x + 0.5, self.level_y(float(high))),
-                                 QPointF(x + 0.5, self.level_y(float(low)) + 0.5))
+            tops = self.level_y(np.maximum.reduceat(levels[lo_f:hi_f], starts))
+            bottoms = self.level_y(np.minimum.reduceat(levels[lo_f:hi_f], starts)) + 0.5
+            painter.drawLines([QLineF(x, a, x, b) for x, a, b in
+                               zip((column[starts] + 0.5).tolist(), tops.tolist(),
+                                   bottoms.tolist(), strict=True)])
         # The range the row spans, on a dark backing over the graph's start.
         text = f"luma {100 * span[0]:.0f}–{100 * span[1]:.0f} %"
         font = QFont(painter.font())
