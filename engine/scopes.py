@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-"""Rec. 709 luma weights of R, G, B."""
+from engine.metrics import LUMA
 
 CB_SCALE = 1.8556
 CR_SCALE = 1.5748
@@ -177,15 +176,25 @@ def vectorscope(frame: np.ndarray, size: int = 256) -> np.ndarray:
     return counts.reshape(size, size) / x.size
 
 
+def clipped(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """bool (H, W) masks of `frame`'s pixels with a channel at black and with a channel at
+    full scale (within CLIP_MARGIN; NaN is neither), as `levels` counts them and the viewer
+    marks them."""
+    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+    # Channel by channel: numpy's reductions over a 3-long last axis are slow.
+    black = np.minimum(np.minimum(r, g), b) <= CLIP_MARGIN
+    white = np.maximum(np.maximum(r, g), b) >= 1.0 - CLIP_MARGIN
+    return black, white
+
+
 def levels(frame: np.ndarray) -> Levels:
     """Clipping, black and white points and mean colour of `frame` (see `Levels`)."""
     # As an export writes the frame: levels beyond 0-1 at the nearest end.
     small = np.clip(_checked(frame, 1, 2), 0.0, 1.0)
-    r, g, b = small[..., 0], small[..., 1], small[..., 2]
-    pixels = r.size
-    # Channel by channel: numpy's reductions over a 3-long last axis are slow.
-    black = np.count_nonzero(np.minimum(np.minimum(r, g), b) <= CLIP_MARGIN) / pixels
-    white = np.count_nonzero(np.maximum(np.maximum(r, g), b) >= 1.0 - CLIP_MARGIN) / pixels
+    pixels = small.shape[0] * small.shape[1]
+    black_mask, white_mask = clipped(small)
+    black = np.count_nonzero(black_mask) / pixels
+    white = np.count_nonzero(white_mask) / pixels
     # Percentiles from a fine histogram: np.percentile's sort costs ten times more.
     bins = 1024
     y = np.clip(luma(small), 0.0, 1.0)

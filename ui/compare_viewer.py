@@ -48,7 +48,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.scopes import CLIP_MARGIN
 from ui.image import clipping_overlay, difference_image, mask_overlay, to_qimage
 
 MODES: tuple[str, ...] = ("side_by_side", "split", "toggle", "difference")
@@ -393,7 +392,7 @@ class CompareViewer(QWidget):
 
     def set_show_clipping(self, on: bool) -> None:
         """Mark the clipped pixels of both pictures: red where a channel reached full scale,
-        blue where one reached black (`engine.scopes.CLIP_MARGIN`, as the scopes count)."""
+        blue where one reached black, as the scopes count them (`engine.scopes.clipped`)."""
         if on != self._show_clipping:
             self._show_clipping = on
             self._clipped.clear()
@@ -409,7 +408,7 @@ class CompareViewer(QWidget):
             return image
         marked = self._clipped.get(which)
         if marked is None:
-            marked = clipping_overlay(image, frame, CLIP_MARGIN)
+            marked = clipping_overlay(image, frame)
             self._clipped[which] = marked
         return marked
 

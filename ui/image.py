@@ -21,6 +21,8 @@ from collections import OrderedDict
 import numpy as np
 from PySide6.QtGui import QImage
 
+from engine.scopes import clipped
+
 _BAYER4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
 # Thresholds (k + 0.5)/16 − 0.5 lie in (−0.47, 0.47): never enough to move an exact level.
 # +0.5 turns the truncating cast into rounding.
@@ -150,17 +152,14 @@ CLIPPED_BLACK = (48, 120, 255)
 reached black (the convention of stills tools' clipping warnings)."""
 
 
-def clipping_overlay(base: QImage, frame: np.ndarray, margin: float) -> QImage:
+def clipping_overlay(base: QImage, frame: np.ndarray) -> QImage:
     """`base` (the picture of `frame`, same size) with the pixels of `frame` (float (H, W, 3),
-    levels 0-1) that have a channel within `margin` of full scale painted CLIPPED_WHITE and
-    those with one within `margin` of black painted CLIPPED_BLACK (white wins)."""
+    levels 0-1) that the scopes count as clipped (`engine.scopes.clipped`) painted
+    CLIPPED_WHITE (a channel at full scale) or CLIPPED_BLACK (at black; white wins)."""
     h, w = base.height(), base.width()
     if frame.shape[:2] != (h, w):
         raise ValueError(f"frame {frame.shape[:2]} does not match the picture {(h, w)}")
-    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
-    # Channel by channel: numpy's reductions over a 3-long last axis are slow.
-    white = np.maximum(np.maximum(r, g), b) >= 1.0 - margin
-    black = np.minimum(np.minimum(r, g), b) <= margin
+    black, white = clipped(frame)
     if not white.any() and not black.any():
         return base
     pixels = qimage_to_array(base).copy()

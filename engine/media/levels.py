@@ -26,6 +26,7 @@ import numpy as np
 from engine.errors import RenderCancelled
 from engine.media.cache import cache_dir, source_key
 from engine.media.reader import Reader
+from engine.metrics import LUMA
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ LEVELS_WIDTH = 160
 """Width (pixels) frames are reduced to: the mean of a reduced frame is the frame's mean."""
 PROGRESS_EVERY = 25
 """Frames between progress callbacks (and cancel polls)."""
-
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 def frame_levels(
@@ -59,7 +58,7 @@ def frame_levels(
             if progress is not None:
                 progress(i, count)
         frame = reader.read_scaled(i, size)
-        luma = np.nan_to_num(frame.astype(np.float32, copy=False) @ _LUMA, nan=0.0)
+        luma = np.nan_to_num(frame.astype(np.float32, copy=False) @ LUMA, nan=0.0)
         levels[i] = float(np.clip(luma, 0.0, 1.0).mean())
     if progress is not None:
         progress(count, count)
