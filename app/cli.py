@@ -3,9 +3,11 @@
 Contract (other tools and the tests rely on it):
   nitrate probe PATH [--json]
   nitrate still INPUT --frame N [--ops a,b | --preset P] [--set op.param=value …]
+                  [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]]
                   [--before-after] -o OUT        (INPUT may be a PROJECT.nitrate)
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
+                  [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]]
                   [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--track]
                   [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
@@ -22,6 +24,10 @@ FRAMES is one frame (120) or an inclusive range (300-302), 0-based; a region is 
 pixels; without one the whole frame is rebuilt from its neighbours (manual repair). A
 protection (--protect) marks the region, or the whole frame, as picture the spot repairs
 (dust, scratch) must leave as scanned: water, fire, smoke they would take for dirt.
+--crop cuts pixels from the left, top, right and bottom edges of the source (auto: its
+uniform dark or clear surround, found on frames across the clip); --size scales the
+cropped picture to the output size, fitted inside with black bars (fit), filling it
+(fill) or stretched to it (stretch). A project brings its own framing.
 --track makes the region follow the picture (the region is where it lies on frame KEY,
 default the first of FRAMES; for `restore`, on the first frame of each).
 Exit codes: 0 done, 2 bad usage, 1 bad input or failure (one line on stderr naming the file
@@ -75,11 +81,24 @@ def _parser() -> argparse.ArgumentParser:
                        help="where neural operators run (default auto: CUDA, then MPS, "
                        "else CPU); the classical operators use OpenCV on the CPU")
 
+    def framing_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--crop", default=None, metavar="L,T,R,B|auto",
+                       help="pixels cut from the left, top, right and bottom edges of the "
+                       "source (the gate's surround, perforations, a soundtrack); auto: the "
+                       "uniform dark or clear surround found across the clip")
+        p.add_argument("--size", default=None, metavar="WxH",
+                       help="output size in pixels (1920x1080, 2048x1556 …); default the "
+                       "cropped picture's")
+        p.add_argument("--fit", choices=("fit", "fill", "stretch"), default="fit",
+                       help="with --size: fit inside with black bars (default), fill and "
+                       "cut the excess, or stretch (an anamorphic desqueeze)")
+
     p = sub.add_parser("still", help="write one (restored) frame as PNG or TIFF")
     p.add_argument("input", help="footage, or a .nitrate project (its shots, recipes, "
-                   "repairs and protections)")
+                   "repairs, protections and framing)")
     p.add_argument("--frame", type=int, required=True, help="frame index, 0-based")
     recipe_args(p)
+    framing_args(p)
     p.add_argument("--before-after", action="store_true",
                    help="the scan and the restored frame side by side")
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
@@ -123,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retime", choices=("motion", "blend", "nearest"), default="motion",
                    help="with --fps: motion-compensated in-betweens (default), cross-fades, "
                    "or the nearest frame repeated/dropped")
-
+    framing_args(p)
     resume_arg(p)
     cluster_args(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
@@ -253,13 +272,17 @@ def cmd_still(args: argparse.Namespace) -> int:
     from engine.pipeline import Evaluator, ShotPlan
     from engine.project import load_project
     from engine.project.io import SUFFIX
-    from engine.render.still import side_by_side, write_still
+    from engine.render.still import still_picture, write_still
 
+    framing = None
     if Path(args.input).suffix.lower() == SUFFIX:
         if args.ops or args.preset or args.set:
             raise UsageError("a project brings its own recipes: no --ops, --preset or --set")
+        if args.crop or args.size:
+            raise UsageError("a project brings its own framing: no --crop or --size")
         project = load_project(args.input)
         project_plan, media = project.clip.plan(), project.media(project.clip)
+        framing = project.output.framing
     else:
         project_plan, media = None, Path(args.input)
     with open_reader(media) as reader:
@@ -268,12 +291,52 @@ def cmd_still(args: argparse.Namespace) -> int:
             raise NitrateError(
                 f"{args.input}: frame {args.frame} is outside the clip (0-{info.frame_count - 1})"
             )
+        framing = framing or framing_from_args(args, reader)
+        problem = framing.problem(info.width, info.height)
+        if problem is not None:
+            raise NitrateError(f"{args.input}: cannot frame the {info.width}x{info.height} "
+                               f"source: {problem}")
         plan = project_plan or ShotPlan.single(info.frame_count, recipe_from_args(args))
         evaluated = Evaluator(reader).evaluate(args.frame, plan)
-        frame = side_by_side(evaluated.original, evaluated.restored) if args.before_after \
-            else evaluated.restored
+        frame = still_picture(evaluated.original, evaluated.restored, framing,
+                              compare=args.before_after)
         write_still(Path(args.output), frame, info.bit_depth)
     return 0
+
+
+def framing_from_args(args: argparse.Namespace, reader: Any) -> Any:  # -> Framing
+    """The Framing of --crop, --size and --fit; --crop auto reads frames of `reader`
+    (an engine Reader) and says on stderr what it found."""
+    from engine.framing import Framing, detect_clip_crop
+
+    crop: tuple[int, ...] = (0, 0, 0, 0)
+    if args.crop == "auto":
+        crop = detect_clip_crop(reader)
+        print(f"nitrate: --crop auto: {','.join(map(str, crop))} (left, top, right, bottom)",
+              file=sys.stderr)
+    elif args.crop is not None:
+        try:
+            crop = tuple(int(v) for v in args.crop.split(","))
+        except ValueError:
+            crop = ()
+        if len(crop) != 4 or min(crop) < 0:
+            raise UsageError(f"--crop must be L,T,R,B (pixels, 0 or more) or auto, "
+                             f"got {args.crop!r}")
+    size = None
+    if args.size is not None:
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            size = ()
+        if len(size) != 2:
+            raise UsageError(f"--size must be WIDTHxHEIGHT in pixels, got {args.size!r}")
+    elif args.fit != "fit":
+        raise UsageError("--fit needs --size")
+    framing = Framing(crop=crop, size=size, fit=args.fit)  # type: ignore[arg-type]
+    invalid = framing.invalid()
+    if invalid is not None:
+        raise UsageError(f"--crop/--size: {invalid}")
+    return framing
 
 
 class _Bar:
@@ -406,15 +469,19 @@ def cmd_shots(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from engine.media import probe
+    from engine.media import open_reader, probe
     from engine.pipeline import ShotPlan
     from engine.render import RenderJob
 
     recipe = recipe_from_args(args)
     fps = _parse_fps(args.fps) if args.fps is not None else None
     repairs = _parse_repairs(args.repair) + _parse_repairs(args.protect, protect=True)
+    framing = framing_from_args(args, None) if args.crop != "auto" else None
     info = probe(args.input)
     _check_repairs(args.input, repairs, info.frame_count)
+    if framing is None:
+        with open_reader(args.input) as reader:
+            framing = framing_from_args(args, reader)
     if args.track:
         if not any(r.region is not None for r in repairs):
             raise UsageError("--track: no --repair or --protect region to follow")
@@ -446,6 +513,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         audio=not args.no_audio,
         fps=fps,
         retime=args.retime,
+        framing=framing,
     )
     return _run_job(job, resume=args.resume, args=args)
 

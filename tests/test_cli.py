@@ -89,6 +89,8 @@ def test_restore_without_operators_says_it_converts_directly(clip: Path, tmp_pat
         (("--set", "color.exposure=1"), ("color", "not in the recipe")),
         (("--preset", "nope"), ("preset 'nope'",)),
         (("--start", "25", "--end", "40"), ("outside the clip",)),
+        (("--crop", "30,0,30,0"), ("never.mov", "cannot frame the 64x48 source",
+                                   "leaves less than 16x16")),
     ],
 )
 def test_restore_refuses_bad_requests(clip: Path, tmp_path: Path, args, needles) -> None:
@@ -100,6 +102,28 @@ def test_restore_refuses_bad_requests(clip: Path, tmp_path: Path, args, needles)
 def test_bad_usage_exits_2(clip: Path) -> None:
     assert nitrate("still", clip, "-o", "x.png").returncode == 2  # --frame missing
     assert nitrate("restore", clip, "-o", "x.mov", "--set", "exposure").returncode == 2
+    for framing in (("--crop", "4,4"), ("--size", "1920"), ("--fit", "fill"),
+                    ("--size", "8x8")):
+        result = nitrate("restore", clip, "-o", "x.mov", *framing)
+        assert result.returncode == 2 and framing[0] in result.stderr, result.stderr
+
+
+def test_restore_frames_the_picture_to_the_delivery_size(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "framed.mkv"
+    # 48x48 of picture fitted into 96x64: 64x64, with black bars of 16 px each side.
+    result = nitrate("restore", clip, "-o", out, "--crop", "8,0,8,0", "--size", "96x64")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(nitrate("probe", out, "--json").stdout)
+    assert (data["width"], data["height"], data["frame_count"]) == (96, 64, 30)
+    from engine.media import open_reader
+
+    with open_reader(out) as reader:
+        frame = reader.read(12)
+    assert frame[:, :14].max() < 0.02 and frame[:, 82:].max() < 0.02
+    assert frame[:, 20:76].max() > 0.5
+    # --crop auto finds no surround on picture that reaches the frame's edges.
+    result = nitrate("restore", clip, "-o", tmp_path / "auto.mkv", "--crop", "auto")
+    assert result.returncode == 0 and "--crop auto: 0,0,0,0" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "random", "text", "truncated", "gap"])
@@ -157,6 +181,8 @@ def test_still_of_a_project_uses_its_recipes_and_shows_before_and_after(
     assert after.mean() > before.mean() + 0.05  # the project's recipe, applied
     result = nitrate("still", path, "--frame", "3", "--ops", "dust", "-o", out)
     assert result.returncode == 2 and "a project brings its own recipes" in result.stderr
+    result = nitrate("still", path, "--frame", "3", "--crop", "1,1,1,1", "-o", out)
+    assert result.returncode == 2 and "a project brings its own framing" in result.stderr
     clip_gone = tmp_path / "gone.mp4"
     moved = save_project(Project(clips=[Clip(str(clip_gone), 30)]), tmp_path / "q.nitrate")
     assert_one_line_error(nitrate("still", moved, "--frame", "3", "-o", out),
@@ -164,6 +190,7 @@ def test_still_of_a_project_uses_its_recipes_and_shows_before_and_after(
 
 
 def test_render_a_project(clip: Path, tmp_path: Path) -> None:
+    from engine.framing import Framing
     from engine.project import Clip, Project, Recipe, Shot, save_project
 
     project = Project(clips=[Clip(str(clip), 30, [Shot(0, 9), Shot(10, 29)],
@@ -173,6 +200,16 @@ def test_render_a_project(clip: Path, tmp_path: Path) -> None:
     result = nitrate("render", path, "-o", out)
     assert result.returncode == 0, result.stderr
     assert json.loads(nitrate("probe", out, "--json").stdout)["frame_count"] == 30
+    # The project's framing reaches its renders and its stills.
+    project.output.framing = Framing(crop=(2, 2, 2, 2), size=(120, 88), fit="stretch")
+    save_project(project, path)
+    result = nitrate("render", path, "-o", out)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(nitrate("probe", out, "--json").stdout)
+    assert (data["width"], data["height"]) == (120, 88)
+    still = tmp_path / "framed.png"
+    assert nitrate("still", path, "--frame", "4", "-o", still).returncode == 0
+    assert cv2.imread(str(still)).shape == (88, 120, 3)
 
 
 def test_asking_for_a_missing_gpu_is_one_clear_line(clip: Path, tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ clip. An older Nitrate would silently drop those (and lose them on its next save
 are written as version 2 and it refuses them clearly; version 1 files are still read.
 3 adds protections (a repair marked `"protect": true`), which a version-2 Nitrate would
 take for regions to rebuild. 4 adds tracked regions (`"track"`: the region's offset on
-each of its frames), which a version-3 Nitrate would leave where they were drawn. Each
-file is written as the oldest version that holds everything in it, so older
+each of its frames), which a version-3 Nitrate would leave where they were drawn. 5 adds
+the output's framing (`"framing"`: crop, size, fit), which a version-4 Nitrate would
+ignore, exporting the whole frame at the scan's size. Each file is written as the oldest version that holds everything in it, so older
 installations keep opening what they can read correctly.
 """
 
@@ -23,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import NitrateError, ProjectError
+from engine.framing import Framing
 from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 4
+VERSION = 5
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -77,6 +79,8 @@ def repair_to_json(repair: Repair) -> dict[str, Any]:
 def _version_needed(project: Project) -> int:
     """The oldest project version that holds everything in `project` (module docstring)."""
     repairs = [r for c in project.clips for r in c.repairs]
+    if not project.output.framing.identity:
+        return 5
     if any(r.track for r in repairs):
         return 4
     if any(r.protect for r in repairs):
@@ -134,8 +138,19 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
             "audio": project.output.audio,
             "fps": project.output.fps,
             "retime": project.output.retime,
+            **_framing_to_json(project.output.framing),
         },
     }
+
+
+def _framing_to_json(framing: Framing) -> dict[str, Any]:
+    """{"framing": …} for a framing that changes the picture, else nothing (a version-4
+    file stays readable by the Nitrate that wrote it)."""
+    if framing.identity:
+        return {}
+    return {"framing": {"crop": list(framing.crop),
+                        "size": None if framing.size is None else list(framing.size),
+                        "fit": framing.fit}}
 
 
 def save_project(project: Project, path: str | Path) -> Path:
@@ -222,8 +237,27 @@ def project_from_json(data: Any, path: Path) -> Project:
         audio=bool(out.get("audio", True)),
         fps=_output_fps(out.get("fps")),
         retime=_output_retime(out.get("retime", "motion")),
+        framing=_framing_from_json(out.get("framing")),
     )
     return Project(clips=clips, output=output, path=path)
+
+
+def _framing_from_json(value: Any) -> Framing:
+    """The output's framing; whether the crop leaves enough of the source is checked at
+    export, where the source's size is known."""
+    if value is None:
+        return Framing()
+    if not isinstance(value, Mapping):
+        raise ValueError("output.framing must be an object")
+    crop, size = value.get("crop", [0, 0, 0, 0]), value.get("size")
+    if not isinstance(crop, list) or (size is not None and not isinstance(size, list)):
+        raise ValueError("output.framing.crop and .size must be lists of pixels")
+    framing = Framing(crop=tuple(crop), size=None if size is None else tuple(size),
+                      fit=value.get("fit", "fit"))
+    invalid = framing.invalid()
+    if invalid is not None:
+        raise ValueError(f"output.framing: {invalid}")
+    return framing
 
 
 def _output_fps(value: Any) -> str | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import ProjectError
+from engine.framing import Framing
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -249,6 +250,8 @@ class OutputSettings:
     fps:    output frame rate as text ("24", "24000/1001"); None keeps the source's rate.
     retime: how in-between frames are made when the rate changes: "motion" | "blend" |
             "nearest" (see engine.retime).
+    framing: the picture area kept and the output size (see engine.framing); the default
+            exports the whole frame at its size.
     """
 
     path: str | None = None
@@ -256,6 +259,7 @@ class OutputSettings:
     audio: bool = True
     fps: str | None = None
     retime: str = "motion"
+    framing: Framing = Framing()
 
 
 @dataclass

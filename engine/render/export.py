@@ -10,11 +10,12 @@ Every mode (plain, resumable, distributed) takes its frames from `ExportFrames`,
 decides once per export, in `choose_route`, how they are made:
 
 - the float path: each frame is evaluated (decoded to float32 RGB, the shot's operators,
-  the retimer when the rate changes, padding to the codec's even size) and the Writer
-  converts it to the encoder's pixel format (`Writer.prepare`);
+  the retimer when the rate changes, the framing (`engine.framing`), padding to the
+  codec's even size) and the Writer converts it to the encoder's pixel format
+  (`Writer.prepare`);
 - the direct path, for frames nothing touches (no enabled operator and no manual repair
-  in the shots of the range, the rate kept, a size the codec takes as it is, a video file
-  in and out): each decoded frame goes from the codec's own pixel format to the encoder's
+  in the shots of the range, the rate kept, no framing, a size the codec takes as it is,
+  a video file in and out): each decoded frame goes from the codec's own pixel format to the encoder's
   in one swscale conversion (`Writer.prepare_decoded`), as the ffmpeg CLI transcodes. It
   spares two full-frame conversions (at 1080p about 9 ms into float and 15 ms out of it)
   and changes the picture less (no round trip through RGB).
@@ -41,6 +42,7 @@ import av
 import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
+from engine.framing import Framing, apply_framing
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media import timecode as tc
 from engine.media.convert import converts_directly
@@ -103,6 +105,8 @@ class RenderJob:
             rate keeps the duration (and so the audio's sync): in-betweens are made by
             `retime` ("motion" interpolation, "blend" cross-fades or "nearest" frame),
             never across a cut of `plan`.
+    framing: the picture area kept and the output size (`engine.framing`), applied
+            to every restored frame; the default keeps the frame as it is.
     """
 
     source: Path
@@ -115,6 +119,7 @@ class RenderJob:
     cache_bytes: int = 2 << 30
     fps: Fraction | None = None
     retime: str = "motion"
+    framing: Framing = Framing()
 
 
 @dataclass(frozen=True)
@@ -372,10 +377,18 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
     """The one decision between the direct and the float path for frames job.start … end
     (inclusive) written in `fmt`; `rmap` is the job's frame-rate conversion (None: kept).
     Every export mode asks here (through `ExportFrames`), so a job takes the same path
-    whether it runs plain, resumable or distributed."""
+    whether it runs plain, resumable or distributed; and so here a framing the source
+    cannot take is refused (MediaError), before anything is written."""
     def float_path(why: str) -> Route:
         return Route("float", why)
 
+    info = reader.info
+    problem = job.framing.problem(info.width, info.height)
+    if problem is not None:
+        raise MediaError(job.output, f"cannot frame the {info.width}x{info.height} source: "
+                         f"{problem}")
+    if not job.framing.identity:
+        return float_path(f"framed: {job.framing.describe(info.width, info.height)}")
     if rmap is not None:
         return float_path("the frame rate changes")
     if not isinstance(reader, VideoReader):
@@ -389,7 +402,6 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
             return float_path(f"shot {shot.start}-{shot.end} has operators")
         if shot.rebuilds:  # protections alone change nothing where no operator runs
             return float_path(f"shot {shot.start}-{shot.end} has manual repairs")
-    info = reader.info
     if not converts_directly(info.pix_fmt):
         return float_path(f"source pixel format {info.pix_fmt}")
     if any(_padding(info.width, info.height, fmt)):
@@ -460,7 +472,8 @@ class ExportFrames:
 
     def __call__(self, k: int) -> np.ndarray | av.VideoFrame:
         """Output frame k: decoded (direct path; the Reader's, not to be changed) or
-        float32 (height, width, 3) RGB, levels 0-1, padded to the format (float path)."""
+        float32 (height, width, 3) RGB, levels 0-1, framed and padded to the format
+        (float path)."""
         if self.route.direct:
             assert isinstance(self.reader, VideoReader)
             return self.reader.decoded(self.job.start + k)
@@ -469,6 +482,9 @@ class ExportFrames:
             frame = self._retimer.frame(self.rmap.sample(k))
         else:
             frame = self._restored(self.job.start + k)
+        if not self.job.framing.identity:
+            info = self.reader.info
+            frame = apply_framing(frame, self.job.framing, (info.width, info.height))
         return fit_to_format(frame, self.fmt)
 
     def prepare(self, writer: Writer, frame: np.ndarray | av.VideoFrame) -> av.VideoFrame:

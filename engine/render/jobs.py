@@ -51,4 +51,5 @@ def job_for_project(
         audio=project.output.audio if audio is None else audio,
         fps=fps,
         retime=project.output.retime,
+        framing=project.output.framing,
     )

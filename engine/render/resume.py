@@ -5,7 +5,7 @@ export that must survive a crash cannot be one growing file. ``render_resumable`
 the frames into a hidden work folder beside the output::
 
     .NAME.nitrate-partial/
-        manifest.json        the job's fingerprint (source, range, recipes, codec, rate)
+        manifest.json        the job's fingerprint (source, range, recipes, codec, rate, framing)
         seg_00000.mov        SEGMENT_FRAMES frames, a complete file in the final codec
         seg_00001.mov        (each written as seg_NNNNN.part.EXT and renamed when closed)
         …
@@ -89,7 +89,7 @@ def _plan_hash(job: RenderJob) -> str:
 def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
                 segment_frames: int) -> dict[str, Any]:
     """What must match for a partial export to be continued (JSON-able)."""
-    return {
+    print_ = {
         "source": _source_identity(job.source),
         "start": job.start,
         "end": end,
@@ -100,6 +100,11 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
         "audio": job.audio,
         "segment_frames": segment_frames,
     }
+    if not job.framing.identity:  # absent otherwise: older partial exports still resume
+        framing = job.framing
+        print_["framing"] = {"crop": list(framing.crop), "fit": framing.fit,
+                             "size": None if framing.size is None else list(framing.size)}
+    return print_
 
 
 def _prepare_work(work: Path, print_: dict[str, Any], output: Path) -> None:
@@ -113,7 +118,7 @@ def _prepare_work(work: Path, print_: dict[str, Any], output: Path) -> None:
             theirs = None
         if theirs != print_:
             raise MediaError(output, f"a partial export of a different job is in {work} "
-                             "(other source, range, recipe, codec or rate); delete that "
+                             "(other source, range, recipe, codec, rate or framing); delete that "
                              "folder or export under another name")
         return
     if work.exists():

@@ -1,4 +1,5 @@
-"""Writing a single frame, or a before/after pair, as a PNG or TIFF still (atomically)."""
+"""Writing a single frame, or a before/after pair, as a PNG or TIFF still (atomically),
+framed as an export frames it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import cv2
 import numpy as np
 
 from engine.errors import MediaError
+from engine.framing import Framing, apply_framing
 
 _STILL_SUFFIXES = {".png", ".tif", ".tiff"}
 # Black columns (pixels) between the scan and the restored frame of a before/after still.
@@ -20,6 +22,23 @@ def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     before/after still."""
     gap = np.zeros((before.shape[0], SIDE_BY_SIDE_GAP, 3), np.float32)
     return np.concatenate([before, gap, after], axis=1)
+
+
+def still_picture(original: np.ndarray, restored: np.ndarray, framing: Framing,
+                  compare: bool = False) -> np.ndarray:
+    """The still of one frame: `restored` framed as an export frames it, or with `compare`
+    the scan (`original`, the source's size) framed alike beside it. A restored frame of
+    another size (an upscaling recipe) has the scan scaled to it, so both sides match."""
+    source_size = (original.shape[1], original.shape[0])
+    after = apply_framing(restored, framing, source_size)
+    if not compare:
+        return after
+    if original.shape != restored.shape:
+        original = cv2.resize(original, (restored.shape[1], restored.shape[0]),
+                              interpolation=cv2.INTER_CUBIC)
+        original = np.clip(original, 0.0, 1.0, out=original)
+    before = apply_framing(original, framing, source_size)
+    return side_by_side(before, after)
 
 
 def write_still(path: Path, frame: np.ndarray, source_bit_depth: int = 8) -> None:

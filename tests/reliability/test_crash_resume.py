@@ -20,6 +20,7 @@ import pytest
 from relhelp import ROOT, nitrate_process
 
 from engine.errors import MediaError, RenderCancelled
+from engine.framing import Framing
 from engine.media import open_reader, output_format_for
 from engine.pipeline import ShotPlan
 from engine.project.recipe import Recipe
@@ -124,6 +125,9 @@ def test_resume_of_a_different_job_is_refused(long_clip: Path, tmp_path: Path) -
         next(iter(render_resumable(RenderJob(long_clip, out, other, end=99))))
     with pytest.raises(MediaError, match="partial export of a different job"):
         next(iter(render_resumable(RenderJob(long_clip, out, plan, end=98))))
+    framed = RenderJob(long_clip, out, plan, end=99, framing=Framing(crop=(4, 4, 4, 4)))
+    with pytest.raises(MediaError, match="partial export of a different job"):
+        next(iter(render_resumable(framed)))
     assert not out.exists()
     # The same job continues where it stopped.
     progress = list(render_resumable(RenderJob(long_clip, out, plan, end=99)))
