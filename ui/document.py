@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from engine.errors import ProjectError
+from engine.media.sequence import media_exists
 from engine.pipeline import ShotPlan
 from engine.project import (
     Clip,
@@ -97,6 +98,7 @@ class Document(QObject):
       recipe_changed(object): a Target's recipe changed (edit, undo, redo).
       shots_changed(int): the shot list of clip N changed.
       repairs_changed(int): the manual repairs of clip N changed.
+      output_changed(): the output settings changed (frame rate, framing).
       modified(): any content change (the preview must be refreshed).
       dirty_changed(bool): unsaved changes appeared / were saved.
       path_changed(): the project file path changed (title bar, recent files).
@@ -106,6 +108,7 @@ class Document(QObject):
     recipe_changed = Signal(object)
     shots_changed = Signal(int)
     repairs_changed = Signal(int)
+    output_changed = Signal()
     modified = Signal()
     dirty_changed = Signal(bool)
     path_changed = Signal()
@@ -217,15 +220,15 @@ class Document(QObject):
             if relink is not None:
                 for clip in project.clips:
                     missing = project.resolve(clip.path)
-                    if missing.exists():
+                    if media_exists(missing):
                         continue
                     found = relink(missing)
-                    if found is None or not Path(found).exists():
+                    if found is None or not media_exists(Path(found)):
                         raise ProjectError(path, f"media not found: {missing} (moved? relink it)")
                     clip.path = str(Path(found).resolve())
                     relinked = True
         else:
-            if not path.exists():
+            if not media_exists(path):
                 raise ProjectError(path, "file not found")
             project = new_project(path)
         self.set_project(project, dirty=relinked)
@@ -367,6 +370,7 @@ class Document(QObject):
         """Called by commands only."""
         self.project_or_raise().output = output
         self._changed()
+        self.output_changed.emit()
 
     def apply_repairs(self, clip: int, repairs: list[Repair]) -> None:
         """Called by commands only: store the repairs and announce them."""

@@ -59,6 +59,19 @@ def is_sequence_path(path: Path) -> bool:
     )
 
 
+def media_exists(path: Path) -> bool:
+    """Whether the footage `path` names is there: a file or folder, or a printf pattern
+    (``scan_%06d.dpx``, which is no file itself) matching at least one file."""
+    path = Path(path)
+    if path.exists():
+        return True
+    if _PRINTF.search(path.name) is None or not path.parent.is_dir():
+        return False
+    regex = _pattern_regex(path.name)
+    with os.scandir(path.parent) as entries:
+        return any(regex.match(entry.name) for entry in entries)
+
+
 def _pattern_regex(name: str) -> re.Pattern[str]:
     m = _PRINTF.search(name)
     assert m is not None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import ProjectError
 from engine.framing import Framing
+from engine.media.sequence import media_exists
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -288,7 +289,7 @@ class Project:
         """`clip`'s media file or folder, made absolute; ProjectError naming it when it is
         not there (moved or renamed since the project was saved)."""
         source = self.resolve(clip.path)
-        if not source.exists():
+        if not media_exists(source):
             raise ProjectError(self.path or "project",
                                f"media not found: {source} (moved? relink it)")
         return source

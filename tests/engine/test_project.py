@@ -83,3 +83,20 @@ def test_bad_project_files_give_one_line_errors(tmp_path: Path, content: bytes, 
 def test_missing_project_file(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match="file not found"):
         load_project(tmp_path / "nope.nitrate")
+
+
+def test_a_project_over_a_sequence_pattern_finds_its_media(
+        tmp_path: Path, index_sequence) -> None:
+    """`scan_%06d.png` is no file itself: the project still opens and renders it, and a
+    pattern that matches nothing is still named as missing."""
+    from engine.media.sequence import media_exists
+    from engine.project import new_project
+
+    pattern = index_sequence("png8", frames=6) / "frame_%06d.png"
+    assert media_exists(pattern) and not media_exists(pattern.with_name("take2_%06d.png"))
+    path = save_project(new_project(pattern), tmp_path / "seq.nitrate")
+    project = load_project(path)
+    assert project.media(project.clip) == pattern
+    project.clip.path = str(pattern.with_name("take2_%06d.png"))
+    with pytest.raises(ProjectError, match="media not found.*take2_%06d.png"):
+        project.media(project.clip)

@@ -79,6 +79,15 @@ def test_open_project_puts_its_shots_on_the_timeline(qtbot, window: MainWindow, 
     assert str(tmp_path / "film.nitrate") in window.recent_files()
 
 
+def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from engine.synth.index_clip import write_index_sequence
+
+    write_index_sequence(tmp_path / "scans", "png8", frames=5)
+    assert window.open_path(tmp_path / "scans" / "frame_%06d.png")
+    _settled(window, qtbot)
+    assert window.document.project_or_raise().clip.frame_count == 5
+
+
 def test_open_footage_detects_shots(qtbot, settings: QSettings, clip: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     win = MainWindow(settings, detect_shots=True)
