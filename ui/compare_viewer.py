@@ -90,6 +90,11 @@ PROTECT_COLOUR = (0, 210, 220)
 _PROTECT = QColor(*PROTECT_COLOUR)
 _PROTECT_FILL = QColor(*PROTECT_COLOUR, 36)
 
+FRAMING_SHADE = QColor(0, 0, 0, 150)
+"""Darkens the picture an export's framing leaves out (about 60 %), as a monitor's
+blanking would, while keeping it visible to judge the crop against."""
+_FRAMING_LINE = QColor(250, 210, 80)
+
 
 def _paint_tag(painter: QPainter, area: QRectF, side: Qt.AlignmentFlag, text: str,
                colour: QColor) -> None:
@@ -182,6 +187,8 @@ class CompareViewer(QWidget):
         self._reference_label = ""
         self._compare_reference = False
         self._reference_shown: tuple[np.ndarray, QImage] | None = None  # at the After's size
+        self._framing_box: QRectF | None = None  # image pixels of the pictures shown
+        self._framing_label = ""
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -401,6 +408,19 @@ class CompareViewer(QWidget):
     @property
     def show_clipping(self) -> bool:
         return self._show_clipping
+
+    def set_framing_guide(self, box: QRectF | None, label: str = "") -> None:
+        """Show the part of the pictures an export keeps (`box`, in image pixels of the
+        pictures shown): the rest is darkened and the edge drawn, with `label` (the output
+        size) at its top; None shows no guide."""
+        self._framing_box = QRectF(box) if box is not None else None
+        self._framing_label = label
+        self.update()
+
+    @property
+    def framing_guide(self) -> QRectF | None:
+        """The framing guide shown (see `set_framing_guide`), or None."""
+        return QRectF(self._framing_box) if self._framing_box is not None else None
 
     def _marked(self, which: str, image: QImage, frame: np.ndarray | None) -> QImage:
         """`image`, with its clipped pixels marked when that is on (memoised per frame)."""
@@ -731,6 +751,7 @@ class CompareViewer(QWidget):
             else:
                 painter.setPen(_DIM)
                 painter.drawText(panes[0], Qt.AlignmentFlag.AlignCenter, "Sizes differ")
+        self._paint_framing(painter, panes)
         self._paint_regions(painter, panes)
         self._paint_hud(painter)
         painter.end()
@@ -750,6 +771,39 @@ class CompareViewer(QWidget):
             painter.translate(origin)
             painter.scale(rest, rest)
             painter.drawImage(QPointF(0, 0), drawn)
+        painter.restore()
+
+    def _paint_framing(self, painter: QPainter, panes: list[QRect]) -> None:
+        box = self._framing_box
+        if box is None or self._before is None:
+            return
+        zoom = self.zoom
+        frame = QRectF(0, 0, self._before.width(), self._before.height())
+        painter.save()
+        for pane in panes:
+            origin = self._origin(pane)
+            painter.setClipRect(pane)
+            picture = QRectF(origin + frame.topLeft() * zoom, frame.size() * zoom)
+            kept = QRectF(origin + box.topLeft() * zoom, box.size() * zoom)
+            # The four bands of the picture outside the kept box.
+            for band in (QRectF(picture.left(), picture.top(), picture.width(),
+                                kept.top() - picture.top()),
+                         QRectF(picture.left(), kept.bottom(), picture.width(),
+                                picture.bottom() - kept.bottom()),
+                         QRectF(picture.left(), kept.top(), kept.left() - picture.left(),
+                                kept.height()),
+                         QRectF(kept.right(), kept.top(), picture.right() - kept.right(),
+                                kept.height())):
+                if band.width() > 0 and band.height() > 0:
+                    painter.fillRect(band, FRAMING_SHADE)
+            painter.setPen(QPen(_FRAMING_LINE, 1))
+            painter.drawRect(kept)
+            if self._framing_label:
+                top = kept.intersected(QRectF(pane)).adjusted(6, 4, -6, 0)
+                metrics = painter.fontMetrics()
+                tag = QRectF(top.left(), top.top(), top.width(), metrics.height() + 2)
+                _paint_tag(painter, tag, Qt.AlignmentFlag.AlignRight, self._framing_label,
+                           _FRAMING_LINE)
         painter.restore()
 
     def _paint_regions(self, painter: QPainter, panes: list[QRect]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 
 from engine.device import DEVICE_CHOICES, set_default_device
 from engine.errors import NitrateError
+from engine.framing import Framing
 from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
@@ -349,6 +350,15 @@ class MainWindow(QMainWindow):
             "Show the reference still in the Before picture's place (and on the scopes)",
             checkable=True)
         self.act_reference.toggled.connect(self.viewer.set_compare_reference)
+        self.act_show_framing = self._action(
+            "Show &framing", None, tip="Darken the picture the export's framing leaves out "
+            "(Clip ▸ Framing…) and outline what it keeps", checkable=True)
+        self.act_show_framing.setChecked(True)
+        self.act_show_framing.toggled.connect(lambda _on: self.refresh_framing_guide())
+        self.act_framing = self._action(
+            "&Framing…", self.framing_dialog,
+            tip="The picture area exports keep (the scan's surround cropped) and the size "
+                "they are delivered at")
         self.act_match = self._action(
             "&Match shot to reference", self.match_to_reference, "Ctrl+Shift+M",
             "Grade the shot shown (its colour step's lift and gain) so that its black and "
@@ -497,7 +507,7 @@ class MainWindow(QMainWindow):
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock):
             view.addAction(dock.toggleViewAction())
-        view.addActions([self.act_scopes, self.act_clipping])
+        view.addActions([self.act_scopes, self.act_clipping, self.act_show_framing])
         view.addSeparator()
         view.addActions([self.act_grab_reference, self.act_reference, self.act_match])
 
@@ -517,6 +527,7 @@ class MainWindow(QMainWindow):
                          self.act_protect_tool, self.act_protect_frame, self.act_track])
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
+        shot.addAction(self.act_framing)
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
@@ -597,6 +608,9 @@ class MainWindow(QMainWindow):
             lambda: self.scopes.set_frames(self.viewer.left_array(), self.viewer.after_array(),
                                            self.viewer.left_label))
         self.viewer.pointer_moved.connect(self._pointer_moved)
+        self.viewer.frames_changed.connect(self.refresh_framing_guide)
+        doc.output_changed.connect(self.refresh_framing_guide)
+        doc.project_replaced.connect(self.refresh_framing_guide)
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
         self.playback.scale_changed.connect(self._scale_changed)
@@ -1403,7 +1417,8 @@ class MainWindow(QMainWindow):
             return
         if path.suffix.lower() not in (".png", ".tif", ".tiff"):
             path = path.with_suffix(".png")
-        self.still_exporter.start(media, plan, index, path, compare)
+        framing = self.document.project_or_raise().output.framing
+        self.still_exporter.start(media, plan, index, path, compare, framing)
         self.show_message(f"Exporting frame {index} to {path.name}…")
 
     def _still_finished(self, path: object, error: str) -> None:
@@ -1591,6 +1606,56 @@ class MainWindow(QMainWindow):
         self.document.edit_output(output, "Output frame rate")
         self.show_message(f"Exports at {fps} fps" if fps else "Exports at the source's rate")
         return True
+
+    def framing_dialog(self) -> None:
+        """Clip ▸ Framing…: set the picture area and output size, previewed on the viewer
+        while the dialog is open."""
+        size = self._source_size()
+        if not self.document.is_open or size is None:
+            return
+        from ui.framing_dialog import FramingDialog
+
+        current = self.document.project_or_raise().output.framing
+        dialog = FramingDialog(current, size, self.document.media_path(), self)
+        dialog.preview.connect(self.refresh_framing_guide)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        dialog.preview.disconnect(self.refresh_framing_guide)
+        if accepted:
+            self.set_output_framing(dialog.framing())
+        self.refresh_framing_guide()
+
+    def set_output_framing(self, framing: Framing) -> bool:
+        """Make `framing` the project's (one undo step); one refused with a message when
+        the clip cannot take it."""
+        from dataclasses import replace
+
+        size = self._source_size()
+        problem = framing.problem(*size) if size is not None else "no clip is open"
+        if problem is not None:
+            self.show_error("Framing", problem)
+            return False
+        output = replace(self.document.project_or_raise().output, framing=framing)
+        self.document.edit_output(output, "Framing")
+        self.show_message(f"Exports framed: {framing.describe(*size)}")  # type: ignore[misc]
+        return True
+
+    def refresh_framing_guide(self, preview: Framing | None = None) -> None:
+        """Show on the viewer what exports keep of the picture: the project's framing, or
+        `preview` (the one being set in the Framing dialog)."""
+        size = self._source_size()
+        shown = self.viewer.before_image()
+        framing = preview if isinstance(preview, Framing) else (
+            self.document.project_or_raise().output.framing if self.document.is_open
+            else Framing())
+        if (not self.act_show_framing.isChecked() or framing.identity or size is None
+                or shown is None or framing.problem(*size) is not None):
+            self.viewer.set_framing_guide(None)
+            return
+        x, y, w, h = framing.source_box(*size)
+        sx, sy = shown.width() / size[0], shown.height() / size[1]
+        out_w, out_h = framing.output_size(*size)
+        label = f"{out_w} × {out_h}" + (f" {framing.fit}" if framing.size is not None else "")
+        self.viewer.set_framing_guide(QRectF(x * sx, y * sy, w * sx, h * sy), label)
 
     def device_choice(self) -> str:
         return str(self.settings.value("device", "auto"))

@@ -3,22 +3,25 @@
 The viewer shows a preview, often at half size or as a draft; a still for a client, a
 catalogue or a QC sheet must be the frame exactly as an export would render it. The
 `StillExporter` worker evaluates that frame with the clip's plan (shots, recipes, repairs
-and protections) at full size on its own reader, and writes it as a PNG or TIFF (16-bit
-when the source is deeper than 8 bits; atomically, like every output), either the
-restored frame alone or the scan and the restored frame side by side.
+and protections) at full size on its own reader, frames it as the project's exports are
+framed, and writes it as a PNG or TIFF (16-bit when the source is deeper than 8 bits;
+atomically, like every output), either the restored frame alone or the scan and the
+restored frame side by side.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from engine.framing import Framing
 from engine.pipeline import ShotPlan
 from ui.document import BackgroundTask, CancelFlag
 
 
 class StillExporter(BackgroundTask):
-    """`start(media, plan, index, path, compare)`: frame `index` of `media` restored per
-    `plan`, written to `path` (.png, .tif); with `compare`, the scan beside it.
+    """`start(media, plan, index, path, compare, framing)`: frame `index` of `media`
+    restored per `plan` and framed by `framing`, written to `path` (.png, .tif); with
+    `compare`, the scan beside it.
 
     finished(path, error): the file written, or None with a one-line error.
     """
@@ -26,16 +29,16 @@ class StillExporter(BackgroundTask):
     thread_name = "nitrate-still"
 
     def _work(self, cancel: CancelFlag, media: Path, plan: ShotPlan,  # type: ignore[override]
-              index: int, path: Path, compare: bool) -> None:
+              index: int, path: Path, compare: bool, framing: Framing) -> None:
         from engine.media import open_reader
         from engine.pipeline import Evaluator
-        from engine.render.still import side_by_side, write_still
+        from engine.render.still import still_picture, write_still
 
         def export() -> str:
             with open_reader(media) as reader:
                 evaluated = Evaluator(reader).evaluate(index, plan)
-                frame = side_by_side(evaluated.original, evaluated.restored) if compare \
-                    else evaluated.restored
+                frame = still_picture(evaluated.original, evaluated.restored, framing,
+                                      compare=compare)
                 write_still(path, frame, reader.info.bit_depth)
             return str(path)
 

@@ -360,6 +360,7 @@ def build_report(
     sources = [project.media(clip) for clip in project.clips]
 
     sections = []
+    framing = "the whole frame"
     done = 0
     total = sum(len(measured_frames(s, samples)) for c in project.clips for s in c.plan().shots)
 
@@ -372,6 +373,8 @@ def build_report(
     for n, (clip, source) in enumerate(zip(project.clips, sources, strict=True), start=1):
         with open_reader(source) as reader:
             info = reader.info
+            if n == 1:  # exports render the main clip
+                framing = project.output.framing.describe(info.width, info.height)
             plan = clip.plan()
             measurer = ShotMeasurer(Evaluator(reader, source_key=str(source)), plan,
                                     scale=scale, samples=samples)
@@ -385,6 +388,7 @@ def build_report(
         ("Nitrate", nitrate_version()),
         ("Date", now.strftime("%Y-%m-%d %H:%M %Z")),
         ("Output", project.output.path or "(not set)"),
+        ("Framing", framing),
         ("Measurement", f"{samples} frames per shot at {scale:g} of the source size; a pixel "
                         f"counts as changed where the operator's mask exceeds {MASK_LEVEL:g}, "
                         f"or (operators without a mask) where its level moved more than "

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import run_cli
 from engine.errors import ProjectError, RenderCancelled
+from engine.framing import Framing
 from engine.project import Clip, Project, Recipe, Shot, Step, save_project
 from engine.project.model import Repair
 from engine.report import build_report
@@ -39,6 +40,7 @@ def project(media: Path, folder: Path) -> Project:
                  Repair(4, 6, (0, 0, 20, 16), "flickering lamp", protect=True)],
     )
     p = Project(clips=[clip])
+    p.output.framing = Framing(crop=(4, 0, 4, 0), size=(1920, 1080), fit="fit")
     save_project(p, folder / "reel.nitrate")
     return p
 
@@ -51,6 +53,7 @@ def test_the_report_documents_every_shot(media: Path, tmp_path: Path) -> None:
     # Header: source, probe info, version, date.
     assert "reel.mkv" in html and f"{W} x {H} px" in html and "24/1" in html
     assert "Nitrate</td><td>0." in html and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", html)
+    assert "<td>Framing</td><td>crop 4,0,4,0 px → 1920x1080 (fit)</td>" in html
     # Each shot with its range and timecode (from the source's start timecode).
     assert "Shot 1: frames 0–7" in html and "Shot 2: frames 8–15" in html
     assert "01:00:00:08" in html
