@@ -150,6 +150,14 @@ def test_the_gate_surround_is_found_and_no_picture_is_lost() -> None:
     assert bottom <= 200 - (min(ys) + 160) + MARGIN
 
 
+def test_a_steady_gate_is_cut_with_a_margin_for_its_soft_edge() -> None:
+    rng = np.random.default_rng(9)
+    frame = np.full((120, 160, 3), 0.04, np.float32)
+    frame[10:110, 14:150] = 0.2 + 0.6 * cv2.GaussianBlur(
+        rng.random((100, 136, 3), np.float32), (7, 7), 2)
+    assert detect_crop([frame]) == (14 + MARGIN, 10 + MARGIN, 10 + MARGIN, 10 + MARGIN)
+
+
 def test_a_fade_to_black_says_nothing_about_the_gate() -> None:
     frames, _ = gate_scan(4)
     black = np.full_like(frames[0], 0.02)

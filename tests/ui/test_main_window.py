@@ -83,7 +83,9 @@ def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Pat
     from engine.synth.index_clip import write_index_sequence
 
     write_index_sequence(tmp_path / "scans", "png8", frames=5)
-    assert window.open_path(tmp_path / "scans" / "frame_%06d.png")
+    errors: list[str] = []
+    window.show_error = lambda _title, text: errors.append(text)  # type: ignore[method-assign]
+    assert window.open_path(tmp_path / "scans" / "frame_%06d.png"), errors
     _settled(window, qtbot)
     assert window.document.project_or_raise().clip.frame_count == 5
 
