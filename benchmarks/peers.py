@@ -118,9 +118,10 @@ def _ffmpeg(args: list[str], data: bytes | None) -> bytes:
     return proc.stdout
 
 
-def run_peer(peer: Peer, frames: Sequence[np.ndarray], fps: float = 24.0
-             ) -> tuple[list[np.ndarray], float]:
-    """Filter `frames` (float32 (H, W, 3) levels 0-1) with `peer`.
+def run_peer(peer: Peer, frames: Sequence[np.ndarray], fps: float = 24.0,
+             size: tuple[int, int] | None = None) -> tuple[list[np.ndarray], float]:
+    """Filter `frames` (float32 (H, W, 3) levels 0-1) with `peer`; `size` is the
+    (width, height) in pixels the filter gives back when it is not the input's.
 
     Returns (filtered frames, wall seconds for the whole run, both passes and the pipe
     transfers included, as a user running the command would wait).
@@ -138,6 +139,7 @@ def run_peer(peer: Peer, frames: Sequence[np.ndarray], fps: float = 24.0
         out = _ffmpeg([*raw_in, "-vf", peer.filters.format(trf=trf), *raw_out], data)
         seconds = time.perf_counter() - start
     arr = np.frombuffer(out, dtype="<u2")
+    w, h = size or (w, h)
     if arr.size != len(frames) * h * w * 3:
         raise RuntimeError(f"{peer.name}: got {arr.size // (h * w * 3)} frames back "
                            f"for {len(frames)}")
