@@ -1489,7 +1489,7 @@ class MainWindow(QMainWindow):
                               self.selected_shots or ([self._current_shot()]
                                                       if self._current_shot() is not None
                                                       else []),
-                              self, default_range=range_kind)
+                              self, default_range=range_kind, picture=self._export_picture())
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.queue_render(dialog.request())
 
@@ -1623,6 +1623,19 @@ class MainWindow(QMainWindow):
         if accepted:
             self.set_output_framing(dialog.framing())
         self.refresh_framing_guide()
+
+    def _export_picture(self) -> str:
+        """What an export's frames will be, in one line for the render dialog: framing
+        and frame rate (both set in the Clip menu)."""
+        size = self._source_size()
+        if size is None or not self.document.is_open:
+            return ""
+        output = self.document.project_or_raise().output
+        framing = output.framing
+        text = (f"the whole frame, {size[0]} × {size[1]} px" if framing.identity
+                else framing.describe(*size))
+        rate = f"{output.fps} fps" if output.fps else "the source's frame rate"
+        return f"{text}; {rate} (Clip ▸ Framing…, Output frame rate…)"
 
     def set_output_framing(self, framing: Framing) -> bool:
         """Make `framing` the project's (one undo step); one refused with a message when

@@ -467,7 +467,9 @@ def output_for(base: Path, choice: OutputChoice) -> Path:
 
 
 class RenderDialog(QDialog):
-    """Choose what to export (whole clip, in/out range, selected shots) and how."""
+    """Choose what to export (whole clip, in/out range, selected shots) and how.
+    `picture` says what the export's frames will be (the project's framing and rate), so
+    the restorer sees it before queueing; empty shows no such line."""
 
     def __init__(
         self,
@@ -476,6 +478,7 @@ class RenderDialog(QDialog):
         selected_shots: list[int],
         parent: QWidget | None = None,
         default_range: str = "clip",
+        picture: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add to render queue")
@@ -500,6 +503,10 @@ class RenderDialog(QDialog):
         for choice in OUTPUT_CHOICES:
             self.format.addItem(choice.label)
         form.addRow("Format", self.format)
+        self.picture = QLabel(picture)
+        self.picture.setWordWrap(True)
+        if picture:
+            form.addRow("Picture", self.picture)
         path_row = QHBoxLayout()
         self.path = QLineEdit(str(default_output))
         browse = QPushButton("Browse…")

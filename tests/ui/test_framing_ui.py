@@ -164,3 +164,23 @@ def test_an_exported_still_is_framed_like_the_export(qtbot, window: MainWindow, 
     # 48x48 of picture at 60 px high: 60 wide, bars of 20 px each side.
     assert still[:, :18].max() <= 2 and still[:, 82:].max() <= 2
     assert still[:, 25:75].max() > 60
+
+
+def test_the_render_dialog_says_how_the_export_is_framed(qtbot, window: MainWindow) -> None:
+    from ui.render_queue import RenderDialog
+
+    window.set_output_framing(Framing(crop=(2, 0, 2, 0), size=(1920, 1080), fit="fill"))
+    shown: list[str] = []
+
+    def read() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, RenderDialog)
+        shown.append(dialog.picture.text())
+        dialog.reject()
+
+    QTimer.singleShot(0, read)
+    window.render_dialog("clip")
+    assert shown == ["crop 2,0,2,0 px → 1920x1080 (fill); the source's frame rate "
+                     "(Clip ▸ Framing…, Output frame rate…)"]
+    window.document.undo_stack.undo()
+    assert window._export_picture().startswith("the whole frame, 64 × 48 px;")
