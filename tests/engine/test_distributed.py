@@ -30,7 +30,8 @@ from engine.distributed import (
     require_dask,
 )
 from engine.errors import RenderCancelled
-from engine.media import Writer, open_reader, output_format_for
+from engine.framing import Framing
+from engine.media import Writer, open_reader, output_format_for, probe
 from engine.pipeline import ShotPlan
 from engine.presets import get_preset
 from engine.project.recipe import Recipe
@@ -101,25 +102,31 @@ def test_chunks_are_cut_at_shots_and_bounded() -> None:
         plan_chunks(plan, 0, 99, max_frames=0)
 
 
-@pytest.mark.parametrize(("name", "codec"), [("film.mkv", None), ("film.mov", None),
-                                             ("frames", "png")])
+@pytest.mark.parametrize(("name", "codec", "framing"), [
+    ("film.mkv", None, Framing()), ("film.mov", None, Framing()), ("frames", "png", Framing()),
+    ("framed.mkv", None, Framing(crop=(6, 4, 6, 4), size=(160, 90), fit="fit"))])
 def test_two_workers_render_what_one_process_renders(client: Any, film: Path, tmp_path: Path,
-                                                     name: str, codec: str | None) -> None:
-    """FFV1, ProRes (intra, deterministic) and a PNG sequence: the same decoded frames,
-    bit for bit, as the single-process export, with chunks run on both workers."""
+                                                     name: str, codec: str | None,
+                                                     framing: Framing) -> None:
+    """FFV1, ProRes (intra, deterministic), a PNG sequence and a framed export: the same
+    decoded frames, bit for bit, as the single-process export, with chunks run on both
+    workers."""
     single = tmp_path / "single" / name
     single.parent.mkdir()
-    list(render(RenderJob(film, single, film_plan(), codec=codec)))
+    list(render(RenderJob(film, single, film_plan(), codec=codec, framing=framing)))
     out = tmp_path / "dist" / name
     out.parent.mkdir()
     with distributed.get_task_stream(client) as stream:
-        steps = list(render_distributed(RenderJob(film, out, film_plan(), codec=codec),
-                                        client, chunk_frames=6))
+        steps = list(render_distributed(RenderJob(film, out, film_plan(), codec=codec,
+                                                  framing=framing), client, chunk_frames=6))
     assert steps[-1].finished and steps[-1].done == steps[-1].total == FRAMES
     assert [s.done for s in steps] == sorted(s.done for s in steps)
     assert len({t["worker"] for t in stream.data}) == 2, "both workers must render chunks"
     assert frame_hashes(out) == frame_hashes(single)
     assert leftovers(out.parent) == []
+    if framing.size is not None:
+        info = probe(out)
+        assert (info.width, info.height) == framing.size
 
 
 def test_untouched_frames_take_the_direct_path_on_the_workers(
