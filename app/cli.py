@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     p.add_argument("--end", type=int, default=None, help="last frame, inclusive")
     p.add_argument("--codec", default=None,
-                   help="prores_hq, prores_4444, ffv1, h264, h265, dpx, tiff, png")
+                   help="prores_hq, prores_4444, dnxhr_hqx, ffv1, h264, h265, dpx, tiff, png")
     p.add_argument("--no-audio", action="store_true", help="leave the audio out")
     p.add_argument("--shots", choices=("auto", "none"), default="auto",
                    help="auto (default): find the cuts first so temporal operators never "

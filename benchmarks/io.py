@@ -317,7 +317,7 @@ def main() -> None:
                          f"raw PyAV to uint8 numpy: {seq['raw_fps']:.1f} fps "
                          f"(ratio {seq['ours_fps'] / seq['raw_fps']:.0%})", "≥ 90 %"))
         if "export" in only:
-            for codec, suffix in (("prores_hq", ".mov"), ("ffv1", ".mkv")):
+            for codec, suffix in (("prores_hq", ".mov"), ("dnxhr_hqx", ".mov"), ("ffv1", ".mkv")):
                 r = bench_export(clip, export_frames, tmp, codec, suffix)
                 ours, raw = float(r["ours_fps"]), float(r["raw_fps"])
                 cli = ""

@@ -8,6 +8,7 @@ Formats (``OutputFormat``; pick with ``output_format_for``):
 |-------------|-----------|-----------------------------------------------|--------------|
 | prores_hq   | prores    | profile 3 (422 HQ), yuv422p10le, BT.709 tv    | PCM (.mov)   |
 | prores_4444 | prores    | profile 4 (4444), yuv444p10le, BT.709 tv      | PCM (.mov)   |
+| dnxhr_hqx   | dnxhd     | DNxHR HQX, yuv422p10le, BT.709 tv; ≥ 256×120  | PCM (.mov)   |
 | ffv1        | ffv1      | lossless RGB: bgr0 / gbrp10le / gbrp16le      | PCM (.mkv)   |
 | h264, h265  | libx264/5 | yuv420p, crf 18, BT.709 tv (delivery)         | AAC (.mp4)   |
 | dpx         | dpx       | 10-bit (gbrp10le) or 16-bit (rgb48le) files   | sidecar WAV  |
@@ -65,12 +66,13 @@ _SEQUENCE_EXT = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
 _ALLOWED_CONTAINERS = {
     "prores_hq": (".mov", ".mkv"),
     "prores_4444": (".mov", ".mkv"),
+    "dnxhr_hqx": (".mov",),
     "ffv1": (".mkv", ".mov", ".avi"),
     "h264": (".mp4", ".mov", ".mkv"),
     "h265": (".mp4", ".mov", ".mkv"),
 }
-CODECS: tuple[str, ...] = ("prores_hq", "prores_4444", "ffv1", "h264", "h265", "dpx", "tiff",
-                           "png")
+CODECS: tuple[str, ...] = ("prores_hq", "prores_4444", "dnxhr_hqx", "ffv1", "h264", "h265",
+                           "dpx", "tiff", "png")
 """Codec names ``output_format_for`` accepts."""
 
 
@@ -82,8 +84,9 @@ further than this before its packet's pts, or after the previous packet's dts.""
 class OutputFormat:
     """How frames are stored: ``name`` (one of CODECS), ``kind`` ("video" | "sequence"),
     FFmpeg ``encoder`` and ``pix_fmt``, ``bit_depth`` (bits per component written),
-    encoder ``options``, file ``extension`` (with dot) and ``audio_codec`` (None: a
-    sidecar WAV for sequences, chosen from the source audio)."""
+    encoder ``options``, file ``extension`` (with dot), ``audio_codec`` (None: a
+    sidecar WAV for sequences, chosen from the source audio) and ``min_size``, the
+    smallest (width, height) in pixels the encoder takes (None: any)."""
 
     name: str
     kind: str
@@ -93,6 +96,7 @@ class OutputFormat:
     extension: str
     audio_codec: str | None
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    min_size: tuple[int, int] | None = None
 
     @property
     def is_rgb(self) -> bool:
@@ -111,6 +115,12 @@ def _format(name: str, extension: str, bits: int) -> OutputFormat:
     if name == "prores_4444":
         return OutputFormat(name, "video", "prores", "yuv444p10le", 10, extension, "pcm",
                             {"profile": "4", "vendor": "apl0", **yuv709})
+    if name == "dnxhr_hqx":
+        # Avid's resolution-independent DNxHR, the 10-bit 4:2:2 profile: the master
+        # broadcasters and Avid editors ask for. FFmpeg's encoder refuses pictures smaller
+        # than 256x120.
+        return OutputFormat(name, "video", "dnxhd", "yuv422p10le", 10, extension, "pcm",
+                            {"profile": "dnxhr_hqx", **yuv709}, min_size=(256, 120))
     if name == "ffv1":
         pix = {8: "bgr0", 10: "gbrp10le", 16: "gbrp16le"}[8 if bits <= 8 else 10 if bits <= 10
                                                           else 16]
@@ -276,6 +286,10 @@ class Writer:
         if w <= 0 or h <= 0 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
             raise MediaError(self.path, f"dimensions {w}x{h} are outside 1-{MAX_SIDE} per side "
                              f"/ {MAX_PIXELS} pixels")
+        if fmt.min_size is not None and (w < fmt.min_size[0] or h < fmt.min_size[1]):
+            raise MediaError(self.path, f"{fmt.name} needs a picture of at least "
+                             f"{fmt.min_size[0]}x{fmt.min_size[1]} pixels, not {w}x{h} "
+                             "(choose ProRes or FFV1, or frame it to a larger size)")
         if fmt.pix_fmt.startswith(("yuv420", "yuv422")) and w % 2:
             raise MediaError(self.path, f"{fmt.name} needs an even width, got {w}")
         if fmt.pix_fmt.startswith("yuv420") and h % 2:

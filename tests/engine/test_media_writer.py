@@ -43,6 +43,30 @@ def test_video_outputs_play_back_with_rate_timecode_and_tags(tmp_path, codec, na
     assert np.abs(frames[3] - index_frame(3, 64, 48)).mean() < 0.02
 
 
+def test_dnxhr_master_plays_back_and_small_pictures_are_refused(tmp_path):
+    out = tmp_path / "master.mov"
+    fps = Fraction(24000, 1001)
+    fmt = output_format_for(out, "dnxhr_hqx")
+    with Writer(out, fmt, 320, 240, fps, timecode="01:00:00:00") as writer:
+        for i in range(6):
+            writer.write(index_frame(i, 320, 240))
+    info = probe(out)
+    assert (info.codec, info.pix_fmt, info.frame_count, info.fps) == ("dnxhd", "yuv422p10le",
+                                                                      6, fps)
+    assert info.timecode == "01:00:00:00"
+    assert (info.color_space, info.color_range) == ("bt709", "tv")
+    with open_reader(out) as reader:
+        frames = list(reader.frames())
+    assert [read_index(f) for f in frames] == list(range(6))
+    assert np.abs(frames[4] - index_frame(4, 320, 240)).mean() < 0.02
+    with pytest.raises(MediaError, match=r"small.mov: dnxhr_hqx needs a picture of at least "
+                                         r"256x120 pixels, not 64x48"):
+        Writer(tmp_path / "small.mov", fmt, 64, 48, fps)
+    assert not (tmp_path / "small.mov").exists()
+    with pytest.raises(MediaError, match="cannot be stored in a .mkv"):
+        output_format_for(tmp_path / "master.mkv", "dnxhr_hqx")
+
+
 def test_sixteen_bit_tiff_to_ffv1_is_bit_exact(index_sequence, tmp_path):
     src = index_sequence("tiff16", width=48, height=32, frames=4)
     out = tmp_path / "deep.mkv"

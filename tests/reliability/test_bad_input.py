@@ -123,6 +123,7 @@ def odd_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 ODD_OUTPUTS = {
     "prores_hq": ("o.mov", (ODD_W + 1, ODD_H)),
     "prores_4444": ("o.mov", (ODD_W + 1, ODD_H)),  # FFmpeg's prores encoder: even width
+    "dnxhr_hqx": ("o.mov", (ODD_W + 1, ODD_H)),
     "ffv1": ("o.mkv", (ODD_W, ODD_H)),
     "h264": ("o.mp4", (ODD_W + 1, ODD_H + 1)),
     "h265": ("o.mp4", (ODD_W + 1, ODD_H + 1)),
