@@ -48,6 +48,7 @@ def take(out_dir: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from engine.errors import NitrateError
+    from engine.framing import Framing
     from engine.ops import registry
     from engine.project import Recipe, Step
     from engine.project.model import Repair
@@ -133,6 +134,15 @@ def take(out_dir: Path) -> list[Path]:
         grab("dust_mask")
         window.set_mask_step(None)
     size = window.repair_tool.source_size()
+    if size is not None:
+        # Framing: the scan's edges cropped and the picture delivered as 2.39:1 scope,
+        # filling it; the viewer darkens what the export leaves out.
+        w, h = size
+        edge = max(2, w // 40)
+        window.set_output_framing(Framing(crop=(edge, edge, edge, edge), size=(2048, 858),
+                                          fit="fill"))
+        grab("framing")
+        window.document.undo_stack.undo()
     if size is not None:
         # A repair region on the frame shown and a protection over the shot's frames that
         # follows the picture (tracked from the frame shown), both outlined on the viewer
