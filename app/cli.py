@@ -17,7 +17,9 @@ Contract (other tools and the tests rely on it):
                   [--note T] [--protect] [--track [KEY]]
   nitrate repair PROJECT.nitrate --list
   nitrate report PROJECT.nitrate [-o REPORT.html] [--scale S] [--samples N]
-  nitrate shots INPUT [--json]     JSON {"shots": [{"start": first, "end": last}, …]}
+  nitrate shots INPUT|PROJECT [--json] [--edl OUT.edl]
+                                   JSON {"shots": [{"start": first, "end": last}, …]};
+                                   a project's own shots; --edl a CMX 3600 list
   nitrate ops [--json]
   nitrate presets [--json]
 FRAMES is one frame (120) or an inclusive range (300-302), 0-based; a region is in source
@@ -197,9 +199,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="evaluation scale for the measurements and thumbnails (0-1]")
     p.add_argument("--samples", type=int, default=3, help="frames measured per shot")
 
-    p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive)")
-    p.add_argument("input")
+    p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive), or list "
+                       "a project's shots")
+    p.add_argument("input", help="footage (its cuts are found) or a .nitrate project (its "
+                   "shots as set, with notes)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--edl", default=None, metavar="OUT.edl",
+                   help="also write the shots as a CMX 3600 edit decision list (source "
+                   "timecode; for Resolve, Avid, Premiere)")
     p.add_argument("--sensitivity", type=float, default=0.5, help="0-1; higher finds subtler cuts")
 
     p = sub.add_parser("ops", help="list operators and their parameters")
@@ -451,21 +458,48 @@ def _detect_shots(path: str, start: int = 0, end: int | None = None,
 
 def cmd_shots(args: argparse.Namespace) -> int:
     from engine.media import probe
+    from engine.project import load_project
+    from engine.project.io import SUFFIX
     from engine.shots import shots_from_cuts
+    from engine.shots.edl import ListedShot
 
-    count = probe(args.input).frame_count
-    cuts = _detect_shots(args.input, sensitivity=args.sensitivity)
-    shots = shots_from_cuts(count, cuts)
+    if args.edl and not Path(args.edl).parent.is_dir():  # before minutes of detection
+        raise NitrateError(f"{args.edl}: the folder {Path(args.edl).parent} does not exist")
+    cuts = None
+    if Path(args.input).suffix.lower() == SUFFIX:
+        project = load_project(args.input)
+        media = project.media(project.clip)
+        listed = [ListedShot(s.start, s.end, s.note, s.reviewed) for s in project.clip.shots]
+    else:
+        media = Path(args.input)
+        count = probe(media).frame_count
+        cuts = _detect_shots(args.input, sensitivity=args.sensitivity)
+        listed = [ListedShot(a, b) for a, b in shots_from_cuts(count, cuts)]
+    shots = [(s.start, s.end) for s in listed]
+    if args.edl:
+        _write_edl(Path(args.edl), listed, media)
     if args.json:
-        print(json.dumps({
-            "shots": [{"start": a, "end": b} for a, b in shots],
-            "cuts": [{"frame": c.frame, "kind": c.kind, "confidence": round(c.confidence, 3)}
-                     for c in cuts],
-        }, indent=2))
+        data: dict[str, Any] = {"shots": [{"start": a, "end": b} for a, b in shots]}
+        if cuts is not None:
+            data["cuts"] = [{"frame": c.frame, "kind": c.kind,
+                             "confidence": round(c.confidence, 3)} for c in cuts]
+        print(json.dumps(data, indent=2))
         return 0
     for n, (a, b) in enumerate(shots, start=1):
         print(f"shot {n:>3}: frames {a:>6}-{b:<6} ({b - a + 1} frames)")
     return 0
+
+
+def _write_edl(path: Path, listed: list, media: Path) -> None:  # listed: [ListedShot]
+    from engine.media import probe
+    from engine.shots.edl import edl_text, write_edl
+
+    info = probe(media)
+    try:
+        text = edl_text(listed, info.fps, media.name, media.stem, info.timecode)
+    except ValueError as exc:
+        raise NitrateError(f"{path}: {exc}") from None
+    write_edl(path, text)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

@@ -212,6 +212,25 @@ def test_render_a_project(clip: Path, tmp_path: Path) -> None:
     assert cv2.imread(str(still)).shape == (88, 120, 3)
 
 
+def test_shots_of_a_project_as_an_edit_decision_list(clip: Path, tmp_path: Path) -> None:
+    from engine.project import Clip, Project, Shot, save_project
+
+    project = Project(clips=[Clip(str(clip), 30, [Shot(0, 9, note="titles"),
+                                                  Shot(10, 29, reviewed=True)])])
+    path = save_project(project, tmp_path / "p.nitrate")
+    edl = tmp_path / "cuts.edl"
+    result = nitrate("shots", path, "--json", "--edl", edl)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["shots"] == [{"start": 0, "end": 9},
+                                                  {"start": 10, "end": 29}]
+    text = edl.read_text()
+    assert "001  AX       V     C        00:00:00:00 00:00:00:10" in text
+    assert "002  AX       V     C        00:00:00:10 00:00:01:05" in text  # 25 fps
+    assert "* COMMENT: titles" in text and "* FROM CLIP NAME: reel.mp4" in text
+    assert_one_line_error(nitrate("shots", path, "--edl", tmp_path / "no" / "x.edl"),
+                          "x.edl", "does not exist")
+
+
 def test_asking_for_a_missing_gpu_is_one_clear_line(clip: Path, tmp_path: Path) -> None:
     import torch
 

@@ -448,6 +448,10 @@ class MainWindow(QMainWindow):
         self.act_export_frame = self._action(
             "Export &frame…", lambda: self.export_frame_dialog(compare=False), "Ctrl+Shift+E",
             "Save the frame shown, restored at full resolution, as a PNG or TIFF still")
+        self.act_export_edl = self._action(
+            "Export shot &list (EDL)…", self.export_edl_dialog,
+            tip="Write the shots as a CMX 3600 edit decision list at the source's timecode, "
+                "to bring the cuts into Resolve, Avid or Premiere")
         self.act_export_compare = self._action(
             "Export &before/after frame…", lambda: self.export_frame_dialog(compare=True),
             tip="Save the frame shown as a still of the scan and the restored frame side by "
@@ -477,7 +481,8 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as, self.act_close])
         file.addSeparator()
-        file.addActions([self.act_export_frame, self.act_export_compare, self.act_report])
+        file.addActions([self.act_export_frame, self.act_export_compare, self.act_export_edl,
+                         self.act_report])
         file.addSeparator()
         file.addAction(self.act_quit)
 
@@ -1405,6 +1410,38 @@ class MainWindow(QMainWindow):
                                               "PNG (*.png);;TIFF (*.tif *.tiff)")
         if path:
             self.export_frame(Path(path), index, compare)
+
+    def export_edl_dialog(self) -> None:
+        """File ▸ Export shot list (EDL)…: ask where, then write it."""
+        media = self.document.media_path()
+        if media is None:
+            return
+        base = self.document.path or media
+        path, _ = QFileDialog.getSaveFileName(self, "Export shot list",
+                                              str(base.with_suffix(".edl")),
+                                              "Edit decision list (*.edl)")
+        if path:
+            self.export_edl(Path(path))
+
+    def export_edl(self, path: Path) -> bool:
+        """Write the clip's shots (with their notes and reviewed ticks) to `path` as a
+        CMX 3600 list at the source's timecode; errors shown, never raised."""
+        from engine.shots.edl import ListedShot, edl_text, write_edl
+
+        media, info = self.document.media_path(), self.bridge.info
+        if media is None or info is None:
+            return False
+        if path.suffix.lower() != ".edl":
+            path = path.with_name(path.name + ".edl")
+        listed = [ListedShot(s.start, s.end, s.note, s.reviewed) for s in self.document.shots()]
+        title = self.document.path.stem if self.document.path else media.stem
+        try:
+            write_edl(path, edl_text(listed, info.fps, media.name, title, info.timecode))
+        except (NitrateError, ValueError) as exc:
+            self.show_error("Export shot list", str(exc))
+            return False
+        self.show_message(f"{len(listed)} shots written to {path}")
+        return True
 
     def export_frame(self, path: Path, index: int, compare: bool = False) -> None:
         """Write frame `index`, restored at full resolution, to `path` (worker thread)."""

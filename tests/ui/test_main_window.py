@@ -90,6 +90,23 @@ def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Pat
     assert window.document.project_or_raise().clip.frame_count == 5
 
 
+def test_the_shots_are_exported_as_an_edit_decision_list(qtbot, window: MainWindow,
+                                                        clip: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    assert window.open_path(_project_file(clip, tmp_path))
+    _settled(window, qtbot)
+    path = tmp_path / "film_cuts"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *_args: (str(path), "Edit decision list (*.edl)"))
+    window.act_export_edl.trigger()
+    text = (tmp_path / "film_cuts.edl").read_text()
+    assert text.startswith("TITLE: film\n")
+    assert text.count("* FROM CLIP NAME: tiny.mp4") == 3  # the three shots of the project
+    assert window.statusBar().currentMessage().startswith("3 shots written to")
+
+
 def test_open_footage_detects_shots(qtbot, settings: QSettings, clip: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     win = MainWindow(settings, detect_shots=True)
