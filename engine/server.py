@@ -12,9 +12,15 @@ Scheduling (one worker, so the order is the whole policy):
   response is still delivered, so a consumer must ignore ids it no longer waits for.
 - priority 1 (prefetch) and 2 (thumbnail): first in, first out, each served only when no
   request of a lower priority number is pending.
+- then a playback render set by `render_for_playback`: frames restored one at a time and
+  their final pictures kept in a store of their own (`rendered`, a share of the cache
+  budget, RENDER_SHARE), so playback of that range shows them at the clip's rate however
+  slow the recipe;
 - last, when nothing else is pending: the shot analysis set by `prepare` (flicker levels,
   weave motion, shot colour statistics of every frame of the plan's shots, at analysis
   scale), one frame at a time, so a later seek anywhere in those shots finds them done.
+
+Any request whose final frame is in the playback store is answered from it (`from_cache`).
 
 Drafts: a viewer request with `draft=True` whose restored frame is not cached, at a scale
 above the analysis scale, is first answered with the frame restored at the analysis scale
@@ -62,6 +68,10 @@ SUPERSEDED = "superseded"
 """`FrameResponse.error` of a viewer request replaced by a newer one before it started."""
 CANCELLED = "cancelled"
 """`FrameResponse.error` of a request removed by `cancel_pending` or `close`."""
+
+RENDER_SHARE = 0.5
+"""Share of the cache budget the playback render's store takes while it holds frames (the
+evaluator's cache keeps the rest): enough for the working windows of a film recipe."""
 
 
 class Source(Protocol):
@@ -153,6 +163,17 @@ class _Analyse:
     total: int
 
 
+@dataclass(frozen=True)
+class _Render:
+    """One frame of the playback render, as the worker takes it."""
+
+    plan: ShotPlan
+    scale: float
+    index: int
+    done: int  # frames of the render taken so far, this one included
+    total: int
+
+
 class _CountingCache(FrameCache):
     """A FrameCache that counts stores, so the server can tell a pure cache hit."""
 
@@ -188,6 +209,9 @@ class FrameServer:
     on_prepared: called on the worker thread after each frame of the `prepare` analysis
                  with (frames done, frames in the job, one-line error or None); an error
                  ends the job.
+    on_rendered: called on the worker thread after each frame of the playback render with
+                 (frames done, frames in the render, one-line error or None); an error
+                 ends the render.
     """
 
     def __init__(
@@ -199,15 +223,23 @@ class FrameServer:
         on_open: Callable[[Any, str | None], None] | None = None,
         open_source: Callable[[str], Source] | None = None,
         on_prepared: Callable[[int, int, str | None], None] | None = None,
+        on_rendered: Callable[[int, int, str | None], None] | None = None,
     ) -> None:
         self.source_path = str(source_path)
         self._on_response = on_response
         self._on_open = on_open
         self._on_prepared = on_prepared
+        self._on_rendered = on_rendered
         self._open_source = open_source or _open_media
         # The shot analysis job: (plan, scale, frames left, frames in the job).
         self._analysis: tuple[ShotPlan, float, deque[int], int] | None = None
         self.cache = _CountingCache(cache_bytes)
+        self._budget = int(cache_bytes)
+        # The playback render: (plan, scale, frames left, frames in it), and its store of
+        # final frames (original, restored, masks) by `Evaluator.result_key`.
+        self._render: tuple[ShotPlan, float, deque[int], int] | None = None
+        self.rendered = FrameCache(0)
+        self._evaluator: Evaluator | None = None
         self._cond = threading.Condition()
         self._viewer: FrameRequest | None = None
         self._queues: dict[int, deque[FrameRequest]] = {PREFETCH: deque(), THUMBNAIL: deque()}
@@ -297,8 +329,60 @@ class FrameServer:
             return n
 
     def set_cache_budget(self, budget_bytes: int) -> None:
-        """Bound the frame cache to `budget_bytes` (evicts at once when lowered)."""
-        self.cache.set_budget(budget_bytes)
+        """Bound the frame cache (and the playback store, a share of it while it holds
+        frames) to `budget_bytes` in all (evicts at once when lowered)."""
+        with self._cond:
+            self._budget = int(budget_bytes)
+            self._split_budget(len(self.rendered) > 0 or self._render is not None)
+
+    def _split_budget(self, rendering: bool) -> None:
+        share = int(self._budget * RENDER_SHARE) if rendering else 0
+        self.rendered.set_budget(share)
+        self.cache.set_budget(self._budget - share)
+
+    def render_for_playback(self, plan: ShotPlan, scale: float, first: int, last: int,
+                            frame_bytes: int) -> tuple[int, int]:
+        """Restore frames `first`..`last` (inclusive) with `plan` at `scale` in the
+        background and keep their final pictures, so playback shows them at full rate
+        (see the module docstring). `frame_bytes` is what one kept frame costs (original,
+        restored and masks at `scale`); the range is cut to what RENDER_SHARE of the
+        budget holds. Replaces the render in progress and forgets the frames kept before.
+        Returns the range that will be kept, (first, last)."""
+        # A kilobyte a frame beside its pictures: the shot and the masks' positions.
+        fits = max(1, int(self._budget * RENDER_SHARE) // (max(1, frame_bytes) + 1024))
+        last = min(last, first + fits - 1)
+        with self._cond:
+            self.rendered.clear()
+            self._split_budget(True)
+            self._render = (plan, float(scale), deque(range(first, last + 1)),
+                            last - first + 1)
+            self._cond.notify_all()
+        return first, last
+
+    def stop_render(self, forget: bool = False) -> None:
+        """Stop the playback render; with `forget`, also drop the frames it kept (the
+        evaluator's cache gets the whole budget back)."""
+        with self._cond:
+            self._render = None
+            if forget:
+                self.rendered.clear()
+                self._split_budget(False)
+
+    @property
+    def render_left(self) -> int:
+        """Frames the playback render has still to restore (0 when none)."""
+        with self._cond:
+            return len(self._render[2]) if self._render is not None else 0
+
+    def rendered_frames(self, plan: ShotPlan, scale: float, first: int, last: int
+                        ) -> list[int]:
+        """The frames of first..last whose final picture with `plan` at `scale` is in the
+        playback store (an edited recipe gives other pictures: none of its frames are)."""
+        evaluator = self._evaluator
+        if evaluator is None or not len(self.rendered):
+            return []
+        return [i for i in range(max(first, plan.first), min(last, plan.last) + 1)
+                if evaluator.result_key(i, plan, scale) in self.rendered]
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is pending or running (all callbacks returned); False when
@@ -324,9 +408,10 @@ class FrameServer:
     # -- worker side ---------------------------------------------------------------------
     def _idle(self) -> bool:
         return (not self._working and self._viewer is None and not any(self._queues.values())
-                and not (self._analysis is not None and self._analysis[2]))
+                and not (self._analysis is not None and self._analysis[2])
+                and not (self._render is not None and self._render[2]))
 
-    def _next(self) -> FrameRequest | _Analyse | None:
+    def _next(self) -> FrameRequest | _Analyse | _Render | None:
         """The next request to serve, or the next frame to analyse (None when closing);
         marks the worker busy."""
         with self._cond:
@@ -345,6 +430,11 @@ class FrameServer:
                 if request is not None:
                     self._working = True
                     return request
+                if self._render is not None and self._render[2]:
+                    plan, scale, order, total = self._render
+                    index = order.popleft()
+                    self._working = True
+                    return _Render(plan, scale, index, total - len(order), total)
                 if self._analysis is not None and self._analysis[2]:
                     plan, scale, order, total = self._analysis
                     index = order.popleft()
@@ -376,6 +466,34 @@ class FrameServer:
             except Exception:  # the consumer's bug must not stop the server
                 pass
 
+    def _render_one(self, evaluator: Evaluator | None, job: _Render) -> None:
+        """One frame of the playback render into the store; a failure ends the render
+        (reported once)."""
+        error: str | None = None
+        if evaluator is None:
+            error = self.open_error or f"{self.source_path}: not open"
+        else:
+            try:
+                key = evaluator.result_key(job.index, job.plan, job.scale)
+                if key not in self.rendered:
+                    done = evaluator.evaluate(job.index, job.plan, job.scale)
+                    # Masks as pairs, not a dict: the store counts the bytes of tuples.
+                    self.rendered.put(key, (done.original, done.restored,
+                                            tuple(done.masks.items()), done.shot))
+            except NitrateError as exc:
+                error = str(exc)
+            except Exception as exc:  # never let a bug kill the worker
+                error = f"frame {job.index}: {type(exc).__name__}: {exc}"
+        if error is not None:
+            with self._cond:
+                if self._render is not None and self._render[0] is job.plan:
+                    self._render = None
+        if self._on_rendered is not None:
+            try:
+                self._on_rendered(job.done, job.total, error)
+            except Exception:  # the consumer's bug must not stop the server
+                pass
+
     def _run(self) -> None:
         from engine.runtime import configure_threads
 
@@ -394,10 +512,13 @@ class FrameServer:
             except Exception:  # the callback's problem; keep serving
                 pass
         evaluator = Evaluator(source, self.cache, source_key=self.source_path) if source else None
+        self._evaluator = evaluator
         try:
             while (request := self._next()) is not None:
                 if isinstance(request, _Analyse):
                     self._analyse(evaluator, request)
+                elif isinstance(request, _Render):
+                    self._render_one(evaluator, request)
                 else:
                     self._answer(self._serve(evaluator, request))
                 with self._cond:
@@ -462,6 +583,9 @@ class FrameServer:
                 shot = None
                 restored, masks = original, {}
             else:
+                kept = self._kept(evaluator, request)
+                if kept is not None:
+                    return kept
                 if request.draft and self._send_draft(evaluator, request, start):
                     return _failed(request, SUPERSEDED, (time.perf_counter() - start) * 1000.0)
                 done = evaluator.evaluate(request.index, request.plan, request.scale)
@@ -483,6 +607,20 @@ class FrameServer:
             from_cache=self.cache.puts == puts,
             priority=request.priority,
         )
+
+    def _kept(self, evaluator: Evaluator, request: FrameRequest) -> FrameResponse | None:
+        """The answer to `request` from the playback store, or None when it is not there."""
+        assert request.plan is not None
+        if not len(self.rendered):
+            return None
+        kept = self.rendered.get(evaluator.result_key(request.index, request.plan,
+                                                      request.scale))
+        if kept is None:
+            return None
+        original, restored, masks, shot = kept
+        return FrameResponse(request_id=request.request_id, index=request.index, shot=shot,
+                             original=original, restored=restored, masks=dict(masks),
+                             from_cache=True, priority=request.priority)
 
     def _send_draft(self, evaluator: Evaluator, request: FrameRequest, start: float) -> bool:
         """Answer a draft of `request` at the analysis scale when the final frame is not

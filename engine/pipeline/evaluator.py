@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -394,12 +394,18 @@ class Evaluator:
             with _held(self._source_lock):
                 prefetch(min(wanted), max(wanted) + 1)
 
-    def cached(self, index: int, plan: ShotPlan, scale: float = 1.0) -> bool:
-        """Whether `evaluate(index, plan, scale)` would find its restored frame cached."""
+    def result_key(self, index: int, plan: ShotPlan, scale: float = 1.0) -> Hashable:
+        """What identifies `evaluate(index, plan, scale)`'s restored frame: equal keys, the
+        same frame (the source, the shot's recipe and repairs up to this frame, the scale).
+        """
         stages = self._stages(plan.shot_at(index), scale)
         if len(stages) < 2:
-            return ("src", self.source_key, index, scale) in self.cache
-        return ("frame", stages[-1].key, index) in self.cache
+            return ("src", self.source_key, index, scale)
+        return ("frame", stages[-1].key, index)
+
+    def cached(self, index: int, plan: ShotPlan, scale: float = 1.0) -> bool:
+        """Whether `evaluate(index, plan, scale)` would find its restored frame cached."""
+        return self.result_key(index, plan, scale) in self.cache
 
     def prepare(self, index: int, plan: ShotPlan, scale: float = 1.0) -> None:
         """Run the shot-level analyses frame `index` contributes to (`Operator.prepare` of

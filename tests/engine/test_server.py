@@ -293,3 +293,70 @@ def test_scrubbing_reads_originals_from_the_proxy_and_restored_frames_from_the_s
         assert answers[rid].error is None
     assert answers[1].original.shape == (48, 64, 3)
     assert read_index(answers[1].original) == 17
+
+
+# -- the playback render -----------------------------------------------------------------
+
+FRAME_BYTES = 2 * W * H * 3 * 4  # original and restored, float32
+
+
+def test_a_playback_render_keeps_the_range_and_playback_reads_it() -> None:
+    reader, collector = LevelReader(), Collector()
+    progress: list[tuple[int, int, str | None]] = []
+    server = make_server(reader, collector, on_rendered=lambda *a: progress.append(a))
+    try:
+        assert server.render_for_playback(PLAN, 1.0, 5, 14, FRAME_BYTES) == (5, 14)
+        assert server.wait_until_idle(10)
+        assert progress[-1] == (10, 10, None) and server.render_left == 0
+        assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == list(range(5, 15))
+        reads = len(reader.reads)
+        for i in range(5, 15):
+            server.submit(FrameRequest(100 + i, i, PLAN, 1.0, VIEWER))
+            assert server.wait_until_idle(10)
+        answers = [r for r in collector.responses if r.request_id >= 100]
+        assert [r.index for r in answers] == list(range(5, 15))
+        assert all(r.from_cache and r.error is None for r in answers)
+        assert len(reader.reads) == reads  # nothing decoded or computed again
+        # The pictures are those a plain request computes.
+        assert np.allclose(answers[3].restored, 2 * 8 / 255.0)
+        assert np.allclose(answers[3].original, 8 / 255.0)
+        # Another recipe gives other pictures: none of them is kept.
+        other = ShotPlan.single(N, Recipe.of([Step.create("color", {"exposure": 0.5})]))
+        assert server.rendered_frames(other, 1.0, 0, N - 1) == []
+        assert server.rendered_frames(PLAN, 0.5, 0, N - 1) == []
+    finally:
+        server.close()
+
+
+def test_a_playback_render_fits_its_share_of_the_budget_and_gives_it_back() -> None:
+    reader, collector = LevelReader(), Collector()
+    budget = 10 * (FRAME_BYTES + 1024)  # ten kept frames, each with its kilobyte
+    server = FrameServer("fake.mov", budget, collector, open_source=lambda _p: reader)
+    try:
+        # Half of a budget of ten frames holds five.
+        assert server.render_for_playback(PLAN, 1.0, 0, 30, FRAME_BYTES) == (0, 4)
+        assert server.cache.budget_bytes == budget // 2
+        assert server.wait_until_idle(10)
+        assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == [0, 1, 2, 3, 4]
+        server.stop_render(forget=True)
+        assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == []
+        assert server.cache.budget_bytes == budget
+    finally:
+        server.close()
+
+
+def test_viewer_requests_go_before_the_playback_render() -> None:
+    gate = threading.Event()
+    reader, collector = LevelReader(gate), Collector()
+    server = make_server(reader, collector)
+    try:
+        server.render_for_playback(PLAN, 1.0, 0, 9, FRAME_BYTES)
+        assert reader.started.wait(10)  # the render's first frame is being read
+        server.submit(FrameRequest(1, 30, PLAN, 1.0, VIEWER))
+        gate.set()
+        assert server.wait_until_idle(10)
+        # Frame 30 was read right after the render's first frame, before the rest of it.
+        assert reader.reads.index(30) <= 2
+        assert collector.by_id()[1].index == 30
+    finally:
+        server.close()
