@@ -10,7 +10,8 @@ emitted (its draft, then its final frame; older viewer answers, including
 ``"superseded"`` ones, are ignored), prefetch answers only warm the engine's cache and are
 never emitted, and thumbnail answers for a clip that has since been replaced are ignored.
 `prepare_shots` hands the engine the background shot analysis, whose progress comes back
-as `analysis_progress`.
+as `analysis_progress`; `render_for_playback` a range to keep restored for playback, whose
+progress comes back as `render_progress`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class EngineBridge(QObject):
 
     frame_ready = Signal(object)
     analysis_progress = Signal(int, int)
+    render_progress = Signal(int, int, object)  # done, total, one-line error or None
     thumbnail_ready = Signal(int, QImage)
     error = Signal(str)
     busy_changed = Signal(bool)
@@ -76,6 +78,7 @@ class EngineBridge(QObject):
     _delivered = Signal(object, object, object)  # clip token, response, QImage | None
     _opened = Signal(object, object, object)  # clip token, info, error
     _prepared = Signal(object, int, int, object)  # clip token, done, total, error
+    _rendered = Signal(object, int, int, object)  # clip token, done, total, error
 
     def __init__(
         self,
@@ -98,6 +101,7 @@ class EngineBridge(QObject):
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
         self._opened.connect(self._on_opened, Qt.ConnectionType.QueuedConnection)
         self._prepared.connect(self._on_prepared, Qt.ConnectionType.QueuedConnection)
+        self._rendered.connect(self._on_rendered, Qt.ConnectionType.QueuedConnection)
 
     # -- clip ----------------------------------------------------------------------------
     def open_clip(self, path: str | Path) -> None:
@@ -118,6 +122,7 @@ class EngineBridge(QObject):
             on_open=lambda info, error: self._opened.emit(token, info, error),
             open_source=self._open_source,
             on_prepared=lambda done, total, error: self._prepared.emit(token, done, total, error),
+            on_rendered=lambda done, total, error: self._rendered.emit(token, done, total, error),
         )
 
     def set_proxy(self, proxy_path: str | Path | None) -> None:
@@ -178,6 +183,33 @@ class EngineBridge(QObject):
             if index < 0 or (count is not None and index >= count):
                 continue
             server.submit(FrameRequest(self._new_id(), int(index), plan, float(scale), PREFETCH))
+
+    def render_for_playback(self, plan: ShotPlan, scale: float, first: int, last: int
+                            ) -> tuple[int, int] | None:
+        """Keep frames `first`..`last` restored with `plan` at preview `scale`, computed in
+        the background (`render_progress`), so playback shows them at the clip's rate.
+        Returns the range that fits the cache's share for it (it may end earlier), or None
+        when no clip is open."""
+        server, info = self._server, self.info
+        if server is None or info is None:
+            return None
+        width, height = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
+        masks = max((len(s.recipe.active) for s in plan.shots
+                     if s.end >= first and s.start <= last), default=0)
+        # Original and restored RGB, and a mask per step, in float32.
+        frame_bytes = width * height * 4 * (6 + masks)
+        return server.render_for_playback(plan, scale, first, last, frame_bytes)
+
+    def stop_render(self, forget: bool = False) -> None:
+        """Stop the playback render; with `forget`, drop the frames it kept."""
+        if self._server is not None:
+            self._server.stop_render(forget)
+
+    def rendered_frames(self, plan: ShotPlan, scale: float, first: int, last: int) -> list[int]:
+        """The frames of first..last kept restored with `plan` at `scale` for playback."""
+        if self._server is None:
+            return []
+        return self._server.rendered_frames(plan, scale, first, last)
 
     def request_thumbnail(self, index: int, height_px: int) -> int:
         """Ask for a thumbnail of frame `index`, `height_px` pixels high (original, no
@@ -287,6 +319,14 @@ class EngineBridge(QObject):
         if error is not None:
             self.error.emit(f"Shot analysis stopped: {error}")
         self.analysis_progress.emit(done, total)
+
+    @Slot(object, int, int, object)
+    def _on_rendered(self, token: object, done: int, total: int, error: object) -> None:
+        if token is not self._token:
+            return
+        if error is not None:
+            self.error.emit(f"Caching for playback stopped: {error}")
+        self.render_progress.emit(done, total, error)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

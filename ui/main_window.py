@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
         self.document = document if document is not None else Document(self)
         self.detect_shots = detect_shots
         self.selected_shots: list[int] = []
+        # The range last cached for playback (Render ▸ Cache for playback), or None.
+        self._cache_range: tuple[int, int] | None = None
         self.in_out: tuple[int | None, int | None] = (None, None)
         self._opening: str | None = None
         self._shut_down = False
@@ -303,8 +305,10 @@ class MainWindow(QMainWindow):
             "so that any frame you seek to is restored sooner")
         self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
         self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
+        self.cache_task = TaskIndicator("cacheTask", self.stop_playback_cache)
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
+        bar.addPermanentWidget(self.cache_task)
         bar.addPermanentWidget(self.busy_bar)
         for label in (self.pixel_label, self.analysis_label, self.shots_label,
                       self.scale_label, self.fps_label, self.cache_label, self.frame_label):
@@ -463,6 +467,13 @@ class MainWindow(QMainWindow):
                                                lambda: self.inspector.set_scope(
                                                    Inspector.SCOPE_DEFAULT))
 
+        self.act_cache_playback = self._action(
+            "&Cache for playback", self.cache_for_playback, "Ctrl+Shift+K",
+            "Restore the in/out range (or the shot shown) in the background and keep it, so "
+            "that it plays at the clip's rate however slow the recipe")
+        self.act_clear_cache = self._action(
+            "C&lear playback cache", lambda: self.stop_playback_cache(forget=True),
+            tip="Forget the frames kept for playback (their memory goes back to the cache)")
         self.act_render_clip = self._action("Add &whole clip…",
                                             lambda: self.render_dialog("clip"), "Ctrl+E")
         self.act_render_inout = self._action("Add &in/out range…",
@@ -537,6 +548,8 @@ class MainWindow(QMainWindow):
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
                                 self.act_render_shots])
+        render_menu.addSeparator()
+        render_menu.addActions([self.act_cache_playback, self.act_clear_cache])
         render_menu.addSeparator()
         render_menu.addAction(self.act_report)
         render_menu.addAction(self.render_dock.toggleViewAction())
@@ -614,6 +627,9 @@ class MainWindow(QMainWindow):
                                            self.viewer.left_label))
         self.viewer.pointer_moved.connect(self._pointer_moved)
         self.viewer.frames_changed.connect(self.refresh_framing_guide)
+        self.bridge.render_progress.connect(self._cache_progress)
+        doc.modified.connect(self.refresh_cached_frames)
+        self.playback.scale_changed.connect(lambda _s: self.refresh_cached_frames())
         doc.output_changed.connect(self.refresh_framing_guide)
         doc.project_replaced.connect(self.refresh_framing_guide)
         self.playback.fps_changed.connect(
@@ -918,6 +934,8 @@ class MainWindow(QMainWindow):
     def _project_replaced(self) -> None:
         self.selected_shots = []
         self.in_out = (None, None)
+        self._cache_range = None  # another clip, another server: nothing is kept
+        self.cache_task.hide()
         media = self.document.media_path()
         if media is None:
             self.bridge.close()
@@ -1017,6 +1035,60 @@ class MainWindow(QMainWindow):
         if self.bridge.is_open:
             self.bridge.prepare_shots(self.document.plan(), self.playback.preview_scale,
                                       self.playback.playhead)
+
+    # --- playback cache ---------------------------------------------------------------------
+
+    def cache_for_playback(self) -> bool:
+        """Render ▸ Cache for playback: keep the in/out range (else the shot shown)
+        restored at the preview scale, computed in the background; the timeline marks the
+        frames kept in green. A range larger than the cache's share is cut, with a word."""
+        plan = self.document.plan()
+        if plan is None or not self.bridge.is_open:
+            return False
+        if None not in self.in_out:
+            first, last = self.in_out  # type: ignore[misc]
+        else:
+            shot = plan.shot_at(self.playback.playhead)
+            first, last = shot.start, shot.end
+        scale = self.playback.preview_scale
+        kept = self.bridge.render_for_playback(plan, scale, first, last)
+        if kept is None:
+            return False
+        self._cache_range = kept
+        self.cache_task.start(f"Caching frames {kept[0]}-{kept[1]}")
+        self.timeline.set_cached([])
+        if kept[1] < last:
+            self.show_message(f"Caching frames {kept[0]}-{kept[1]} of {first}-{last}: the "
+                              f"rest does not fit the cache (Edit ▸ Preferences)")
+        else:
+            self.show_message(f"Caching frames {first}-{last} for playback")
+        return True
+
+    def stop_playback_cache(self, forget: bool = False) -> None:
+        """Stop caching for playback; with `forget`, drop the frames kept."""
+        self.bridge.stop_render(forget)
+        self.cache_task.hide()
+        if forget:
+            self._cache_range = None
+        self.refresh_cached_frames()
+
+    def _cache_progress(self, done: int, total: int, error: object) -> None:
+        self.cache_task.set_progress(done, total)
+        if error is not None or done >= total:
+            self.cache_task.hide()
+        if error is not None or done >= total or done % 8 == 0:
+            self.refresh_cached_frames()
+
+    def refresh_cached_frames(self) -> None:
+        """Mark on the timeline the frames kept for playback with the recipe and preview
+        scale in force now (an edit, or another scale, gives other pictures)."""
+        plan = self.document.plan() if self.document.is_open else None
+        if plan is None or self._cache_range is None:
+            self.timeline.set_cached([])
+            return
+        first, last = self._cache_range
+        frames = self.bridge.rendered_frames(plan, self.playback.preview_scale, first, last)
+        self.timeline.set_cached([(run[0], run[-1]) for run in _contiguous(frames)])
 
     def _analysis_progress(self, done: int, total: int) -> None:
         busy = 0 < done < total
@@ -1739,6 +1811,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+L", "mark clipped levels on the pictures"),
             ("Ctrl+Shift+G / Ctrl+G", "grab a reference still / compare with it"),
             ("Ctrl+Shift+M", "match the shot to the reference still"),
+            ("Ctrl+Shift+K", "cache the in/out range (or the shot) for playback"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

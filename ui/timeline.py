@@ -73,6 +73,8 @@ _KEY_ROW_BG = QColor(32, 32, 36)
 _LEVELS = QColor(200, 200, 150)  # the levels graph: a pale trace, like the scopes'
 _REPAIR = QColor(*REPAIR_COLOUR)  # the viewer's colours: magenta rebuilt, cyan protected
 _PROTECT = QColor(*PROTECT_COLOUR)
+_CACHED = QColor(90, 200, 110)
+"""Green: frames kept restored for playback, as editing systems mark rendered frames."""
 _BOUNDARY = QColor(255, 255, 255)
 
 
@@ -149,6 +151,7 @@ class Timeline(QWidget):
         self._keys_label = ""
         self._repairs: list[tuple[int, int]] = []
         self._protections: list[tuple[int, int]] = []
+        self._cached: list[tuple[int, int]] = []
         self._levels: np.ndarray | None = None
         self._levels_span: tuple[float, float] | None = None  # see levels_range
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
@@ -182,6 +185,7 @@ class Timeline(QWidget):
         self._playhead = 0
         self._in = self._out = None
         self._levels = None
+        self._cached = []
         self._levels_span = None
         self._thumbs.clear()
         self._requested.clear()
@@ -231,6 +235,17 @@ class Timeline(QWidget):
     def protections(self) -> list[tuple[int, int]]:
         """The protected frame ranges marked (see `set_protections`)."""
         return list(self._protections)
+
+    def set_cached(self, ranges: list[tuple[int, int]]) -> None:
+        """Frames kept restored for playback, as (first, last) inclusive pairs: a green
+        line along the bottom of the ruler."""
+        self._cached = [(int(a), int(b)) for a, b in ranges]
+        self.update()
+
+    @property
+    def cached(self) -> list[tuple[int, int]]:
+        """The frame ranges marked as kept for playback (see `set_cached`)."""
+        return list(self._cached)
 
     def set_levels(self, levels: np.ndarray | None) -> None:
         """Every frame's mean luma (float, levels 0-1, one per frame of the clip; None: not
@@ -531,10 +546,11 @@ class Timeline(QWidget):
 
     def _paint_repairs(self, painter: QPainter) -> None:
         """Repairs and protections as 3 px bars along the thumbnails' bottom edge, in two
-        rows so a frame with both shows both."""
+        rows so a frame with both shows both; frames kept for playback along the ruler's."""
         bottom = RULER_PX + THUMB_PX - 3
         for ranges, top, colour in ((self._repairs, bottom, _REPAIR),
-                                    (self._protections, bottom - 4, _PROTECT)):
+                                    (self._protections, bottom - 4, _PROTECT),
+                                    (self._cached, RULER_PX - 3, _CACHED)):
             for a, b in ranges:
                 x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
                 if x1 < 0 or x0 > self.width():
