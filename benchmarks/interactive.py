@@ -3,7 +3,7 @@ playback rate.
 
     python -m benchmarks.interactive [--seconds 10] [--seeks 8] [--scrub 10] [--play 5]
                                      [--scopes waveform|parade|histogram|vectorscope]
-                                     [--levels]
+                                     [--levels] [--cached-playback SECONDS]
 
 On a generated 1080p H.264 clip (GOP 48 with B-frames, made once with PyAV and kept in the
 temp folder) with the `film` preset (all registered operators while it does not exist), at
@@ -22,6 +22,9 @@ half-resolution preview, through the real EngineBridge / PlaybackController / Co
 - with `--levels`, all of the above while the timeline's levels graph is measured on a
   thread of its own from the start of the seeks (as the window does when a project
   opens), and how long that took;
+- with `--cached-playback SECONDS`, restored playback of a range of that length twice:
+  as it is computed (the recipe's own speed), then after Render ▸ Cache for playback kept
+  it (`EngineBridge.render_for_playback`, timed): achieved frames per second of each;
 - with `--scopes KIND`, all of the above with the Scopes panel open on that scope of the
   scan and the restored frame side by side (as the window wires it), and what one redraw
   of the scopes costs the GUI thread (milliseconds).
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--levels", action="store_true",
                         help="measure the timeline's levels graph on a thread of its own "
                              "during the seeks, as the window does when a project opens")
+    parser.add_argument("--cached-playback", type=float, default=0.0, metavar="SECONDS",
+                        help="also play this many seconds restored, before and after "
+                             "caching them for playback")
     parser.add_argument("--no-prepare", action="store_true",
                         help="measure cold seeks without the background shot analysis")
     args = parser.parse_args(argv)
@@ -289,6 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     play_fps = len(frames) / elapsed if elapsed > 0 else 0.0
     skipped = (max(frames) - min(frames) + 1 - len(frames)) if frames else 0
 
+    cached_play: tuple[float, float, float, int] | None = None
+    if args.cached_playback > 0:
+        cached_play = _cached_playback(app, bridge, playback, timeline, plan_box[0],
+                                       args.scale, count, args.cached_playback)
+
     redraw: list[float] = []
     if scopes is not None:  # what one redraw of the scopes costs the GUI thread
         for _ in range(20):
@@ -325,6 +336,12 @@ def main(argv: list[str] | None = None) -> None:
           f"({args.scrub:g} s scrub, {scrub_shown} frames shown, 5 ms heartbeat{scrub_note})")
     print(f"{'playback of originals (fps)':<34}{play_fps:>10.1f}{'':>10}   clip "
           f"{float(FPS):g} fps ({len(frames)} frames shown, {skipped} skipped)")
+    if cached_play is not None:
+        live, cache_s, cached_fps, frames_n = cached_play
+        print(f"{'playback restored, computed (fps)':<34}{live:>10.1f}{'':>10}   "
+              f"({frames_n} frames)")
+        print(f"{'playback restored, cached (fps)':<34}{cached_fps:>10.1f}{'':>10}   clip "
+              f"{float(FPS):g} fps (cached in {cache_s:.1f} s in the background)")
     if args.levels:
         done = f"{levels_s[0]:.1f} s" if levels_s else "still running at the end"
         print(f"levels graph measured beside the seeks: {done} for {count} frames")
@@ -334,6 +351,49 @@ def main(argv: list[str] | None = None) -> None:
               f"in the run)")
     if errors:
         print(f"errors: {len(errors)}; first: {errors[0]}")
+
+
+def _play(app, bridge, playback, first: int, last: int, limit_s: float) -> float:
+    """Play restored frames first..last (the in/out range set by the caller) and return
+    the frames per second shown."""
+    playback.show_restored(True)
+    playback.seek(first)
+    bridge.wait_until_idle(120)
+    frames: list[int] = []
+    playback.frame_shown.connect(frames.append)
+    start = time.perf_counter()
+    playback.play()
+    while time.perf_counter() - start < limit_s and playback.playing:
+        app.processEvents()
+        bridge.wait_until_idle(0.002)
+    elapsed = time.perf_counter() - start
+    playback.pause()
+    playback.frame_shown.disconnect(frames.append)
+    bridge.wait_until_idle(120)
+    return len(frames) / elapsed if elapsed > 0 else 0.0
+
+
+def _cached_playback(app, bridge, playback, timeline, plan, scale: float, count: int,
+                     seconds: float) -> tuple[float, float, float, int]:
+    """(fps computed, seconds to cache, fps cached, frames) for a range of `seconds` in
+    the clip's second half (frames no seek above computed)."""
+    frames_n = min(count // 2, round(seconds * float(FPS)))
+    first = count - frames_n
+    last = count - 1
+    timeline.set_in_out(first, last)
+    live = _play(app, bridge, playback, first, last, 60.0)
+    done: list[int] = []
+    bridge.render_progress.connect(lambda d, t, _e: done.append(d) if d == t else None)
+    t0 = time.perf_counter()
+    kept = bridge.render_for_playback(plan, scale, first, last)
+    assert kept is not None and kept == (first, last), f"the cache holds only {kept}"
+    while not done and time.perf_counter() - t0 < 600:
+        app.processEvents()
+        bridge.wait_until_idle(0.05)
+    cache_s = time.perf_counter() - t0
+    cached = _play(app, bridge, playback, first, last, 60.0)
+    timeline.set_in_out(None, None)
+    return live, cache_s, cached, frames_n
 
 
 if __name__ == "__main__":

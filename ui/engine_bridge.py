@@ -196,8 +196,8 @@ class EngineBridge(QObject):
         width, height = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
         masks = max((len(s.recipe.active) for s in plan.shots
                      if s.end >= first and s.start <= last), default=0)
-        # Original and restored RGB, and a mask per step, in float32.
-        frame_bytes = width * height * 4 * (6 + masks)
+        # Original and restored RGB in float32, and at most an 8-bit mask per step.
+        frame_bytes = width * height * (4 * 6 + masks)
         return server.render_for_playback(plan, scale, first, last, frame_bytes)
 
     def stop_render(self, forget: bool = False) -> None:

@@ -331,14 +331,14 @@ def test_a_playback_render_keeps_the_range_and_playback_reads_it() -> None:
 
 def test_a_playback_render_fits_its_share_of_the_budget_and_gives_it_back() -> None:
     reader, collector = LevelReader(), Collector()
-    budget = 10 * (FRAME_BYTES + 1024)  # ten kept frames, each with its kilobyte
+    budget = 8 * (FRAME_BYTES + 1024)  # eight kept frames, each with its kilobyte
     server = FrameServer("fake.mov", budget, collector, open_source=lambda _p: reader)
     try:
-        # Half of a budget of ten frames holds five.
-        assert server.render_for_playback(PLAN, 1.0, 0, 30, FRAME_BYTES) == (0, 4)
-        assert server.cache.budget_bytes == budget // 2
+        # Three quarters of a budget of eight frames hold six.
+        assert server.render_for_playback(PLAN, 1.0, 0, 30, FRAME_BYTES) == (0, 5)
+        assert server.cache.budget_bytes == budget // 4
         assert server.wait_until_idle(10)
-        assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == [0, 1, 2, 3, 4]
+        assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == [0, 1, 2, 3, 4, 5]
         server.stop_render(forget=True)
         assert server.rendered_frames(PLAN, 1.0, 0, N - 1) == []
         assert server.cache.budget_bytes == budget

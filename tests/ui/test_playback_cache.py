@@ -65,9 +65,9 @@ def test_without_in_out_the_shot_is_cached_and_a_long_range_is_cut(qtbot,
     _cache(qtbot, window)
     assert window.timeline.cached == [(0, 11)]  # the clip's one shot
     # A cache too small for the range: what fits is cached, and the message says so.
-    frame = 32 * 24 * 4 * (6 + 2)  # the bridge's estimate at half scale, two steps
-    window.bridge.set_cache_budget(2 * 4 * (frame + 1024))  # half of it holds four
+    frame = 32 * 24 * (4 * 6 + 2)  # the bridge's estimate at half scale, two steps
+    window.bridge.set_cache_budget(4 * (frame + 1024))  # three quarters of it hold three
     window.timeline.set_in_out(1, 10)
     _cache(qtbot, window)
-    assert window.timeline.cached == [(1, 4)]
-    assert window.statusBar().currentMessage().startswith("Caching frames 1-4 of 1-10:")
+    assert window.timeline.cached == [(1, 3)]
+    assert window.statusBar().currentMessage().startswith("Caching frames 1-3 of 1-10:")
