@@ -1076,6 +1076,9 @@ class MainWindow(QMainWindow):
         self.cache_task.set_progress(done, total)
         if error is not None or done >= total:
             self.cache_task.hide()
+        if error is None and done >= total and self._cache_range is not None:
+            first, last = self._cache_range
+            self.show_message(f"Frames {first}-{last} cached: they play at the clip's rate")
         if error is not None or done >= total or done % 8 == 0:
             self.refresh_cached_frames()
 

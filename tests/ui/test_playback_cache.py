@@ -37,7 +37,8 @@ def test_the_in_out_range_is_cached_marked_and_played_from_memory(qtbot,
     window.timeline.set_in_out(2, 7)
     _cache(qtbot, window)
     assert window.timeline.cached == [(2, 7)]
-    assert window.statusBar().currentMessage() == "Caching frames 2-7 for playback"
+    assert window.statusBar().currentMessage() == ("Frames 2-7 cached: they play at the "
+                                                   "clip's rate")
     assert not window.cache_task.isVisible()
     # The evaluator's own cache forgets everything: only the playback cache can answer.
     window.bridge._server.cache.clear()
@@ -70,4 +71,8 @@ def test_without_in_out_the_shot_is_cached_and_a_long_range_is_cut(qtbot,
     window.timeline.set_in_out(1, 10)
     _cache(qtbot, window)
     assert window.timeline.cached == [(1, 3)]
-    assert window.statusBar().currentMessage().startswith("Caching frames 1-3 of 1-10:")
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    window.timeline.set_in_out(1, 10)
+    _cache(qtbot, window)
+    assert messages[0].startswith("Caching frames 1-3 of 1-10: the rest does not fit")
