@@ -154,9 +154,11 @@ def _enlarged(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Analyse:
-    """One frame of the shot analysis job, as the worker takes it."""
+class _JobFrame:
+    """One frame of a background job, as the worker takes it: `job` "analyse" (the shot
+    analysis) or "render" (the playback render)."""
 
+    job: str
     plan: ShotPlan
     scale: float
     index: int
@@ -164,20 +166,20 @@ class _Analyse:
     total: int
 
 
+def _notify(callback: Callable[[int, int, str | None], None] | None, done: int, total: int,
+            error: str | None) -> None:
+    """Tell a background job's progress to `callback`; its bugs must not stop the server."""
+    if callback is None:
+        return
+    try:
+        callback(done, total, error)
+    except Exception:  # the consumer's bug must not stop the server
+        pass
+
+
 def _mask_to_bytes(mask: np.ndarray) -> np.ndarray:
     """A 0-1 mask as uint8 levels (a quarter of the memory of float32)."""
     return (np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-@dataclass(frozen=True)
-class _Render:
-    """One frame of the playback render, as the worker takes it."""
-
-    plan: ShotPlan
-    scale: float
-    index: int
-    done: int  # frames of the render taken so far, this one included
-    total: int
 
 
 class _CountingCache(FrameCache):
@@ -417,7 +419,7 @@ class FrameServer:
                 and not (self._analysis is not None and self._analysis[2])
                 and not (self._render is not None and self._render[2]))
 
-    def _next(self) -> FrameRequest | _Analyse | _Render | None:
+    def _next(self) -> FrameRequest | _JobFrame | None:
         """The next request to serve, or the next frame to analyse (None when closing);
         marks the worker busy."""
         with self._cond:
@@ -440,67 +442,59 @@ class FrameServer:
                     plan, scale, order, total = self._render
                     index = order.popleft()
                     self._working = True
-                    return _Render(plan, scale, index, total - len(order), total)
+                    return _JobFrame("render", plan, scale, index, total - len(order), total)
                 if self._analysis is not None and self._analysis[2]:
                     plan, scale, order, total = self._analysis
                     index = order.popleft()
                     self._working = True
-                    return _Analyse(plan, scale, index, total - len(order), total)
+                    return _JobFrame("analyse", plan, scale, index, total - len(order),
+                                     total)
                 self._working = False
                 self._cond.notify_all()  # wake wait_until_idle
                 self._cond.wait()
 
-    def _analyse(self, evaluator: Evaluator | None, job: _Analyse) -> None:
+    def _analyse(self, evaluator: Evaluator | None, job: _JobFrame) -> None:
         """One frame of the shot analysis job; a failure ends the job (reported once)."""
-        error: str | None = None
-        if evaluator is None:
-            error = self.open_error or f"{self.source_path}: not open"
-        else:
-            try:
-                evaluator.prepare(job.index, job.plan, job.scale)
-            except NitrateError as exc:
-                error = str(exc)
-            except Exception as exc:  # never let a bug kill the worker
-                error = f"frame {job.index}: {type(exc).__name__}: {exc}"
+        error = self._job_frame(evaluator, job.index,
+                                lambda ev: ev.prepare(job.index, job.plan, job.scale))
         if error is not None:
             with self._cond:
                 if self._analysis is not None and self._analysis[0] is job.plan:
                     self._analysis = None
-        if self._on_prepared is not None:
-            try:
-                self._on_prepared(job.done, job.total, error)
-            except Exception:  # the consumer's bug must not stop the server
-                pass
+        _notify(self._on_prepared, job.done, job.total, error)
 
-    def _render_one(self, evaluator: Evaluator | None, job: _Render) -> None:
+    def _render_one(self, evaluator: Evaluator | None, job: _JobFrame) -> None:
         """One frame of the playback render into the store; a failure ends the render
         (reported once)."""
-        error: str | None = None
-        if evaluator is None:
-            error = self.open_error or f"{self.source_path}: not open"
-        else:
-            try:
-                key = evaluator.result_key(job.index, job.plan, job.scale)
-                if key not in self.rendered:
-                    done = evaluator.evaluate(job.index, job.plan, job.scale)
-                    # Masks as 8-bit pairs: they are only drawn over the picture, and
-                    # the store counts the bytes of tuples (not of dicts).
-                    masks = tuple((k, _mask_to_bytes(m)) for k, m in done.masks.items())
-                    self.rendered.put(key, (done.original, done.restored, masks,
-                                            done.shot))
-            except NitrateError as exc:
-                error = str(exc)
-            except Exception as exc:  # never let a bug kill the worker
-                error = f"frame {job.index}: {type(exc).__name__}: {exc}"
+        def keep(ev: Evaluator) -> None:
+            key = ev.result_key(job.index, job.plan, job.scale)
+            if key in self.rendered:
+                return
+            done = ev.evaluate(job.index, job.plan, job.scale)
+            # Masks as 8-bit pairs: they are only drawn over the picture, and the store
+            # counts the bytes of tuples (not of dicts).
+            masks = tuple((k, _mask_to_bytes(m)) for k, m in done.masks.items())
+            self.rendered.put(key, (done.original, done.restored, masks, done.shot))
+
+        error = self._job_frame(evaluator, job.index, keep)
         if error is not None:
             with self._cond:
                 if self._render is not None and self._render[0] is job.plan:
                     self._render = None
-        if self._on_rendered is not None:
-            try:
-                self._on_rendered(job.done, job.total, error)
-            except Exception:  # the consumer's bug must not stop the server
-                pass
+        _notify(self._on_rendered, job.done, job.total, error)
+
+    def _job_frame(self, evaluator: Evaluator | None, index: int,
+                   work: Callable[[Evaluator], None]) -> str | None:
+        """Run `work` for frame `index` of a background job: its one-line error, or None."""
+        if evaluator is None:
+            return self.open_error or f"{self.source_path}: not open"
+        try:
+            work(evaluator)
+        except NitrateError as exc:
+            return str(exc)
+        except Exception as exc:  # never let a bug kill the worker
+            return f"frame {index}: {type(exc).__name__}: {exc}"
+        return None
 
     def _run(self) -> None:
         from engine.runtime import configure_threads
@@ -523,9 +517,9 @@ class FrameServer:
         self._evaluator = evaluator
         try:
             while (request := self._next()) is not None:
-                if isinstance(request, _Analyse):
+                if isinstance(request, _JobFrame) and request.job == "analyse":
                     self._analyse(evaluator, request)
-                elif isinstance(request, _Render):
+                elif isinstance(request, _JobFrame):
                     self._render_one(evaluator, request)
                 else:
                     self._answer(self._serve(evaluator, request))

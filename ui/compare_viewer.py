@@ -29,7 +29,7 @@ usually done on the engine's worker already); painting does no numpy work.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -773,18 +773,24 @@ class CompareViewer(QWidget):
             painter.drawImage(QPointF(0, 0), drawn)
         painter.restore()
 
+    def _on_panes(self, painter: QPainter, panes: list[QRect]
+                  ) -> Iterator[tuple[QRect, Callable[[QRectF], QRectF]]]:
+        """Each pane, clipped on `painter`, with the map of a rectangle in image pixels to
+        the widget's, for drawing over the pictures."""
+        zoom = self.zoom
+        for pane in panes:
+            origin = self._origin(pane)
+            painter.setClipRect(pane)
+            yield pane, lambda r, o=origin: QRectF(o + r.topLeft() * zoom, r.size() * zoom)
+
     def _paint_framing(self, painter: QPainter, panes: list[QRect]) -> None:
         box = self._framing_box
         if box is None or self._before is None:
             return
-        zoom = self.zoom
         frame = QRectF(0, 0, self._before.width(), self._before.height())
         painter.save()
-        for pane in panes:
-            origin = self._origin(pane)
-            painter.setClipRect(pane)
-            picture = QRectF(origin + frame.topLeft() * zoom, frame.size() * zoom)
-            kept = QRectF(origin + box.topLeft() * zoom, box.size() * zoom)
+        for pane, on_screen in self._on_panes(painter, panes):
+            picture, kept = on_screen(frame), on_screen(box)
             # The four bands of the picture outside the kept box.
             for band in (QRectF(picture.left(), picture.top(), picture.width(),
                                 kept.top() - picture.top()),
@@ -810,16 +816,9 @@ class CompareViewer(QWidget):
         drawing = self._drag == "region" and self._drag_moved
         if not self._regions and not self._protected and not drawing or self._before is None:
             return
-        zoom = self.zoom
         frame = QRectF(0, 0, self._before.width(), self._before.height())
         painter.save()
-        for pane in panes:
-            origin = self._origin(pane)
-            painter.setClipRect(pane)
-
-            def on_screen(r: QRectF, o: QPointF = origin) -> QRectF:
-                return QRectF(o + r.topLeft() * zoom, r.size() * zoom)
-
+        for pane, on_screen in self._on_panes(painter, panes):
             # Labels of whole frames go on the part in view (the frame may be larger than
             # the pane), above the HUD's bottom line: rebuilt at the left, protected at the
             # right, so a frame with both shows both.

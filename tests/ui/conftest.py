@@ -79,3 +79,15 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     return write_index_clip(tmp_path_factory.mktemp("media") / "tiny.mp4", width=64,
                             height=48, frames=12)
+
+
+@pytest.fixture
+def clip_window(qtbot, settings: QSettings, clip: Path) -> Iterator[object]:
+    """A shown MainWindow on the `clip` fixture, showing frame 0 (no cut detection); closed
+    at the end with unsaved changes discarded."""
+    from _ui_helpers import discard, open_window
+
+    win = open_window(qtbot, settings, clip)
+    yield win
+    discard(win)
+    win.close()

@@ -3,15 +3,12 @@ by the project, used by stills and exports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from _ui_helpers import discard as _discard
-from _ui_helpers import open_window
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from engine.framing import Framing
@@ -21,11 +18,8 @@ from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
-    win = open_window(qtbot, settings, clip)
-    yield win
-    _discard(win)
-    win.close()
+def window(clip_window: MainWindow) -> MainWindow:
+    return clip_window
 
 
 @pytest.fixture(scope="module")

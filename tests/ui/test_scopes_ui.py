@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _ui_helpers import discard as _discard
-from _ui_helpers import open_window, two_shot_window
+from _ui_helpers import two_shot_window
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QToolButton
@@ -22,11 +21,8 @@ from ui.scopes import ScopesPanel, levels_text, pixel_readout
 
 
 @pytest.fixture
-def window(qtbot, settings: QSettings, clip: Path) -> Iterator[MainWindow]:
-    win = open_window(qtbot, settings, clip)
-    yield win
-    _discard(win)
-    win.close()
+def window(clip_window: MainWindow) -> MainWindow:
+    return clip_window
 
 
 def _white_clipped(text: str) -> list[float]:
