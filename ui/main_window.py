@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.selected_shots: list[int] = []
         # The range last cached for playback (Render ▸ Cache for playback), or None.
         self._cache_range: tuple[int, int] | None = None
+        self._caching = False  # a playback render is running
         self.in_out: tuple[int | None, int | None] = (None, None)
         self._opening: str | None = None
         self._shut_down = False
@@ -628,6 +629,7 @@ class MainWindow(QMainWindow):
         self.viewer.pointer_moved.connect(self._pointer_moved)
         self.viewer.frames_changed.connect(self.refresh_framing_guide)
         self.bridge.render_progress.connect(self._cache_progress)
+        doc.modified.connect(self._stop_stale_cache)
         doc.modified.connect(self.refresh_cached_frames)
         self.playback.scale_changed.connect(lambda _s: self.refresh_cached_frames())
         doc.output_changed.connect(self.refresh_framing_guide)
@@ -935,6 +937,7 @@ class MainWindow(QMainWindow):
         self.selected_shots = []
         self.in_out = (None, None)
         self._cache_range = None  # another clip, another server: nothing is kept
+        self._caching = False
         self.cache_task.hide()
         media = self.document.media_path()
         if media is None:
@@ -1055,6 +1058,7 @@ class MainWindow(QMainWindow):
         if kept is None:
             return False
         self._cache_range = kept
+        self._caching = True
         self.cache_task.start(f"Caching frames {kept[0]}-{kept[1]}")
         self.timeline.set_cached([])
         if kept[1] < last:
@@ -1067,12 +1071,24 @@ class MainWindow(QMainWindow):
     def stop_playback_cache(self, forget: bool = False) -> None:
         """Stop caching for playback; with `forget`, drop the frames kept."""
         self.bridge.stop_render(forget)
+        self._caching = False
         self.cache_task.hide()
         if forget:
             self._cache_range = None
         self.refresh_cached_frames()
 
+    def _stop_stale_cache(self) -> None:
+        """An edit while caching: the frames still to come would show the old recipe."""
+        if self._caching:
+            self.stop_playback_cache()
+            self.show_message("Caching for playback stopped: the recipe changed "
+                              "(Render ▸ Cache for playback starts again)")
+
     def _cache_progress(self, done: int, total: int, error: object) -> None:
+        if not self._caching:
+            return  # a render stopped since: its last frames' news are stale
+        if error is not None or done >= total:
+            self._caching = False
         self.cache_task.set_progress(done, total)
         if error is not None or done >= total:
             self.cache_task.hide()

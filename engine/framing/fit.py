@@ -133,7 +133,7 @@ def _whole(box: Box) -> tuple[int, int, int, int]:
 
 
 def apply_framing(picture: np.ndarray, framing: Framing,
-          source_size: tuple[int, int] | None = None) -> np.ndarray:
+                  source_size: tuple[int, int] | None = None) -> np.ndarray:
     """`picture` (float32 (H, W, 3) RGB, levels 0-1) framed by `framing`.
 
     `source_size` is the (width, height) in pixels of the source the crop was set on; a

@@ -76,3 +76,18 @@ def test_without_in_out_the_shot_is_cached_and_a_long_range_is_cut(qtbot,
     window.timeline.set_in_out(1, 10)
     _cache(qtbot, window)
     assert messages[0].startswith("Caching frames 1-3 of 1-10: the rest does not fit")
+
+
+def test_an_edit_while_caching_stops_it(qtbot, window: MainWindow) -> None:
+    window.timeline.set_in_out(0, 11)
+    assert window.cache_for_playback()
+    assert window.cache_task.isVisible()  # no news from the worker handled yet
+    window.document.edit_recipe(Target(0, None), Recipe.of(
+        [Step.create("color", {"exposure": 0.2})]), "Regrade")
+    assert not window.cache_task.isVisible()
+    assert window.statusBar().currentMessage().startswith(
+        "Caching for playback stopped: the recipe changed")
+    window.bridge.wait_until_idle(20)  # the stopped render's last news arrive: ignored
+    assert not window.cache_task.isVisible()
+    assert window.statusBar().currentMessage().startswith("Caching for playback stopped")
+    assert window.timeline.cached == []  # nothing kept for the new recipe
