@@ -81,7 +81,9 @@ def test_without_in_out_the_shot_is_cached_and_a_long_range_is_cut(qtbot,
 def test_an_edit_while_caching_stops_it(qtbot, window: MainWindow) -> None:
     window.timeline.set_in_out(0, 11)
     assert window.cache_for_playback()
-    assert window.cache_task.isVisible()  # no news from the worker handled yet
+    # The worker finishes the range, but its news wait in the event loop, unhandled.
+    assert window.bridge._server.wait_until_idle(20)
+    assert window.cache_task.isVisible()
     window.document.edit_recipe(Target(0, None), Recipe.of(
         [Step.create("color", {"exposure": 0.2})]), "Regrade")
     assert not window.cache_task.isVisible()
