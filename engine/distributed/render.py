@@ -28,6 +28,7 @@ from engine.render.export import (
     choose_route,
     remove_stale_partials,
 )
+from engine.render.provenance import export_metadata
 from engine.render.resume import _commit_sequence, join_files
 from engine.retime import retime_timecode
 
@@ -229,4 +230,4 @@ def _assemble(job: RenderJob, info: Any, fmt: Any, fps: Any, end: int, retimed: 
         path = results[chunk.index].path
         assert path is not None
         parts.append((path, chunk.frames))
-    join_files(parts, fmt, fps, job.output, timecode, audio)
+    join_files(parts, fmt, fps, job.output, timecode, audio, export_metadata(job, end, info))

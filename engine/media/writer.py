@@ -245,7 +245,8 @@ class Writer:
 
     def __init__(self, path: str | Path, fmt: OutputFormat, width: int, height: int,
                  fps: Fraction | int | float, timecode: str | None = None,
-                 audio: AudioSource | None = None, first_number: int = 0) -> None:
+                 audio: AudioSource | None = None, first_number: int = 0,
+                 metadata: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.format = fmt
         self.width, self.height = int(width), int(height)
@@ -268,6 +269,7 @@ class Writer:
             except ValueError as exc:
                 raise MediaError(self.path, str(exc)) from None
         self.timecode = timecode
+        self.metadata = dict(metadata or {})
         try:
             if fmt.kind == "sequence":
                 self._open_sequence(first_number)
@@ -324,6 +326,8 @@ class Writer:
         if self.timecode is not None:
             self._container.metadata["timecode"] = self.timecode
             stream.metadata["timecode"] = self.timecode
+        for key, value in self.metadata.items():
+            self._container.metadata[key] = value
         self._stream = stream
 
     def _open_sequence(self, first_number: int) -> None:

@@ -53,6 +53,7 @@ from engine.media.writer import sidecar_wav
 from engine.ops.base import ANALYSIS_WIDTH
 from engine.pipeline import Evaluator, FrameCache, ShotPlan
 from engine.pipeline.evaluator import Evaluated, step_analysis_radius, step_radius
+from engine.render.provenance import export_metadata
 from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
 from engine.runtime import cpu_count, side_by_side
@@ -549,7 +550,8 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                 if writer is None:
                     # Sized by the first restored frame: an upscaling recipe changes it.
                     writer = Writer(target.write_path, fmt, size[0], size[1], fps,
-                                    timecode=timecode, audio=audio)
+                                    timecode=timecode, audio=audio,
+                                    metadata=export_metadata(job, end, info))
                     background = _BackgroundWriter(writer, partial(frames.prepare, writer))
                 assert background is not None
                 background.write(frame)

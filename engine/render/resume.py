@@ -56,6 +56,7 @@ from engine.render.export import (
     check_output_is_not_source,
     frame_size,
 )
+from engine.render.provenance import export_metadata
 from engine.retime import retime_timecode
 
 SEGMENT_FRAMES = 48
@@ -224,7 +225,8 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
             if fmt.kind == "sequence":
                 _commit_sequence(job.output, fmt, work, fps, audio)
             else:
-                join_segments(work, fmt, total, segment_frames, fps, final, timecode, audio)
+                join_segments(work, fmt, total, segment_frames, fps, final, timecode, audio,
+                              export_metadata(job, end, info))
         except RenderCancelled:
             raise RenderCancelled(f"{job.output}: export cancelled ({done} of {total} frames "
                                   "kept; run again with --resume to continue)") from None
@@ -342,18 +344,19 @@ def _write_wav(path: Path, audio: AudioSource) -> None:
 
 def join_segments(work: Path, fmt: OutputFormat, total: int, segment_frames: int,
                   fps: Fraction, output: Path, timecode: str | None,
-                  audio: AudioSource | None) -> None:
+                  audio: AudioSource | None, metadata: dict[str, str] | None = None) -> None:
     """Remux the segments of `work` (total frames) into `output`: packets copied with
     their timestamps offset by the frames before them, the audio written once; written
     under a temporary name and renamed when complete."""
     count = -(-total // segment_frames)
     parts = [(_segment_path(work, k, fmt), min(segment_frames, total - k * segment_frames))
              for k in range(count)]
-    join_files(parts, fmt, fps, output, timecode, audio)
+    join_files(parts, fmt, fps, output, timecode, audio, metadata)
 
 
 def join_files(parts: Sequence[tuple[Path, int]], fmt: OutputFormat, fps: Fraction,
-               output: Path, timecode: str | None, audio: AudioSource | None) -> None:
+               output: Path, timecode: str | None, audio: AudioSource | None,
+               metadata: dict[str, str] | None = None) -> None:
     """Remux closed video files `parts` ((path, frames) in order, each a complete file in
     the final codec starting on a keyframe) into `output`, nothing re-encoded: packets
     copied with their timestamps offset by the frames before them (frames at `fps` frames
@@ -376,6 +379,8 @@ def join_files(parts: Sequence[tuple[Path, int]], fmt: OutputFormat, fps: Fracti
             if timecode is not None:
                 out.metadata["timecode"] = timecode
                 stream.metadata["timecode"] = timecode
+            for key, value in (metadata or {}).items():
+                out.metadata[key] = value
             sink = None
             if feed is not None:
                 codec = fmt.audio_codec

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import importlib.metadata
 from collections.abc import Callable
 from fractions import Fraction
 from html import escape
@@ -29,6 +28,7 @@ from engine.pipeline.shot_plan import PlannedShot
 from engine.project.io import atomic_write_text
 from engine.project.model import Clip, Project, Repair, Shot
 from engine.project.recipe import Recipe, Step
+from engine.render.provenance import nitrate_version
 from engine.report.measure import (
     CHANGE_LEVEL,
     MASK_LEVEL,
@@ -56,13 +56,6 @@ figcaption { font-size: 8.5pt; color: #444; }
 .warn { color: #8a1c00; font-weight: bold; }
 @media print { body { margin: 0; } .shot { break-inside: avoid; } h2 { break-after: avoid; } }
 """
-
-
-def nitrate_version() -> str:
-    try:
-        return importlib.metadata.version("nitrate")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def timecode_at(info: MediaInfo, frame: int) -> str:

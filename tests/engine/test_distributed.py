@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import psutil
 import pytest
@@ -127,6 +128,12 @@ def test_two_workers_render_what_one_process_renders(client: Any, film: Path, tm
     if framing.size is not None:
         info = probe(out)
         assert (info.width, info.height) == framing.size
+    if out.suffix:  # a video file says how it was made, as the single process's does
+        with av.open(str(out)) as joined, av.open(str(single)) as alone:
+            ours = {k.lower(): v for k, v in joined.metadata.items()}
+            theirs = {k.lower(): v for k, v in alone.metadata.items()}
+        assert ours["comment"] == theirs["comment"]
+        assert ours["comment"].startswith("Exported by Nitrate")
 
 
 def test_untouched_frames_take_the_direct_path_on_the_workers(

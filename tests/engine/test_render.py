@@ -207,3 +207,35 @@ def test_frames_evaluated_side_by_side_are_those_of_one_thread(
     monkeypatch.setattr(export, "cpu_count", lambda: 1)  # one evaluating thread
     alone = export_to("alone.mkv")
     assert together == alone
+
+
+def _comment(path: Path) -> str:
+    import av
+
+    with av.open(str(path)) as container:
+        tags = {k.lower(): v for k, v in container.metadata.items()}
+    return tags.get("comment", "")
+
+
+@pytest.mark.parametrize("name", ["tagged.mov", "tagged.mkv", "tagged.mp4"])
+def test_a_video_export_says_how_it_was_made(clip: Path, tmp_path: Path, name: str) -> None:
+    from engine.framing import Framing
+    from engine.pipeline import PlannedShot
+    from engine.project.model import Repair
+    from engine.render.resume import render_resumable
+
+    sharpen = Recipe.from_ops(["sharpen"])
+    plan = ShotPlan((PlannedShot(0, 19, sharpen, (Repair(12, 12),)),
+                     PlannedShot(20, 29, sharpen), PlannedShot(30, 47, Recipe())))
+    job = RenderJob(clip, tmp_path / name, plan, start=10, end=39,
+                    framing=Framing(crop=(2, 2, 2, 2)))
+    list(render(job))
+    expected = ("from source.mov, frames 10-39; frames 10-29: sharpen; frames 30-39: no "
+                "operator; manual repairs: 1, protections: 0; framing: crop 2,2,2,2 px → 60x44")
+    comment = _comment(tmp_path / name)
+    assert comment.startswith("Exported by Nitrate ") and comment.endswith(expected)
+    # A resumable export, joined from its segments, says the same.
+    resumed = tmp_path / f"resumed_{name}"
+    list(render_resumable(RenderJob(clip, resumed, plan, start=10, end=39,
+                                    framing=Framing(crop=(2, 2, 2, 2)))))
+    assert _comment(resumed) == comment

@@ -1,0 +1,67 @@
+"""What an export says about itself: a line of provenance stored in the file.
+
+Archives keep a master's processing history with the master. Video exports (every mode:
+plain, resumable, distributed) carry one line in the container's ``comment`` tag (MOV
+``©cmt``, Matroska ``COMMENT``, MP4 ``©cmt``): the Nitrate version, the source and its
+frame range, each run of shots with the operators that ran on it (their parameters are in
+the processing report), manual repairs and protections, the frame rate and the framing.
+Image sequences have no container to carry it; their processing report is their record.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.render.export import RenderJob
+
+COMMENT = "comment"
+"""The container tag that carries the line."""
+
+
+def export_metadata(job: RenderJob, end: int, info: Any) -> dict[str, str]:
+    """The container tags of `job`'s output (frames job.start..`end` of the source
+    `info` describes: a MediaInfo)."""
+    return {COMMENT: provenance(job, end, Fraction(info.fps), (info.width, info.height))}
+
+
+def nitrate_version() -> str:
+    """The installed Nitrate's version, or "unknown" when it runs uninstalled."""
+    try:
+        return importlib.metadata.version("nitrate")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def provenance(job: RenderJob, end: int, source_fps: Fraction,
+               source_size: tuple[int, int]) -> str:
+    """One line on how `job` (frames job.start..`end` of a `source_size` (width, height)
+    source at `source_fps`) was made, e.g. "Exported by Nitrate 0.1.0 from reel.mov,
+    frames 0-239; frames 0-35: deflicker, dust; frames 36-239: no operator; framing: crop
+    40,0,40,0 px → 1920x1080 (fit)"."""
+    runs: list[tuple[int, int, str]] = []
+    repairs = protections = 0
+    for shot in job.plan.shots:
+        if shot.end < job.start or shot.start > end:
+            continue
+        first, last = max(shot.start, job.start), min(shot.end, end)
+        ops = ", ".join(step.op for step in shot.recipe.active) or "no operator"
+        if runs and runs[-1][2] == ops and runs[-1][1] == first - 1:
+            runs[-1] = (runs[-1][0], last, ops)
+        else:
+            runs.append((first, last, ops))
+        repairs += sum(1 for r in shot.repairs if not r.protect)
+        protections += sum(1 for r in shot.repairs if r.protect)
+    parts = [f"Exported by Nitrate {nitrate_version()} from {job.source.name}, "
+             f"frames {job.start}-{end}"]
+    parts += [f"frames {a}-{b}: {ops}" for a, b, ops in runs]
+    if repairs or protections:
+        parts.append(f"manual repairs: {repairs}, protections: {protections}")
+    if job.fps is not None and job.fps != source_fps:
+        parts.append(f"retimed from {float(source_fps):g} to {float(job.fps):g} fps "
+                     f"({job.retime})")
+    if not job.framing.identity:
+        parts.append(f"framing: {job.framing.describe(*source_size)}")
+    return "; ".join(parts)
