@@ -271,6 +271,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     print(f"  {data['codec']}  {data['pix_fmt']}  {data['bit_depth']}-bit"
           f"  timecode {data.get('timecode') or '-'}")
     print(f"  audio: {audio}")
+    if data.get("comment"):
+        print(f"  comment: {data['comment']}")
     return 0
 
 

@@ -115,6 +115,8 @@ def test_restore_frames_the_picture_to_the_delivery_size(clip: Path, tmp_path: P
     assert result.returncode == 0, result.stderr
     data = json.loads(nitrate("probe", out, "--json").stdout)
     assert (data["width"], data["height"], data["frame_count"]) == (96, 64, 30)
+    assert data["comment"].endswith("from reel.mp4, frames 0-29; frames 0-29: no operator; "
+                                    "framing: crop 8,0,8,0 px → 96x64 (fit)")
     from engine.media import open_reader
 
     with open_reader(out) as reader:

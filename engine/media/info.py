@@ -37,7 +37,8 @@ class MediaInfo:
     (interlaced, top/bottom field first, coded in that order), "tb"/"bt" (coded in the
     other order) or "unknown" -- reported only: frames are processed as progressive
     pictures (both fields together), never deinterlaced; ``first_number`` is the number in the first
-    file's name for sequences (0 for video files). For sequences ``path`` is the folder or
+    file's name for sequences (0 for video files); ``comment`` the container's comment tag
+    ("" when none: a Nitrate export's provenance is there). For sequences ``path`` is the folder or
     the printf pattern that was opened and ``codec`` the image format ("dpx", "png", …).
     """
 
@@ -61,3 +62,4 @@ class MediaInfo:
     rotation: int
     first_number: int
     field_order: str = "progressive"
+    comment: str = ""
