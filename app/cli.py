@@ -7,11 +7,11 @@ Contract (other tools and the tests rely on it):
                   [--before-after] -o OUT        (INPUT may be a PROJECT.nitrate)
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
                   [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
-                  [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]]
+                  [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]] [--burn-in]
                   [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--track]
                   [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
-  nitrate render PROJECT.nitrate [-o OUTPUT] [--resume]
+  nitrate render PROJECT.nitrate [-o OUTPUT] [--burn-in] [--resume]
                   [--workers N | --cluster ADDRESS [--chunk-frames K]]
   nitrate repair PROJECT.nitrate --frames FRAMES [--to LAST] [--region X,Y,W,H | --spot X,Y]
                   [--note T] [--protect] [--track [KEY]]
@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --fps: motion-compensated in-betweens (default), cross-fades, "
                    "or the nearest frame repeated/dropped")
     framing_args(p)
+    p.add_argument("--burn-in", action="store_true",
+                   help="write the timecode, source frame and shot into the picture (a "
+                   "review copy)")
     resume_arg(p)
     cluster_args(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
@@ -163,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("-o", "--output", default=None, help="overrides the project's output")
     p.add_argument("--codec", default=None)
+    p.add_argument("--burn-in", action="store_true",
+                   help="write the timecode, source frame and shot into the picture (a "
+                   "review copy)")
     device_arg(p)
     resume_arg(p)
     cluster_args(p)
@@ -550,6 +556,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         fps=fps,
         retime=args.retime,
         framing=framing,
+        burn_in=args.burn_in,
     )
     return _run_job(job, resume=args.resume, args=args)
 
@@ -680,7 +687,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import job_for_project
 
     project = load_project(args.project)
-    return _run_job(job_for_project(project, args.output, codec=args.codec),
+    return _run_job(job_for_project(project, args.output, codec=args.codec,
+                                    burn_in=args.burn_in),
                     resume=args.resume, args=args)
 
 

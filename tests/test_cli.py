@@ -123,6 +123,10 @@ def test_restore_frames_the_picture_to_the_delivery_size(clip: Path, tmp_path: P
         frame = reader.read(12)
     assert frame[:, :14].max() < 0.02 and frame[:, 82:].max() < 0.02
     assert frame[:, 20:76].max() > 0.5
+    review = tmp_path / "review.mp4"
+    assert nitrate("restore", clip, "-o", review, "--burn-in").returncode == 0
+    assert json.loads(nitrate("probe", review, "--json").stdout)["comment"].endswith(
+        "timecode, frame and shot burnt in (a review copy)")
     # --crop auto finds no surround on picture that reaches the frame's edges.
     result = nitrate("restore", clip, "-o", tmp_path / "auto.mkv", "--crop", "auto")
     assert result.returncode == 0 and "--crop auto: 0,0,0,0" in result.stderr

@@ -1653,7 +1653,8 @@ class MainWindow(QMainWindow):
             try:
                 # Exactly as `nitrate render` builds its job (same plan, same file).
                 job = job_for_project(project, output, start=start, end=end,
-                                      codec=request.codec, audio=request.audio)
+                                      codec=request.codec, audio=request.audio,
+                                      burn_in=request.burn_in)
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids

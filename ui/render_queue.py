@@ -459,6 +459,7 @@ class RenderRequest:
     codec: str
     audio: bool
     mode: ExportMode = PLAIN
+    burn_in: bool = False
 
 
 def output_for(base: Path, choice: OutputChoice) -> Path:
@@ -518,6 +519,8 @@ class RenderDialog(QDialog):
         self.audio = QCheckBox("Pass the source's audio through (video files)")
         self.audio.setChecked(True)
         form.addRow("", self.audio)
+        self.burn_in = QCheckBox("Burn in timecode, frame and shot (a review copy)")
+        form.addRow("", self.burn_in)
         self.resumable = QCheckBox("Crash-safe: write closed segments, resumable after a crash")
         form.addRow("", self.resumable)
         self.workers = QSpinBox()
@@ -578,4 +581,5 @@ class RenderDialog(QDialog):
         choice = self.choice()
         mode = ExportMode(resumable=self.resumable.isChecked(), workers=self.workers.value())
         return RenderRequest(kind, Path(self.path.text()).expanduser(), choice.codec,
-                             self.audio.isChecked() and bool(choice.suffix), mode)
+                             self.audio.isChecked() and bool(choice.suffix), mode,
+                             self.burn_in.isChecked())

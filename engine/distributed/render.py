@@ -16,7 +16,6 @@ from engine.distributed.cluster import ClusterError, require_dask
 from engine.distributed.worker import ChunkResult, ChunkTask, render_chunk
 from engine.errors import MediaError, NitrateError, RenderCancelled
 from engine.media import AudioSource, open_reader, output_format_for
-from engine.media import timecode as tc
 from engine.render.export import (
     PARTIAL_TAG,
     CancelToken,
@@ -27,10 +26,10 @@ from engine.render.export import (
     check_output_is_not_source,
     choose_route,
     remove_stale_partials,
+    start_timecode,
 )
 from engine.render.provenance import export_metadata
 from engine.render.resume import _commit_sequence, join_files
-from engine.retime import retime_timecode
 
 RETRIES = 2
 """Extra attempts of a chunk whose task raised (a node's disk full, shared storage gone
@@ -147,7 +146,7 @@ def render_distributed(
             raise MediaError(job.output, "the chunks have different frame sizes "
                              f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}): every "
                              "shot must give the same size")
-        _assemble(job, info, fmt, fps, end, rmap is not None, work, chunks, results)
+        _assemble(job, info, fmt, fps, end, work, chunks, results)
         finished = True
     except KeyboardInterrupt:
         raise RenderCancelled(f"{job.output}: export cancelled") from None
@@ -212,16 +211,14 @@ def _stop(client: Any, stop: Any, futures: list[Any]) -> None:
         pass
 
 
-def _assemble(job: RenderJob, info: Any, fmt: Any, fps: Any, end: int, retimed: bool,
+def _assemble(job: RenderJob, info: Any, fmt: Any, fps: Any, end: int,
               work: Path, chunks: list[Chunk], results: dict[int, ChunkResult]) -> None:
     """The chunks into the final output: a video joined by remuxing with the audio of the
     range written once, a sequence's frames renamed into place with a sidecar WAV."""
     audio = None
     if job.audio and info.audio:
         audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
-    timecode = tc.add_frames(info.timecode, job.start, info.fps) if info.timecode else None
-    if timecode is not None and retimed:
-        timecode = retime_timecode(timecode, info.fps, fps)
+    timecode = start_timecode(job, info, fps)
     if fmt.kind == "sequence":
         _commit_sequence(job.output, fmt, work, fps, audio)
         return

@@ -43,7 +43,14 @@ import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
 from engine.framing import Framing, apply_framing
-from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
+from engine.media import (
+    AudioSource,
+    MediaInfo,
+    OutputFormat,
+    Writer,
+    open_reader,
+    output_format_for,
+)
 from engine.media import timecode as tc
 from engine.media.convert import converts_directly
 from engine.media.read_ahead import ReadAhead
@@ -53,6 +60,7 @@ from engine.media.writer import sidecar_wav
 from engine.ops.base import ANALYSIS_WIDTH
 from engine.pipeline import Evaluator, FrameCache, ShotPlan
 from engine.pipeline.evaluator import Evaluated, step_analysis_radius, step_radius
+from engine.render.burn_in import burn_in
 from engine.render.provenance import export_metadata
 from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
@@ -108,6 +116,8 @@ class RenderJob:
             never across a cut of `plan`.
     framing: the picture area kept and the output size (`engine.framing`), applied
             to every restored frame; the default keeps the frame as it is.
+    burn_in: write the timecode, source frame and shot into every frame (a review copy,
+            `engine.render.burn_in`).
     """
 
     source: Path
@@ -121,6 +131,7 @@ class RenderJob:
     fps: Fraction | None = None
     retime: str = "motion"
     framing: Framing = Framing()
+    burn_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -390,6 +401,8 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
                          f"{problem}")
     if not job.framing.identity:
         return float_path(f"framed: {job.framing.describe(info.width, info.height)}")
+    if job.burn_in:
+        return float_path("timecode burnt in")
     if rmap is not None:
         return float_path("the frame rate changes")
     if not isinstance(reader, VideoReader):
@@ -426,6 +439,7 @@ class ExportFrames:
         self._retimer: Retimer | None = None
         self._read_ahead: ReadAhead | None = None
         self._end = end
+        self._timecode: str | None = None  # of output frame 0, for burn-ins
         # Consecutive frames evaluated side by side (EVALUATION_THREADS).
         self._workers: ThreadPoolExecutor | None = None
         self._pending: dict[int, Future[Evaluated]] = {}
@@ -486,7 +500,22 @@ class ExportFrames:
         if not self.job.framing.identity:
             info = self.reader.info
             frame = apply_framing(frame, self.job.framing, (info.width, info.height))
+        if self.job.burn_in:
+            frame = self._burnt_in(frame, k)
         return fit_to_format(frame, self.fmt)
+
+    def _burnt_in(self, frame: np.ndarray, k: int) -> np.ndarray:
+        """Output frame k with its timecode, source frame and shot written in."""
+        info = self.reader.info
+        fps = info.fps if self.rmap is None else self.rmap.out_fps
+        if self._timecode is None:
+            self._timecode = start_timecode(self.job, info, fps) or \
+                tc.format_frames(self.job.start, info.fps)
+        index = self.source_index(k)
+        shot = next(n for n, s in enumerate(self.job.plan.shots, start=1)
+                    if s.start <= index <= s.end)
+        return burn_in(frame, f"{tc.add_frames(self._timecode, k, fps)}  #{index}",
+                       f"shot {shot}")
 
     def prepare(self, writer: Writer, frame: np.ndarray | av.VideoFrame) -> av.VideoFrame:
         """A frame of this export converted to `writer`'s encoder input."""
@@ -495,6 +524,16 @@ class ExportFrames:
             return writer.prepare_decoded(frame)
         assert isinstance(frame, np.ndarray)
         return writer.prepare(frame)
+
+
+def start_timecode(job: RenderJob, info: MediaInfo, fps: Fraction) -> str | None:
+    """The timecode of the export's first frame: the source's (`info`, a MediaInfo) at
+    job.start, converted to the export's rate `fps` when it differs; None when the source
+    has none. Every export mode writes it."""
+    if not info.timecode:
+        return None
+    timecode = tc.add_frames(info.timecode, job.start, info.fps)
+    return retime_timecode(timecode, info.fps, fps) if fps != info.fps else timecode
 
 
 def check_output_is_not_source(source: Path, output: Path) -> None:
@@ -531,9 +570,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
             audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
         rmap = _retime_map(job, end, info.fps)
         fps = info.fps if rmap is None else rmap.out_fps
-        timecode = tc.add_frames(info.timecode, job.start, info.fps) if info.timecode else None
-        if timecode is not None and rmap is not None:
-            timecode = retime_timecode(timecode, info.fps, fps)
+        timecode = start_timecode(job, info, fps)
         frames = ExportFrames(job, reader, fmt, end, rmap)
         route = frames.route.name
         total = end - job.start + 1 if rmap is None else rmap.count

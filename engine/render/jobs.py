@@ -19,11 +19,13 @@ def job_for_project(
     end: int | None = None,
     codec: str | None = None,
     audio: bool | None = None,
+    burn_in: bool = False,
 ) -> RenderJob:
     """The export of frames start..end (inclusive; default the whole clip) of one clip.
 
     `output` defaults to the project's output setting; relative paths resolve against the
-    project's folder.
+    project's folder. `burn_in` writes timecode, frame and shot into the picture (a review
+    copy).
     """
     where = project.path or "project"
     if not project.clips:
@@ -52,4 +54,5 @@ def job_for_project(
         fps=fps,
         retime=project.output.retime,
         framing=project.output.framing,
+        burn_in=burn_in,
     )

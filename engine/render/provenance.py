@@ -64,4 +64,6 @@ def provenance(job: RenderJob, end: int, source_fps: Fraction,
                      f"({job.retime})")
     if not job.framing.identity:
         parts.append(f"framing: {job.framing.describe(*source_size)}")
+    if job.burn_in:
+        parts.append("timecode, frame and shot burnt in (a review copy)")
     return "; ".join(parts)

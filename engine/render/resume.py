@@ -41,7 +41,6 @@ import av
 
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
-from engine.media import timecode as tc
 from engine.media.audio import AudioFeed, AudioSink, pcm_codec_for
 from engine.media.writer import sidecar_wav
 from engine.render.export import (
@@ -55,9 +54,9 @@ from engine.render.export import (
     _sequence_unit,
     check_output_is_not_source,
     frame_size,
+    start_timecode,
 )
 from engine.render.provenance import export_metadata
-from engine.retime import retime_timecode
 
 SEGMENT_FRAMES = 48
 """Frames per segment: what a crash can cost (2 s at 24 fps), and a keyframe interval."""
@@ -101,6 +100,8 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
         "audio": job.audio,
         "segment_frames": segment_frames,
     }
+    if job.burn_in:  # absent otherwise, as the framing
+        print_["burn_in"] = True
     if not job.framing.identity:  # absent otherwise: older partial exports still resume
         framing = job.framing
         print_["framing"] = {"crop": list(framing.crop), "fit": framing.fit,
@@ -218,10 +219,7 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
             if job.audio and info.audio:
                 audio = AudioSource(job.source, job.start / info.fps,
                                     (end - job.start + 1) / info.fps)
-            timecode = tc.add_frames(info.timecode, job.start, info.fps) if info.timecode \
-                else None
-            if timecode is not None and rmap is not None:
-                timecode = retime_timecode(timecode, info.fps, fps)
+            timecode = start_timecode(job, info, fps)
             if fmt.kind == "sequence":
                 _commit_sequence(job.output, fmt, work, fps, audio)
             else:

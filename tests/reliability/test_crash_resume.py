@@ -128,6 +128,8 @@ def test_resume_of_a_different_job_is_refused(long_clip: Path, tmp_path: Path) -
     framed = RenderJob(long_clip, out, plan, end=99, framing=Framing(crop=(4, 4, 4, 4)))
     with pytest.raises(MediaError, match="partial export of a different job"):
         next(iter(render_resumable(framed)))
+    with pytest.raises(MediaError, match="partial export of a different job"):
+        next(iter(render_resumable(RenderJob(long_clip, out, plan, end=99, burn_in=True))))
     assert not out.exists()
     # The same job continues where it stopped.
     progress = list(render_resumable(RenderJob(long_clip, out, plan, end=99)))

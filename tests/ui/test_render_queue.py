@@ -141,6 +141,9 @@ def test_dialog_offers_ranges_and_formats(qtbot, tmp_path: Path) -> None:
     dialog.format.setCurrentIndex([c.codec for c in OUTPUT_CHOICES].index("dpx"))
     request = dialog.request()
     assert request.range_kind == "shots" and request.codec == "dpx"
+    assert not request.burn_in  # masters are never burnt in unless asked
+    dialog.burn_in.setChecked(True)
+    assert dialog.request().burn_in
     assert request.output == tmp_path / "reel_restored" and request.audio is False
     assert output_for(tmp_path / "x", OUTPUT_CHOICES[0]) == tmp_path / "x.mov"
 
