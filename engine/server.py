@@ -247,6 +247,7 @@ class FrameServer:
         # final frames (original, restored, masks) by `Evaluator.result_key`.
         self._render: tuple[ShotPlan, float, deque[int], int] | None = None
         self.rendered = FrameCache(0)
+        self._rendered_for: tuple[ShotPlan, float] | None = None  # the store's plan, scale
         self._evaluator: Evaluator | None = None
         self._cond = threading.Condition()
         self._viewer: FrameRequest | None = None
@@ -361,6 +362,7 @@ class FrameServer:
         last = min(last, first + fits - 1)
         with self._cond:
             self.rendered.clear()
+            self._rendered_for = (plan, float(scale))
             self._split_budget(True)
             self._render = (plan, float(scale), deque(range(first, last + 1)),
                             last - first + 1)
@@ -374,6 +376,7 @@ class FrameServer:
             self._render = None
             if forget:
                 self.rendered.clear()
+                self._rendered_for = None
                 self._split_budget(False)
 
     @property
@@ -385,9 +388,11 @@ class FrameServer:
     def rendered_frames(self, plan: ShotPlan, scale: float, first: int, last: int
                         ) -> list[int]:
         """The frames of first..last whose final picture with `plan` at `scale` is in the
-        playback store (an edited recipe gives other pictures: none of its frames are)."""
+        playback store (an edited recipe gives other pictures: none of its frames are).
+        Called from the GUI: another plan than the store's is answered without building
+        its operators."""
         evaluator = self._evaluator
-        if evaluator is None or not len(self.rendered):
+        if evaluator is None or not len(self.rendered) or self._rendered_for != (plan, scale):
             return []
         return [i for i in range(max(first, plan.first), min(last, plan.last) + 1)
                 if evaluator.result_key(i, plan, scale) in self.rendered]

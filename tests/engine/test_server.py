@@ -323,7 +323,13 @@ def test_a_playback_render_keeps_the_range_and_playback_reads_it() -> None:
         assert np.allclose(answers[3].original, 8 / 255.0)
         # Another recipe gives other pictures: none of them is kept.
         other = ShotPlan.single(N, Recipe.of([Step.create("color", {"exposure": 0.5})]))
+        built: list[object] = []
+        evaluator = server._evaluator
+        original_build = evaluator._build_stages
+        evaluator._build_stages = lambda shot, scale: built.append(shot) or original_build(
+            shot, scale)
         assert server.rendered_frames(other, 1.0, 0, N - 1) == []
+        assert built == []  # asked from the GUI: no operator of the new recipe is built there
         assert server.rendered_frames(PLAN, 0.5, 0, N - 1) == []
     finally:
         server.close()
