@@ -619,6 +619,24 @@ class LevelsMeter(BackgroundTask):
             self._w_finished.emit((media, levels), "")
 
 
+class AudioMeter(BackgroundTask):
+    """Every frame's loudest sample, for the timeline's audio waveform
+    (engine.media.audio_peaks): `start(media, frame_count, fps)`. finished(result, error):
+    result is (media, peaks: float32 array, levels 0-1), or None with a one-line error;
+    nothing is delivered when cancelled."""
+
+    thread_name = "nitrate-audio"
+
+    def _work(self, cancel: CancelFlag, media: Path, frame_count: int,  # type: ignore[override]
+              fps: Any) -> None:
+        from engine.media.audio_peaks import audio_peaks
+
+        peaks = self._guarded(cancel, lambda: audio_peaks(media, frame_count, fps, cancel),
+                              f"{media}: the audio waveform failed")
+        if peaks is not None and not cancel.is_set():
+            self._w_finished.emit((media, peaks), "")
+
+
 class RegionTracker(BackgroundTask):
     """Makes a region follow the picture (engine.ops.track): `start(media, repair, key)`,
     the region placed as it lies on frame `key`.

@@ -55,6 +55,7 @@ from engine.project import Shot, Step
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer
 from ui.document import (
+    AudioMeter,
     Document,
     LevelsMeter,
     ProxyMaker,
@@ -177,6 +178,7 @@ class MainWindow(QMainWindow):
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)
         self.levels_meter = LevelsMeter(self)
+        self.audio_meter = AudioMeter(self)
         self._levels: np.ndarray | None = None  # every frame's mean luma, once measured
         self.proxies = ProxyMaker(self)
         self.proxies.finished.connect(self._proxy_ready)
@@ -646,6 +648,7 @@ class MainWindow(QMainWindow):
         self.detector.finished.connect(self._detect_finished)
         self.detector.levels_ready.connect(self._levels_measured)
         self.levels_meter.finished.connect(self._levels_measured)
+        self.audio_meter.finished.connect(self._audio_measured)
         self.report_writer.progress.connect(self.report_task.set_progress)
         self.report_writer.finished.connect(self._report_finished)
         self.still_exporter.finished.connect(self._still_finished)
@@ -829,6 +832,7 @@ class MainWindow(QMainWindow):
         if self.maybe_save():
             self.detector.cancel()
             self.levels_meter.cancel()
+            self.audio_meter.cancel()
             self.proxies.cancel()
             self.document.close()
 
@@ -903,6 +907,7 @@ class MainWindow(QMainWindow):
         self.playback.pause()
         self.detector.cancel()
         self.levels_meter.cancel()
+        self.audio_meter.cancel()
         self.proxies.cancel()
         self.report_writer.cancel()
         self.still_exporter.cancel()
@@ -936,6 +941,7 @@ class MainWindow(QMainWindow):
     def _project_replaced(self) -> None:
         self.selected_shots = []
         self.in_out = (None, None)
+        self.audio_meter.stop()  # a waveform of the clip before is of no use
         self._cache_range = None  # another clip, another server: nothing is kept
         self._caching = False
         self.cache_task.hide()
@@ -971,6 +977,12 @@ class MainWindow(QMainWindow):
         self.playback.refresh_shots()
         self.shot_list.set_fps(info.fps)
         self._show_levels()
+        media = self.document.media_path()
+        if getattr(info, "audio", ()) and media is not None:
+            # The sound's waveform, on a thread of its own: decoding it takes seconds.
+            self.audio_meter.start(media, info.frame_count, info.fps)
+        else:
+            self.audio_meter.stop()
         self._update_enabled()
 
     def _engine_error(self, message: str) -> None:
@@ -1350,6 +1362,17 @@ class MainWindow(QMainWindow):
         self._levels = levels
         self.levels_meter.stop()
         self._show_levels()
+
+    def _audio_measured(self, result: object, error: str = "") -> None:
+        """(media, every frame's loudest sample), from the audio meter."""
+        if error:
+            self.show_message(error)
+            return
+        if not isinstance(result, tuple):
+            return
+        media, peaks = result
+        if media == self.document.media_path() and self.timeline.frame_count == len(peaks):
+            self.timeline.set_audio(peaks)
 
     def _show_levels(self) -> None:
         """Hand the levels to the timeline once it shows a clip of their length."""

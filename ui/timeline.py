@@ -46,6 +46,10 @@ SHOTS_PX = 18
 KEYS_PX = 14
 """Height of the keyframe row under the shots (pixels)."""
 LEVELS_PX = 26
+AUDIO_PX = 22
+"""Height of the audio waveform's row (pixels), shown for clips with sound."""
+AUDIO_FLOOR_DB = -60.0
+"""The quietest level the waveform shows (dBFS): its scale runs from here to 0 dBFS."""
 """Height of the levels graph under the keyframes (pixels)."""
 BOUNDARY_GRAB_PX = 4
 """How close (pixels) to the line between two shots a press grabs it for dragging."""
@@ -73,6 +77,7 @@ _KEY_ROW_BG = QColor(32, 32, 36)
 _LEVELS = QColor(200, 200, 150)  # the levels graph: a pale trace, like the scopes'
 _REPAIR = QColor(*REPAIR_COLOUR)  # the viewer's colours: magenta rebuilt, cyan protected
 _PROTECT = QColor(*PROTECT_COLOUR)
+_AUDIO = QColor(110, 170, 230)
 _CACHED = QColor(90, 200, 110)
 """Green: frames kept restored for playback, as editing systems mark rendered frames."""
 _BOUNDARY = QColor(255, 255, 255)
@@ -128,7 +133,8 @@ class Timeline(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + LEVELS_PX + 8)
+        self._audio = None
+        self._fit_rows()
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._count = 0
         self._fps = Fraction(24)
@@ -152,6 +158,8 @@ class Timeline(QWidget):
         self._repairs: list[tuple[int, int]] = []
         self._protections: list[tuple[int, int]] = []
         self._cached: list[tuple[int, int]] = []
+        self._audio: np.ndarray | None = None
+        self._audio_peak = 1e-6
         self._levels: np.ndarray | None = None
         self._levels_span: tuple[float, float] | None = None  # see levels_range
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
@@ -186,6 +194,8 @@ class Timeline(QWidget):
         self._in = self._out = None
         self._levels = None
         self._cached = []
+        self._audio = None
+        self._fit_rows()
         self._levels_span = None
         self._thumbs.clear()
         self._requested.clear()
@@ -246,6 +256,33 @@ class Timeline(QWidget):
     def cached(self) -> list[tuple[int, int]]:
         """The frame ranges marked as kept for playback (see `set_cached`)."""
         return list(self._cached)
+
+    def set_audio(self, peaks: np.ndarray | None) -> None:
+        """Every frame's loudest sample (float, levels 0-1, one per frame; None: no sound,
+        or not measured yet), drawn as a waveform row under the levels graph. Refused
+        (ValueError) for another length."""
+        if peaks is not None and len(peaks) != self._count:
+            raise ValueError(f"{len(peaks)} audio peaks for a clip of {self._count} frames")
+        self._audio = None if peaks is None else np.asarray(peaks, np.float32)
+        # Once here, not on every paint: the clip's loudest sample, for the row's label.
+        self._audio_peak = max(1e-6, float(self._audio.max())) if self._audio is not None \
+            and len(self._audio) else 1e-6
+        self._fit_rows()
+        self.update()
+
+    @property
+    def audio(self) -> np.ndarray | None:
+        """The audio waveform's data (see `set_audio`)."""
+        return self._audio
+
+    def _rows_height(self) -> int:
+        """Pixels the rows take: the audio row only when there is sound to show."""
+        audio = AUDIO_PX + 2 if self._audio is not None else 0
+        return RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + LEVELS_PX + audio
+
+    def _fit_rows(self) -> None:
+        self.setMinimumHeight(self._rows_height() + 8)
+        self.updateGeometry()
 
     def set_levels(self, levels: np.ndarray | None) -> None:
         """Every frame's mean luma (float, levels 0-1, one per frame of the clip; None: not
@@ -484,6 +521,7 @@ class Timeline(QWidget):
         self._paint_repairs(painter)
         self._paint_keys(painter)
         self._paint_levels(painter)
+        self._paint_audio(painter)
         self._paint_in_out(painter)
         self._paint_playhead(painter)
         painter.end()
@@ -591,6 +629,44 @@ class Timeline(QWidget):
             painter.setPen(QPen(_BOUNDARY, 2))
             painter.drawLine(QPointF(x, RULER_PX), QPointF(x, top))
 
+    def _paint_audio(self, painter: QPainter) -> None:
+        """The loudest sample of each frame as an envelope mirrored about the row's middle,
+        on a decibel scale from AUDIO_FLOOR_DB to full scale (quiet sound still shows its
+        shape; the label gives the clip's peak); with several frames a pixel, the loudest
+        of them (a click is never averaged away)."""
+        peaks, loudest = self._audio, self._audio_peak
+        if peaks is None:
+            return
+        top = self._levels_top() + LEVELS_PX + 2
+        row = QRect(0, top, self.width(), AUDIO_PX)
+        painter.fillRect(row, _KEY_ROW_BG)
+        lo_f = max(0, int(self._first))
+        hi_f = min(self._count, int(self._first + self.width() / self._ppf) + 2)
+        if hi_f <= lo_f:
+            return
+        frames = np.arange(lo_f, hi_f)
+        column = np.floor((frames + 0.5 - self._first) * self._ppf).astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+        xs = (column[starts] + 0.5).tolist()
+        decibels = 20 * np.log10(np.maximum(np.maximum.reduceat(peaks[lo_f:hi_f], starts),
+                                            1e-6))
+        heights = (np.clip(1 - decibels / AUDIO_FLOOR_DB, 0, 1) * (AUDIO_PX - 4) / 2
+                   + 0.5).tolist()
+        mid = top + AUDIO_PX / 2
+        outline = [QPointF(x, mid - h) for x, h in zip(xs, heights, strict=True)]
+        outline += [QPointF(x, mid + h) for x, h in zip(reversed(xs), reversed(heights),
+                                                       strict=True)]
+        painter.save()
+        painter.setClipRect(row)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(_AUDIO, 1))
+        painter.setBrush(QColor(_AUDIO.red(), _AUDIO.green(), _AUDIO.blue(), 150))
+        painter.drawPolygon(QPolygonF(outline))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        _paint_row_label(painter, top, f"audio {AUDIO_FLOOR_DB:.0f}–0 dBFS, peak "
+                                       f"{20 * np.log10(loudest):.0f}")
+        painter.restore()
+
     def _paint_levels(self, painter: QPainter) -> None:
         top = self._levels_top()
         row = QRect(0, top, self.width(), LEVELS_PX)
@@ -626,15 +702,7 @@ class Timeline(QWidget):
                                zip((column[starts] + 0.5).tolist(), tops.tolist(),
                                    bottoms.tolist(), strict=True)])
         # The range the row spans, on a dark backing over the graph's start.
-        text = f"luma {100 * span[0]:.0f}–{100 * span[1]:.0f} %"
-        font = QFont(painter.font())
-        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
-        painter.setFont(font)
-        box = QRectF(2, top + 2, painter.fontMetrics().horizontalAdvance(text) + 8,
-                     painter.fontMetrics().height())
-        painter.fillRect(box, QColor(0, 0, 0, 170))
-        painter.setPen(_LABEL)
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        _paint_row_label(painter, top, f"luma {100 * span[0]:.0f}–{100 * span[1]:.0f} %")
         painter.restore()
 
     def _paint_in_out(self, painter: QPainter) -> None:
@@ -831,4 +899,16 @@ class Timeline(QWidget):
         self._view_moved()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(900, RULER_PX + THUMB_PX + SHOTS_PX + KEYS_PX + LEVELS_PX + 10)
+        return QSize(900, self._rows_height() + 10)
+
+
+def _paint_row_label(painter: QPainter, top: int, text: str) -> None:
+    """`text` small, on a dark backing, at the start of the row whose top is `top`."""
+    font = QFont(painter.font())
+    font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+    painter.setFont(font)
+    box = QRectF(2, top + 2, painter.fontMetrics().horizontalAdvance(text) + 8,
+                 painter.fontMetrics().height())
+    painter.fillRect(box, QColor(0, 0, 0, 170))
+    painter.setPen(_LABEL)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
