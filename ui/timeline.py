@@ -160,6 +160,7 @@ class Timeline(QWidget):
         self._cached: list[tuple[int, int]] = []
         self._audio: np.ndarray | None = None
         self._audio_peak = 1e-6
+        self._audio_row_cache: tuple[tuple[float, float, int, int], QImage] | None = None
         self._levels: np.ndarray | None = None
         self._levels_span: tuple[float, float] | None = None  # see levels_range
         self._grab = 0  # the shot whose start, or the key frame, a drag holds
@@ -630,20 +631,29 @@ class Timeline(QWidget):
             painter.drawLine(QPointF(x, RULER_PX), QPointF(x, top))
 
     def _paint_audio(self, painter: QPainter) -> None:
+        """The audio row (see `_audio_row`), drawn once per view: the playhead moving
+        repaints the timeline, and the envelope of a long reel costs milliseconds."""
+        if self._audio is None:
+            return
+        key = (self._first, self._ppf, self.width(), id(self._audio))
+        if self._audio_row_cache is None or self._audio_row_cache[0] != key:
+            self._audio_row_cache = (key, self._audio_row())
+        painter.drawImage(QPointF(0, self._levels_top() + LEVELS_PX + 2),
+                          self._audio_row_cache[1])
+
+    def _audio_row(self) -> QImage:
         """The loudest sample of each frame as an envelope mirrored about the row's middle,
         on a decibel scale from AUDIO_FLOOR_DB to full scale (quiet sound still shows its
         shape; the label gives the clip's peak); with several frames a pixel, the loudest
         of them (a click is never averaged away)."""
-        peaks, loudest = self._audio, self._audio_peak
-        if peaks is None:
-            return
-        top = self._levels_top() + LEVELS_PX + 2
-        row = QRect(0, top, self.width(), AUDIO_PX)
-        painter.fillRect(row, _KEY_ROW_BG)
+        peaks = self._audio
+        assert peaks is not None
+        image = QImage(max(1, self.width()), AUDIO_PX, QImage.Format.Format_RGB32)
+        image.fill(_KEY_ROW_BG)
         lo_f = max(0, int(self._first))
         hi_f = min(self._count, int(self._first + self.width() / self._ppf) + 2)
         if hi_f <= lo_f:
-            return
+            return image
         frames = np.arange(lo_f, hi_f)
         column = np.floor((frames + 0.5 - self._first) * self._ppf).astype(np.int64)
         starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
@@ -652,20 +662,20 @@ class Timeline(QWidget):
                                             1e-6))
         heights = (np.clip(1 - decibels / AUDIO_FLOOR_DB, 0, 1) * (AUDIO_PX - 4) / 2
                    + 0.5).tolist()
-        mid = top + AUDIO_PX / 2
+        mid = AUDIO_PX / 2
         outline = [QPointF(x, mid - h) for x, h in zip(xs, heights, strict=True)]
         outline += [QPointF(x, mid + h) for x, h in zip(reversed(xs), reversed(heights),
                                                        strict=True)]
-        painter.save()
-        painter.setClipRect(row)
+        painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(_AUDIO, 1))
         painter.setBrush(QColor(_AUDIO.red(), _AUDIO.green(), _AUDIO.blue(), 150))
         painter.drawPolygon(QPolygonF(outline))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        _paint_row_label(painter, top, f"audio {AUDIO_FLOOR_DB:.0f}–0 dBFS, peak "
-                                       f"{20 * np.log10(loudest):.0f}")
-        painter.restore()
+        _paint_row_label(painter, 0, f"audio {AUDIO_FLOOR_DB:.0f}–0 dBFS, peak "
+                                     f"{20 * np.log10(self._audio_peak):.0f}")
+        painter.end()
+        return image
 
     def _paint_levels(self, painter: QPainter) -> None:
         top = self._levels_top()
