@@ -1349,29 +1349,29 @@ class MainWindow(QMainWindow):
         if self._levels is None and media is not None:
             self.levels_meter.start(media)  # the levels detection was to measure
 
-    def _levels_measured(self, result: object, error: str = "") -> None:
-        """(media, every frame's mean luma), from the levels meter or cut detection."""
+    def _measured(self, result: object, error: str) -> Any | None:
+        """The data of a background measurement's (media, data) when it is of the clip
+        open now; None when it failed (said in the status bar) or was made on a clip
+        since replaced."""
         if error:
             self.show_message(error)
-            return
-        if not isinstance(result, tuple):
-            return
-        media, levels = result
-        if media != self.document.media_path():
-            return  # measured on a clip since replaced
-        self._levels = levels
-        self.levels_meter.stop()
-        self._show_levels()
+            return None
+        if not isinstance(result, tuple) or result[0] != self.document.media_path():
+            return None
+        return result[1]
+
+    def _levels_measured(self, result: object, error: str = "") -> None:
+        """(media, every frame's mean luma), from the levels meter or cut detection."""
+        levels = self._measured(result, error)
+        if levels is not None:
+            self._levels = levels
+            self.levels_meter.stop()
+            self._show_levels()
 
     def _audio_measured(self, result: object, error: str = "") -> None:
         """(media, every frame's loudest sample), from the audio meter."""
-        if error:
-            self.show_message(error)
-            return
-        if not isinstance(result, tuple):
-            return
-        media, peaks = result
-        if media == self.document.media_path() and self.timeline.frame_count == len(peaks):
+        peaks = self._measured(result, error)
+        if peaks is not None and self.timeline.frame_count == len(peaks):
             self.timeline.set_audio(peaks)
 
     def _show_levels(self) -> None:
