@@ -109,6 +109,27 @@ class Framing:
         pic_w, pic_h = box_w * scale, box_h * scale
         return (out_w - pic_w) / 2, (out_h - pic_h) / 2, pic_w, pic_h
 
+    def to_json(self) -> dict[str, object]:
+        """The framing as JSON data (projects, resumable exports' fingerprints)."""
+        return {"crop": list(self.crop), "size": None if self.size is None else list(self.size),
+                "fit": self.fit}
+
+    @classmethod
+    def from_json(cls, value: object) -> Framing:
+        """The framing of `to_json`'s data; ValueError (one line) for anything else. Whether
+        the crop leaves enough of a source is checked where its size is known."""
+        if not isinstance(value, dict):
+            raise ValueError("the framing must be an object")
+        crop, size = value.get("crop", [0, 0, 0, 0]), value.get("size")
+        if not isinstance(crop, list) or (size is not None and not isinstance(size, list)):
+            raise ValueError("the crop and the size must be lists of pixels")
+        framing = cls(crop=tuple(crop), size=None if size is None else tuple(size),
+                      fit=value.get("fit", "fit"))
+        invalid = framing.invalid()
+        if invalid is not None:
+            raise ValueError(invalid)
+        return framing
+
     def describe(self, width: int, height: int) -> str:
         """One line for logs and reports, e.g. "crop 40,0,40,0 px → 1920x1080 (fit)"."""
         if self.identity:

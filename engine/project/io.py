@@ -138,19 +138,12 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
             "audio": project.output.audio,
             "fps": project.output.fps,
             "retime": project.output.retime,
-            **_framing_to_json(project.output.framing),
+            # Only a framing that changes the picture: a version-4 file stays readable by
+            # the Nitrate that wrote it.
+            **({} if project.output.framing.identity
+               else {"framing": project.output.framing.to_json()}),
         },
     }
-
-
-def _framing_to_json(framing: Framing) -> dict[str, Any]:
-    """{"framing": …} for a framing that changes the picture, else nothing (a version-4
-    file stays readable by the Nitrate that wrote it)."""
-    if framing.identity:
-        return {}
-    return {"framing": {"crop": list(framing.crop),
-                        "size": None if framing.size is None else list(framing.size),
-                        "fit": framing.fit}}
 
 
 def save_project(project: Project, path: str | Path) -> Path:
@@ -243,21 +236,13 @@ def project_from_json(data: Any, path: Path) -> Project:
 
 
 def _framing_from_json(value: Any) -> Framing:
-    """The output's framing; whether the crop leaves enough of the source is checked at
-    export, where the source's size is known."""
+    """The output's framing (absent: the whole frame)."""
     if value is None:
         return Framing()
-    if not isinstance(value, Mapping):
-        raise ValueError("output.framing must be an object")
-    crop, size = value.get("crop", [0, 0, 0, 0]), value.get("size")
-    if not isinstance(crop, list) or (size is not None and not isinstance(size, list)):
-        raise ValueError("output.framing.crop and .size must be lists of pixels")
-    framing = Framing(crop=tuple(crop), size=None if size is None else tuple(size),
-                      fit=value.get("fit", "fit"))
-    invalid = framing.invalid()
-    if invalid is not None:
-        raise ValueError(f"output.framing: {invalid}")
-    return framing
+    try:
+        return Framing.from_json(value)
+    except ValueError as exc:
+        raise ValueError(f"output.framing: {exc}") from None
 
 
 def _output_fps(value: Any) -> str | None:

@@ -103,9 +103,7 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
     if job.burn_in:  # absent otherwise, as the framing
         print_["burn_in"] = True
     if not job.framing.identity:  # absent otherwise: older partial exports still resume
-        framing = job.framing
-        print_["framing"] = {"crop": list(framing.crop), "fit": framing.fit,
-                             "size": None if framing.size is None else list(framing.size)}
+        print_["framing"] = job.framing.to_json()
     return print_
 
 
