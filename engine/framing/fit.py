@@ -176,7 +176,7 @@ def apply_framing(picture: np.ndarray, framing: Framing,
         return np.ascontiguousarray(cut)
     out_w, out_h = framing.size
     px, py, pw, ph = _whole(framing.picture_box(src_w, src_h))
-    scaled = _resize(cut, pw, ph)
+    scaled = resize_picture(cut, pw, ph)
     if (pw, ph) == (out_w, out_h):
         return scaled
     out = np.zeros((out_h, out_w, 3), np.float32)
@@ -184,7 +184,7 @@ def apply_framing(picture: np.ndarray, framing: Framing,
     return out
 
 
-def _resize(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize_picture(picture: np.ndarray, width: int, height: int) -> np.ndarray:
     """`picture` scaled to width × height pixels: by pixel area when it shrinks both ways
     (every source pixel counts, so fine detail does not alias), else bicubic, clamped."""
     h, w = picture.shape[:2]

@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.errors import MediaError
 from engine.framing import Framing, apply_framing
+from engine.framing.fit import resize_picture
 
 _STILL_SUFFIXES = {".png", ".tif", ".tiff"}
 # Black columns (pixels) between the scan and the restored frame of a before/after still.
@@ -34,9 +35,7 @@ def still_picture(original: np.ndarray, restored: np.ndarray, framing: Framing,
     if not compare:
         return after
     if original.shape != restored.shape:
-        original = cv2.resize(original, (restored.shape[1], restored.shape[0]),
-                              interpolation=cv2.INTER_CUBIC)
-        original = np.clip(original, 0.0, 1.0, out=original)
+        original = resize_picture(original, restored.shape[1], restored.shape[0])
     before = apply_framing(original, framing, source_size)
     return side_by_side(before, after)
 
