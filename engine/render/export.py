@@ -509,11 +509,9 @@ class ExportFrames:
         info = self.reader.info
         fps = info.fps if self.rmap is None else self.rmap.out_fps
         if self._timecode is None:
-            self._timecode = start_timecode(self.job, info, fps) or \
-                tc.format_frames(self.job.start, info.fps)
+            self._timecode = start_timecode(self.job, info, fps, from_zero=True)
         index = self.source_index(k)
-        shot = next(n for n, s in enumerate(self.job.plan.shots, start=1)
-                    if s.start <= index <= s.end)
+        shot = self.job.plan.shots.index(self.job.plan.shot_at(index)) + 1
         return burn_in(frame, f"{tc.add_frames(self._timecode, k, fps)}  #{index}",
                        f"shot {shot}")
 
@@ -526,13 +524,16 @@ class ExportFrames:
         return writer.prepare(frame)
 
 
-def start_timecode(job: RenderJob, info: MediaInfo, fps: Fraction) -> str | None:
+def start_timecode(job: RenderJob, info: MediaInfo, fps: Fraction,
+                   from_zero: bool = False) -> str | None:
     """The timecode of the export's first frame: the source's (`info`, a MediaInfo) at
-    job.start, converted to the export's rate `fps` when it differs; None when the source
-    has none. Every export mode writes it."""
-    if not info.timecode:
+    job.start, converted to the export's rate `fps` when it differs. A source without one
+    gives None, or with `from_zero` (a burn-in must say something) counts from
+    00:00:00:00 at its frame 0. Every export mode writes it."""
+    origin = info.timecode or ("00:00:00:00" if from_zero else None)
+    if origin is None:
         return None
-    timecode = tc.add_frames(info.timecode, job.start, info.fps)
+    timecode = tc.add_frames(origin, job.start, info.fps)
     return retime_timecode(timecode, info.fps, fps) if fps != info.fps else timecode
 
 

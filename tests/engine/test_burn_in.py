@@ -59,3 +59,17 @@ def test_a_review_copy_says_where_each_frame_is(still_clip: Path, tmp_path: Path
     assert all(not np.array_equal(x, y) for x, y in zip(bands, bands[1:], strict=False))
     right = [r[band:, 240:] for r in review_frames]
     assert np.array_equal(right[0], right[3]) and not np.array_equal(right[3], right[4])
+
+
+def test_a_source_without_timecode_is_counted_from_zero_at_the_export_s_rate() -> None:
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from engine.render.export import start_timecode
+
+    info = SimpleNamespace(timecode=None, fps=Fraction(18))
+    job = RenderJob(Path("scan"), Path("out.mov"), ShotPlan.single(40, Recipe()), start=9,
+                    fps=Fraction(24))
+    assert start_timecode(job, info, Fraction(24)) is None  # nothing written in the file
+    # Frame 9 at 18 fps is half a second in: 00:00:00:12 on the 24 fps export's clock.
+    assert start_timecode(job, info, Fraction(24), from_zero=True) == "00:00:00:12"
