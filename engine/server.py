@@ -379,12 +379,6 @@ class FrameServer:
                 self._rendered_for = None
                 self._split_budget(False)
 
-    @property
-    def render_left(self) -> int:
-        """Frames the playback render has still to restore (0 when none)."""
-        with self._cond:
-            return len(self._render[2]) if self._render is not None else 0
-
     def rendered_frames(self, plan: ShotPlan, scale: float, first: int, last: int
                         ) -> list[int]:
         """The frames of first..last whose final picture with `plan` at `scale` is in the
@@ -443,17 +437,13 @@ class FrameServer:
                 if request is not None:
                     self._working = True
                     return request
-                if self._render is not None and self._render[2]:
-                    plan, scale, order, total = self._render
-                    index = order.popleft()
-                    self._working = True
-                    return _JobFrame("render", plan, scale, index, total - len(order), total)
-                if self._analysis is not None and self._analysis[2]:
-                    plan, scale, order, total = self._analysis
-                    index = order.popleft()
-                    self._working = True
-                    return _JobFrame("analyse", plan, scale, index, total - len(order),
-                                     total)
+                # The background jobs, the playback render first: the user asked for it.
+                for kind, job in (("render", self._render), ("analyse", self._analysis)):
+                    if job is not None and job[2]:
+                        plan, scale, order, total = job
+                        index = order.popleft()
+                        self._working = True
+                        return _JobFrame(kind, plan, scale, index, total - len(order), total)
                 self._working = False
                 self._cond.notify_all()  # wake wait_until_idle
                 self._cond.wait()
