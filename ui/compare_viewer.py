@@ -112,6 +112,15 @@ def _paint_tag(painter: QPainter, area: QRectF, side: Qt.AlignmentFlag, text: st
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
+def on_picture(region: tuple[float, float, float, float], width: int, height: int,
+               source: tuple[int, int]) -> QRectF:
+    """A region (x, y, width, height) in `source` pixels as a rectangle on the picture
+    shown (`width` × `height` pixels, the preview): the viewer's overlays' coordinates."""
+    sx, sy = width / max(1, source[0]), height / max(1, source[1])
+    x, y, w, h = region
+    return QRectF(x * sx, y * sy, w * sx, h * sy)
+
+
 def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """`image` resized to `size` (height, width) pixels, bicubic, float32."""
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)

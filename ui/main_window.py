@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -53,7 +53,7 @@ from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
 from engine.render import job_for_project, render
-from ui.compare_viewer import CompareViewer
+from ui.compare_viewer import CompareViewer, on_picture
 from ui.document import (
     AudioMeter,
     Document,
@@ -1816,11 +1816,10 @@ class MainWindow(QMainWindow):
                 or shown is None or framing.problem(*size) is not None):
             self.viewer.set_framing_guide(None)
             return
-        x, y, w, h = framing.source_box(*size)
-        sx, sy = shown.width() / size[0], shown.height() / size[1]
         out_w, out_h = framing.output_size(*size)
         label = f"{out_w} × {out_h}" + (f" {framing.fit}" if framing.size is not None else "")
-        self.viewer.set_framing_guide(QRectF(x * sx, y * sy, w * sx, h * sy), label)
+        self.viewer.set_framing_guide(
+            on_picture(framing.source_box(*size), shown.width(), shown.height(), size), label)
 
     def device_choice(self) -> str:
         return str(self.settings.value("device", "auto"))

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from engine.errors import NitrateError
 from engine.ops.region import spot_region
 from engine.project.model import Repair
-from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer
+from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR, CompareViewer, on_picture
 from ui.document import Document, RegionTracker
 
 
@@ -58,15 +58,6 @@ def source_region(rect: QRectF, shown: tuple[int, int],
     if x1 <= x0 or y1 <= y0:
         return None
     return x0, y0, x1 - x0, y1 - y0
-
-
-def _on_picture(region: tuple[int, int, int, int], width: int, height: int,
-                source: tuple[int, int]) -> QRectF:
-    """A region in `source` pixels as a rectangle on the picture shown (`width` × `height`
-    pixels, the preview)."""
-    sx, sy = width / max(1, source[0]), height / max(1, source[1])
-    x, y, w, h = region
-    return QRectF(x * sx, y * sy, w * sx, h * sy)
 
 
 def _frames_text(start: int, end: int) -> str:
@@ -258,7 +249,7 @@ class RepairTool(QObject):
         before = old.region_at(index)
         if before is None:
             return
-        was = _on_picture(before, shown.width(), shown.height(), size)
+        was = on_picture(before, shown.width(), shown.height(), size)
         if abs(rect.width() - was.width()) < 1e-6 and abs(rect.height() - was.height()) < 1e-6:
             # Moved: the region keeps its size exactly (scaling the rectangle back would
             # round it outwards, a pixel larger at each move).
@@ -382,7 +373,7 @@ class RepairTool(QObject):
             self._outlined["protect" if repair.protect else "repair"].append(position)
             region = repair.region_at(index)
             rect = None if region is None else \
-                _on_picture(region, shown.width(), shown.height(), size)
+                on_picture(region, shown.width(), shown.height(), size)
             (protected if repair.protect else regions).append(rect)
         self.viewer.set_regions(regions, protected=protected)
 
