@@ -55,6 +55,22 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path: Path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["p.nitrate"]  # no temporary left over
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_saved_project_is_readable_as_any_new_file_and_keeps_its_permissions(
+        tmp_path: Path) -> None:
+    # A project (or report, or shot list) on a shared drive must stay readable by the
+    # colleagues who could read the last one: not private to the user who saved it.
+    old_umask = os.umask(0o022)
+    try:
+        path = save_project(sample_project(tmp_path / "a.mov"), tmp_path / "p.nitrate")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o660)  # the team's group may write it
+        save_project(sample_project(tmp_path / "b.mov"), path)
+        assert path.stat().st_mode & 0o777 == 0o660
+    finally:
+        os.umask(old_umask)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
