@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError
-from engine.project.io import atomic_write_text
 from engine.project.recipe import Recipe
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"

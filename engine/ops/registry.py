@@ -15,6 +15,7 @@ from engine.ops.color import ColorOperator
 from engine.ops.deflicker import DeflickerOperator
 from engine.ops.degrain import DegrainOperator
 from engine.ops.dust import DustOperator
+from engine.ops.lut import LutOperator
 from engine.ops.model import ModelOperator
 from engine.ops.registration import RegistrationOperator
 from engine.ops.scratch import ScratchOperator
@@ -32,6 +33,7 @@ OPERATORS: tuple[type[Operator], ...] = (
     DegrainOperator,
     RegistrationOperator,
     ColorOperator,
+    LutOperator,
     ModelOperator,
     UpscaleOperator,
     SharpenOperator,

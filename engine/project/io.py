@@ -10,20 +10,20 @@ are written as version 2 and it refuses them clearly; version 1 files are still 
 take for regions to rebuild. 4 adds tracked regions (`"track"`: the region's offset on
 each of its frames), which a version-3 Nitrate would leave where they were drawn. 5 adds
 the output's framing (`"framing"`: crop, size, fit), which a version-4 Nitrate would
-ignore, exporting the whole frame at the scan's size. Each file is written as the oldest version that holds everything in it, so older
-installations keep opening what they can read correctly.
+ignore, exporting the whole frame at the scan's size. A clip's display LUT
+(`"display_lut"`) needs no new version: ignoring it changes only what is seen. Each file
+is written as the oldest version that holds everything in it, so older installations keep
+opening what they can read correctly.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError, ProjectError
 from engine.framing import Framing
 from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
@@ -36,42 +36,6 @@ SUFFIX = ".nitrate"
 MAX_BYTES = 64 * 1024 * 1024
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and a rename, so a
-    crash leaves either the old file or the new one, never a half-written one.
-
-    The file gets the permissions of the one it replaces, or a new file's usual ones (the
-    user's umask): a project, report or shot list saved on a shared drive stays readable by
-    the colleagues who could read the last one (`tempfile.mkstemp` would make it private)."""
-    path = Path(path)
-    fd, tmp = _create_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            try:
-                os.chmod(f.fileno(), stat.S_IMODE(path.stat().st_mode))
-            except (FileNotFoundError, NotImplementedError):
-                pass  # a new file keeps the umask's permissions
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _create_beside(path: Path) -> tuple[int, str]:
-    """A new, uniquely named temporary file beside `path`, created with the permissions a
-    new file gets (0666 less the umask): (descriptor open for writing, its path)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
 def _stored_path(media: str, project_path: Path) -> str:
     """Relative to the project's folder when the media sits below it, else absolute."""
     p = Path(media)
@@ -81,6 +45,11 @@ def _stored_path(media: str, project_path: Path) -> str:
         return p.resolve().relative_to(project_path.parent.resolve()).as_posix()
     except ValueError:
         return str(p)
+
+
+def _stored_lut(spec: str, project_path: Path) -> str:
+    """A display LUT as stored: a bundled LUT's name as is, a file as media are."""
+    return spec if not Path(spec).is_absolute() else _stored_path(spec, project_path)
 
 
 def repair_to_json(repair: Repair) -> dict[str, Any]:
@@ -150,6 +119,10 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
                     for s in c.shots
                 ],
                 "repairs": [repair_to_json(r) for r in c.repairs],
+                # Only when set; a Nitrate that predates it ignores it, which changes only
+                # how it shows the pictures, so it needs no new version.
+                **({"display_lut": _stored_lut(project.display_lut(c), project_path)}
+                   if c.display_lut.strip() else {}),
             }
             for c in project.clips
         ],
@@ -233,12 +206,16 @@ def project_from_json(data: Any, path: Path) -> Project:
         repairs = c.get("repairs", [])  # absent in version 1
         if not isinstance(repairs, list):
             raise ValueError(f"{where}.repairs must be a list")
+        display_lut = c.get("display_lut", "")
+        if not isinstance(display_lut, str):
+            raise ValueError(f"{where}.display_lut must be a LUT's name or path")
         clip = Clip(
             path=_need(c, "path", str, where),
             frame_count=_need(c, "frame_count", int, where),
             shots=shots,
             default_recipe=_recipe(c.get("default_recipe", []), f"{where}.default_recipe"),
             repairs=[repair_from_json(r, f"{where}.repairs[{k}]") for k, r in enumerate(repairs)],
+            display_lut=display_lut,
         )
         clip.validate()
         clips.append(clip)

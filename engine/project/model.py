@@ -177,13 +177,20 @@ class Shot:
 
 @dataclass
 class Clip:
-    """A source (video file, image-sequence folder or printf pattern) and its shots."""
+    """A source (video file, image-sequence folder or printf pattern) and its shots.
+
+    display_lut: the LUT the workstation shows the clip through (a bundled LUT's name, or
+    a .cube file's path, relative to the project's folder when below it); "" shows the
+    frames as they are. It changes only what is seen: exports, stills and scopes use the
+    frames themselves (a LUT the export should apply is a `lut` step of the recipe).
+    """
 
     path: str
     frame_count: int
     shots: list[Shot] = field(default_factory=list)
     default_recipe: Recipe = field(default_factory=Recipe)
     repairs: list[Repair] = field(default_factory=list)
+    display_lut: str = ""
 
     def __post_init__(self) -> None:
         if not self.shots and self.frame_count > 0:
@@ -284,6 +291,16 @@ class Project:
         if p.is_absolute() or self.path is None:
             return p
         return (self.path.parent / p).resolve()
+
+    def display_lut(self, clip: Clip) -> str:
+        """`clip`'s display LUT as `engine.lut.load_lut` takes it: a bundled LUT's name, or
+        the file made absolute against the project's folder; "" for none."""
+        from engine.lut import bundled_luts  # engine.lut writes files through this package
+
+        spec = clip.display_lut.strip()
+        if not spec or spec in bundled_luts():
+            return spec
+        return str(self.resolve(spec))
 
     def media(self, clip: Clip) -> Path:
         """`clip`'s media file or folder, made absolute; ProjectError naming it when it is

@@ -3,8 +3,8 @@
 Archives keep a master's processing history with the master. Video exports (every mode:
 plain, resumable, distributed) carry one line in the container's ``comment`` tag (MOV
 ``©cmt``, Matroska ``COMMENT``, MP4 ``©cmt``): the Nitrate version, the source and its
-frame range, each run of shots with the operators that ran on it (their parameters are in
-the processing report), manual repairs and protections, the frame rate and the framing.
+frame range, each run of shots with the operators that ran on it (with the LUT or model
+file that decides what one does; their parameters are in the processing report), manual repairs and protections, the frame rate and the framing.
 Image sequences have no container to carry it; their processing report is their record.
 """
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib.metadata
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.project.recipe import Step
     from engine.render.export import RenderJob
 
 COMMENT = "comment"
@@ -35,19 +37,27 @@ def nitrate_version() -> str:
         return "unknown"
 
 
+def _step_label(step: Step) -> str:
+    """An operator's id, with the files that decide what it does (a LUT, a model) by name:
+    "lut (cineon-to-rec709.cube)"."""
+    files = [Path(str(getattr(step.params, s.name))).name for s in step.params.specs()
+             if s.kind == "path" and str(getattr(step.params, s.name)).strip()]
+    return f"{step.op} ({', '.join(files)})" if files else step.op
+
+
 def provenance(job: RenderJob, end: int, source_fps: Fraction,
                source_size: tuple[int, int]) -> str:
     """One line on how `job` (frames job.start..`end` of a `source_size` (width, height)
     source at `source_fps`) was made, e.g. "Exported by Nitrate 0.1.0 from reel.mov,
-    frames 0-239; frames 0-35: deflicker, dust; frames 36-239: no operator; framing: crop
-    40,0,40,0 px → 1920x1080 (fit)"."""
+    frames 0-239; frames 0-35: deflicker, dust, lut (cineon-to-rec709); frames 36-239: no
+    operator; framing: crop 40,0,40,0 px → 1920x1080 (fit)"."""
     runs: list[tuple[int, int, str]] = []
     repairs = protections = 0
     for shot in job.plan.shots:
         if shot.end < job.start or shot.start > end:
             continue
         first, last = max(shot.start, job.start), min(shot.end, end)
-        ops = ", ".join(step.op for step in shot.recipe.active) or "no operator"
+        ops = ", ".join(_step_label(step) for step in shot.recipe.active) or "no operator"
         if runs and runs[-1][2] == ops and runs[-1][1] == first - 1:
             runs[-1] = (runs[-1][0], last, ops)
         else:

@@ -19,13 +19,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError, ProjectError
 from engine.media import MediaInfo, open_reader
 from engine.media import timecode as tc
 from engine.ops import registry
 from engine.pipeline.evaluator import REPAIR_MASK_KEY, Evaluator
 from engine.pipeline.shot_plan import PlannedShot
-from engine.project.io import atomic_write_text
 from engine.project.model import Clip, Project, Repair, Shot
 from engine.project.recipe import Recipe, Step
 from engine.render.provenance import nitrate_version

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError
 from engine.media import timecode as tc
-from engine.project.io import atomic_write_text
 
 REEL = "AX"
 """CMX 3600 reel name of a file-based source."""

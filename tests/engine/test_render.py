@@ -12,7 +12,7 @@ from engine.errors import MediaError, OperatorError, RenderCancelled
 from engine.media import open_reader, probe
 from engine.media import writer as writer_module
 from engine.pipeline import ShotPlan
-from engine.project.recipe import Recipe
+from engine.project.recipe import Recipe, Step
 from engine.render import CancelToken, RenderJob, render
 from engine.synth.index_clip import decode_audio, find_clicks, read_index, write_index_clip
 
@@ -225,13 +225,16 @@ def test_a_video_export_says_how_it_was_made(clip: Path, tmp_path: Path, name: s
     from engine.render.resume import render_resumable
 
     sharpen = Recipe.from_ops(["sharpen"])
-    plan = ShotPlan((PlannedShot(0, 19, sharpen, (Repair(12, 12),)),
-                     PlannedShot(20, 29, sharpen), PlannedShot(30, 47, Recipe())))
+    # A LUT step is named with its file: what it did depends on it.
+    graded = Recipe.of([Step.create("sharpen"), Step.create("lut", {"file": "cineon-to-rec709"})])
+    plan = ShotPlan((PlannedShot(0, 9, sharpen), PlannedShot(10, 19, sharpen, (Repair(12, 12),)),
+                     PlannedShot(20, 29, graded), PlannedShot(30, 47, Recipe())))
     job = RenderJob(clip, tmp_path / name, plan, start=10, end=39,
                     framing=Framing(crop=(2, 2, 2, 2)))
     list(render(job))
-    expected = ("from source.mov, frames 10-39; frames 10-29: sharpen; frames 30-39: no "
-                "operator; manual repairs: 1, protections: 0; framing: crop 2,2,2,2 px → 60x44")
+    expected = ("from source.mov, frames 10-39; frames 10-19: sharpen; frames 20-29: sharpen, "
+                "lut (cineon-to-rec709); frames 30-39: no operator; manual repairs: 1, "
+                "protections: 0; framing: crop 2,2,2,2 px → 60x44")
     comment = _comment(tmp_path / name)
     assert comment.startswith("Exported by Nitrate ") and comment.endswith(expected)
     # A resumable export, joined from its segments, says the same.
