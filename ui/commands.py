@@ -118,3 +118,20 @@ class OutputCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._document.apply_output(replace(self.before))
+
+
+class DisplayLutCommand(QUndoCommand):
+    """Show a clip through another display LUT (its name or file, "" for none)."""
+
+    def __init__(self, document: Document, clip: int, after: str, text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self.clip = clip
+        self.before = document.project_or_raise().clips[clip].display_lut
+        self.after = after
+
+    def redo(self) -> None:
+        self._document.apply_display_lut(self.clip, self.after)
+
+    def undo(self) -> None:
+        self._document.apply_display_lut(self.clip, self.before)

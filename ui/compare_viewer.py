@@ -48,6 +48,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.lut import Lut
 from ui.image import clipping_overlay, difference_image, mask_overlay, to_qimage
 
 MODES: tuple[str, ...] = ("side_by_side", "split", "toggle", "difference")
@@ -198,6 +199,8 @@ class CompareViewer(QWidget):
         self._reference_shown: tuple[np.ndarray, QImage] | None = None  # at the After's size
         self._framing_box: QRectF | None = None  # image pixels of the pictures shown
         self._framing_label = ""
+        self._display_lut: Lut | None = None  # the display LUT the pictures are shown through
+        self._display_label = ""
 
     # -- content -----------------------------------------------------------------------
     def show_frames(
@@ -222,14 +225,8 @@ class CompareViewer(QWidget):
         masks = {k: m if m.shape[:2] == size else _resized(m, size)
                  for k, m in (masks or {}).items()}
         self._before_arr, self._after_arr = before, after
-        self._before = to_qimage(before)
-        self._after = to_qimage(after) if after is not before else self._before
         self._masks = masks
-        self._diff = None
-        self._overlay = None
-        self._overlay_step = None
-        self._clipped.clear()
-        self._scaled.clear()
+        self._convert()
         self._index = int(index)
         self._timecode = timecode
         self._draft = draft
@@ -240,6 +237,38 @@ class CompareViewer(QWidget):
         self._prepare_mode_images()
         self.update()
         self.frames_changed.emit()
+
+    def _convert(self) -> None:
+        """The 8-bit pictures of the frames shown, through the display LUT; what is made
+        from them is made again."""
+        before, after = self._before_arr, self._after_arr
+        if before is None or after is None:
+            return
+        self._before = to_qimage(before, self._display_lut)
+        self._after = to_qimage(after, self._display_lut) if after is not before else self._before
+        self._diff = None
+        self._overlay = None
+        self._overlay_step = None
+        self._clipped.clear()
+        self._scaled.clear()
+
+    def set_display_lut(self, lut: Lut | None, label: str = "") -> None:
+        """Show the pictures (and the reference still) through `lut`, a display transform
+        (a Cineon log scan shown as video): only the 8-bit pictures change, never the
+        frames, the difference picture or what is marked clipped. `label` names it in the
+        viewer's top line; None shows the frames as they are."""
+        if lut is self._display_lut and label == self._display_label:
+            return
+        self._display_lut, self._display_label = lut, label if lut is not None else ""
+        self._reference_shown = None
+        self._convert()
+        self.update()
+        self.frames_changed.emit()
+
+    @property
+    def display_lut(self) -> Lut | None:
+        """The display LUT the pictures are shown through (None: as they are)."""
+        return self._display_lut
 
     def clear(self) -> None:
         """Show nothing (no clip)."""
@@ -385,7 +414,7 @@ class CompareViewer(QWidget):
             frame = self._reference_arr
             if frame.shape[:2] != size:
                 frame = _resized(frame, size)
-            self._reference_shown = (frame, to_qimage(frame))
+            self._reference_shown = (frame, to_qimage(frame, self._display_lut))
         return self._reference_shown
 
     def reference_array(self) -> np.ndarray | None:
@@ -859,9 +888,11 @@ class CompareViewer(QWidget):
         painter.restore()
 
     def _hud_head(self) -> str:
-        """The frame number and timecode written at the viewer's top left."""
+        """The frame number, timecode and display LUT written at the viewer's top left."""
         head = f"frame {self._index}"
-        return head + f"   {self._timecode}" if self._timecode else head
+        if self._timecode:
+            head += f"   {self._timecode}"
+        return head + f"   view: {self._display_label}" if self._display_label else head
 
     def _paint_label(self, painter: QPainter, pane: QRect, text: str) -> None:
         painter.save()

@@ -26,6 +26,7 @@ import psutil
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
+from engine.atomic_file import atomic_write_text
 from engine.errors import ProjectError
 from engine.media.sequence import media_exists
 from engine.pipeline import ShotPlan
@@ -39,8 +40,14 @@ from engine.project import (
     new_project,
     save_project,
 )
-from engine.project.io import SUFFIX, atomic_write_text, project_to_json
-from ui.commands import OutputCommand, RecipeCommand, RepairsCommand, ShotsCommand
+from engine.project.io import SUFFIX, project_to_json
+from ui.commands import (
+    DisplayLutCommand,
+    OutputCommand,
+    RecipeCommand,
+    RepairsCommand,
+    ShotsCommand,
+)
 
 if TYPE_CHECKING:
     from engine.project.model import Repair
@@ -99,6 +106,7 @@ class Document(QObject):
       shots_changed(int): the shot list of clip N changed.
       repairs_changed(int): the manual repairs of clip N changed.
       output_changed(): the output settings changed (frame rate, framing).
+      display_changed(int): clip N is shown through another display LUT.
       modified(): any content change (the preview must be refreshed).
       dirty_changed(bool): unsaved changes appeared / were saved.
       path_changed(): the project file path changed (title bar, recent files).
@@ -109,6 +117,7 @@ class Document(QObject):
     shots_changed = Signal(int)
     repairs_changed = Signal(int)
     output_changed = Signal()
+    display_changed = Signal(int)
     modified = Signal()
     dirty_changed = Signal(bool)
     path_changed = Signal()
@@ -359,6 +368,26 @@ class Document(QObject):
         if list(repairs) == self.repairs(clip):
             return
         self.undo_stack.push(RepairsCommand(self, clip, list(repairs), text))
+
+    def display_lut(self, clip: int = 0) -> str:
+        """The LUT clip `clip` is shown through, as `engine.lut.load_lut` takes it (a
+        bundled LUT's name or an absolute path); "" for none."""
+        if self.project is None or not self.project.clips:
+            return ""
+        return self.project.display_lut(self.project.clips[clip])
+
+    def set_display_lut(self, spec: str, text: str, clip: int = 0) -> None:
+        """Show the clip through the LUT `spec` names ("" for none), as one undo step."""
+        project = self.project_or_raise()
+        if spec == project.clips[clip].display_lut:
+            return
+        self.undo_stack.push(DisplayLutCommand(self, clip, spec, text))
+
+    def apply_display_lut(self, clip: int, spec: str) -> None:
+        """Called by commands only."""
+        self.project_or_raise().clips[clip].display_lut = spec
+        # Not `_changed`: no frame changes, so nothing is computed again.
+        self.display_changed.emit(clip)
 
     def edit_output(self, output: OutputSettings, text: str) -> None:
         """Replace the project's output settings as one undo step."""

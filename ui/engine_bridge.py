@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
+from engine.lut import Lut
 from engine.pipeline import ShotPlan
 from engine.server import (
     CANCELLED,
@@ -75,7 +76,8 @@ class EngineBridge(QObject):
     clip_opened = Signal(object)
 
     # Worker → GUI thread hand-over (queued connections to our own slots).
-    _delivered = Signal(object, object, object)  # clip token, response, QImage | None
+    # clip token, response, (thumbnail QImage, the display LUT it was made through) | None
+    _delivered = Signal(object, object, object)
     _opened = Signal(object, object, object)  # clip token, info, error
     _prepared = Signal(object, int, int, object)  # clip token, done, total, error
     _rendered = Signal(object, int, int, object)  # clip token, done, total, error
@@ -98,6 +100,7 @@ class EngineBridge(QObject):
         self._transit_lock = threading.Lock()
         self.info: Any = None
         self.path: str | None = None
+        self._display: Lut | None = None
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
         self._opened.connect(self._on_opened, Qt.ConnectionType.QueuedConnection)
         self._prepared.connect(self._on_prepared, Qt.ConnectionType.QueuedConnection)
@@ -265,19 +268,26 @@ class EngineBridge(QObject):
         `wait_s` seconds for a frame being computed to finish."""
         self._close_server(wait_s)
 
+    def set_display_lut(self, lut: Lut | None) -> None:
+        """Convert the frames for the viewer, and make thumbnails, through `lut` (a display
+        transform; see `CompareViewer.set_display_lut`). Thumbnails made through the one
+        before are dropped: ask for them again."""
+        self._display = lut
+
     # -- worker thread -------------------------------------------------------------------
     def _worker_response(self, token: object, response: FrameResponse) -> None:
         # Runs on the worker: convert to QImages here so the GUI thread only paints.
         if response.priority == PREFETCH:
             return  # prefetch only warms the engine's cache; nothing to show
-        thumb: QImage | None = None
+        thumb: tuple[QImage, Lut | None] | None = None
+        display = self._display  # one read: the GUI thread may change it meanwhile
         if response.error is None and response.original is not None:
             if response.priority == THUMBNAIL:
-                thumb = frame_to_qimage(response.original)
+                thumb = (frame_to_qimage(response.original, display), display)
             else:
-                to_qimage(response.original)
+                to_qimage(response.original, display)
                 if response.restored is not None:
-                    to_qimage(response.restored)
+                    to_qimage(response.restored, display)
         with self._transit_lock:
             self._in_transit += 1
         self._delivered.emit(token, response, thumb)
@@ -300,8 +310,9 @@ class EngineBridge(QObject):
         if token is not self._token:
             return  # an answer from a clip that has been closed since
         if response.priority == THUMBNAIL:
-            if isinstance(thumb, QImage):
-                self.thumbnail_ready.emit(response.index, thumb)
+            # A thumbnail made through a display LUT changed since is not shown.
+            if isinstance(thumb, tuple) and thumb[1] is self._display:
+                self.thumbnail_ready.emit(response.index, thumb[0])
             return
         if response.request_id != self._latest_view:
             return  # stale: the user has moved on

@@ -6,10 +6,13 @@ before rounding: a gradient from a deep source shows no banding, while a level t
 already an exact 8-bit value (k/255) is rounded back to exactly k, so 8-bit sources stay
 pixel-exact. The dither is deterministic, so tests can compare pixels.
 
-Conversions are memoised per array object (`to_qimage`): the engine's caches hand out the
-same array for the same frame, so showing a frame again costs a dictionary look-up, and
-the bridge can convert on the worker thread before the GUI thread needs the image
-(QImage, unlike QPixmap, may be built on any thread).
+A display LUT (`engine.lut.Lut`: a Cineon log scan shown as video, say) may be applied on
+the way; it changes only the 8-bit picture, never the frame.
+
+Conversions are memoised per array object and display LUT (`to_qimage`): the engine's
+caches hand out the same array for the same frame, so showing a frame again costs a
+dictionary look-up, and the bridge can convert on the worker thread before the GUI thread
+needs the image (QImage, unlike QPixmap, may be built on any thread).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections import OrderedDict
 import numpy as np
 from PySide6.QtGui import QImage
 
+from engine.lut import Lut, apply_lut
 from engine.scopes import clipped
 
 _BAYER4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
@@ -67,10 +71,13 @@ def qimage_from_uint8(rgb: np.ndarray) -> QImage:
     return image
 
 
-def frame_to_qimage(frame: np.ndarray) -> QImage:
-    """float32 (H, W, 3) RGB levels 0-1 → 8-bit QImage (dithered, see module docstring)."""
+def frame_to_qimage(frame: np.ndarray, display: Lut | None = None) -> QImage:
+    """float32 (H, W, 3) RGB levels 0-1 → 8-bit QImage (dithered, see module docstring),
+    through the `display` LUT when one is given."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) frame, got shape {frame.shape}")
+    if display is not None:
+        frame = apply_lut(frame, display)
     return qimage_from_uint8(to_uint8(frame))
 
 
@@ -83,29 +90,33 @@ def qimage_to_array(image: QImage) -> np.ndarray:
 
 
 class _ConversionCache:
-    """QImages of recently shown arrays, keyed by array identity (weakly), LRU bounded."""
+    """QImages of recently shown arrays, keyed by array identity (weakly) and display LUT,
+    LRU bounded."""
 
     def __init__(self, entries: int = 24) -> None:
         self._entries = entries
-        self._items: OrderedDict[int, tuple[weakref.ref, QImage]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, int], tuple[weakref.ref, Lut | None, QImage]] = (
+            OrderedDict())
         self._lock = threading.Lock()
 
-    def get(self, frame: np.ndarray) -> QImage | None:
+    def get(self, frame: np.ndarray, display: Lut | None) -> QImage | None:
+        key = (id(frame), id(display))
         with self._lock:
-            item = self._items.get(id(frame))
-            if item is None or item[0]() is not frame:
+            item = self._items.get(key)
+            if item is None or item[0]() is not frame or item[1] is not display:
                 return None
-            self._items.move_to_end(id(frame))
-            return item[1]
+            self._items.move_to_end(key)
+            return item[2]
 
-    def put(self, frame: np.ndarray, image: QImage) -> None:
+    def put(self, frame: np.ndarray, display: Lut | None, image: QImage) -> None:
         try:
             ref = weakref.ref(frame)
         except TypeError:  # views of foreign buffers may not be weak-referenceable
             return
+        key = (id(frame), id(display))
         with self._lock:
-            self._items[id(frame)] = (ref, image)
-            self._items.move_to_end(id(frame))
+            self._items[key] = (ref, display, image)
+            self._items.move_to_end(key)
             while len(self._items) > self._entries:
                 self._items.popitem(last=False)
 
@@ -113,12 +124,12 @@ class _ConversionCache:
 _cache = _ConversionCache()
 
 
-def to_qimage(frame: np.ndarray) -> QImage:
+def to_qimage(frame: np.ndarray, display: Lut | None = None) -> QImage:
     """`frame_to_qimage`, memoised for as long as the array lives (thread-safe)."""
-    image = _cache.get(frame)
+    image = _cache.get(frame, display)
     if image is None:
-        image = frame_to_qimage(frame)
-        _cache.put(frame, image)
+        image = frame_to_qimage(frame, display)
+        _cache.put(frame, display, image)
     return image
 
 

@@ -49,11 +49,13 @@ from PySide6.QtWidgets import (
 from engine.device import DEVICE_CHOICES, set_default_device
 from engine.errors import NitrateError
 from engine.framing import Framing
+from engine.lut import LutError, load_lut
 from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
 from engine.render import job_for_project, render
 from ui.compare_viewer import CompareViewer, on_picture
+from ui.display_lut import DisplayLutMenu, lut_label
 from ui.document import (
     AudioMeter,
     Document,
@@ -514,6 +516,11 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         preview = view.addMenu("&Preview resolution")
         preview.addActions(list(self.scale_actions.values()))
+        self.display_lut_menu = DisplayLutMenu("&Display LUT", self)
+        self.display_lut_menu.setToolTip("Show the clip through a LUT (a Cineon log scan as "
+                                         "video); exports, stills and scopes are unchanged")
+        self.display_lut_menu.chosen.connect(self.set_display_lut)
+        view.addMenu(self.display_lut_menu)
         self.mask_menu = view.addMenu("&Mask overlay")
         self.mask_menu.aboutToShow.connect(self._fill_mask_menu)
         view.addAction(self.act_show_restored)
@@ -636,6 +643,8 @@ class MainWindow(QMainWindow):
         self.playback.scale_changed.connect(lambda _s: self.refresh_cached_frames())
         doc.output_changed.connect(self.refresh_framing_guide)
         doc.project_replaced.connect(self.refresh_framing_guide)
+        doc.display_changed.connect(lambda _clip: self.refresh_display_lut())
+        doc.project_replaced.connect(self.refresh_display_lut)
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
         self.playback.scale_changed.connect(self._scale_changed)
@@ -1803,6 +1812,39 @@ class MainWindow(QMainWindow):
         self.document.edit_output(output, "Framing")
         self.show_message(f"Exports framed: {framing.describe(*size)}")  # type: ignore[misc]
         return True
+
+    def set_display_lut(self, spec: str) -> bool:
+        """Show the clip through the LUT `spec` names (a bundled LUT's name or a .cube
+        file; "" for none), one undo step; a LUT that cannot be read is refused with a
+        message naming the file."""
+        if not self.document.is_open:
+            return False
+        if spec:
+            try:
+                load_lut(spec)
+            except LutError as exc:
+                self.show_error("Display LUT", str(exc))
+                return False
+        label = lut_label(spec)
+        self.document.set_display_lut(spec, f"Display LUT: {label or 'none'}")
+        return True
+
+    def refresh_display_lut(self) -> None:
+        """Show the pictures and thumbnails through the clip's display LUT (one that can no
+        longer be read, moved since, say, is reported and the frames shown as they are)."""
+        spec = self.document.display_lut() if self.document.is_open else ""
+        lut = None
+        if spec:
+            try:
+                lut = load_lut(spec)
+            except LutError as exc:
+                self.show_message(f"Display LUT: {exc}; the frames are shown as they are")
+        self.display_lut_menu.set_current(spec)
+        if lut is self.viewer.display_lut:
+            return
+        self.viewer.set_display_lut(lut, lut_label(spec) if lut is not None else "")
+        self.bridge.set_display_lut(lut)
+        self.timeline.refresh_thumbnails()
 
     def refresh_framing_guide(self, preview: Framing | None = None) -> None:
         """Show on the viewer what exports keep of the picture: the project's framing, or

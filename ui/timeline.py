@@ -444,6 +444,15 @@ class Timeline(QWidget):
         """Thumbnails received so far, by frame index."""
         return dict(self._thumbs)
 
+    def refresh_thumbnails(self) -> None:
+        """Forget the thumbnails and ask for them again (they are now shown through another
+        display LUT)."""
+        if self._bridge is not None:
+            self._bridge.cancel_thumbnails()
+        self._thumbs.clear()
+        self._requested.clear()
+        self.update()
+
     def _fit_ppf(self) -> float:
         return max(1e-6, self.width() / max(1, self._count))
 
