@@ -255,8 +255,8 @@ class CompareViewer(QWidget):
     def set_display_lut(self, lut: Lut | None, label: str = "") -> None:
         """Show the pictures (and the reference still) through `lut`, a display transform
         (a Cineon log scan shown as video): only the 8-bit pictures change, never the
-        frames, the difference picture or what is marked clipped. `label` names it in the
-        viewer's top line; None shows the frames as they are."""
+        frames, the difference picture or what is marked clipped. `label` names it beside
+        the zoom at the viewer's bottom right; None shows the frames as they are."""
         if lut is self._display_lut and label == self._display_label:
             return
         self._display_lut, self._display_label = lut, label if lut is not None else ""
@@ -888,11 +888,15 @@ class CompareViewer(QWidget):
         painter.restore()
 
     def _hud_head(self) -> str:
-        """The frame number, timecode and display LUT written at the viewer's top left."""
+        """The frame number and timecode written at the viewer's top left."""
         head = f"frame {self._index}"
-        if self._timecode:
-            head += f"   {self._timecode}"
-        return head + f"   view: {self._display_label}" if self._display_label else head
+        return head + f"   {self._timecode}" if self._timecode else head
+
+    def _hud_view(self) -> str:
+        """How the pictures are shown, written at the viewer's bottom right: the display
+        LUT, if any, and the zoom."""
+        zoom = f"{self.zoom * 100:.0f}%" + (" (fit)" if self._fit else "")
+        return f"view: {self._display_label}   {zoom}" if self._display_label else zoom
 
     def _paint_label(self, painter: QPainter, pane: QRect, text: str) -> None:
         painter.save()
@@ -910,13 +914,12 @@ class CompareViewer(QWidget):
         painter.save()
         painter.setFont(_small_font(painter.font()))
         area = self.rect().adjusted(8, 6, -8, -6)
-        zoom_text = f"{self.zoom * 100:.0f}%" + (" (fit)" if self._fit else "")
         painter.setPen(_TEXT)
         painter.drawText(area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                          self._hud_head())
         painter.setPen(_DIM)
         bottom = Qt.AlignmentFlag.AlignBottom
-        painter.drawText(area, Qt.AlignmentFlag.AlignRight | bottom, zoom_text)
+        painter.drawText(area, Qt.AlignmentFlag.AlignRight | bottom, self._hud_view())
         if self._mask_step is not None and self._mask_step not in self._masks:
             painter.drawText(
                 area, Qt.AlignmentFlag.AlignHCenter | bottom, f"no mask from step {self._mask_step + 1}"

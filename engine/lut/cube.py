@@ -207,23 +207,29 @@ def _domain(path: str | Path, input_range: tuple[float, float] | None, lo: np.nd
 
 
 def format_cube(lut: Lut) -> str:
-    """The text of a .cube file holding `lut` (6 decimals: finer than a 16-bit step)."""
+    """The text of a .cube file holding `lut` (6 decimals: finer than a 16-bit step).
+
+    A single table is written as Adobe's specification has it (`DOMAIN_MIN`/`DOMAIN_MAX`,
+    left out when 0-1), which every reader takes (ffmpeg's `lut3d` refuses Resolve's
+    `LUT_3D_INPUT_RANGE`); a shaper and a cube together only exist in Resolve's form, with
+    a range per table."""
     lines = []
     if lut.title:
         lines.append(f'TITLE "{lut.title}"')
+    both = lut.shaper is not None and lut.cube is not None
     for table, domain, word in ((lut.shaper, lut.shaper_domain, "1D"),
                                 (lut.cube, lut.cube_domain, "3D")):
         if table is None:
             continue
         lines.append(f"LUT_{word}_SIZE {len(table)}")
         lo, hi = domain
-        if np.all(lo == lo[0]) and np.all(hi == hi[0]):
+        if both:
+            if not (np.all(lo == lo[0]) and np.all(hi == hi[0])):
+                raise ValueError("a shaper and cube with per-channel domains cannot be written")
             lines.append(f"LUT_{word}_INPUT_RANGE {lo[0]:.6f} {hi[0]:.6f}")
-        elif lut.shaper is None or lut.cube is None:
+        elif np.any(lo != 0) or np.any(hi != 1):
             lines.append("DOMAIN_MIN " + " ".join(f"{v:.6f}" for v in lo))
             lines.append("DOMAIN_MAX " + " ".join(f"{v:.6f}" for v in hi))
-        else:
-            raise ValueError("a shaper and cube with per-channel domains cannot be written")
     for table in (lut.shaper, lut.cube):
         if table is not None:
             lines.extend(f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in table.reshape(-1, 3))

@@ -4,6 +4,8 @@ conversions and the `lut` operator."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,25 @@ def test_a_written_cube_reads_back_the_same_table_and_is_a_normal_file(tmp_path:
     if os.name == "posix":
         assert path.stat().st_mode & 0o044  # readable by others, as any file the user makes
     assert [p.name for p in tmp_path.iterdir()] == ["look.cube"]  # no temporary left
+
+
+def test_written_luts_are_read_by_other_tools(tmp_path: Path) -> None:
+    # Adobe's keywords for a single table, none for the default 0-1 domain: ffmpeg's
+    # lut3d refuses Resolve's LUT_3D_INPUT_RANGE, which only a shaper + cube needs.
+    path = tmp_path / "plain.cube"
+    write_cube(cube_of(lambda r, g, b: [g, b, r], size=3), path)
+    assert path.read_text().splitlines()[:2] == ['TITLE "test"', "LUT_3D_SIZE 3"]
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg not installed (the check of the file's keywords above ran)")
+    # Pure red through the channel rotation (out = g, b, r) comes out blue in ffmpeg.
+    done = subprocess.run(
+        [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+         "color=red:s=8x8", "-frames:v", "1", "-vf", f"lut3d=file={path}", "-pix_fmt",
+         "rgb24", "-f", "rawvideo", "-"], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    pixel = np.frombuffer(done.stdout, np.uint8)[:3]
+    assert pixel[2] > 200 and pixel[0] < 30 and pixel[1] < 30
 
 
 @pytest.mark.parametrize(("content", "problem"), [

@@ -53,7 +53,7 @@ def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
         assert qimage_to_array(thumb).min() >= 23
     # The frames themselves, and so the scopes and exports, are untouched.
     assert viewer.before_array() is frame
-    assert "view: Rec.709 to Cineon log" in viewer._hud_head()
+    assert viewer._hud_view().startswith("view: Rec.709 to Cineon log   ")  # by the zoom
     assert window.document.undo_stack.undoText() == "Display LUT: Rec.709 to Cineon log"
     # Kept by the project; undone in one step.
     path = window.document.save(tmp_path / "log.nitrate")
@@ -61,7 +61,7 @@ def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
     window.document.undo_stack.undo()
     assert viewer.display_lut is None
     np.testing.assert_array_equal(shown_pixels(window)[0], plain_before)
-    assert "view:" not in viewer._hud_head()
+    assert "view:" not in viewer._hud_view()
 
 
 def test_a_cube_file_chosen_from_the_menu_and_a_bad_one_refused(
