@@ -6,7 +6,8 @@ Contract (other tools and the tests rely on it):
                   [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]]
                   [--before-after] -o OUT        (INPUT may be a PROJECT.nitrate)
   nitrate restore INPUT -o OUTPUT [--ops … | --preset P] [--set …] [--start N] [--end M]
-                  [--codec C] [--no-audio] [--fps R [--retime motion|blend|nearest]]
+                  [--codec C] [--no-audio | --audio-offset T]
+                  [--fps R [--retime motion|blend|nearest]]
                   [--crop L,T,R,B|auto] [--size WxH [--fit fit|fill|stretch]] [--burn-in]
                   [--repair FRAMES[@X,Y,W,H] …] [--protect FRAMES[@X,Y,W,H] …] [--track]
                   [--resume]
@@ -135,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None,
                    help="prores_hq, prores_4444, dnxhr_hqx, ffv1, h264, h265, dpx, tiff, png")
     p.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    p.add_argument("--audio-offset", default=None, metavar="T",
+                   help="move the sound later against the picture (negative: earlier) to "
+                   "put it back in sync: 40ms, 0.5s, 2f (frames); a plain number is ms; "
+                   "write a negative one with '=': --audio-offset=-2f")
     p.add_argument("--shots", choices=("auto", "none"), default="auto",
                    help="auto (default): find the cuts first so temporal operators never "
                    "mix frames of two shots; none: treat the range as one shot")
@@ -512,6 +517,7 @@ def _write_edl(path: Path, listed: list, media: Path) -> None:  # listed: [Liste
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from engine.media import open_reader, probe
+    from engine.media.sound_sync import parse_sound_offset
     from engine.pipeline import ShotPlan
     from engine.render import RenderJob
 
@@ -521,6 +527,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     framing = framing_from_args(args, None) if args.crop != "auto" else None
     info = probe(args.input)
     _check_repairs(args.input, repairs, info.frame_count)
+    audio_offset = 0.0
+    if args.audio_offset is not None:
+        if args.no_audio:
+            raise UsageError("--audio-offset: the export has no sound (--no-audio)")
+        try:
+            audio_offset = parse_sound_offset(args.audio_offset, info.fps)
+        except ValueError as exc:
+            raise UsageError(f"--audio-offset: {exc}") from None
     if framing is None:
         with open_reader(args.input) as reader:
             framing = framing_from_args(args, reader)
@@ -557,6 +571,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         retime=args.retime,
         framing=framing,
         burn_in=args.burn_in,
+        audio_offset=audio_offset,
     )
     return _run_job(job, resume=args.resume, args=args)
 

@@ -132,6 +132,25 @@ def test_restore_frames_the_picture_to_the_delivery_size(clip: Path, tmp_path: P
     assert result.returncode == 0 and "--crop auto: 0,0,0,0" in result.stderr
 
 
+def test_restore_moves_the_sound_back_into_sync(tmp_path: Path) -> None:
+    from engine.synth.index_clip import decode_audio, find_clicks
+
+    source = write_index_clip(tmp_path / "talkie.mov", "h264", frames=30, audio=True,
+                              click_frames=(10,))
+    out = tmp_path / "synced.mov"
+    result = nitrate("restore", source, "-o", out, "--audio-offset=-2f")
+    assert result.returncode == 0, result.stderr
+    samples, rate = decode_audio(out)
+    assert [round(s * 25 / rate) for s in find_clicks(samples, rate)] == [8]
+    assert json.loads(nitrate("probe", out, "--json").stdout)["comment"].endswith(
+        "; sound 80 ms (2 frames) earlier")
+    for args, problem in ((("--audio-offset", "soon"), "not a number of ms, s or frames"),
+                          (("--audio-offset", "40", "--no-audio"), "no sound")):
+        result = nitrate("restore", source, "-o", out, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "--audio-offset" in result.stderr and problem in result.stderr
+
+
 @pytest.mark.parametrize("kind", ["missing", "empty", "random", "text", "truncated", "gap"])
 def test_bad_inputs_give_one_line_errors(kind: str, clip: Path, tmp_path: Path) -> None:
     if kind == "missing":

@@ -15,7 +15,7 @@ from engine.distributed.chunks import DEFAULT_CHUNK_FRAMES, Chunk, plan_chunks
 from engine.distributed.cluster import ClusterError, require_dask
 from engine.distributed.worker import ChunkResult, ChunkTask, render_chunk
 from engine.errors import MediaError, NitrateError, RenderCancelled
-from engine.media import AudioSource, open_reader, output_format_for
+from engine.media import open_reader, output_format_for
 from engine.render.export import (
     PARTIAL_TAG,
     CancelToken,
@@ -23,6 +23,7 @@ from engine.render.export import (
     RenderJob,
     _retime_map,
     _sequence_unit,
+    audio_source,
     check_output_is_not_source,
     choose_route,
     remove_stale_partials,
@@ -215,9 +216,7 @@ def _assemble(job: RenderJob, info: Any, fmt: Any, fps: Any, end: int,
               work: Path, chunks: list[Chunk], results: dict[int, ChunkResult]) -> None:
     """The chunks into the final output: a video joined by remuxing with the audio of the
     range written once, a sequence's frames renamed into place with a sidecar WAV."""
-    audio = None
-    if job.audio and info.audio:
-        audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
+    audio = audio_source(job, info, end)
     timecode = start_timecode(job, info, fps)
     if fmt.kind == "sequence":
         _commit_sequence(job.output, fmt, work, fps, audio)

@@ -24,13 +24,15 @@ _CHECK_EVERY = 240
 
 
 def audio_peaks(path: str | Path, frame_count: int, fps: Fraction,
-                cancel: Callable[[], bool] | None = None, stream: int = 0) -> np.ndarray:
+                cancel: Callable[[], bool] | None = None, stream: int = 0,
+                offset: float = 0.0) -> np.ndarray:
     """Per video frame of `path` (`frame_count` frames at `fps` frames per second), the
     largest absolute sample of audio stream `stream` during that frame, over all channels:
     float32 (frame_count,), levels 0-1 (0 where there is no sound). Raises MediaError
     naming the file when it has no such stream; RenderCancelled when `cancel()` turns
-    true."""
-    feed = AudioFeed(AudioSource(path, 0.0, float(frame_count / fps), stream))
+    true. `offset`: seconds the sound is moved later against the picture (a clip's sound
+    sync, `engine.render.export.RenderJob.audio_offset`), as an export moves it."""
+    feed = AudioFeed(AudioSource(path, -offset, float(frame_count / fps), stream))
     try:
         rate = feed.sample_rate
         peaks = np.zeros(frame_count, np.float32)

@@ -10,7 +10,9 @@ are written as version 2 and it refuses them clearly; version 1 files are still 
 take for regions to rebuild. 4 adds tracked regions (`"track"`: the region's offset on
 each of its frames), which a version-3 Nitrate would leave where they were drawn. 5 adds
 the output's framing (`"framing"`: crop, size, fit), which a version-4 Nitrate would
-ignore, exporting the whole frame at the scan's size. A clip's display LUT
+ignore, exporting the whole frame at the scan's size. 6 adds a clip's sound sync
+(`"audio_offset"`, seconds), which a version-5 Nitrate would ignore, exporting the sound
+out of step again. A clip's display LUT
 (`"display_lut"`) needs no new version: ignoring it changes only what is seen. Each file
 is written as the oldest version that holds everything in it, so older installations keep
 opening what they can read correctly.
@@ -30,7 +32,7 @@ from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 5
+VERSION = 6
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -69,6 +71,8 @@ def repair_to_json(repair: Repair) -> dict[str, Any]:
 def _version_needed(project: Project) -> int:
     """The oldest project version that holds everything in `project` (module docstring)."""
     repairs = [r for c in project.clips for r in c.repairs]
+    if any(c.audio_offset for c in project.clips):
+        return 6
     if not project.output.framing.identity:
         return 5
     if any(r.track for r in repairs):
@@ -123,6 +127,7 @@ def project_to_json(project: Project, project_path: Path) -> dict[str, Any]:
                 # how it shows the pictures, so it needs no new version.
                 **({"display_lut": _stored_lut(project.display_lut(c), project_path)}
                    if c.display_lut.strip() else {}),
+                **({"audio_offset": c.audio_offset} if c.audio_offset else {}),
             }
             for c in project.clips
         ],
@@ -209,6 +214,9 @@ def project_from_json(data: Any, path: Path) -> Project:
         display_lut = c.get("display_lut", "")
         if not isinstance(display_lut, str):
             raise ValueError(f"{where}.display_lut must be a LUT's name or path")
+        audio_offset = c.get("audio_offset", 0.0)  # absent before version 6
+        if isinstance(audio_offset, bool) or not isinstance(audio_offset, int | float):
+            raise ValueError(f"{where}.audio_offset must be a number of seconds")
         clip = Clip(
             path=_need(c, "path", str, where),
             frame_count=_need(c, "frame_count", int, where),
@@ -216,6 +224,7 @@ def project_from_json(data: Any, path: Path) -> Project:
             default_recipe=_recipe(c.get("default_recipe", []), f"{where}.default_recipe"),
             repairs=[repair_from_json(r, f"{where}.repairs[{k}]") for k, r in enumerate(repairs)],
             display_lut=display_lut,
+            audio_offset=float(audio_offset),
         )
         clip.validate()
         clips.append(clip)

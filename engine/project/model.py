@@ -183,6 +183,9 @@ class Clip:
     a .cube file's path, relative to the project's folder when below it); "" shows the
     frames as they are. It changes only what is seen: exports, stills and scopes use the
     frames themselves (a LUT the export should apply is a `lut` step of the recipe).
+    audio_offset: seconds the clip's sound is moved later against its picture (negative:
+    earlier), to put right sound scanned or transferred out of sync
+    (`engine.media.sound_sync`); every export applies it.
     """
 
     path: str
@@ -191,6 +194,7 @@ class Clip:
     default_recipe: Recipe = field(default_factory=Recipe)
     repairs: list[Repair] = field(default_factory=list)
     display_lut: str = ""
+    audio_offset: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.shots and self.frame_count > 0:
@@ -241,6 +245,9 @@ class Clip:
                 f"shots of {self.path} end at frame {expected - 1}, "
                 f"but the clip has {self.frame_count} frames"
             )
+        from engine.media.sound_sync import check_sound_offset
+
+        check_sound_offset(self.audio_offset)
         for repair in self.repairs:
             if repair.end >= self.frame_count:
                 raise ValueError(

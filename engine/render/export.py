@@ -118,6 +118,10 @@ class RenderJob:
             to every restored frame; the default keeps the frame as it is.
     burn_in: write the timecode, source frame and shot into every frame (a review copy,
             `engine.render.burn_in`).
+    audio_offset: seconds the sound is moved later against the picture (negative:
+            earlier), to put right sound that was scanned or transferred out of sync (an
+            optical print's sound advance, a separate magnetic track); the gap it opens
+            is silence.
     """
 
     source: Path
@@ -132,6 +136,16 @@ class RenderJob:
     retime: str = "motion"
     framing: Framing = Framing()
     burn_in: bool = False
+    audio_offset: float = 0.0
+
+
+def audio_source(job: RenderJob, info: MediaInfo, end: int) -> AudioSource | None:
+    """The sound of `job`'s frames job.start..`end` of the source `info` describes, moved
+    by `job.audio_offset`; None when the export has none."""
+    if not (job.audio and info.audio):
+        return None
+    return AudioSource(job.source, job.start / info.fps - job.audio_offset,
+                       (end - job.start + 1) / info.fps)
 
 
 @dataclass(frozen=True)
@@ -566,9 +580,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         fmt = output_format_for(job.output, job.codec, info.bit_depth)
         check_output_is_not_source(job.source, job.output)
         target = _Target(job.output, fmt)
-        audio = None
-        if job.audio and info.audio:
-            audio = AudioSource(job.source, job.start / info.fps, (end - job.start + 1) / info.fps)
+        audio = audio_source(job, info, end)
         rmap = _retime_map(job, end, info.fps)
         fps = info.fps if rmap is None else rmap.out_fps
         timecode = start_timecode(job, info, fps)

@@ -55,4 +55,5 @@ def job_for_project(
         retime=project.output.retime,
         framing=project.output.framing,
         burn_in=burn_in,
+        audio_offset=clip.audio_offset,
     )

@@ -4,7 +4,8 @@ Archives keep a master's processing history with the master. Video exports (ever
 plain, resumable, distributed) carry one line in the container's ``comment`` tag (MOV
 ``©cmt``, Matroska ``COMMENT``, MP4 ``©cmt``): the Nitrate version, the source and its
 frame range, each run of shots with the operators that ran on it (with the LUT or model
-file that decides what one does; their parameters are in the processing report), manual repairs and protections, the frame rate and the framing.
+file that decides what one does; their parameters are in the processing report), manual
+repairs and protections, the frame rate, the framing and the sound's sync.
 Image sequences have no container to carry it; their processing report is their record.
 """
 
@@ -14,6 +15,8 @@ import importlib.metadata
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from engine.media.sound_sync import describe_sound_offset
 
 if TYPE_CHECKING:
     from engine.project.recipe import Step
@@ -74,6 +77,8 @@ def provenance(job: RenderJob, end: int, source_fps: Fraction,
                      f"({job.retime})")
     if not job.framing.identity:
         parts.append(f"framing: {job.framing.describe(*source_size)}")
+    if job.audio and job.audio_offset:
+        parts.append(describe_sound_offset(job.audio_offset, source_fps))
     if job.burn_in:
         parts.append("timecode, frame and shot burnt in (a review copy)")
     return "; ".join(parts)

@@ -52,6 +52,7 @@ from engine.render.export import (
     RenderJob,
     _retime_map,
     _sequence_unit,
+    audio_source,
     check_output_is_not_source,
     frame_size,
     start_timecode,
@@ -213,10 +214,7 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
                 rate = (done - resumed_from) / elapsed if elapsed > 0 else 0.0
                 eta = (total - done) / rate if rate > 0 else None
                 yield Progress(done, total, elapsed, rate, eta, job.output, route=route)
-            audio = None
-            if job.audio and info.audio:
-                audio = AudioSource(job.source, job.start / info.fps,
-                                    (end - job.start + 1) / info.fps)
+            audio = audio_source(job, info, end)
             timecode = start_timecode(job, info, fps)
             if fmt.kind == "sequence":
                 _commit_sequence(job.output, fmt, work, fps, audio)

@@ -62,6 +62,25 @@ def test_ranged_export_keeps_audio_in_sync(clip: Path, tmp_path: Path) -> None:
     assert clicks == [12 - 10, 30 - 10]  # each click still on its frame
 
 
+@pytest.mark.parametrize(("offset", "clicks"), [(0.08, [14 - 10, 32 - 10]), (-0.12, [27 - 10])])
+@pytest.mark.parametrize("resumable", [False, True])
+def test_the_sound_is_moved_back_into_sync(clip: Path, tmp_path: Path, offset: float,
+                                           clicks: list[int], resumable: bool) -> None:
+    # 2 frames later: the clicks of frames 12 and 30 land on 14 and 32. 3 frames earlier:
+    # the first (now frame 9) falls before the range, the second lands on 27.
+    from engine.render.resume import render_resumable
+
+    out = tmp_path / "synced.mov"
+    job = RenderJob(clip, out, ShotPlan.single(48, Recipe()), start=10, end=39,
+                    audio_offset=offset)
+    list(render_resumable(job) if resumable else render(job))
+    samples, rate = decode_audio(out)
+    assert abs(samples.shape[1] / rate - 30 / 25) <= 1 / 25  # the length is kept
+    assert [round(s * 25 / rate) for s in find_clicks(samples, rate)] == clicks
+    way = "80 ms (2 frames) later" if offset > 0 else "120 ms (3 frames) earlier"
+    assert _comment(out).endswith(f"; sound {way}")
+
+
 def test_processing_is_applied(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "darker.mkv"
     recipe = Recipe.from_ops(["color"]).with_values("color", exposure=-1.0)
