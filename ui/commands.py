@@ -120,18 +120,21 @@ class OutputCommand(QUndoCommand):
         self._document.apply_output(replace(self.before))
 
 
-class DisplayLutCommand(QUndoCommand):
-    """Show a clip through another display LUT (its name or file, "" for none)."""
+class ClipSettingCommand(QUndoCommand):
+    """Change one setting of a clip: its display LUT (a name or file, "" for none) or its
+    sound's sync (seconds)."""
 
-    def __init__(self, document: Document, clip: int, after: str, text: str) -> None:
+    def __init__(self, document: Document, clip: int, name: str, after: object,
+                 text: str) -> None:
         super().__init__(text)
         self._document = document
         self.clip = clip
-        self.before = document.project_or_raise().clips[clip].display_lut
+        self.name = name
+        self.before = getattr(document.project_or_raise().clips[clip], name)
         self.after = after
 
     def redo(self) -> None:
-        self._document.apply_display_lut(self.clip, self.after)
+        self._document.apply_clip_setting(self.clip, self.name, self.after)
 
     def undo(self) -> None:
-        self._document.apply_display_lut(self.clip, self.before)
+        self._document.apply_clip_setting(self.clip, self.name, self.before)

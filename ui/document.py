@@ -42,7 +42,7 @@ from engine.project import (
 )
 from engine.project.io import SUFFIX, project_to_json
 from ui.commands import (
-    DisplayLutCommand,
+    ClipSettingCommand,
     OutputCommand,
     RecipeCommand,
     RepairsCommand,
@@ -106,7 +106,8 @@ class Document(QObject):
       shots_changed(int): the shot list of clip N changed.
       repairs_changed(int): the manual repairs of clip N changed.
       output_changed(): the output settings changed (frame rate, framing).
-      display_changed(int): clip N is shown through another display LUT.
+      clip_setting_changed(int, str): a setting of clip N changed: "display_lut" (it is
+          shown through another LUT) or "audio_offset" (its sound's sync).
       modified(): any content change (the preview must be refreshed).
       dirty_changed(bool): unsaved changes appeared / were saved.
       path_changed(): the project file path changed (title bar, recent files).
@@ -117,7 +118,7 @@ class Document(QObject):
     shots_changed = Signal(int)
     repairs_changed = Signal(int)
     output_changed = Signal()
-    display_changed = Signal(int)
+    clip_setting_changed = Signal(int, str)
     modified = Signal()
     dirty_changed = Signal(bool)
     path_changed = Signal()
@@ -378,16 +379,30 @@ class Document(QObject):
 
     def set_display_lut(self, spec: str, text: str, clip: int = 0) -> None:
         """Show the clip through the LUT `spec` names ("" for none), as one undo step."""
-        project = self.project_or_raise()
-        if spec == project.clips[clip].display_lut:
-            return
-        self.undo_stack.push(DisplayLutCommand(self, clip, spec, text))
+        self._set_clip_setting(clip, "display_lut", spec, text)
 
-    def apply_display_lut(self, clip: int, spec: str) -> None:
+    def audio_offset(self, clip: int = 0) -> float:
+        """Seconds clip `clip`'s sound is moved later against its picture (0 when no
+        project is open)."""
+        if self.project is None or not self.project.clips:
+            return 0.0
+        return self.project.clips[clip].audio_offset
+
+    def set_audio_offset(self, seconds: float, text: str, clip: int = 0) -> None:
+        """Move the clip's sound `seconds` later against its picture (negative: earlier),
+        as one undo step; every export applies it."""
+        self._set_clip_setting(clip, "audio_offset", float(seconds), text)
+
+    def _set_clip_setting(self, clip: int, name: str, value: object, text: str) -> None:
+        if value == getattr(self.project_or_raise().clips[clip], name):
+            return
+        self.undo_stack.push(ClipSettingCommand(self, clip, name, value, text))
+
+    def apply_clip_setting(self, clip: int, name: str, value: object) -> None:
         """Called by commands only."""
-        self.project_or_raise().clips[clip].display_lut = spec
+        setattr(self.project_or_raise().clips[clip], name, value)
         # Not `_changed`: no frame changes, so nothing is computed again.
-        self.display_changed.emit(clip)
+        self.clip_setting_changed.emit(clip, name)
 
     def edit_output(self, output: OutputSettings, text: str) -> None:
         """Replace the project's output settings as one undo step."""
@@ -650,17 +665,19 @@ class LevelsMeter(BackgroundTask):
 
 class AudioMeter(BackgroundTask):
     """Every frame's loudest sample, for the timeline's audio waveform
-    (engine.media.audio_peaks): `start(media, frame_count, fps)`. finished(result, error):
+    (engine.media.audio_peaks): `start(media, frame_count, fps, offset)` (offset: the
+    clip's sound sync, seconds). finished(result, error):
     result is (media, peaks: float32 array, levels 0-1), or None with a one-line error;
     nothing is delivered when cancelled."""
 
     thread_name = "nitrate-audio"
 
     def _work(self, cancel: CancelFlag, media: Path, frame_count: int,  # type: ignore[override]
-              fps: Any) -> None:
+              fps: Any, offset: float = 0.0) -> None:
         from engine.media.audio_peaks import audio_peaks
 
-        peaks = self._guarded(cancel, lambda: audio_peaks(media, frame_count, fps, cancel),
+        peaks = self._guarded(cancel, lambda: audio_peaks(media, frame_count, fps, cancel,
+                                                          offset=offset),
                               f"{media}: the audio waveform failed")
         if peaks is not None and not cancel.is_set():
             self._w_finished.emit((media, peaks), "")

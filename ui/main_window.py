@@ -50,6 +50,7 @@ from engine.device import DEVICE_CHOICES, set_default_device
 from engine.errors import NitrateError
 from engine.framing import Framing
 from engine.lut import LutError, load_lut
+from engine.media.sound_sync import describe_sound_offset
 from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
@@ -364,6 +365,10 @@ class MainWindow(QMainWindow):
             "(Clip ▸ Framing…) and outline what it keeps", checkable=True)
         self.act_show_framing.setChecked(True)
         self.act_show_framing.toggled.connect(lambda _on: self.refresh_framing_guide())
+        self.act_sound_sync = self._action(
+            "&Sound sync…", self.sound_sync_dialog,
+            tip="Move the clip's sound later or earlier against its picture, to put it "
+                "back in sync (a print's sound advance, a separate track)")
         self.act_framing = self._action(
             "&Framing…", self.framing_dialog,
             tip="The picture area exports keep (the scan's surround cropped) and the size "
@@ -554,6 +559,7 @@ class MainWindow(QMainWindow):
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
         shot.addAction(self.act_framing)
+        shot.addAction(self.act_sound_sync)
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
@@ -643,7 +649,7 @@ class MainWindow(QMainWindow):
         self.playback.scale_changed.connect(lambda _s: self.refresh_cached_frames())
         doc.output_changed.connect(self.refresh_framing_guide)
         doc.project_replaced.connect(self.refresh_framing_guide)
-        doc.display_changed.connect(lambda _clip: self.refresh_display_lut())
+        doc.clip_setting_changed.connect(self._clip_setting_changed)
         doc.project_replaced.connect(self.refresh_display_lut)
         self.playback.fps_changed.connect(
             lambda fps: self.fps_label.setText(f"{fps:.1f} fps" if fps > 0 else ""))
@@ -986,12 +992,7 @@ class MainWindow(QMainWindow):
         self.playback.refresh_shots()
         self.shot_list.set_fps(info.fps)
         self._show_levels()
-        media = self.document.media_path()
-        if getattr(info, "audio", ()) and media is not None:
-            # The sound's waveform, on a thread of its own: decoding it takes seconds.
-            self.audio_meter.start(media, info.frame_count, info.fps)
-        else:
-            self.audio_meter.stop()
+        self._measure_audio()
         self._update_enabled()
 
     def _engine_error(self, message: str) -> None:
@@ -1048,7 +1049,7 @@ class MainWindow(QMainWindow):
                        self.act_export_frame, self.act_export_compare, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed,
-                       self.act_grab_reference):
+                       self.act_grab_reference, self.act_sound_sync):
             action.setEnabled(open_)
         self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
         self.act_match.setEnabled(open_ and bool(self.viewer.reference_label))
@@ -1376,6 +1377,46 @@ class MainWindow(QMainWindow):
             self._levels = levels
             self.levels_meter.stop()
             self._show_levels()
+
+    def _measure_audio(self) -> None:
+        """Measure the sound's waveform, moved by the clip's sound sync, on a thread of
+        its own (decoding it takes seconds); a clip without sound has none."""
+        info = self.bridge.info
+        media = self.document.media_path()
+        if info is not None and getattr(info, "audio", ()) and media is not None:
+            self.audio_meter.start(media, info.frame_count, info.fps,
+                                   self.document.audio_offset())
+        else:
+            self.audio_meter.stop()
+
+    def _clip_setting_changed(self, _clip: int, name: str) -> None:
+        if name == "display_lut":
+            self.refresh_display_lut()
+        elif name == "audio_offset":
+            self._measure_audio()
+
+    def sound_sync_dialog(self) -> None:
+        """Clip ▸ Sound sync…: move the clip's sound against its picture (one undo step)."""
+        info = self.bridge.info
+        if not self.document.is_open or info is None:
+            return
+        if not getattr(info, "audio", ()):
+            self.show_message("This clip has no sound to put in sync")
+            return
+        from ui.sound_sync_dialog import SoundSyncDialog
+
+        dialog = SoundSyncDialog(self.document.audio_offset(), info.fps, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_audio_offset(dialog.seconds())
+
+    def set_audio_offset(self, seconds: float) -> None:
+        """Move the clip's sound `seconds` later against its picture (one undo step)."""
+        info = self.bridge.info
+        if not self.document.is_open or info is None:
+            return
+        what = describe_sound_offset(seconds, info.fps)
+        self.document.set_audio_offset(seconds, f"Sound sync: {what}")
+        self.show_message(f"Exports: {what}")
 
     def _audio_measured(self, result: object, error: str = "") -> None:
         """(media, every frame's loudest sample), from the audio meter."""
@@ -1796,7 +1837,11 @@ class MainWindow(QMainWindow):
         text = (f"the whole frame, {size[0]} × {size[1]} px" if framing.identity
                 else framing.describe(*size))
         rate = f"{output.fps} fps" if output.fps else "the source's frame rate"
-        return f"{text}; {rate} (Clip ▸ Framing…, Output frame rate…)"
+        offset = self.document.audio_offset()
+        info = self.bridge.info
+        sound = (f"; {describe_sound_offset(offset, info.fps)}" if offset and info is not None
+                 else "")
+        return f"{text}; {rate}{sound} (Clip ▸ Framing…, Output frame rate…, Sound sync…)"
 
     def set_output_framing(self, framing: Framing) -> bool:
         """Make `framing` the project's (one undo step); one refused with a message when

@@ -1,10 +1,11 @@
 """Sound sync: how far a clip's sound is moved against its picture, as a restorer types it
 and reads it.
 
-Sound scanned or transferred apart from the picture is often out of step: an optical
-print's sound runs 21 frames ahead of its picture on 35 mm (20 on 16 mm, 28 on Super 8
-magnetic), a separate magnetic track starts where it was laced, a telecine transfer drifts
-by a frame. Nitrate keeps one offset per clip, in seconds (positive: the sound is moved
+Sound scanned or transferred apart from the picture is often out of step: a print's
+sound runs ahead of its picture by the sound advance (35 mm optical 21 frames, 16 mm
+optical 26 and magnetic 28, Super 8 magnetic 18 and optical 22), so a soundtrack read from
+the scanned frames must be moved that much later; a separate magnetic track starts where
+it was laced; a transfer drifts by a frame. Nitrate keeps one offset per clip, in seconds (positive: the sound is moved
 later), applied by every export and shown by the timeline's waveform.
 """
 

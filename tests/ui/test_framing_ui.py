@@ -175,6 +175,6 @@ def test_the_render_dialog_says_how_the_export_is_framed(qtbot, window: MainWind
     QTimer.singleShot(0, read)
     window.render_dialog("clip")
     assert shown == ["crop 2,0,2,0 px → 1920x1080 (fill); the source's frame rate "
-                     "(Clip ▸ Framing…, Output frame rate…)"]
+                     "(Clip ▸ Framing…, Output frame rate…, Sound sync…)"]
     window.document.undo_stack.undo()
     assert window._export_picture().startswith("the whole frame, 64 × 48 px;")
