@@ -1841,7 +1841,12 @@ class MainWindow(QMainWindow):
         info = self.bridge.info
         sound = (f"; {describe_sound_offset(offset, info.fps)}" if offset and info is not None
                  else "")
-        return f"{text}; {rate}{sound} (Clip ▸ Framing…, Output frame rate…, Sound sync…)"
+        lut = self.document.display_lut()
+        # Said because a log scan shown as video is easily taken for what will be exported.
+        shown = (f"; the display LUT ({lut_label(lut)}) is not applied: add a lut step"
+                 if lut else "")
+        return (f"{text}; {rate}{sound}{shown} (Clip ▸ Framing…, Output frame rate…, "
+                "Sound sync…)")
 
     def set_output_framing(self, framing: Framing) -> bool:
         """Make `framing` the project's (one undo step); one refused with a message when

@@ -288,7 +288,8 @@ class _Table:
         the way to the next point, clamped to the table."""
         t = (levels - self.offset[c]) * self.scale[c]
         np.clip(t, 0.0, np.float32(self.size - 1), out=t)
-        cell = np.minimum(t.astype(np.int32), self.size - 2)
+        with np.errstate(invalid="ignore"):  # a NaN gets some cell; `take` clamps it
+            cell = np.minimum(t.astype(np.int32), self.size - 2)
         t -= cell
         return cell, t
 
@@ -297,8 +298,8 @@ class _Table:
         out = []
         for c, levels in enumerate(channels):
             cell, frac = self._position(levels, c)
-            low = np.take(self.planes[c], cell)
-            out.append(low + (np.take(self.planes[c], cell + 1) - low) * frac)
+            low = np.take(self.planes[c], cell, mode="clip")
+            out.append(low + (np.take(self.planes[c], cell + 1, mode="clip") - low) * frac)
         return out
 
     def tetrahedral(self, channels: list[np.ndarray]) -> list[np.ndarray]:
@@ -322,9 +323,9 @@ class _Table:
         weights = (1.0 - f_max, f_max - f_mid, f_mid - f_min, f_min)
         out = []
         for plane in self.planes:
-            value = np.take(plane, base) * weights[0]
-            value += np.take(plane, corner1) * weights[1]
-            value += np.take(plane, corner2) * weights[2]
-            value += np.take(plane, corner3) * weights[3]
+            value = np.take(plane, base, mode="clip") * weights[0]
+            value += np.take(plane, corner1, mode="clip") * weights[1]
+            value += np.take(plane, corner2, mode="clip") * weights[2]
+            value += np.take(plane, corner3, mode="clip") * weights[3]
             out.append(value)
         return out

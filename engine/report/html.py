@@ -23,6 +23,7 @@ from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError, ProjectError
 from engine.media import MediaInfo, open_reader
 from engine.media import timecode as tc
+from engine.media.sound_sync import describe_sound_offset
 from engine.ops import registry
 from engine.pipeline.evaluator import REPAIR_MASK_KEY, Evaluator
 from engine.pipeline.shot_plan import PlannedShot
@@ -354,6 +355,7 @@ def build_report(
 
     sections = []
     framing = "the whole frame"
+    sound = "in sync"
     done = 0
     total = sum(len(measured_frames(s, samples)) for c in project.clips for s in c.plan().shots)
 
@@ -368,6 +370,8 @@ def build_report(
             info = reader.info
             if n == 1:  # exports render the main clip
                 framing = project.output.framing.describe(info.width, info.height)
+                sound = (describe_sound_offset(clip.audio_offset, info.fps) if info.audio
+                         else "none")
             plan = clip.plan()
             measurer = ShotMeasurer(Evaluator(reader, source_key=str(source)), plan,
                                     scale=scale, samples=samples)
@@ -382,6 +386,7 @@ def build_report(
         ("Date", now.strftime("%Y-%m-%d %H:%M %Z")),
         ("Output", project.output.path or "(not set)"),
         ("Framing", framing),
+        ("Sound", sound),
         ("Measurement", f"{samples} frames per shot at {scale:g} of the source size; a pixel "
                         f"counts as changed where the operator's mask exceeds {MASK_LEVEL:g}, "
                         f"or (operators without a mask) where its level moved more than "

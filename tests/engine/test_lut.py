@@ -90,6 +90,16 @@ def test_levels_outside_the_domain_are_clamped_to_it_and_domains_scale_the_input
                                [[[1 / 3, 1 / 6, 2 / 3], [0.0, 2 / 3, 0.0]]], atol=1e-6)
 
 
+def test_a_frame_holding_nan_goes_through_without_an_error() -> None:
+    # A NaN left by an earlier step must not stop an export (the Writer makes it black).
+    frame = random_frame()
+    frame[3, 4] = np.nan
+    for lut in (cube_of(lambda r, g, b: [r, g, b], size=5),
+                Lut("curve", shaper=np.array([[0, 0, 0], [1, 1, 1]], np.float32))):
+        out = apply_lut(frame, lut)
+        assert np.isfinite(np.delete(out.reshape(-1, 3), 3 * frame.shape[1] + 4, 0)).all()
+
+
 def test_a_resolve_file_with_a_shaper_applies_the_1d_curve_then_the_cube(tmp_path: Path) -> None:
     # Resolve writes a 1D shaper (over a wide input range) before the 3D table.
     text = "\n".join([

@@ -41,6 +41,7 @@ def project(media: Path, folder: Path) -> Project:
     )
     p = Project(clips=[clip])
     p.output.framing = Framing(crop=(4, 0, 4, 0), size=(1920, 1080), fit="fit")
+    clip.audio_offset = 0.5
     save_project(p, folder / "reel.nitrate")
     return p
 
@@ -54,6 +55,7 @@ def test_the_report_documents_every_shot(media: Path, tmp_path: Path) -> None:
     assert "reel.mkv" in html and f"{W} x {H} px" in html and "24/1" in html
     assert "Nitrate</td><td>0." in html and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", html)
     assert "<td>Framing</td><td>crop 4,0,4,0 px → 1920x1080 (fit)</td>" in html
+    assert "<td>Sound</td><td>none</td>" in html  # the scan has no sound to move
     # Each shot with its range and timecode (from the source's start timecode).
     assert "Shot 1: frames 0–7" in html and "Shot 2: frames 8–15" in html
     assert "01:00:00:08" in html

@@ -55,6 +55,8 @@ def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
     assert viewer.before_array() is frame
     assert viewer._hud_view().startswith("view: Rec.709 to Cineon log   ")  # by the zoom
     assert window.document.undo_stack.undoText() == "Display LUT: Rec.709 to Cineon log"
+    # The render dialog says that exports keep the scan's levels.
+    assert "the display LUT (Rec.709 to Cineon log) is not applied" in window._export_picture()
     # Kept by the project; undone in one step.
     path = window.document.save(tmp_path / "log.nitrate")
     assert load_project(path).clip.display_lut == "rec709-to-cineon"
