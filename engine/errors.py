@@ -9,22 +9,25 @@ class NitrateError(Exception):
     """Base of every error the CLI and UI show as a one-line message (no traceback)."""
 
 
-class MediaError(NitrateError):
+class FileError(NitrateError):
+    """A problem with one file: `path` and `problem`, shown as "path: problem"."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class MediaError(FileError):
     """A media file or image sequence that cannot be opened, read or written."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
-
-class ProjectError(NitrateError):
+class ProjectError(FileError):
     """A project file that is malformed, from a newer version, or points at missing media."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+
+class LutError(FileError):
+    """A .cube LUT that cannot be read: missing, malformed, or of an unsupported size."""
 
 
 class OperatorError(NitrateError):

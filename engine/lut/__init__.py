@@ -1,7 +1,8 @@
 """Colour look-up tables (.cube): read, written, applied; the bundled film-log LUTs."""
 
-from engine.lut.cube import Lut, LutError, apply_lut, parse_cube, read_cube, write_cube
-from engine.lut.library import BUNDLED_DIR, bundled_luts, is_bundled, load_lut, resolve_lut
+from engine.errors import LutError
+from engine.lut.cube import Lut, apply_lut, read_cube, write_cube
+from engine.lut.library import BUNDLED_DIR, bundled_luts, load_lut, resolve_lut
 
-__all__ = ["BUNDLED_DIR", "Lut", "LutError", "apply_lut", "bundled_luts", "is_bundled",
-           "load_lut", "parse_cube", "read_cube", "resolve_lut", "write_cube"]
+__all__ = ["BUNDLED_DIR", "Lut", "LutError", "apply_lut", "bundled_luts", "load_lut",
+           "read_cube", "resolve_lut", "write_cube"]

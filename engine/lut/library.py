@@ -7,7 +7,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from engine.lut.cube import Lut, LutError, read_cube
+from engine.errors import LutError
+from engine.lut.cube import Lut, read_cube
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "luts"
 
@@ -30,11 +31,6 @@ def resolve_lut(spec: str | Path) -> Path:
     if bundled is not None and not Path(text).expanduser().is_file():
         return bundled
     return Path(text).expanduser()
-
-
-def is_bundled(spec: str | Path) -> bool:
-    """Whether `spec` names a bundled LUT by its name."""
-    return resolve_lut(spec) == bundled_luts().get(str(spec).strip())
 
 
 def load_lut(spec: str | Path) -> Lut:

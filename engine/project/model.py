@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from engine.errors import ProjectError
 from engine.framing import Framing
 from engine.media.sequence import media_exists
+from engine.media.sound_sync import check_sound_offset
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -245,8 +246,6 @@ class Clip:
                 f"shots of {self.path} end at frame {expected - 1}, "
                 f"but the clip has {self.frame_count} frames"
             )
-        from engine.media.sound_sync import check_sound_offset
-
         check_sound_offset(self.audio_offset)
         for repair in self.repairs:
             if repair.end >= self.frame_count:

@@ -11,8 +11,7 @@ import pytest
 from _fixtures_core import FakeInfo, LevelReader, level_of
 from PySide6.QtWidgets import QFileDialog
 
-from engine.lut import apply_lut, load_lut, write_cube
-from engine.lut.cube import Lut
+from engine.lut import Lut, apply_lut, load_lut, write_cube
 from engine.project import load_project
 from ui.engine_bridge import EngineBridge
 from ui.image import qimage_to_array, to_uint8
