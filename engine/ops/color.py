@@ -23,6 +23,7 @@ and a picture that is not faded is barely touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -180,6 +181,20 @@ _BALANCE = 0.8
 _MASK_FULL = 0.1
 
 
+def level_change_mask(frame: np.ndarray, change: Callable[[np.ndarray], np.ndarray]
+                      ) -> np.ndarray:
+    """The mask of a change of levels that is the same for every pixel of a level (a
+    grade, a LUT): `change` applied to a quarter-size copy of `frame`, the difference
+    (_MASK_FULL levels shows as 1) enlarged back. float32 (H, W), 0-1. Such a change is
+    smooth in levels, so the small copy shows where it acted most at 1/16 of the work."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    changed = channel_max(np.abs(change(small) - small))
+    mask = cv2.resize(np.clip(changed / _MASK_FULL, 0.0, 1.0), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+    return mask.astype(np.float32, copy=False)
+
+
 @dataclass(frozen=True)
 class ShotStats:
     """Robust levels of a shot, per channel R, G, B (levels 0-1)."""
@@ -285,14 +300,10 @@ class ColorOperator(Operator):
         matrix = np.zeros((3, 4), np.float32)
         matrix[np.arange(3), np.arange(3)] = gain
         matrix[:, 3] = offset
-        out = apply_grade(cv2.transform(frame, matrix), p)
-        # The mask is measured on a small copy: the correction is smooth in levels, so a
-        # quarter-size difference, enlarged, shows where it acted most.
-        h, w = frame.shape[:2]
-        small_size = (max(1, w // 4), max(1, h // 4))
-        small = cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA)
-        changed = channel_max(np.abs(apply_grade(cv2.transform(small, matrix), p) - small))
-        mask = cv2.resize(np.clip(changed / _MASK_FULL, 0.0, 1.0), (w, h),
-                          interpolation=cv2.INTER_LINEAR)
+        def grade(picture: np.ndarray) -> np.ndarray:
+            return apply_grade(cv2.transform(picture, matrix), p)
+
+        out = grade(frame)
+        mask = level_change_mask(frame, grade)
         gains = {f"gain_{c}": float(g) for c, g in zip("rgb", gain, strict=True)}
-        return Result(out, mask.astype(np.float32, copy=False), gains)
+        return Result(out, mask, gains)

@@ -11,14 +11,8 @@ import numpy as np
 from engine.errors import OperatorError
 from engine.lut import Lut, LutError, apply_lut, bundled_luts, load_lut
 from engine.ops.base import Operator, Result, Window
-from engine.ops.color import channel_max
+from engine.ops.color import level_change_mask
 from engine.ops.params import Params, param
-
-# A change of this size (levels) shows as 1 in the mask, as for the colour step.
-_MASK_FULL = 0.05
-# The mask is measured on a copy this many times smaller: a LUT's change is smooth in
-# levels, and the mask is a picture of where it acted, not a measurement.
-_MASK_REDUCTION = 4
 
 
 @dataclass(frozen=True)
@@ -58,14 +52,13 @@ class LutOperator(Operator):
             names = ", ".join(bundled_luts())
             raise OperatorError(self.id, "no LUT file chosen (set the LUT file parameter, "
                                 f"e.g. --set lut.file=FILE.cube, or a bundled one: {names})")
+        lut = self._lut
+
+        def look(picture: np.ndarray) -> np.ndarray:
+            out = apply_lut(picture, lut)
+            if p.strength < 1.0:
+                out = cv2.addWeighted(out, p.strength, picture, 1.0 - p.strength, 0.0)
+            return out
+
         frame = window.current
-        out = apply_lut(frame, self._lut)
-        if p.strength < 1.0:
-            out = cv2.addWeighted(out, p.strength, frame, 1.0 - p.strength, 0.0)
-        h, w = frame.shape[:2]
-        small = (max(1, w // _MASK_REDUCTION), max(1, h // _MASK_REDUCTION))
-        changed = channel_max(np.abs(cv2.resize(out, small, interpolation=cv2.INTER_AREA)
-                                     - cv2.resize(frame, small, interpolation=cv2.INTER_AREA)))
-        mask = cv2.resize(np.clip(changed / _MASK_FULL, 0.0, 1.0), (w, h),
-                          interpolation=cv2.INTER_LINEAR)
-        return Result(out, mask.astype(np.float32, copy=False))
+        return Result(look(frame), level_change_mask(frame, look))
