@@ -10,7 +10,12 @@ from pathlib import Path
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and a rename, so a
+    """Write `text` to `path` as UTF-8 (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and a rename, so a
     crash leaves either the old file or the new one, never a half-written one.
 
     The file gets the permissions of the one it replaces, or a new file's usual ones (the
@@ -19,8 +24,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     fd, tmp = _create_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             try:
                 os.chmod(f.fileno(), stat.S_IMODE(path.stat().st_mode))

@@ -15,14 +15,14 @@ place changes neither the folder's size nor, always, its time.
 
 from __future__ import annotations
 
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_file import atomic_write_bytes
 from engine.errors import RenderCancelled
 from engine.media.cache import cache_dir, source_key
 from engine.media.reader import Reader
@@ -99,13 +99,8 @@ def store_levels(source: str | Path, levels: np.ndarray, folder: Path | None = N
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(levels, np.float32), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = io.BytesIO()
+        np.save(data, np.asarray(levels, np.float32), allow_pickle=False)
+        atomic_write_bytes(path, data.getvalue())
     except OSError as exc:
         log.warning("%s: cannot keep the levels graph (%s)", path, exc)
