@@ -51,8 +51,8 @@ from typing import Any
 
 from engine.errors import NitrateError, RenderCancelled
 
-COMMANDS = ("probe", "still", "restore", "render", "repair", "report", "shots", "ops",
-            "presets")
+COMMANDS = ("probe", "still", "restore", "render", "verify", "repair", "report", "shots",
+            "ops", "presets")
 
 
 class UsageError(Exception):
@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="the scan and the restored frame side by side")
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
 
+    def checksum_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--checksum", choices=("md5", "sha256"), default=None,
+                       help="once written, read the output's files back and list their "
+                       "checksums beside it (OUTPUT.md5, in md5sum -c format), for an "
+                       "archive's fixity checks; check them later with `nitrate verify`")
+
     def resume_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--resume", action="store_true",
                        help="crash-safe export: write closed segments into a hidden work "
@@ -153,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
+    checksum_arg(p)
     resume_arg(p)
     cluster_args(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
@@ -174,9 +181,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
+    checksum_arg(p)
     device_arg(p)
     resume_arg(p)
     cluster_args(p)
+
+    p = sub.add_parser("verify", help="check an export against the checksums listed beside "
+                       "it (OUTPUT.md5 or .sha256, written with --checksum)")
+    p.add_argument("path", help="the checksum list, or the export (file or sequence folder) "
+                   "it sits beside")
 
     p = sub.add_parser("repair", help="mark frames or regions of a project's clip for manual "
                        "repair (saved in the project)")
@@ -372,6 +385,11 @@ class _Bar:
         if not self.tty or (now - self._last < 0.1 and not p.finished):
             return
         self._last = now
+        if p.checking is not None:
+            sys.stderr.write(f"\r{self.label} checksums {p.checking[0]}/{p.checking[1]} "
+                             "files" + " " * 30)
+            sys.stderr.flush()
+            return
         width = 30
         filled = int(width * p.fraction)
         eta = "--:--" if p.eta_seconds is None else time.strftime("%M:%S", time.gmtime(p.eta_seconds))
@@ -389,6 +407,8 @@ class _Bar:
             how = ("; no operator touches them: converted straight to the output format "
                    "(direct path)" if p.route == "direct" else "")
             print(f"{p.output}: {p.total} frames in {p.elapsed:.1f} s ({p.fps:.1f} fps){how}")
+            if p.manifest is not None:
+                print(f"{p.manifest}: checksums of the written files")
 
 
 def _run_job(job, resume: bool = False, args: argparse.Namespace | None = None) -> int:
@@ -572,6 +592,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         framing=framing,
         burn_in=args.burn_in,
         audio_offset=audio_offset,
+        checksum=args.checksum,
     )
     return _run_job(job, resume=args.resume, args=args)
 
@@ -703,8 +724,23 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     project = load_project(args.project)
     return _run_job(job_for_project(project, args.output, codec=args.codec,
-                                    burn_in=args.burn_in),
+                                    burn_in=args.burn_in, checksum=args.checksum),
                     resume=args.resume, args=args)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every listed file matches its checksum, 1 when one does not (each named
+    on stderr), with one summary line."""
+    from engine.render.fixity import verify
+
+    with _progress_line("verify") as progress:
+        result = verify(Path(args.path), progress)
+    for label, names in (("changed", result.changed), ("missing", result.missing),
+                         ("not in the list", result.unlisted)):
+        for name in names:
+            print(f"nitrate: {name}: {label}", file=sys.stderr)
+    print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -755,6 +791,7 @@ HANDLERS = {
     "still": cmd_still,
     "restore": cmd_restore,
     "render": cmd_render,
+    "verify": cmd_verify,
     "repair": cmd_repair,
     "report": cmd_report,
     "shots": cmd_shots,

@@ -40,4 +40,9 @@ class OperatorError(NitrateError):
 
 
 class RenderCancelled(NitrateError):
-    """The user cancelled an export; nothing is left under the final name."""
+    """The user cancelled an export; nothing is left under the final name, unless
+    `kept`: the output was complete and only its checksum list was cancelled."""
+
+    def __init__(self, message: str, kept: bool = False) -> None:
+        self.kept = kept
+        super().__init__(message)

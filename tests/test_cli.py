@@ -237,6 +237,30 @@ def test_render_a_project(clip: Path, tmp_path: Path) -> None:
     assert cv2.imread(str(still)).shape == (88, 120, 3)
 
 
+def test_an_export_with_checksums_is_verified_later(clip: Path, tmp_path: Path) -> None:
+    from engine.project import Clip, Project, Recipe, save_project
+
+    project = Project(clips=[Clip(str(clip), 30,
+                                  default_recipe=Recipe.from_ops(["temporal_average"]))])
+    path = save_project(project, tmp_path / "p.nitrate")
+    out = tmp_path / "master"
+    result = nitrate("render", path, "-o", out, "--codec", "png", "--checksum", "md5")
+    assert result.returncode == 0, result.stderr
+    assert f"{tmp_path / 'master.md5'}: checksums of the written files" in result.stdout
+    result = nitrate("verify", out)
+    assert result.returncode == 0, result.stderr
+    assert "31 files, every MD5 checksum matches" in result.stdout  # 30 frames, the sound
+    (out / "frame_000007.png").write_bytes(b"damaged on the tape")
+    result = nitrate("verify", tmp_path / "master.md5")
+    assert result.returncode == 1
+    assert "master/frame_000007.png: changed" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = nitrate("restore", clip, "-o", tmp_path / "x.mov", "--checksum", "crc")
+    assert result.returncode == 2 and "--checksum" in result.stderr
+    assert_one_line_error(nitrate("verify", tmp_path / "x.mov"), "x.mov",
+                          "has no checksum list beside it")
+
+
 def test_shots_of_a_project_as_an_edit_decision_list(clip: Path, tmp_path: Path) -> None:
     from engine.project import Clip, Project, Shot, save_project
 

@@ -1690,9 +1690,12 @@ class MainWindow(QMainWindow):
                               self.selected_shots or ([self._current_shot()]
                                                       if self._current_shot() is not None
                                                       else []),
-                              self, default_range=range_kind, picture=self._export_picture())
+                              self, default_range=range_kind, picture=self._export_picture(),
+                              checksum=self.settings.value("render/checksum", "") or None)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.queue_render(dialog.request())
+            request = dialog.request()
+            self.settings.setValue("render/checksum", request.checksum or "")
+            self.queue_render(request)
 
     def queue_render(self, request: RenderRequest) -> list[int]:
         """Queue exports for `request`; returns the job ids (none when it is invalid)."""
@@ -1727,7 +1730,8 @@ class MainWindow(QMainWindow):
                 # Exactly as `nitrate render` builds its job (same plan, same file).
                 job = job_for_project(project, output, start=start, end=end,
                                       codec=request.codec, audio=request.audio,
-                                      burn_in=request.burn_in)
+                                      burn_in=request.burn_in,
+                                      checksum=request.checksum)
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids

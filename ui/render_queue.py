@@ -168,16 +168,16 @@ class RenderRunner(QObject):
         last_emit = 0.0
         last: Progress | None = None
         try:
-            runs = (self._render(job, token) if mode == PLAIN
-                    else run_export(job, token, mode))
+            runs = run_export(job, token, mode, plain=self._render)
             for progress in runs:
                 last = progress
                 now = time.monotonic()
                 if progress.finished or now - last_emit >= _PROGRESS_INTERVAL_S:
                     last_emit = now
                     self._w_progressed.emit(job_id, progress)
-        except RenderCancelled:
-            return Outcome("cancelled", "cancelled; nothing was left under the output name")
+        except RenderCancelled as exc:
+            return Outcome("cancelled", str(exc) if exc.kept
+                           else "cancelled; nothing was left under the output name")
         except NitrateError as exc:
             return Outcome("failed", str(exc))
         except Exception as exc:  # a bug in an operator or codec: shown, never a crash
@@ -187,7 +187,9 @@ class RenderRunner(QObject):
         fps = f" at {last.fps:.1f} fps" if last.fps else ""
         how = "; untouched, converted straight to the format (direct path)" if (
             last.route == "direct") else ""
-        return Outcome("done", f"{last.done} frames in {last.elapsed:.1f} s{fps}{how}")
+        listed = f"; checksums in {last.manifest.name}" if last.manifest else ""
+        return Outcome("done", f"{last.done} frames in {last.elapsed:.1f} s{fps}{how}"
+                               f"{listed}")
 
     # --- GUI thread -------------------------------------------------------------------------
 
@@ -268,6 +270,12 @@ class JobRow(QFrame):
 
     def set_progress(self, progress: Progress) -> None:
         self.state = "running"
+        if progress.checking is not None:
+            done, files = progress.checking
+            self.bar.setValue(int(round(1000 * done / max(files, 1))))
+            self.bar.setFormat(f"checksums: {done} / {files} files")
+            self.status.setText("reading the written files back")
+            return
         self.bar.setValue(int(round(progress.fraction * 1000)))
         self.bar.setFormat(f"{progress.done} / {progress.total} frames")
         self.status.setText(f"{progress.fps:.1f} fps · {format_eta(progress.eta_seconds)} left")
@@ -450,6 +458,13 @@ OUTPUT_CHOICES: tuple[OutputChoice, ...] = (
 )
 
 
+CHECKSUM_CHOICES: tuple[tuple[str, str | None], ...] = (
+    ("None", None),
+    ("MD5, listed beside the output (archives' fixity)", "md5"),
+    ("SHA-256, listed beside the output", "sha256"),
+)
+
+
 @dataclass(frozen=True)
 class RenderRequest:
     """What the dialog asks for: range "clip" | "inout" | "shots", output path, codec."""
@@ -460,6 +475,7 @@ class RenderRequest:
     audio: bool
     mode: ExportMode = PLAIN
     burn_in: bool = False
+    checksum: str | None = None
 
 
 def output_for(base: Path, choice: OutputChoice) -> Path:
@@ -481,6 +497,7 @@ class RenderDialog(QDialog):
         parent: QWidget | None = None,
         default_range: str = "clip",
         picture: str = "",
+        checksum: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add to render queue")
@@ -521,6 +538,14 @@ class RenderDialog(QDialog):
         form.addRow("", self.audio)
         self.burn_in = QCheckBox("Burn in timecode, frame and shot (a review copy)")
         form.addRow("", self.burn_in)
+        self.checksum = QComboBox()
+        for label, algorithm in CHECKSUM_CHOICES:
+            self.checksum.addItem(label, algorithm)
+        self.checksum.setCurrentIndex(max(0, self.checksum.findData(checksum)))
+        self.checksum.setToolTip("Read the written files back and list their checksums beside "
+                                 "the output (OUTPUT.md5), to check later with `nitrate "
+                                 "verify` or md5sum -c that not a bit has changed")
+        form.addRow("Checksums", self.checksum)
         self.resumable = QCheckBox("Crash-safe: write closed segments, resumable after a crash")
         form.addRow("", self.resumable)
         self.workers = QSpinBox()
@@ -582,4 +607,4 @@ class RenderDialog(QDialog):
         mode = ExportMode(resumable=self.resumable.isChecked(), workers=self.workers.value())
         return RenderRequest(kind, Path(self.path.text()).expanduser(), choice.codec,
                              self.audio.isChecked() and bool(choice.suffix), mode,
-                             self.burn_in.isChecked())
+                             self.burn_in.isChecked(), self.checksum.currentData())

@@ -137,6 +137,9 @@ class RenderJob:
     framing: Framing = Framing()
     burn_in: bool = False
     audio_offset: float = 0.0
+    checksum: str | None = None
+    """"md5" or "sha256": once written, the output's files are read back and their
+    checksums listed beside it (`engine.render.fixity`); None writes no list."""
 
 
 def audio_source(job: RenderJob, info: MediaInfo, end: int) -> AudioSource | None:
@@ -161,6 +164,10 @@ class Progress:
     finished: bool = False
     route: str = ""
     """How the frames are made: "direct" or "float" (see `choose_route`); "" if unsaid."""
+    checking: tuple[int, int] | None = None
+    """(files done, files) while the written files are read back for their checksums."""
+    manifest: Path | None = None
+    """The checksum list written beside the output (on the finished Progress), if any."""
 
     @property
     def fraction(self) -> float:

@@ -20,12 +20,13 @@ def job_for_project(
     codec: str | None = None,
     audio: bool | None = None,
     burn_in: bool = False,
+    checksum: str | None = None,
 ) -> RenderJob:
     """The export of frames start..end (inclusive; default the whole clip) of one clip.
 
     `output` defaults to the project's output setting; relative paths resolve against the
     project's folder. `burn_in` writes timecode, frame and shot into the picture (a review
-    copy).
+    copy); `checksum` ("md5", "sha256") lists the written files' checksums beside them.
     """
     where = project.path or "project"
     if not project.clips:
@@ -56,4 +57,5 @@ def job_for_project(
         framing=project.output.framing,
         burn_in=burn_in,
         audio_offset=clip.audio_offset,
+        checksum=checksum,
     )

@@ -305,6 +305,41 @@ def test_render_whole_clip_from_the_window(qtbot, window: MainWindow, clip: Path
     assert probe(out).frame_count == FRAMES
 
 
+def test_the_render_dialog_remembers_the_checksum_choice(qtbot, window: MainWindow,
+                                                         clip: Path, tmp_path: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.render_queue import OUTPUT_CHOICES, RenderDialog
+
+    window.open_path(clip)
+    out = tmp_path / "listed.mkv"
+    offered: list[object] = []
+
+    def choose(algorithm: str | None) -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, RenderDialog)
+        offered.append(dialog.checksum.currentData())
+        dialog.path.setText(str(out))
+        dialog.format.setCurrentIndex([c.codec for c in OUTPUT_CHOICES].index("ffv1"))
+        dialog.checksum.setCurrentIndex(dialog.checksum.findData(algorithm))
+        dialog.accept()
+
+    with qtbot.waitSignal(window.render_queue.job_finished, timeout=60_000) as blocker:
+        QTimer.singleShot(0, lambda: choose("sha256"))
+        window.render_dialog("clip")
+    assert blocker.args[1].state == "done", blocker.args[1].message
+    assert (tmp_path / "listed.mkv.sha256").is_file()
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        offered.append(dialog.checksum.currentData())
+        dialog.reject()
+
+    QTimer.singleShot(0, look)
+    window.render_dialog("clip")
+    assert offered == [None, "sha256"]
+
+
 def test_render_in_out_without_marks_is_refused(window: MainWindow, clip: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     window.open_path(clip)

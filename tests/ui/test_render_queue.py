@@ -213,3 +213,24 @@ def test_a_job_without_operators_says_it_took_the_direct_path(qtbot, queue_widge
         queue_widget.add_job(job)
     assert blocker.args[1].state == "done" and "direct path" in blocker.args[1].message
     assert probe(tmp_path / "copy.mov").frame_count == 8
+
+
+def test_a_job_with_checksums_lists_them_and_says_so(qtbot, queue_widget: RenderQueue,
+                                                     tiny_clip: Path, tmp_path: Path) -> None:
+    from engine.render.fixity import verify
+
+    dialog = RenderDialog(tmp_path / "reel_restored.mov", None, [], checksum="sha256")
+    qtbot.addWidget(dialog)
+    assert dialog.request().checksum == "sha256"  # the last choice is offered again
+    dialog.checksum.setCurrentIndex(dialog.checksum.findData("md5"))
+    assert dialog.request().checksum == "md5"
+    job = job_for_project(new_project(tiny_clip, Recipe.of([])), tmp_path / "copy.mov",
+                          checksum="md5")
+    with qtbot.waitSignal(queue_widget.job_finished, timeout=60_000) as blocker:
+        job_id = queue_widget.add_job(job)
+    assert blocker.args[1].state == "done"
+    assert blocker.args[1].message.endswith("; checksums in copy.mov.md5")
+    assert verify(tmp_path / "copy.mov").ok
+    row = queue_widget.rows[job_id]
+    row.set_progress(Progress(8, 8, 1.0, 8.0, 0.0, job.output, checking=(3, 10)))
+    assert row.bar.format() == "checksums: 3 / 10 files" and row.bar.value() == 300
