@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.registration
 	$(BIN)/python -m benchmarks.framing
 	$(BIN)/python -m benchmarks.lut
+	$(BIN)/python -m benchmarks.fixity
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.film_speed
