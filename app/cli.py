@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="the scan and the restored frame side by side")
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
 
+    def view_lut_arg(p: argparse.ArgumentParser, project: bool) -> None:
+        optional = {"nargs": "?", "const": ""} if project else {}
+        p.add_argument("--view-lut", default=None, metavar="LUT", **optional,  # type: ignore[arg-type]
+                       help="a review copy seen through a LUT (a bundled one's name, such as "
+                       "cineon-to-rec709, or a .cube file), after the framing and before a "
+                       "burn-in" + ("; alone: the clip's display LUT" if project else ""))
+
     def checksum_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--checksum", choices=("md5", "sha256"), default=None,
                        help="once written, read the output's files back and list their "
@@ -159,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
+    view_lut_arg(p, project=False)
     checksum_arg(p)
     resume_arg(p)
     cluster_args(p)
@@ -181,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
+    view_lut_arg(p, project=True)
     checksum_arg(p)
     device_arg(p)
     resume_arg(p)
@@ -593,6 +602,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         burn_in=args.burn_in,
         audio_offset=audio_offset,
         checksum=args.checksum,
+        view_lut=args.view_lut or "",
     )
     return _run_job(job, resume=args.resume, args=args)
 
@@ -723,8 +733,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import job_for_project
 
     project = load_project(args.project)
+    view_lut = args.view_lut or ""
+    if args.view_lut == "":  # --view-lut alone: the clip's display LUT
+        view_lut = project.display_lut(project.clip) if project.clips else ""
+        if not view_lut:
+            raise UsageError("--view-lut without a LUT takes the clip's display LUT, and "
+                             f"{args.project} has none (View ▸ Display LUT)")
     return _run_job(job_for_project(project, args.output, codec=args.codec,
-                                    burn_in=args.burn_in, checksum=args.checksum),
+                                    burn_in=args.burn_in, checksum=args.checksum,
+                                    view_lut=view_lut),
                     resume=args.resume, args=args)
 
 

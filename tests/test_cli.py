@@ -261,6 +261,30 @@ def test_an_export_with_checksums_is_verified_later(clip: Path, tmp_path: Path) 
                           "has no checksum list beside it")
 
 
+def test_a_review_copy_of_a_project_through_its_display_lut(clip: Path, tmp_path: Path) -> None:
+    from engine.project import Clip, Project, save_project
+
+    project = Project(clips=[Clip(str(clip), 30)])
+    path = save_project(project, tmp_path / "p.nitrate")
+    result = nitrate("render", path, "-o", tmp_path / "review.mp4", "--view-lut")
+    assert result.returncode == 2 and "has none (View ▸ Display LUT)" in result.stderr
+    project.clips[0].display_lut = "rec709-to-cineon"
+    save_project(project, path)
+    for args, name in ((("--view-lut",), "view.png"), (("--view-lut", "cineon-to-rec709"),
+                                                       "other.png")):
+        out = tmp_path / name.replace(".png", "")
+        result = nitrate("render", path, "-o", out, "--codec", "png", *args)
+        assert result.returncode == 0, result.stderr
+    plain = tmp_path / "plain"
+    assert nitrate("render", path, "-o", plain, "--codec", "png").returncode == 0
+    frame = "frame_000003.png"
+    scan, lifted, darker = (cv2.imread(str(folder / frame)).astype(int)
+                            for folder in (plain, tmp_path / "view", tmp_path / "other"))
+    # Rec.709 → Cineon lifts black to code 95 of 1023; Cineon → Rec.709 darkens.
+    assert scan.min() < 10 and lifted.min() > 20
+    assert darker.mean() < scan.mean() - 10
+
+
 def test_shots_of_a_project_as_an_edit_decision_list(clip: Path, tmp_path: Path) -> None:
     from engine.project import Clip, Project, Shot, save_project
 

@@ -1691,7 +1691,8 @@ class MainWindow(QMainWindow):
                                                       if self._current_shot() is not None
                                                       else []),
                               self, default_range=range_kind, picture=self._export_picture(),
-                              checksum=self.settings.value("render/checksum", "") or None)
+                              checksum=self.settings.value("render/checksum", "") or None,
+                              display_lut=lut_label(self.document.display_lut()))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             request = dialog.request()
             self.settings.setValue("render/checksum", request.checksum or "")
@@ -1731,7 +1732,9 @@ class MainWindow(QMainWindow):
                 job = job_for_project(project, output, start=start, end=end,
                                       codec=request.codec, audio=request.audio,
                                       burn_in=request.burn_in,
-                                      checksum=request.checksum)
+                                      checksum=request.checksum,
+                                      view_lut=(self.document.display_lut()
+                                                if request.view_lut else ""))
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids
@@ -1845,11 +1848,7 @@ class MainWindow(QMainWindow):
         info = self.bridge.info
         sound = (f"; {describe_sound_offset(offset, info.fps)}" if offset and info is not None
                  else "")
-        lut = self.document.display_lut()
-        # Said because a log scan shown as video is easily taken for what will be exported.
-        shown = (f"; the display LUT ({lut_label(lut)}) is not applied: add a lut step"
-                 if lut else "")
-        return (f"{text}; {rate}{sound}{shown} (Clip ▸ Framing…, Output frame rate…, "
+        return (f"{text}; {rate}{sound} (Clip ▸ Framing…, Output frame rate…, "
                 "Sound sync…)")
 
     def set_output_framing(self, framing: Framing) -> bool:

@@ -458,6 +458,12 @@ OUTPUT_CHOICES: tuple[OutputChoice, ...] = (
 )
 
 
+REVIEW_CODECS = frozenset({"h264", "h265"})
+"""Delivery codecs: a review copy made in one goes through the display LUT by default."""
+
+REVIEW_CODECS = frozenset({"h264", "h265"})
+"""Delivery codecs: a review copy made in one goes through the display LUT by default."""
+
 CHECKSUM_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("None", None),
     ("MD5, listed beside the output (archives' fixity)", "md5"),
@@ -476,6 +482,8 @@ class RenderRequest:
     mode: ExportMode = PLAIN
     burn_in: bool = False
     checksum: str | None = None
+    view_lut: bool = False
+    """Whether the frames go through the clip's display LUT (a review copy)."""
 
 
 def output_for(base: Path, choice: OutputChoice) -> Path:
@@ -498,6 +506,7 @@ class RenderDialog(QDialog):
         default_range: str = "clip",
         picture: str = "",
         checksum: str | None = None,
+        display_lut: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add to render queue")
@@ -538,6 +547,17 @@ class RenderDialog(QDialog):
         form.addRow("", self.audio)
         self.burn_in = QCheckBox("Burn in timecode, frame and shot (a review copy)")
         form.addRow("", self.burn_in)
+        # Only offered with a display LUT: a log scan's review copy for a client is seen
+        # as video, while its master stays in log for the grade.
+        self.view_lut = QCheckBox(f"Through the display LUT ({display_lut}): a review copy",
+                                  self)
+        self.view_lut.setToolTip("The frames are exported as the viewer shows them through "
+                                 "the display LUT; checked by itself for H.264 and H.265, "
+                                 "left off for masters, which keep the scan's levels")
+        self.view_lut.setVisible(bool(display_lut))
+        self._display_lut = display_lut
+        if display_lut:
+            form.addRow("", self.view_lut)
         self.checksum = QComboBox()
         for label, algorithm in CHECKSUM_CHOICES:
             self.checksum.addItem(label, algorithm)
@@ -582,6 +602,7 @@ class RenderDialog(QDialog):
         choice = self.choice()
         self.path.setText(str(output_for(Path(self.path.text()), choice)))
         self.audio.setEnabled(bool(choice.suffix))
+        self.view_lut.setChecked(choice.codec in REVIEW_CODECS)
 
     def _browse(self) -> None:
         choice = self.choice()
@@ -607,4 +628,5 @@ class RenderDialog(QDialog):
         mode = ExportMode(resumable=self.resumable.isChecked(), workers=self.workers.value())
         return RenderRequest(kind, Path(self.path.text()).expanduser(), choice.codec,
                              self.audio.isChecked() and bool(choice.suffix), mode,
-                             self.burn_in.isChecked(), self.checksum.currentData())
+                             self.burn_in.isChecked(), self.checksum.currentData(),
+                             bool(self._display_lut) and self.view_lut.isChecked())

@@ -10,8 +10,8 @@ Every mode (plain, resumable, distributed) takes its frames from `ExportFrames`,
 decides once per export, in `choose_route`, how they are made:
 
 - the float path: each frame is evaluated (decoded to float32 RGB, the shot's operators,
-  the retimer when the rate changes, the framing (`engine.framing`), padding to the
-  codec's even size) and the Writer converts it to the encoder's pixel format
+  the retimer when the rate changes, the framing (`engine.framing`), a review copy's view
+  LUT, its burn-in, padding to the codec's even size) and the Writer converts it to the encoder's pixel format
   (`Writer.prepare`);
 - the direct path, for frames nothing touches (no enabled operator and no manual repair
   in the shots of the range, the rate kept, no framing, a size the codec takes as it is,
@@ -43,6 +43,7 @@ import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
 from engine.framing import Framing, apply_framing
+from engine.lut import Lut, apply_lut, load_lut
 from engine.media import (
     AudioSource,
     MediaInfo,
@@ -137,6 +138,10 @@ class RenderJob:
     framing: Framing = Framing()
     burn_in: bool = False
     audio_offset: float = 0.0
+    view_lut: str = ""
+    """A LUT (a bundled one's name or a .cube file) the finished pictures go through after
+    the framing, before a burn-in: a review copy of a log scan shown as video, as the
+    workstation's display LUT shows it, while the master stays in log. "" applies none."""
     checksum: str | None = None
     """"md5" or "sha256": once written, the output's files are read back and their
     checksums listed beside it (`engine.render.fixity`); None writes no list."""
@@ -424,6 +429,8 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
         return float_path(f"framed: {job.framing.describe(info.width, info.height)}")
     if job.burn_in:
         return float_path("timecode burnt in")
+    if job.view_lut:
+        return float_path(f"through the LUT {job.view_lut}")
     if rmap is not None:
         return float_path("the frame rate changes")
     if not isinstance(reader, VideoReader):
@@ -461,6 +468,8 @@ class ExportFrames:
         self._read_ahead: ReadAhead | None = None
         self._end = end
         self._timecode: str | None = None  # of output frame 0, for burn-ins
+        # Read now: a LUT that cannot be read stops the export before its first frame.
+        self._view_lut: Lut | None = load_lut(job.view_lut) if job.view_lut else None
         # Consecutive frames evaluated side by side (EVALUATION_THREADS).
         self._workers: ThreadPoolExecutor | None = None
         self._pending: dict[int, Future[Evaluated]] = {}
@@ -521,6 +530,8 @@ class ExportFrames:
         if not self.job.framing.identity:
             info = self.reader.info
             frame = apply_framing(frame, self.job.framing, (info.width, info.height))
+        if self._view_lut is not None:
+            frame = apply_lut(frame, self._view_lut)
         if self.job.burn_in:
             frame = self._burnt_in(frame, k)
         return fit_to_format(frame, self.fmt)

@@ -21,12 +21,15 @@ def job_for_project(
     audio: bool | None = None,
     burn_in: bool = False,
     checksum: str | None = None,
+    view_lut: str = "",
 ) -> RenderJob:
     """The export of frames start..end (inclusive; default the whole clip) of one clip.
 
     `output` defaults to the project's output setting; relative paths resolve against the
     project's folder. `burn_in` writes timecode, frame and shot into the picture (a review
-    copy); `checksum` ("md5", "sha256") lists the written files' checksums beside them.
+    copy); `checksum` ("md5", "sha256") lists the written files' checksums beside them;
+    `view_lut` (a bundled LUT's name or a .cube file) shows the frames through it (a
+    review copy, usually through the clip's display LUT).
     """
     where = project.path or "project"
     if not project.clips:
@@ -58,4 +61,5 @@ def job_for_project(
         burn_in=burn_in,
         audio_offset=clip.audio_offset,
         checksum=checksum,
+        view_lut=view_lut,
     )

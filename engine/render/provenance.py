@@ -5,7 +5,8 @@ plain, resumable, distributed) carry one line in the container's ``comment`` tag
 ``©cmt``, Matroska ``COMMENT``, MP4 ``©cmt``): the Nitrate version, the source and its
 frame range, each run of shots with the operators that ran on it (with the LUT or model
 file that decides what one does; their parameters are in the processing report), manual
-repairs and protections, the frame rate, the framing and the sound's sync.
+repairs and protections, the frame rate, the framing, the sound's sync and a review copy's
+view LUT.
 Image sequences have no container to carry it; their processing report is their record.
 """
 
@@ -79,6 +80,8 @@ def provenance(job: RenderJob, end: int, source_fps: Fraction,
         parts.append(f"framing: {job.framing.describe(*source_size)}")
     if job.audio and job.audio_offset:
         parts.append(describe_sound_offset(job.audio_offset, source_fps))
+    if job.view_lut:
+        parts.append(f"viewed through the LUT {Path(job.view_lut).name} (a review copy)")
     if job.burn_in:
         parts.append("timecode, frame and shot burnt in (a review copy)")
     return "; ".join(parts)

@@ -40,6 +40,7 @@ from typing import Any
 import av
 
 from engine.errors import MediaError, RenderCancelled
+from engine.lut import resolve_lut
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media.audio import AudioFeed, AudioSink, pcm_codec_for
 from engine.media.writer import sidecar_wav
@@ -103,6 +104,8 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
     }
     if job.burn_in:  # absent otherwise, as the framing
         print_["burn_in"] = True
+    if job.view_lut:
+        print_["view_lut"] = str(resolve_lut(job.view_lut))
     if not job.framing.identity:  # absent otherwise: older partial exports still resume
         print_["framing"] = job.framing.to_json()
     return print_

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,42 @@ def test_a_project_keeps_its_lut_step_and_display_lut(tmp_path: Path) -> None:
         assert loaded.display_lut(loaded.clip) == display
     plain = save_project(Project(clips=[Clip(str(media), 10)]), tmp_path / "q.nitrate")
     assert "display_lut" not in plain.read_text()
+
+
+def test_a_review_copy_goes_through_the_view_lut_and_says_so(index_clip,
+                                                               tmp_path: Path) -> None:
+    import av
+
+    from engine.errors import LutError
+    from engine.media import open_reader, output_format_for
+    from engine.pipeline import ShotPlan
+    from engine.render import RenderJob, render
+    from engine.render.export import choose_route
+    from engine.render.resume import fingerprint
+
+    clip = index_clip("view_lut.mov", codec="prores", frames=6)
+    out = tmp_path / "review.mkv"
+    fmt = output_format_for(out, "ffv1")
+    job = RenderJob(clip, out, ShotPlan.single(6, Recipe()), codec="ffv1", audio=False,
+                    view_lut="rec709-to-cineon")
+    steps = list(render(job))
+    assert steps[-1].route == "float"  # untouched frames, but the LUT changes them all
+    lut = load_lut("rec709-to-cineon")
+    with open_reader(clip) as source, open_reader(out) as review:
+        assert choose_route(job, source, fmt, 5, None).reason == (
+            "through the LUT rec709-to-cineon")
+        for i in range(6):
+            expected = np.round(apply_lut(source.read(i), lut) * 255)
+            assert np.abs(review.read(i) * 255 - expected).max() <= 1.0
+    with av.open(str(out)) as container:
+        comment = container.metadata.get("comment") or container.metadata.get("COMMENT")
+    assert "viewed through the LUT rec709-to-cineon (a review copy)" in comment
+    # A resumed export through another LUT (or none) is another job.
+    plain = RenderJob(clip, out, job.plan, codec="ffv1", audio=False)
+    assert fingerprint(job, fmt, 5, Fraction(25), 48) != fingerprint(plain, fmt, 5,
+                                                                     Fraction(25), 48)
+    # A LUT that cannot be read stops the export before anything is written.
+    with pytest.raises(LutError, match="missing.cube"):
+        list(render(RenderJob(clip, tmp_path / "x.mkv", job.plan,
+                              view_lut=str(tmp_path / "missing.cube"))))
+    assert not (tmp_path / "x.mkv").exists()

@@ -30,8 +30,38 @@ def shown_pixels(window: MainWindow) -> tuple[np.ndarray, np.ndarray]:
     return qimage_to_array(before), qimage_to_array(after)
 
 
+def check_the_render_dialog_offers_the_lut_for_review_copies(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.render_queue import OUTPUT_CHOICES, RenderDialog
+
+    jobs: list = []
+    monkeypatch.setattr(window.render_queue, "add_job", lambda job, **_: jobs.append(job))
+    seen: list[tuple[str, bool]] = []
+
+    def choose(codec: str, through: bool | None = None) -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, RenderDialog)
+        dialog.format.setCurrentIndex([c.codec for c in OUTPUT_CHOICES].index(codec))
+        seen.append((dialog.view_lut.text(), dialog.view_lut.isChecked()))
+        if through is not None:
+            dialog.view_lut.setChecked(through)
+        dialog.accept()
+
+    for codec, through in (("h264", None), ("prores_hq", None), ("prores_hq", True)):
+        QTimer.singleShot(0, lambda c=codec, t=through: choose(c, t))
+        window.render_dialog("clip")
+    label = "Through the display LUT (Rec.709 to Cineon log): a review copy"
+    # On by itself for a delivery codec, off for a master, and on when asked.
+    assert seen == [(label, True), (label, False), (label, False)]
+    assert [job.view_lut for job in jobs] == ["rec709-to-cineon", "", "rec709-to-cineon"]
+
+
 def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
-        qtbot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot, window: MainWindow, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     viewer = window.viewer
     frame = viewer.before_array()
     assert frame is not None
@@ -54,8 +84,8 @@ def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
     assert viewer.before_array() is frame
     assert viewer._hud_view().startswith("view: Rec.709 to Cineon log   ")  # by the zoom
     assert window.document.undo_stack.undoText() == "Display LUT: Rec.709 to Cineon log"
-    # The render dialog says that exports keep the scan's levels.
-    assert "the display LUT (Rec.709 to Cineon log) is not applied" in window._export_picture()
+    # Exports keep the scan's levels unless a review copy is asked to go through it.
+    check_the_render_dialog_offers_the_lut_for_review_copies(window, monkeypatch)
     # Kept by the project; undone in one step.
     path = window.document.save(tmp_path / "log.nitrate")
     assert load_project(path).clip.display_lut == "rec709-to-cineon"

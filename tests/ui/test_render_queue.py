@@ -146,6 +146,9 @@ def test_dialog_offers_ranges_and_formats(qtbot, tmp_path: Path) -> None:
     assert dialog.request().burn_in
     assert request.output == tmp_path / "reel_restored" and request.audio is False
     assert output_for(tmp_path / "x", OUTPUT_CHOICES[0]) == tmp_path / "x.mov"
+    # Without a display LUT there is none to export through, whatever the format.
+    dialog.format.setCurrentIndex([c.codec for c in OUTPUT_CHOICES].index("h264"))
+    assert dialog.view_lut.isHidden() and not dialog.request().view_lut
 
 
 def test_closing_runner_mid_render_cancels(qtbot, tmp_path: Path) -> None:
