@@ -141,8 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore (or transcode) a clip into a new file")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True,
-                   help=".mov ProRes 422 HQ, .mkv FFV1, .mp4 H.264, or a folder/pattern for "
-                   "an image sequence")
+                   help=".mov ProRes 422 HQ, .mkv FFV1, .mp4 H.264, .mxf DNxHR HQX (OP1a, "
+                   "48 kHz sound), or a folder/pattern for an image sequence")
     recipe_args(p)
     p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     p.add_argument("--end", type=int, default=None, help="last frame, inclusive")

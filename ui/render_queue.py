@@ -449,6 +449,7 @@ OUTPUT_CHOICES: tuple[OutputChoice, ...] = (
     OutputChoice("ProRes 422 HQ (.mov) — mastering", "prores_hq", ".mov"),
     OutputChoice("ProRes 4444 (.mov)", "prores_4444", ".mov"),
     OutputChoice("DNxHR HQX 10-bit (.mov) — Avid / broadcast master", "dnxhr_hqx", ".mov"),
+    OutputChoice("DNxHR HQX 10-bit (.mxf, OP1a) — broadcast delivery", "dnxhr_hqx", ".mxf"),
     OutputChoice("FFV1 lossless (.mkv) — archive", "ffv1", ".mkv"),
     OutputChoice("H.264 (.mp4) — review copy", "h264", ".mp4"),
     OutputChoice("H.265 (.mp4)", "h265", ".mp4"),

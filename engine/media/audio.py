@@ -15,7 +15,9 @@ Times are seconds on the source's video timeline: ``start_seconds = 0`` is the
 presentation time of the source's frame 0 (audio-only sources: the file start). Where the
 source has no audio for part of the range (it starts late or ends early), silence fills
 in, so the output audio always lasts exactly ``duration_seconds`` (to the sample) and stays
-in sync. Sample rate and channel layout are kept.
+in sync. Sample rate and channel layout are kept, except where the container takes one
+rate only (MXF: 48 kHz), for which the feed resamples (swresample; its filter delays the
+sound by well under a millisecond).
 """
 
 from __future__ import annotations
@@ -70,10 +72,17 @@ def pcm_codec_for(source_format: str) -> str:
     return "pcm_s16le" if source_format.rstrip("p") in ("u8", "s16") else "pcm_s24le"
 
 
-class AudioFeed:
-    """Decoded, trimmed samples of an AudioSource, pulled in order by the Writer."""
+RESAMPLED_SLACK_SAMPLES = 64
+"""How far (samples) a resampled frame may land from where the last one ended and still be
+taken as following it: the resampler holds back a few samples of each frame (its filter's
+delay), so its output does not line up with the source's timestamps to the sample."""
 
-    def __init__(self, source: AudioSource) -> None:
+
+class AudioFeed:
+    """Decoded, trimmed samples of an AudioSource, pulled in order by the Writer;
+    `sample_rate` (Hz) resamples them to that rate (None keeps the source's)."""
+
+    def __init__(self, source: AudioSource, sample_rate: int | None = None) -> None:
         path = Path(source.path)
         self.source = source
         if source.duration_seconds < 0:
@@ -91,8 +100,11 @@ class AudioFeed:
         self._stream = streams[source.stream]
         ctx = self._stream.codec_context
         ctx.thread_type = "AUTO"
-        self.sample_rate = int(ctx.sample_rate)
+        self.sample_rate = int(sample_rate or ctx.sample_rate)
         self.layout = ctx.layout.name
+        self._resampler = (av.AudioResampler(format="dblp", layout=self.layout,
+                                             rate=self.sample_rate)
+                           if self.sample_rate != int(ctx.sample_rate) else None)
         self.channels = len(ctx.layout.channels)
         self.source_format = ctx.format.name if ctx.format else "fltp"
         self.total_samples = round(source.duration_seconds * self.sample_rate)
@@ -125,33 +137,49 @@ class AudioFeed:
         except av.FFmpegError as exc:
             log.warning("%s: audio ended early (%s)", self.source.path, exc)
 
+    def _resampled(self, frame: av.AudioFrame | None) -> np.ndarray:
+        """The samples the resampler gives for `frame` (None: what it still holds), as
+        (channels, n) float64."""
+        assert self._resampler is not None
+        blocks = [_to_float(f) for f in self._resampler.resample(frame)]
+        return (np.concatenate(blocks, axis=1) if blocks
+                else np.zeros((self.channels, 0)))
+
     def _fill(self, upto: int) -> None:
         """Decode until ``upto`` output samples are buffered or the source ends."""
+        slack = 2 if self._resampler is None else RESAMPLED_SLACK_SAMPLES
         while self._emitted + self._pending_len < upto and not self._exhausted:
             frame = next(self._frames, None)
             if frame is None:
                 self._exhausted = True
+                if self._resampler is not None and self._next_pos is not None:
+                    self._place(self._next_pos, self._resampled(None))
                 break
-            data = _to_float(frame)
+            data = _to_float(frame) if self._resampler is None else self._resampled(frame)
             if frame.pts is not None and frame.time_base is not None:
                 pos = round((float(frame.pts * frame.time_base) - self._start) * self.sample_rate)
             else:
                 pos = self._next_pos if self._next_pos is not None else 0
             # Trust the running position unless the timestamp says there is a real jump:
             # rounding of timestamps must not add or drop single samples.
-            if self._next_pos is not None and abs(pos - self._next_pos) <= 2:
+            if self._next_pos is not None and abs(pos - self._next_pos) <= slack:
                 pos = self._next_pos
-            self._next_pos = pos + data.shape[1]
-            end_written = self._emitted + self._pending_len
-            if pos > end_written:  # a gap (or the source starts late): silence
-                gap = pos - end_written
-                self._pending.append(np.zeros((self.channels, gap)))
-                self._pending_len += gap
-            elif pos < end_written:  # overlap (preroll before the range, or repeated data)
-                data = data[:, end_written - pos :]
-            if data.shape[1]:
-                self._pending.append(data)
-                self._pending_len += data.shape[1]
+            self._place(pos, data)
+
+    def _place(self, pos: int, data: np.ndarray) -> None:
+        """Buffer `data`, which starts at output sample `pos`: silence before it where
+        there is a gap, its start dropped where it overlaps what is buffered."""
+        self._next_pos = pos + data.shape[1]
+        end_written = self._emitted + self._pending_len
+        if pos > end_written:  # a gap (or the source starts late): silence
+            gap = pos - end_written
+            self._pending.append(np.zeros((self.channels, gap)))
+            self._pending_len += gap
+        elif pos < end_written:  # overlap (preroll before the range, or repeated data)
+            data = data[:, end_written - pos :]
+        if data.shape[1]:
+            self._pending.append(data)
+            self._pending_len += data.shape[1]
 
     def take(self, upto: int) -> np.ndarray:
         """Samples from the current position up to output sample ``upto`` (capped at the

@@ -267,7 +267,8 @@ class VideoReader(Reader):
             rotation=int(round(first.rotation)) % 360 if first.rotation else 0,
             first_number=0,
             field_order=_field_order(ctx, first),
-            comment=next((str(v) for k, v in c.metadata.items() if k.lower() == "comment"), ""),
+            comment=next((str(v) for k, v in c.metadata.items()
+                          if k.lower() in ("comment", "comment_provenance")), ""),
         )
 
     # -- decoding -------------------------------------------------------------------------

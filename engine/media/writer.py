@@ -9,11 +9,17 @@ Formats (``OutputFormat``; pick with ``output_format_for``):
 | prores_hq   | prores    | profile 3 (422 HQ), yuv422p10le, BT.709 tv    | PCM (.mov)   |
 | prores_4444 | prores    | profile 4 (4444), yuv444p10le, BT.709 tv      | PCM (.mov)   |
 | dnxhr_hqx   | dnxhd     | DNxHR HQX, yuv422p10le, BT.709 tv; ≥ 256×120  | PCM (.mov)   |
+
 | ffv1        | ffv1      | lossless RGB: bgr0 / gbrp10le / gbrp16le      | PCM (.mkv)   |
 | h264, h265  | libx264/5 | yuv420p, crf 18, BT.709 tv (delivery)         | AAC (.mp4)   |
 | dpx         | dpx       | 10-bit (gbrp10le) or 16-bit (rgb48le) files   | sidecar WAV  |
 | tiff        | tiff      | 16-bit RGB files (rgb48le)                    | sidecar WAV  |
 | png         | png       | 16-bit where the source is deep, else 8-bit   | sidecar WAV  |
+
+``.mxf`` (OP1a, the broadcast and Avid wrapper) holds DNxHR HQX (its default) or ProRes,
+with 48 kHz PCM sound (other rates are resampled), at the SMPTE frame rates only
+(``MXF_RATES``; another is refused before the file is created). Its provenance line is
+the user comment "provenance" (``container_tags``).
 
 Floats are quantised as ``round(clip(v, 0, 1) * (2**bits − 1))``; RGB formats are written
 from those integers directly (no colour maths), so a 16-bit source read and written to
@@ -30,7 +36,7 @@ from __future__ import annotations
 import errno
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -61,16 +67,28 @@ _SWS_BT709 = 1
 _RANGE_MPEG, _RANGE_JPEG = 1, 2
 
 _PRINTF = re.compile(r"%0?\d*d")
-_CONTAINERS = {".mov": "prores_hq", ".mkv": "ffv1", ".mp4": "h264"}
+_CONTAINERS = {".mov": "prores_hq", ".mkv": "ffv1", ".mp4": "h264", ".mxf": "dnxhr_hqx"}
 _SEQUENCE_EXT = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
 _ALLOWED_CONTAINERS = {
-    "prores_hq": (".mov", ".mkv"),
-    "prores_4444": (".mov", ".mkv"),
-    "dnxhr_hqx": (".mov",),
+    "prores_hq": (".mov", ".mkv", ".mxf"),
+    "prores_4444": (".mov", ".mkv", ".mxf"),
+    "dnxhr_hqx": (".mov", ".mxf"),
     "ffv1": (".mkv", ".mov", ".avi"),
     "h264": (".mp4", ".mov", ".mkv"),
     "h265": (".mp4", ".mov", ".mkv"),
 }
+MXF_RATES: tuple[Fraction, ...] = tuple(Fraction(r) for r in (
+    "24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
+"""Frame rates (frames per second) an MXF file (SMPTE 377, OP1a) may have; broadcast
+servers and Avid refuse others, and FFmpeg writes them only when told not to be strict."""
+
+MXF_AUDIO_RATE = 48000
+"""The only sample rate (Hz) of an MXF file's sound; other sources are resampled."""
+
+MXF_COMMENT_PREFIX = "comment_"
+"""MXF keeps free text as named user comments: FFmpeg writes a tag "comment_NAME" as the
+comment NAME and reads it back under the same key."""
+
 CODECS: tuple[str, ...] = ("prores_hq", "prores_4444", "dnxhr_hqx", "ffv1", "h264", "h265",
                            "dpx", "tiff", "png")
 """Codec names ``output_format_for`` accepts."""
@@ -85,8 +103,8 @@ class OutputFormat:
     """How frames are stored: ``name`` (one of CODECS), ``kind`` ("video" | "sequence"),
     FFmpeg ``encoder`` and ``pix_fmt``, ``bit_depth`` (bits per component written),
     encoder ``options``, file ``extension`` (with dot), ``audio_codec`` (None: a
-    sidecar WAV for sequences, chosen from the source audio) and ``min_size``, the
-    smallest (width, height) in pixels the encoder takes (None: any)."""
+    sidecar WAV for sequences, chosen from the source audio), ``min_size``, the
+    smallest (width, height) in pixels the encoder takes (None: any), and ``audio_rate``."""
 
     name: str
     kind: str
@@ -97,6 +115,8 @@ class OutputFormat:
     audio_codec: str | None
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     min_size: tuple[int, int] | None = None
+    audio_rate: int | None = None
+    """The sample rate (Hz) the container takes for sound; None keeps the source's."""
 
     @property
     def is_rgb(self) -> bool:
@@ -190,7 +210,27 @@ def output_format_for(path: str | Path, codec: str | None = None,
     if name_suffix not in _ALLOWED_CONTAINERS[codec]:
         raise MediaError(p, f"codec {codec!r} cannot be stored in a {name_suffix or 'bare'} "
                          f"file (use {', '.join(_ALLOWED_CONTAINERS[codec])})")
-    return _format(codec, name_suffix, bits)
+    fmt = _format(codec, name_suffix, bits)
+    if name_suffix == ".mxf":
+        fmt = replace(fmt, audio_rate=MXF_AUDIO_RATE)
+    return fmt
+
+
+def container_tags(fmt: OutputFormat, metadata: dict[str, str]) -> dict[str, str]:
+    """`metadata` as the container of `fmt` stores it: MXF keeps a "comment" as the user
+    comment "comment_provenance" (what `engine.media.reader` reads back as the comment)."""
+    if fmt.extension != ".mxf":
+        return dict(metadata)
+    return {(f"{MXF_COMMENT_PREFIX}provenance" if key == "comment" else key): value
+            for key, value in metadata.items()}
+
+
+def check_rate(path: Path, fmt: OutputFormat, fps: Fraction) -> None:
+    """MediaError when a file of `fmt` cannot have `fps` frames per second."""
+    if fmt.extension == ".mxf" and fps not in MXF_RATES:
+        raise MediaError(path, f"an MXF file is 23.976, 24, 25, 29.97, 30, 50, 59.94 or 60 "
+                         f"fps, not {float(fps):g}: give the export one of those (--fps 24 "
+                         "or Output frame rate…), or write a .mov")
 
 
 def quantise(frame: np.ndarray, bits: int) -> np.ndarray:
@@ -263,6 +303,7 @@ class Writer:
         self._check_size()
         if self.fps <= 0:
             raise MediaError(self.path, f"frame rate must be positive, got {fps}")
+        check_rate(self.path, fmt, self.fps)
         if timecode is not None:
             try:
                 tc.parse(timecode, self.fps)
@@ -326,7 +367,7 @@ class Writer:
         if self.timecode is not None:
             self._container.metadata["timecode"] = self.timecode
             stream.metadata["timecode"] = self.timecode
-        for key, value in self.metadata.items():
+        for key, value in container_tags(fmt, self.metadata).items():
             self._container.metadata[key] = value
         self._stream = stream
 
@@ -353,7 +394,7 @@ class Writer:
         self._next_number = int(first_number)
 
     def _open_audio(self, audio: AudioSource) -> None:
-        self._feed = AudioFeed(audio)
+        self._feed = AudioFeed(audio, self.format.audio_rate)
         codec = self.format.audio_codec
         if codec in (None, "pcm"):
             codec = pcm_codec_for(self._feed.source_format)

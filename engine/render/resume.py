@@ -43,7 +43,7 @@ from engine.errors import MediaError, RenderCancelled
 from engine.lut import resolve_lut
 from engine.media import AudioSource, OutputFormat, Writer, open_reader, output_format_for
 from engine.media.audio import AudioFeed, AudioSink, pcm_codec_for
-from engine.media.writer import sidecar_wav
+from engine.media.writer import container_tags, sidecar_wav
 from engine.render.export import (
     EXPORT_READER_STORE_BYTES,
     PARTIAL_TAG,
@@ -362,7 +362,7 @@ def join_files(parts: Sequence[tuple[Path, int]], fmt: OutputFormat, fps: Fracti
     shots)."""
     temp = output.parent / f".{output.stem}{PARTIAL_TAG}-join-{os.getpid()}{output.suffix}"
     temp.unlink(missing_ok=True)
-    feed = AudioFeed(audio) if audio is not None else None
+    feed = AudioFeed(audio, fmt.audio_rate) if audio is not None else None
     try:
         with av.open(str(temp), "w") as out:
             first = av.open(str(parts[0][0]))
@@ -376,7 +376,7 @@ def join_files(parts: Sequence[tuple[Path, int]], fmt: OutputFormat, fps: Fracti
             if timecode is not None:
                 out.metadata["timecode"] = timecode
                 stream.metadata["timecode"] = timecode
-            for key, value in (metadata or {}).items():
+            for key, value in container_tags(fmt, metadata or {}).items():
                 out.metadata[key] = value
             sink = None
             if feed is not None:
