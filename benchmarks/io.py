@@ -317,7 +317,8 @@ def main() -> None:
                          f"raw PyAV to uint8 numpy: {seq['raw_fps']:.1f} fps "
                          f"(ratio {seq['ours_fps'] / seq['raw_fps']:.0%})", "≥ 90 %"))
         if "export" in only:
-            for codec, suffix in (("prores_hq", ".mov"), ("dnxhr_hqx", ".mov"), ("ffv1", ".mkv")):
+            for codec, suffix in (("prores_hq", ".mov"), ("dnxhr_hqx", ".mov"), ("dnxhr_hqx", ".mxf"),
+                                  ("ffv1", ".mkv")):
                 r = bench_export(clip, export_frames, tmp, codec, suffix)
                 ours, raw = float(r["ours_fps"]), float(r["raw_fps"])
                 cli = ""
@@ -326,7 +327,7 @@ def main() -> None:
                     cli = (f"ffmpeg CLI, same transcode and encoder: {peer:.1f} fps (ratio "
                            f"{ours / peer:.0%}; CPU {float(r['ours_cpu_ms']):.0f} against "
                            f"{float(r['ffmpeg_cpu_ms']):.0f} ms a frame); ")
-                rows.append((f"identity export 1080p H.264 → {codec} ({export_frames} "
+                rows.append((f"identity export 1080p H.264 → {codec} {suffix} ({export_frames} "
                              f"frames, {r['route']} path: decode + render loop + encode)",
                              f"{ours:.1f} fps",
                              f"{cli}bare encoder fed pre-converted frames (both cores, "
