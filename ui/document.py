@@ -753,6 +753,25 @@ class ReportWriter(BackgroundTask):
         self._w_finished.emit(str(written), "")
 
 
+class ChecksumVerifier(BackgroundTask):
+    """Checks an export against the checksum list beside it (engine.render.fixity.verify):
+    `start(path)`, the list or the export.
+
+    finished(Verification, error): the result, or None with a one-line error; nothing is
+    delivered when cancelled.
+    """
+
+    thread_name = "nitrate-verify"
+
+    def _work(self, cancel: CancelFlag, path: Path) -> None:
+        from engine.render.fixity import verify
+
+        result = self._guarded(cancel, lambda: verify(path, self._w_progress.emit, cancel),
+                               f"{path}: the check failed")
+        if result is not None and not cancel.is_set():
+            self._w_finished.emit(result, "")
+
+
 class ProxyMaker(BackgroundTask):
     """Makes the scrubbing proxy of a video file (engine.media.proxy): `start(media)`.
 

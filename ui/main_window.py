@@ -59,6 +59,7 @@ from ui.compare_viewer import CompareViewer, on_picture
 from ui.display_lut import DisplayLutMenu, lut_label
 from ui.document import (
     AudioMeter,
+    ChecksumVerifier,
     Document,
     LevelsMeter,
     ProxyMaker,
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.proxies = ProxyMaker(self)
         self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
+        self.checksum_verifier = ChecksumVerifier(self)
         self.still_exporter = StillExporter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
         self.shot_list.set_bridge(self.bridge)
@@ -311,9 +313,11 @@ class MainWindow(QMainWindow):
             "so that any frame you seek to is restored sooner")
         self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
         self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
+        self.verify_task = TaskIndicator("verifyTask", self.checksum_verifier.stop)
         self.cache_task = TaskIndicator("cacheTask", self.stop_playback_cache)
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
+        bar.addPermanentWidget(self.verify_task)
         bar.addPermanentWidget(self.cache_task)
         bar.addPermanentWidget(self.busy_bar)
         for label in (self.pixel_label, self.analysis_label, self.shots_label,
@@ -490,6 +494,10 @@ class MainWindow(QMainWindow):
                                              lambda: self.render_dialog("inout"))
         self.act_render_shots = self._action("Add &selected shots…",
                                              lambda: self.render_dialog("shots"))
+        self.act_verify = self._action(
+            "&Verify checksums…", self.verify_dialog,
+            tip="Check an export against the checksum list written beside it (.md5 or "
+                ".sha256): every file read again, and any changed, missing or added named")
         self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1")
         self.act_about = self._action("&About Nitrate", self.show_about)
 
@@ -568,6 +576,7 @@ class MainWindow(QMainWindow):
         render_menu.addActions([self.act_cache_playback, self.act_clear_cache])
         render_menu.addSeparator()
         render_menu.addAction(self.act_report)
+        render_menu.addAction(self.act_verify)
         render_menu.addAction(self.render_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -666,6 +675,8 @@ class MainWindow(QMainWindow):
         self.audio_meter.finished.connect(self._audio_measured)
         self.report_writer.progress.connect(self.report_task.set_progress)
         self.report_writer.finished.connect(self._report_finished)
+        self.checksum_verifier.progress.connect(self.verify_task.set_progress)
+        self.checksum_verifier.finished.connect(self._verified)
         self.still_exporter.finished.connect(self._still_finished)
         self.timeline.boundary_moved.connect(self.move_boundary)
         self.timeline.split_requested.connect(self.split_shot_at)
@@ -925,6 +936,7 @@ class MainWindow(QMainWindow):
         self.audio_meter.cancel()
         self.proxies.cancel()
         self.report_writer.cancel()
+        self.checksum_verifier.cancel()
         self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
         self.render_queue.close_runner()
@@ -1674,6 +1686,49 @@ class MainWindow(QMainWindow):
         box.setModal(False)
         box.show()
         self.report_box = box
+
+    # --- fixity ----------------------------------------------------------------------------
+
+    def verify_dialog(self) -> None:
+        """Render ▸ Verify checksums…: pick the checksum list of an export, then check it."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Verify checksums", str(self.default_output().parent),
+            "Checksum lists (*.md5 *.sha256)")
+        if path:
+            self.verify_checksums(Path(path))
+
+    def verify_checksums(self, path: Path) -> None:
+        """Check the export `path` (or its checksum list) on a worker thread; the result is
+        shown in a box when done."""
+        if self.checksum_verifier.running:
+            self.show_message("Checksums are already being verified")
+            return
+        self.checksum_verifier.start(path)
+        self.verify_task.start(f"Verifying {path.name}")
+
+    def _verified(self, result: object, error: str) -> None:
+        self.verify_task.hide()
+        if error:
+            self.show_error("Cannot verify the checksums", error)
+            return
+        from engine.render.fixity import Verification
+
+        assert isinstance(result, Verification)
+        self.show_message(result.summary())
+        if result.ok:
+            icon, title = QMessageBox.Icon.Information, "Checksums match"
+        else:
+            icon, title = QMessageBox.Icon.Warning, "Checksums do not match"
+        box = QMessageBox(icon, title, result.summary(), QMessageBox.StandardButton.Ok, self)
+        if not result.ok:
+            box.setDetailedText("\n".join(
+                [f"changed: {n}" for n in result.changed]
+                + [f"missing: {n}" for n in result.missing]
+                + [f"not in the list: {n}" for n in result.unlisted]))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        self.verify_box = box
 
     # --- render ----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.atomic_file import atomic_write_text
-from engine.errors import FileError, NitrateError
+from engine.errors import FileError, NitrateError, RenderCancelled
 from engine.media import output_format_for
 from engine.media.writer import sidecar_wav
 from engine.runtime import cpu_count
@@ -257,9 +257,11 @@ def read_manifest(manifest: Path) -> list[tuple[str, str]]:
     return entries
 
 
-def verify(path: Path, on_file: Callable[[int, int], None] | None = None) -> Verification:
+def verify(path: Path, on_file: Callable[[int, int], None] | None = None,
+           cancelled: Callable[[], bool] = lambda: False) -> Verification:
     """Check every file a manifest lists against its checksum. `path` is the manifest or
-    the export it describes; `on_file(done, total)` is called after each file."""
+    the export it describes; `on_file(done, total)` is called after each file;
+    RenderCancelled when `cancelled()` turns true."""
     manifest = find_manifest(path)
     algorithm = manifest.suffix.lstrip(".")
     entries = read_manifest(manifest)
@@ -271,6 +273,8 @@ def verify(path: Path, on_file: Callable[[int, int], None] | None = None) -> Ver
     try:
         found = _digests([base / n for _, n in present], algorithm)
         for (expected, name), (_, digest) in zip(present, found, strict=True):
+            if cancelled():
+                raise RenderCancelled(f"{manifest}: check cancelled")
             (result.matched if digest == expected else result.changed).append(name)
             done += 1
             if on_file is not None:

@@ -84,6 +84,8 @@ def test_verify_names_what_changed_went_missing_or_appeared(index_clip,
     assert result.unlisted == ["reel/r_006.tif"]
     assert len(result.matched) == 4
     assert "changed: reel/r_002.tif; missing: reel/r_004.tif" in result.summary()
+    with pytest.raises(RenderCancelled, match="check cancelled"):  # the window's Cancel
+        verify(folder, cancelled=lambda: True)
 
 
 def test_a_resumable_export_lists_the_joined_file(index_clip, tmp_path: Path) -> None:

@@ -340,6 +340,41 @@ def test_the_render_dialog_remembers_the_checksum_choice(qtbot, window: MainWind
     assert offered == [None, "sha256"]
 
 
+def test_verify_checksums_reports_a_changed_frame(qtbot, window: MainWindow, clip: Path,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.render import job_for_project
+    from engine.render.modes import run_export
+
+    window.open_path(clip)
+    out = tmp_path / "frames"
+    job = job_for_project(window.document.project_or_raise(), out, codec="png",
+                          checksum="md5")
+    list(run_export(job))
+    with qtbot.waitSignal(window.checksum_verifier.finished, timeout=30_000):
+        window.verify_checksums(tmp_path / "frames.md5")
+    assert window.verify_box.windowTitle() == "Checksums match"
+    assert window.verify_task.isHidden()
+    window.verify_box.close()
+    first, *_, last = sorted(p for p in out.iterdir() if p.suffix == ".png")
+    first.write_bytes(first.read_bytes()[:-1])  # a frame cut short by a failed copy
+    last.unlink()
+    with qtbot.waitSignal(window.checksum_verifier.finished, timeout=30_000):
+        window.verify_checksums(out)
+    box = window.verify_box
+    assert box.windowTitle() == "Checksums do not match"
+    assert "changed: frames/" + first.name in box.text()
+    assert box.detailedText() == f"changed: frames/{first.name}\nmissing: frames/{last.name}"
+    box.close()
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        staticmethod(lambda _p, _t, text, *a: shown.append(text)))
+    with qtbot.waitSignal(window.checksum_verifier.finished, timeout=30_000):
+        window.verify_checksums(tmp_path / "elsewhere.mov")
+    assert shown == [f"{tmp_path / 'elsewhere.mov'}: has no checksum list beside it "
+                     "(.md5 or .sha256)"]
+
+
 def test_render_in_out_without_marks_is_refused(window: MainWindow, clip: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     window.open_path(clip)
