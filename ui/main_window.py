@@ -51,6 +51,7 @@ from engine.errors import NitrateError
 from engine.framing import Framing
 from engine.lut import LutError, load_lut
 from engine.media.sound_sync import describe_sound_offset
+from engine.media.writer import clip_stem
 from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
@@ -1735,7 +1736,8 @@ class MainWindow(QMainWindow):
     def default_output(self) -> Path:
         media = self.document.media_path() or Path.home() / "export"
         base = self.document.path.parent if self.document.path else media.parent
-        return base / f"{media.stem}_restored.mov"
+        # A sequence's pattern (reel_%06d.dpx) without its frame number: "reel_restored".
+        return base / f"{clip_stem(media, 'export')}_restored.mov"
 
     def render_dialog(self, range_kind: str = "clip") -> None:
         if not self.document.is_open:

@@ -266,12 +266,19 @@ def _detached(frame: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def clip_stem(path: Path, default: str = "audio") -> str:
+    """A file's stem, or an image sequence pattern's without its frame number:
+    ``reel.mov`` → ``reel``, ``reel_%06d.dpx`` → ``reel`` (`default` when nothing is left)."""
+    if _PRINTF.search(path.name):
+        return _PRINTF.split(Path(path.name).stem)[0].rstrip("_-. ") or default
+    return path.stem
+
+
 def sidecar_wav(path: Path) -> Path:
     """Where an image sequence's audio goes: ``scans/`` → ``scans.wav``;
     ``dir/reel_%06d.dpx`` → ``dir/reel.wav``."""
     if _PRINTF.search(path.name):
-        stem = _PRINTF.split(Path(path.name).stem)[0].rstrip("_-. ") or "audio"
-        return path.parent / f"{stem}.wav"
+        return path.parent / f"{clip_stem(path)}.wav"
     return path.parent / f"{path.name}.wav"
 
 

@@ -88,6 +88,13 @@ def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Pat
     assert window.open_path(tmp_path / "scans" / "frame_%06d.png"), errors
     _settled(window, qtbot)
     assert window.document.project_or_raise().clip.frame_count == 5
+    # The export offered is named after the reel, not after its frame-number pattern
+    # (which would make "frame_%06d_restored.mov" an image-sequence pattern).
+    assert window.default_output() == tmp_path / "scans" / "frame_restored.mov"
+    out = tmp_path / "restored.mkv"
+    with qtbot.waitSignal(window.render_queue.job_finished, timeout=60_000) as blocker:
+        window.queue_render(RenderRequest("clip", out, "ffv1", False))
+    assert blocker.args[1].state == "done", blocker.args[1].message
 
 
 def test_the_shots_are_exported_as_an_edit_decision_list(qtbot, window: MainWindow,
