@@ -534,11 +534,12 @@ def cmd_shots(args: argparse.Namespace) -> int:
 
 def _write_edl(path: Path, listed: list, media: Path) -> None:  # listed: [ListedShot]
     from engine.media import probe
+    from engine.media.writer import clip_stem
     from engine.shots.edl import edl_text, write_edl
 
     info = probe(media)
     try:
-        text = edl_text(listed, info.fps, media.name, media.stem, info.timecode)
+        text = edl_text(listed, info.fps, media.name, clip_stem(media, "film"), info.timecode)
     except ValueError as exc:
         raise NitrateError(f"{path}: {exc}") from None
     write_edl(path, text)

@@ -839,7 +839,8 @@ class MainWindow(QMainWindow):
         if not self.document.is_open:
             return False
         suggestion = self.document.path or (self.document.media_path() or Path.home() / "x")
-        suggestion = Path(suggestion).with_suffix(".nitrate")
+        suggestion = Path(suggestion).with_name(clip_stem(Path(suggestion), "film")
+                                                + ".nitrate")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", str(suggestion),
                                               "Nitrate projects (*.nitrate)")
         if not path:
@@ -1582,7 +1583,7 @@ class MainWindow(QMainWindow):
         if not self.document.is_open or index is None or media is None:
             return
         base = Path(self.document.path or media)
-        name = f"{base.stem}_f{index:06d}{'_before_after' if compare else ''}.png"
+        name = f"{clip_stem(base, 'frame')}_f{index:06d}{'_before_after' if compare else ''}.png"
         path, _ = QFileDialog.getSaveFileName(self, "Export frame", str(base.with_name(name)),
                                               "PNG (*.png);;TIFF (*.tif *.tiff)")
         if path:
@@ -1611,7 +1612,7 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() != ".edl":
             path = path.with_name(path.name + ".edl")
         listed = [ListedShot(s.start, s.end, s.note, s.reviewed) for s in self.document.shots()]
-        title = self.document.path.stem if self.document.path else media.stem
+        title = clip_stem(self.document.path or media, "film")
         try:
             write_edl(path, edl_text(listed, info.fps, media.name, title, info.timecode))
         except (NitrateError, ValueError) as exc:
@@ -1648,7 +1649,7 @@ class MainWindow(QMainWindow):
         if not self.document.is_open:
             return
         base = self.document.path or self.document.media_path() or Path.home() / "film"
-        suggestion = Path(base).with_name(Path(base).stem + "_report.html")
+        suggestion = Path(base).with_name(clip_stem(Path(base), "film") + "_report.html")
         path, _ = QFileDialog.getSaveFileName(self, "Save processing report", str(suggestion),
                                               "HTML reports (*.html)")
         if path:

@@ -79,7 +79,8 @@ def test_open_project_puts_its_shots_on_the_timeline(qtbot, window: MainWindow, 
     assert str(tmp_path / "film.nitrate") in window.recent_files()
 
 
-def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Path) -> None:
+def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.synth.index_clip import write_index_sequence
 
     write_index_sequence(tmp_path / "scans", "png8", frames=5)
@@ -95,6 +96,21 @@ def test_open_a_sequence_by_its_pattern(qtbot, window: MainWindow, tmp_path: Pat
     with qtbot.waitSignal(window.render_queue.job_finished, timeout=60_000) as blocker:
         window.queue_render(RenderRequest("clip", out, "ffv1", False))
     assert blocker.args[1].state == "done", blocker.args[1].message
+    # So are the project, stills, report and shot list it offers to save.
+    from PySide6.QtWidgets import QFileDialog
+
+    offered: list[str] = []
+
+    def ask(_parent, _title, suggestion, *_args):
+        offered.append(Path(suggestion).name)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(ask))
+    window.save_as()
+    window.export_frame_dialog(compare=False)
+    window.report_dialog()
+    assert offered == ["frame.nitrate", f"frame_f{window.viewer.shown_index:06d}.png",
+                       "frame_report.html"]
 
 
 def test_the_shots_are_exported_as_an_edit_decision_list(qtbot, window: MainWindow,
