@@ -3,12 +3,13 @@ below, render queue; menus, toolbar, status bar, settings, drag and drop.
 
 The window wires the pieces together and owns no logic of its own beyond that: the project
 and its undo history live in the Document, frames come through the EngineBridge, transport
-is the PlaybackController's, exports are the RenderQueue's.
+is the PlaybackController's (the sound follows it: ui.sound), exports are the RenderQueue's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ from ui.render_queue import RenderDialog, RenderFn, RenderQueue, RenderRequest
 from ui.repair_tool import RepairList, RepairTool
 from ui.scopes import ScopesPanel, pixel_readout
 from ui.shot_list import ShotList
+from ui.sound import ClipSound, SoundOutput, SoundPlayer
 from ui.still_export import StillExporter
 from ui.timeline import Timeline
 
@@ -146,6 +148,8 @@ class MainWindow(QMainWindow):
     settings:   where layout, recent files, preview scale and cache budget are remembered
                 (tests pass their own file).
     render_fn:  the export generator (engine.render.render; tests may slow it down).
+    sound_output: the device the clip's sound plays on (default: the system's; tests
+                listen through a fake one).
     ask:        hooks replacing modal questions in tests: see `_ask_unsaved`.
     """
 
@@ -156,6 +160,7 @@ class MainWindow(QMainWindow):
         document: Document | None = None,
         render_fn: RenderFn = render,
         detect_shots: bool = True,
+        sound_output: SoundOutput | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
@@ -179,6 +184,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.playback = PlaybackController(self.bridge, self.viewer, self.timeline,
                                            self.document.plan, self)
+        self.sound = SoundPlayer(self.playback, self._clip_sound, sound_output, self)
         self.inspector = Inspector(self.document)
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)
@@ -543,6 +549,11 @@ class MainWindow(QMainWindow):
         self.act_proxies.setToolTip("Scrub long-GOP footage from an all-intra half-size copy "
                                     "made in the background (never used for export)")
         view.addAction(self.act_proxies)
+        self.act_sound = self._action("Play &sound", checkable=True,
+                                      tip="Hear the clip's sound while the picture plays at "
+                                          "its rate (moved by Clip ▸ Sound sync)")
+        self.act_sound.triggered.connect(self.set_sound)
+        view.addAction(self.act_sound)
         view.addSeparator()
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock):
@@ -669,6 +680,7 @@ class MainWindow(QMainWindow):
         self.inspector.message.connect(self.show_message)
         self.inspector.step_selected.connect(self._step_selected)
         self.render_queue.message.connect(self.show_message)
+        self.sound.message.connect(self.show_message)
         self.detector.progress.connect(self._detect_progress)
         self.detector.finished.connect(self._detect_finished)
         self.detector.levels_ready.connect(self._levels_measured)
@@ -706,6 +718,7 @@ class MainWindow(QMainWindow):
         self.set_preview_scale(scale if scale in dict(PREVIEW_SCALES) else 0.5)
         self._update_cache_label()
         self.act_proxies.setChecked(bool(self.settings.value("use_proxies", False, type=bool)))
+        self.set_sound(bool(self.settings.value("sound", True, type=bool)), remember=False)
         if self.device_choice() != "auto":  # auto is the default; resolving it imports torch
             try:
                 set_default_device(self.device_choice())
@@ -783,6 +796,20 @@ class MainWindow(QMainWindow):
         return True
 
     # --- proxies --------------------------------------------------------------------------
+
+    def set_sound(self, on: bool, remember: bool = True) -> None:
+        """Play the clip's sound with the picture, or not (remembered)."""
+        if remember:
+            self.settings.setValue("sound", bool(on))
+        self.act_sound.setChecked(bool(on))
+        self.sound.set_enabled(bool(on))
+
+    def _clip_sound(self) -> ClipSound | None:
+        """The open clip's sound for playback (None: it has none)."""
+        info, media = self.bridge.info, self.document.media_path()
+        if info is None or media is None or not getattr(info, "audio", ()):
+            return None
+        return ClipSound(media, Fraction(info.fps), self.document.audio_offset())
 
     def set_use_proxies(self, on: bool) -> None:
         """Scrub originals from a background-made proxy (remembered)."""
@@ -939,6 +966,7 @@ class MainWindow(QMainWindow):
         self.proxies.cancel()
         self.report_writer.cancel()
         self.checksum_verifier.cancel()
+        self.sound.close()
         self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
         self.render_queue.close_runner()

@@ -79,10 +79,12 @@ delay), so its output does not line up with the source's timestamps to the sampl
 
 
 class AudioFeed:
-    """Decoded, trimmed samples of an AudioSource, pulled in order by the Writer;
-    `sample_rate` (Hz) resamples them to that rate (None keeps the source's)."""
+    """Decoded, trimmed samples of an AudioSource, pulled in order by the Writer (or the
+    workstation's sound); `sample_rate` (Hz) resamples them to that rate and `layout`
+    ("stereo", "mono") mixes their channels to it (None keeps the source's)."""
 
-    def __init__(self, source: AudioSource, sample_rate: int | None = None) -> None:
+    def __init__(self, source: AudioSource, sample_rate: int | None = None,
+                 layout: str | None = None) -> None:
         path = Path(source.path)
         self.source = source
         if source.duration_seconds < 0:
@@ -101,11 +103,12 @@ class AudioFeed:
         ctx = self._stream.codec_context
         ctx.thread_type = "AUTO"
         self.sample_rate = int(sample_rate or ctx.sample_rate)
-        self.layout = ctx.layout.name
+        self.layout = layout or ctx.layout.name
         self._resampler = (av.AudioResampler(format="dblp", layout=self.layout,
                                              rate=self.sample_rate)
-                           if self.sample_rate != int(ctx.sample_rate) else None)
-        self.channels = len(ctx.layout.channels)
+                           if (self.sample_rate, self.layout)
+                           != (int(ctx.sample_rate), ctx.layout.name) else None)
+        self.channels = len(av.AudioLayout(self.layout).channels)
         self.source_format = ctx.format.name if ctx.format else "fltp"
         self.total_samples = round(source.duration_seconds * self.sample_rate)
         video = self._container.streams.video
@@ -198,6 +201,10 @@ class AudioFeed:
         self._pending_len = rest.shape[1]
         self._emitted = upto
         return out
+
+    def read(self, n: int) -> np.ndarray:
+        """The next `n` samples (fewer at the range's end), as `take` gives them."""
+        return self.take(self._emitted + n)
 
     def close(self) -> None:
         """Close the source file."""

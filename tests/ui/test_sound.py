@@ -1,0 +1,194 @@
+"""The clip's sound heard with the picture: from the frame shown, moved by the sound sync,
+only at the clip's rate, stopped when the picture cannot keep up; silent without a device.
+
+The device is a fake that keeps what it is given; its clock is set by each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _ui_helpers import discard
+from PySide6.QtCore import QSettings
+
+from engine.synth.index_clip import find_clicks, write_index_clip
+from ui.main_window import MainWindow
+from ui.sound import QtSoundOutput
+
+FPS = 25
+RATE = 48000
+
+
+class FakeOutput:
+    """A sound device keeping the PCM it is given; `clock()` says how far it has played."""
+
+    def __init__(self, problem: str = "") -> None:
+        self.problem = problem
+        self.opened: list[tuple[int, int]] = []
+        self.data = bytearray()
+        self.is_open = False
+        self.clock = lambda: 0.0  # a device exactly in step with the picture
+
+    def open(self, sample_rate: int, channels: int) -> str:
+        self.opened.append((sample_rate, channels))
+        if self.problem:
+            return self.problem
+        self.is_open = True
+        self.data = bytearray()
+        return ""
+
+    def free_bytes(self) -> int:
+        return 1 << 24 if self.is_open else 0
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+    def played_seconds(self) -> float:
+        return self.clock()
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def samples(self) -> np.ndarray:
+        """What was played, as (channels, n) float."""
+        ints = np.frombuffer(bytes(self.data), "<i2").reshape(-1, 2).T
+        return ints.astype(np.float64) / 32767.0
+
+
+@pytest.fixture(scope="module")
+def reel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 frames at 25 fps with a click on frames 12 and 30."""
+    return write_index_clip(tmp_path_factory.mktemp("sound") / "reel.mov", "prores",
+                            frames=40, audio=True, click_frames=(12, 30))
+
+
+@pytest.fixture
+def device() -> FakeOutput:
+    return FakeOutput()
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings, device: FakeOutput,
+           reel: Path) -> Iterator[MainWindow]:
+    win = MainWindow(settings, detect_shots=False, sound_output=device)
+    qtbot.addWidget(win, before_close_func=discard)
+    win.show()
+    assert win.open_path(reel)
+    qtbot.waitUntil(lambda: win.viewer.shown_index == 0, timeout=10_000)
+    yield win
+
+
+def _play_from(window: MainWindow, qtbot, frame: int) -> None:
+    window.playback.seek(frame)
+    qtbot.waitUntil(lambda: window.viewer.shown_index == frame, timeout=10_000)
+    window.playback.play()
+
+
+def _click_frames(device: FakeOutput, start: float) -> list[float]:
+    """The frames (on the picture's timeline) where the clicks of the played sound fall."""
+    return [start + s / RATE * FPS for s in find_clicks(device.samples(), RATE)]
+
+
+def test_the_sound_plays_from_the_frame_shown_and_moves_with_the_sound_sync(
+        qtbot, window: MainWindow, device: FakeOutput) -> None:
+    _play_from(window, qtbot, 5)
+    qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
+    start = window.sound.position()  # the frame it started on: the first shown after 5
+    assert 5 < start <= 7 and device.opened == [(RATE, 2)]
+    qtbot.waitUntil(lambda: len(device.data) >= round((40 - start) / FPS * RATE) * 4,
+                    timeout=10_000)
+    assert _click_frames(device, start) == pytest.approx([12, 30], abs=0.01)
+    window.playback.pause()
+    assert not window.sound.playing and not device.is_open
+    # Two frames later, as an export moves it.
+    window.set_audio_offset(2 / FPS)
+    _play_from(window, qtbot, 5)
+    qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
+    start = window.sound.position()
+    qtbot.waitUntil(lambda: len(device.data) >= round((40 - start) / FPS * RATE) * 4,
+                    timeout=10_000)
+    assert _click_frames(device, start) == pytest.approx([14, 32], abs=0.01)
+
+
+def test_no_sound_while_shuttling_muted_or_behind(qtbot, window: MainWindow,
+                                                 device: FakeOutput) -> None:
+    messages: list[str] = []
+    window.sound.message.connect(messages.append)
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
+    window.playback.shuttle(2)  # L again: twice the rate
+    qtbot.waitUntil(lambda: not window.sound.playing, timeout=10_000)
+    assert not device.is_open and window.playback.playing
+    window.playback.pause()
+    window.set_sound(False)
+    assert QSettings(window.settings.fileName(), QSettings.Format.IniFormat).value(
+        "sound") in (False, "false")
+    opened = len(device.opened)
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: (window.viewer.shown_index or 0) >= 4, timeout=10_000)
+    assert len(device.opened) == opened  # muted: the device is not even opened
+    window.playback.pause()
+    # The picture falling behind the sound (a slow recipe): the sound stops, and says why.
+    window.set_sound(True)
+    device.clock = lambda: 10.0  # the device says it has played ten seconds
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
+    assert messages == ["Sound off: the restored frames play slower than the clip's rate "
+                        "(Render ▸ Cache for playback plays them in time)"]
+    assert not window.sound.playing and window.playback.playing
+
+
+def test_without_a_device_the_picture_plays_on_silently(qtbot, settings: QSettings,
+                                                        reel: Path) -> None:
+    device = FakeOutput(problem="no sound device")
+    window = MainWindow(settings, detect_shots=False, sound_output=device)
+    qtbot.addWidget(window, before_close_func=discard)
+    assert window.open_path(reel)
+    messages: list[str] = []
+    window.sound.message.connect(messages.append)
+    for _ in range(2):
+        _play_from(window, qtbot, 0)
+        qtbot.waitUntil(lambda: (window.viewer.shown_index or 0) >= 3, timeout=10_000)
+        assert window.playback.playing and not window.sound.playing
+        window.playback.pause()
+    assert messages == ["Playing without sound: no sound device"]  # said once
+
+
+def test_a_clip_without_sound_opens_no_device(qtbot, settings: QSettings,
+                                              tmp_path: Path) -> None:
+    silent = write_index_clip(tmp_path / "silent.mov", "prores", frames=20)
+    device = FakeOutput()
+    window = MainWindow(settings, detect_shots=False, sound_output=device)
+    qtbot.addWidget(window, before_close_func=discard)
+    assert window.open_path(silent)
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: (window.viewer.shown_index or 0) >= 4, timeout=10_000)
+    window.playback.pause()
+    assert device.opened == []
+
+
+def test_the_system_device_says_why_it_cannot_play(qtbot) -> None:
+    output = QtSoundOutput()
+    problem = output.open(RATE, 2)
+    # CI has no sound device; a developer's machine may. Either way nothing breaks.
+    assert isinstance(problem, str)
+    if problem:
+        assert output.free_bytes() == 0 and output.write(b"\0" * 4) == 0
+    output.close()
+    assert output.played_seconds() == 0.0
+
+
+def test_a_click_on_the_timeline_while_playing_moves_the_sound_there(
+        qtbot, window: MainWindow, device: FakeOutput) -> None:
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
+    window.timeline.seek_requested.emit(25)  # what a click on the ruler sends
+    qtbot.waitUntil(lambda: window.sound.playing and window.sound.position() >= 25,
+                    timeout=10_000)
+    start = window.sound.position()
+    assert start == 25 and len(device.opened) == 2
+    qtbot.waitUntil(lambda: not window.playback.playing, timeout=10_000)
+    assert _click_frames(device, start) == pytest.approx([30], abs=0.01)
