@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self.bridge, self.viewer, self.timeline,
                                            self.document.plan, self)
         self.sound = SoundPlayer(self.playback, self._clip_sound, sound_output, self)
+        self.playback.set_clock(self.sound.clock)
         self.inspector = Inspector(self.document)
         self.render_queue = RenderQueue(render_fn=render_fn)
         self.detector = ShotDetector(self)

@@ -10,6 +10,10 @@ one has been shown, so a slow engine slows playback down instead of piling up wo
   than the clip's rate × speed); `PREFETCH_AHEAD` frames ahead of the playhead are
   computed at lower priority meanwhile (render-ahead), so a cached stretch plays smoothly.
 - `fps_changed` reports the achieved rate (frames shown per second over the last second).
+- While the sound plays (`set_clock`: the frame the sound has reached), the picture at
+  the clip's rate follows it instead of the wall clock: it waits while the sound device
+  starts (its latency) and never runs ahead of what is heard, so sound and picture stay
+  in step however the device buffers.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ frame is asked for where the drag ends (latest-wins alone would show nothing mea
 
 SHUTTLE_SPEEDS: tuple[int, ...] = (1, 2, 4, 8)
 """J/L shuttle speeds (× the clip's rate)."""
+
+_SOUND_POLL_MS = 20
+"""Longest wait (ms) between looks at the sound's clock while the picture follows it."""
 
 _FPS_WINDOW_S = 1.0
 _FPS_MIN_SPAN_S = 0.25
@@ -104,6 +111,7 @@ class PlaybackController(QObject):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._advance)
         self._shortcuts: list[QShortcut] = []
+        self._clock: Callable[[], float | None] = lambda: None
         timeline.set_bridge(bridge)
         bridge.frame_ready.connect(self._on_frame)
         bridge.busy_changed.connect(viewer.set_busy)
@@ -138,6 +146,11 @@ class PlaybackController(QObject):
     @property
     def frame_count(self) -> int:
         return self._count
+
+    def set_clock(self, clock: Callable[[], float | None]) -> None:
+        """Follow `clock` at 1× forwards: the frame (fractional) the sound has reached, or
+        None while no sound plays (the wall clock then paces the picture)."""
+        self._clock = clock
 
     def close_clip(self) -> None:
         """No clip any more (the project was closed): stop, and empty the timeline."""
@@ -385,7 +398,19 @@ class PlaybackController(QObject):
         period = 1.0 / (float(self._fps) * abs(self._speed))
         direction = 1 if self._speed > 0 else -1
         lo, hi = self._range()
-        if self._restored:
+        heard = self._clock() if self._speed == 1 else None
+        if heard is not None:
+            # The sound is the clock: the frame it has reached, every frame when restored
+            # (as without sound), skipping when originals fall behind it.
+            reached = math.floor(heard + 1e-6)
+            target = min(reached, self._playhead + 1) if self._restored else reached
+            if target <= self._playhead:
+                wait = (self._playhead + 1 - heard) * period
+                self._timer.start(max(1, min(_SOUND_POLL_MS, math.ceil(wait * 1000))))
+                return
+            # Should the sound stop, the wall clock goes on from here.
+            self._anchor_t, self._anchor_index, self._last_due = now, target, now
+        elif self._restored:
             # Every frame, no faster than the clip's rate × speed.
             due = self._last_due + period
             if now < due:

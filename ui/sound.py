@@ -8,11 +8,13 @@ the first frame the picture shows, at that frame's time, moved by the clip's sou
 exactly as an export moves it, and it is mixed to stereo at the device's rate
 (`engine.media.audio.AudioFeed`).
 
-The picture is never held back for the sound. When the restored frames come slower than
-the clip's rate (a heavy recipe, not cached), the picture falls behind the sound; once it
-is `LAG_FRAMES` behind, the sound stops for this run of playback, and the status bar says
-why and what helps (Render ▸ Cache for playback): sound out of step would be worse than
-none.
+While the sound plays, it is the picture's clock (`clock`, given to
+`PlaybackController.set_clock`): the picture waits for a device that is slow to start and
+never runs ahead of what is heard. When the restored frames come slower than the clip's
+rate (a heavy recipe, not cached), the picture falls behind the sound; once it is
+`LAG_FRAMES` behind, the sound stops for this run of playback, and the status bar says why
+and what helps (Render ▸ Cache for playback): sound out of step would be worse than none.
+A device that has not started playing after `START_TIMEOUT_S` is given up the same way.
 
 The device is behind `SoundOutput` (Qt Multimedia's QAudioSink in `QtSoundOutput`), so
 the tests can hear through a fake one. With no sound device (a server, CI), playback
@@ -22,6 +24,7 @@ goes on silently and the status bar says so once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -49,6 +52,11 @@ GUI thread, little enough that a stop is heard at once."""
 
 SAMPLE_BYTES = 2
 """Bytes per sample: 16-bit PCM, what every sound device takes."""
+
+START_TIMEOUT_S = 4.0
+"""How long (seconds) a device may take to start playing (a sound server resuming a
+suspended output can take two) before the sound is given up for this run, so that the
+picture, which waits for it, goes on."""
 
 
 class SoundOutput(Protocol):
@@ -108,6 +116,7 @@ class SoundPlayer(QObject):
         self.enabled = True
         self._feed: AudioFeed | None = None
         self._start_frame = 0
+        self._opened_at = 0.0  # time.monotonic() when the device was opened
         self._fps = Fraction(24)
         self._armed = False  # playing: start with the next frame shown
         self._held = False  # stopped for this run of playback (lag, no device)
@@ -136,9 +145,19 @@ class SoundPlayer(QObject):
         """Stop and let the device go (the window closes)."""
         self._stop()
 
+    @property
+    def start_frame(self) -> int:
+        """The frame the sound last started at."""
+        return self._start_frame
+
     def position(self) -> float:
         """The frame (fractional) the sound has reached, on the picture's timeline."""
         return self._start_frame + self.output.played_seconds() * float(self._fps)
+
+    def clock(self) -> float | None:
+        """`position()` while the sound plays, else None: the picture's clock
+        (`PlaybackController.set_clock`)."""
+        return self.position() if self._feed is not None else None
 
     # -- following the picture -----------------------------------------------------------
     def _playing_changed(self, playing: bool) -> None:
@@ -191,6 +210,7 @@ class SoundPlayer(QObject):
                 self.message.emit(f"Playing without sound: {problem}")
             return
         self._feed, self._start_frame, self._fps = feed, index, sound.fps
+        self._opened_at = time.monotonic()
         self._armed = False
         self._top_up()
         self._timer.start()
@@ -199,6 +219,12 @@ class SoundPlayer(QObject):
     def _top_up(self) -> None:
         feed = self._feed
         if feed is None:
+            return
+        if (self.output.played_seconds() <= 0.0
+                and time.monotonic() - self._opened_at > START_TIMEOUT_S):
+            self._stop()
+            self._held = True
+            self.message.emit("Sound off: the sound device did not start playing")
             return
         frame_bytes = SAMPLE_BYTES * self.channels
         ahead = int(BUFFER_SECONDS * self.sample_rate) * frame_bytes

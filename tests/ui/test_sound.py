@@ -5,6 +5,7 @@ The device is a fake that keeps what it is given; its clock is set by each test.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,13 +30,16 @@ class FakeOutput:
         self.opened: list[tuple[int, int]] = []
         self.data = bytearray()
         self.is_open = False
-        self.clock = lambda: 0.0  # a device exactly in step with the picture
+        self.opened_at = 0.0
+        # A device playing in real time from when it is opened.
+        self.clock = lambda: time.monotonic() - self.opened_at
 
     def open(self, sample_rate: int, channels: int) -> str:
         self.opened.append((sample_rate, channels))
         if self.problem:
             return self.problem
         self.is_open = True
+        self.opened_at = time.monotonic()
         self.data = bytearray()
         return ""
 
@@ -96,7 +100,7 @@ def test_the_sound_plays_from_the_frame_shown_and_moves_with_the_sound_sync(
         qtbot, window: MainWindow, device: FakeOutput) -> None:
     _play_from(window, qtbot, 5)
     qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
-    start = window.sound.position()  # the frame it started on: the first shown after 5
+    start = window.sound.start_frame  # the first frame shown after 5
     assert 5 < start <= 7 and device.opened == [(RATE, 2)]
     qtbot.waitUntil(lambda: len(device.data) >= round((40 - start) / FPS * RATE) * 4,
                     timeout=10_000)
@@ -107,7 +111,7 @@ def test_the_sound_plays_from_the_frame_shown_and_moves_with_the_sound_sync(
     window.set_audio_offset(2 / FPS)
     _play_from(window, qtbot, 5)
     qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
-    start = window.sound.position()
+    start = window.sound.start_frame
     qtbot.waitUntil(lambda: len(device.data) >= round((40 - start) / FPS * RATE) * 4,
                     timeout=10_000)
     assert _click_frames(device, start) == pytest.approx([14, 32], abs=0.01)
@@ -186,9 +190,37 @@ def test_a_click_on_the_timeline_while_playing_moves_the_sound_there(
     _play_from(window, qtbot, 0)
     qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
     window.timeline.seek_requested.emit(25)  # what a click on the ruler sends
-    qtbot.waitUntil(lambda: window.sound.playing and window.sound.position() >= 25,
+    qtbot.waitUntil(lambda: window.sound.playing and window.sound.start_frame >= 25,
                     timeout=10_000)
-    start = window.sound.position()
+    start = window.sound.start_frame
     assert start == 25 and len(device.opened) == 2
     qtbot.waitUntil(lambda: not window.playback.playing, timeout=10_000)
     assert _click_frames(device, start) == pytest.approx([30], abs=0.01)
+
+
+def test_the_picture_waits_for_the_sound_and_follows_it(
+        qtbot, window: MainWindow, device: FakeOutput,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    played = {"seconds": 0.0}
+    device.clock = lambda: played["seconds"]  # a device slow to start
+    window.playback.show_restored(False)  # originals: the wall clock alone would run on
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: window.sound.playing, timeout=10_000)
+    start = window.sound.start_frame
+    qtbot.wait(300)  # seven frames' time: the picture must not have moved meanwhile
+    assert window.playback.playhead == start
+    played["seconds"] = 0.4  # ten frames heard
+    qtbot.waitUntil(lambda: window.viewer.shown_index == start + 10, timeout=10_000)
+    qtbot.wait(200)
+    assert window.playback.playhead == start + 10  # and not beyond what is heard
+    window.playback.pause()
+    # A device that never starts is given up, and the picture goes on without it.
+    import ui.sound
+
+    monkeypatch.setattr(ui.sound, "START_TIMEOUT_S", 0.2)
+    messages: list[str] = []
+    window.sound.message.connect(messages.append)
+    played["seconds"] = 0.0
+    _play_from(window, qtbot, 0)
+    qtbot.waitUntil(lambda: (window.viewer.shown_index or 0) >= 8, timeout=10_000)
+    assert messages == ["Sound off: the sound device did not start playing"]
