@@ -1713,10 +1713,15 @@ class MainWindow(QMainWindow):
         folder = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
         folder.clicked.connect(lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(Path(path).parent))))
+        self.report_box = self._show_modeless(box)
+
+    def _show_modeless(self, box: QMessageBox) -> QMessageBox:
+        """Show `box` without blocking the window (the restorer goes on working); it is
+        deleted when closed. Returns it, for the caller to keep (tests read it)."""
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setModal(False)
         box.show()
-        self.report_box = box
+        return box
 
     # --- fixity ----------------------------------------------------------------------------
 
@@ -1756,10 +1761,7 @@ class MainWindow(QMainWindow):
                 [f"changed: {n}" for n in result.changed]
                 + [f"missing: {n}" for n in result.missing]
                 + [f"not in the list: {n}" for n in result.unlisted]))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setModal(False)
-        box.show()
-        self.verify_box = box
+        self.verify_box = self._show_modeless(box)
 
     # --- render ----------------------------------------------------------------------------
 

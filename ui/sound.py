@@ -23,7 +23,6 @@ goes on silently and the status bar says so once.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +36,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine.errors import NitrateError
 from engine.media.audio import AudioFeed, AudioSource
 from ui.playback import PlaybackController
-
-log = logging.getLogger(__name__)
 
 LAG_FRAMES = 3
 """How many frames the picture may fall behind the sound before the sound stops."""
