@@ -176,8 +176,9 @@ class RenderRunner(QObject):
                     last_emit = now
                     self._w_progressed.emit(job_id, progress)
         except RenderCancelled as exc:
-            return Outcome("cancelled", str(exc) if exc.kept
-                           else "cancelled; nothing was left under the output name")
+            if exc.kept:  # the export is complete; only its checksum list was cancelled
+                return Outcome("done", str(exc))
+            return Outcome("cancelled", "cancelled; nothing was left under the output name")
         except NitrateError as exc:
             return Outcome("failed", str(exc))
         except Exception as exc:  # a bug in an operator or codec: shown, never a crash

@@ -237,3 +237,24 @@ def test_a_job_with_checksums_lists_them_and_says_so(qtbot, queue_widget: Render
     row = queue_widget.rows[job_id]
     row.set_progress(Progress(8, 8, 1.0, 8.0, 0.0, job.output, checking=(3, 10)))
     assert row.bar.format() == "checksums: 3 / 10 files" and row.bar.value() == 300
+
+
+def test_a_cancel_during_the_checksums_keeps_the_finished_export(qtbot,
+                                                                 tmp_path: Path) -> None:
+    def render_then_cancel(job: RenderJob, cancel: CancelToken) -> Iterator[Progress]:
+        job.output.write_bytes(b"a complete export")
+        cancel.cancel()  # Cancel pressed as the last frame was written
+        yield Progress(1, 1, 0.1, 10.0, 0.0, job.output, finished=True)
+
+    widget = RenderQueue(render_fn=render_then_cancel)
+    qtbot.addWidget(widget)
+    job = RenderJob(tmp_path / "src.mp4", tmp_path / "out.mov", ShotPlan.single(1, Recipe()),
+                    checksum="md5")
+    with qtbot.waitSignal(widget.job_finished, timeout=5000) as blocker:
+        widget.add_job(job)
+    outcome = blocker.args[1]
+    assert outcome.state == "done"
+    assert outcome.message.endswith("checksums cancelled; the export is complete, without "
+                                    "its checksum list")
+    assert (tmp_path / "out.mov").exists() and not (tmp_path / "out.mov.md5").exists()
+    widget.close_runner()
