@@ -17,6 +17,7 @@ from engine.ops.degrain import DegrainOperator
 from engine.ops.dust import DustOperator
 from engine.ops.lut import LutOperator
 from engine.ops.model import ModelOperator
+from engine.ops.reframe import ReframeOperator
 from engine.ops.registration import RegistrationOperator
 from engine.ops.scratch import ScratchOperator
 from engine.ops.sharpen import SharpenOperator
@@ -34,6 +35,7 @@ OPERATORS: tuple[type[Operator], ...] = (
     RegistrationOperator,
     ColorOperator,
     LutOperator,
+    ReframeOperator,
     ModelOperator,
     UpscaleOperator,
     SharpenOperator,

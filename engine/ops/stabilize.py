@@ -37,6 +37,7 @@ from engine.ops.color import LUMA_WEIGHTS, analysis_frame, analysis_span
 from engine.ops.deflicker import tricube
 from engine.ops.memo import Memo, measure_pairs
 from engine.ops.params import Params, param
+from engine.ops.warp import BORDERS, about_centre, warp_frame
 
 # The picture is cut into a grid of blocks about this size (analysis px, at most _GRID
 # columns and rows), and each block's shift is measured on its own: every part of the
@@ -79,12 +80,6 @@ _TUKEY = 4.685
 # Correlation (0-1) the aligned textured pixels of two frames must reach for the motion to
 # be trusted.
 _MIN_CORRELATION = 0.5
-
-BORDERS = {
-    "reflect": cv2.BORDER_REFLECT_101,
-    "replicate": cv2.BORDER_REPLICATE,
-    "black": cv2.BORDER_CONSTANT,
-}
 
 
 @dataclass(frozen=True)
@@ -397,24 +392,13 @@ class StabilizeOperator(Operator):
             corr = _similarity(_params(corr) * (limit / shift))
             shift = limit
         zoom = np.diag([1.0 / (1.0 + p.zoom / 100.0)] * 2 + [1.0])
-        to_centre = np.array([[1.0, 0.0, -(w - 1) / 2], [0.0, 1.0, -(h - 1) / 2], [0.0, 0.0, 1.0]])
-        from_centre = np.array([[1.0, 0.0, (w - 1) / 2], [0.0, 1.0, (h - 1) / 2], [0.0, 0.0, 1.0]])
-        m = (from_centre @ corr @ zoom @ to_centre)[:2].astype(np.float64)
+        m = about_centre(corr @ zoom, w, h)[:2].astype(np.float64)
         moved = {"moved_px": shift / window.scale}
         if np.allclose(m, [[1, 0, 0], [0, 1, 0]], atol=1e-6):
             return Result(frame, np.zeros((h, w), np.float32), moved)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        out = cv2.warpAffine(frame, m, (w, h), flags=flags, borderMode=BORDERS[p.border],
-                             borderValue=(0.0, 0.0, 0.0))
+        out, inside = warp_frame(frame, m, p.border)
         # Mask: uncovered borders (filled, not picture) at 1; inside, how hard the frame was
-        # pushed relative to the cap. The picture's area in the output is the source
-        # rectangle mapped forward: a quadrilateral, drawn directly (a full-size warp of a
-        # mask would cost as much as the frame's).
-        forward = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
-        rect = np.array([[0.0, 0.0], [w - 1.0, 0.0], [w - 1.0, h - 1.0], [0.0, h - 1.0]])
-        quad = rect @ forward[:, :2].T + forward[:, 2]
-        inside = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(inside, np.round(quad * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+        # pushed relative to the cap.
         pushed = np.float32(min(1.0, shift / max(limit, 1e-6)))
-        mask = np.where(inside.view(bool), pushed, np.float32(1.0))
+        mask = np.where(inside, pushed, np.float32(1.0))
         return Result(out, mask.astype(np.float32, copy=False), moved)
