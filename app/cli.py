@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
                        "cineon-to-rec709, or a .cube file), after the framing and before a "
                        "burn-in" + ("; alone: the clip's display LUT" if project else ""))
 
+    def compare_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--compare", choices=("side-by-side", "split"), default=None,
+                       help="a review copy showing the scan with the restored frame, "
+                       "labelled Before and After: side by side (twice as wide) or split "
+                       "down the middle")
+
     def checksum_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--checksum", choices=("md5", "sha256"), default=None,
                        help="once written, read the output's files back and list their "
@@ -167,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
     view_lut_arg(p, project=False)
+    compare_arg(p)
     checksum_arg(p)
     resume_arg(p)
     cluster_args(p)
@@ -190,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the timecode, source frame and shot into the picture (a "
                    "review copy)")
     view_lut_arg(p, project=True)
+    compare_arg(p)
     checksum_arg(p)
     device_arg(p)
     resume_arg(p)
@@ -604,6 +612,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         audio_offset=audio_offset,
         checksum=args.checksum,
         view_lut=args.view_lut or "",
+        compare=args.compare or "",
     )
     return _run_job(job, resume=args.resume, args=args)
 
@@ -742,7 +751,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                              f"{args.project} has none (View ▸ Display LUT)")
     return _run_job(job_for_project(project, args.output, codec=args.codec,
                                     burn_in=args.burn_in, checksum=args.checksum,
-                                    view_lut=view_lut),
+                                    view_lut=view_lut, compare=args.compare or ""),
                     resume=args.resume, args=args)
 
 

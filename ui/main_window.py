@@ -1823,7 +1823,8 @@ class MainWindow(QMainWindow):
                                       burn_in=request.burn_in,
                                       checksum=request.checksum,
                                       view_lut=(self.document.display_lut()
-                                                if request.view_lut else ""))
+                                                if request.view_lut else ""),
+                                      compare=request.compare)
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids

@@ -466,6 +466,12 @@ REVIEW_CODECS = frozenset({"h264", "h265"})
 REVIEW_CODECS = frozenset({"h264", "h265"})
 """Delivery codecs: a review copy made in one goes through the display LUT by default."""
 
+COMPARE_CHOICES: tuple[tuple[str, str], ...] = (
+    ("The restored frame", ""),
+    ("Before and after, side by side (twice as wide)", "side-by-side"),
+    ("Before and after, split down the middle", "split"),
+)
+
 CHECKSUM_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("None", None),
     ("MD5, listed beside the output (archives' fixity)", "md5"),
@@ -486,6 +492,8 @@ class RenderRequest:
     checksum: str | None = None
     view_lut: bool = False
     """Whether the frames go through the clip's display LUT (a review copy)."""
+    compare: str = ""
+    """"side-by-side" or "split": the scan shown with the restored frame; "" not."""
 
 
 def output_for(base: Path, choice: OutputChoice) -> Path:
@@ -549,6 +557,12 @@ class RenderDialog(QDialog):
         form.addRow("", self.audio)
         self.burn_in = QCheckBox("Burn in timecode, frame and shot (a review copy)")
         form.addRow("", self.burn_in)
+        self.compare = QComboBox()
+        for label, mode in COMPARE_CHOICES:
+            self.compare.addItem(label, mode)
+        self.compare.setToolTip("A review copy for a client or a curator: the scan and the "
+                                "restored frame, labelled Before and After")
+        form.addRow("Show", self.compare)
         # Only offered with a display LUT: a log scan's review copy for a client is seen
         # as video, while its master stays in log for the grade.
         self.view_lut = QCheckBox(f"Through the display LUT ({display_lut}): a review copy",
@@ -631,4 +645,5 @@ class RenderDialog(QDialog):
         return RenderRequest(kind, Path(self.path.text()).expanduser(), choice.codec,
                              self.audio.isChecked() and bool(choice.suffix), mode,
                              self.burn_in.isChecked(), self.checksum.currentData(),
-                             bool(self._display_lut) and self.view_lut.isChecked())
+                             bool(self._display_lut) and self.view_lut.isChecked(),
+                             self.compare.currentData())

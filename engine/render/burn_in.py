@@ -21,9 +21,9 @@ _BAND = 0.65
 """Opacity of the dark band under the text."""
 
 
-def burn_in(picture: np.ndarray, left: str, right: str = "") -> np.ndarray:
+def burn_in(picture: np.ndarray, left: str, right: str = "", top: bool = False) -> np.ndarray:
     """A copy of `picture` (float32 (H, W, 3) RGB, levels 0-1) with `left` written at its
-    bottom left and `right` at its bottom right."""
+    bottom left and `right` at its bottom right (with `top`, at its top corners)."""
     out = picture.copy()
     height, width = out.shape[:2]
     text_px = max(MIN_TEXT_PX, round(height * TEXT_HEIGHT))
@@ -35,7 +35,7 @@ def burn_in(picture: np.ndarray, left: str, right: str = "") -> np.ndarray:
             continue
         (w, h), base = cv2.getTextSize(text, _FONT, scale, thickness)
         x = width - margin - w if at_right else margin
-        y = height - margin - base
+        y = margin + h if top else height - margin - base
         x0, y0 = max(0, x - margin // 2), max(0, y - h - margin // 2)
         x1, y1 = min(width, x + w + margin // 2), min(height, y + base + margin // 2)
         out[y0:y1, x0:x1] *= 1.0 - _BAND

@@ -63,6 +63,7 @@ from engine.pipeline import Evaluator, FrameCache, ShotPlan
 from engine.pipeline.evaluator import Evaluated, step_analysis_radius, step_radius
 from engine.render.burn_in import burn_in
 from engine.render.provenance import export_metadata
+from engine.render.still import COMPARE_MODES, compare_picture
 from engine.retime import METHODS as RETIME_METHODS
 from engine.retime import RetimeMap, Retimer, retime_timecode
 from engine.runtime import cpu_count, side_by_side
@@ -142,6 +143,10 @@ class RenderJob:
     """A LUT (a bundled one's name or a .cube file) the finished pictures go through after
     the framing, before a burn-in: a review copy of a log scan shown as video, as the
     workstation's display LUT shows it, while the master stays in log. "" applies none."""
+    compare: str = ""
+    """"side-by-side" or "split" (`engine.render.still.COMPARE_MODES`): a review copy
+    showing the scan with the restored frame, labelled Before and After; "" shows the
+    restored frame alone."""
     checksum: str | None = None
     """"md5" or "sha256": once written, the output's files are read back and their
     checksums listed beside it (`engine.render.fixity`); None writes no list."""
@@ -431,6 +436,8 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
         return float_path("timecode burnt in")
     if job.view_lut:
         return float_path(f"through the LUT {job.view_lut}")
+    if job.compare:
+        return float_path(f"before and after, {job.compare}")
     if rmap is not None:
         return float_path("the frame rate changes")
     if not isinstance(reader, VideoReader):
@@ -468,6 +475,9 @@ class ExportFrames:
         self._read_ahead: ReadAhead | None = None
         self._end = end
         self._timecode: str | None = None  # of output frame 0, for burn-ins
+        if job.compare and job.compare not in COMPARE_MODES:
+            raise MediaError(job.output, f"compare {job.compare!r}: choose "
+                             f"{' or '.join(COMPARE_MODES)}")
         # Read now: a LUT that cannot be read stops the export before its first frame.
         self._view_lut: Lut | None = load_lut(job.view_lut) if job.view_lut else None
         # Consecutive frames evaluated side by side (EVALUATION_THREADS).
@@ -498,10 +508,13 @@ class ExportFrames:
             self._read_ahead.close()
 
     def _restored(self, index: int) -> np.ndarray:
+        return self._evaluated(index).restored
+
+    def _evaluated(self, index: int) -> Evaluated:
         evaluator = self._evaluator
         assert evaluator is not None
         if self._workers is None or not self.job.start <= index <= self._end:
-            return evaluator.evaluate(index, self.job.plan).restored
+            return evaluator.evaluate(index, self.job.plan)
         for i in range(index, index + EVALUATION_THREADS):
             if i not in self._pending and self.job.start <= i <= self._end:
                 self._pending[i] = self._workers.submit(side_by_side(evaluator.evaluate), i,
@@ -509,7 +522,7 @@ class ExportFrames:
         # Frames asked for out of order (a retimer going back) are dropped from the queue.
         for i in [i for i in self._pending if i < index]:
             self._pending.pop(i).cancel()
-        return self._pending.pop(index).result().restored
+        return self._pending.pop(index).result()
 
     def source_index(self, k: int) -> int:
         """The source frame output frame k shows (retimed: the one at or before it)."""
@@ -522,16 +535,25 @@ class ExportFrames:
         if self.route.direct:
             assert isinstance(self.reader, VideoReader)
             return self.reader.decoded(self.job.start + k)
+        scan: np.ndarray | None = None
         if self._retimer is not None:
             assert self.rmap is not None
             frame = self._retimer.frame(self.rmap.sample(k))
         else:
-            frame = self._restored(self.job.start + k)
-        if not self.job.framing.identity:
-            info = self.reader.info
+            evaluated = self._evaluated(self.job.start + k)
+            frame, scan = evaluated.restored, evaluated.original
+        info = self.reader.info
+        if self.job.compare:
+            if scan is None:  # retimed: the scan of the frame it shows
+                assert self._evaluator is not None
+                scan = self._evaluator.evaluate(self.source_index(k), self.job.plan).original
+            frame = compare_picture(scan, frame, self.job.framing, self.job.compare)
+        elif not self.job.framing.identity:
             frame = apply_framing(frame, self.job.framing, (info.width, info.height))
         if self._view_lut is not None:
             frame = apply_lut(frame, self._view_lut)
+        if self.job.compare:
+            frame = burn_in(frame, "Before", "After", top=True)
         if self.job.burn_in:
             frame = self._burnt_in(frame, k)
         return fit_to_format(frame, self.fmt)

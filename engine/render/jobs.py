@@ -22,6 +22,7 @@ def job_for_project(
     burn_in: bool = False,
     checksum: str | None = None,
     view_lut: str = "",
+    compare: str = "",
 ) -> RenderJob:
     """The export of frames start..end (inclusive; default the whole clip) of one clip.
 
@@ -29,7 +30,8 @@ def job_for_project(
     project's folder. `burn_in` writes timecode, frame and shot into the picture (a review
     copy); `checksum` ("md5", "sha256") lists the written files' checksums beside them;
     `view_lut` (a bundled LUT's name or a .cube file) shows the frames through it (a
-    review copy, usually through the clip's display LUT).
+    review copy, usually through the clip's display LUT); `compare` ("side-by-side",
+    "split") shows the scan with the restored frame.
     """
     where = project.path or "project"
     if not project.clips:
@@ -62,4 +64,5 @@ def job_for_project(
         audio_offset=clip.audio_offset,
         checksum=checksum,
         view_lut=view_lut,
+        compare=compare,
     )

@@ -80,6 +80,9 @@ def provenance(job: RenderJob, end: int, source_fps: Fraction,
         parts.append(f"framing: {job.framing.describe(*source_size)}")
     if job.audio and job.audio_offset:
         parts.append(describe_sound_offset(job.audio_offset, source_fps))
+    if job.compare:
+        way = "side by side" if job.compare == "side-by-side" else "split down the middle"
+        parts.append(f"the scan and the restored frame {way} (a review copy)")
     if job.view_lut:
         parts.append(f"viewed through the LUT {Path(job.view_lut).name} (a review copy)")
     if job.burn_in:

@@ -106,6 +106,8 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
         print_["burn_in"] = True
     if job.view_lut:
         print_["view_lut"] = str(resolve_lut(job.view_lut))
+    if job.compare:
+        print_["compare"] = job.compare
     if not job.framing.identity:  # absent otherwise: older partial exports still resume
         print_["framing"] = job.framing.to_json()
     return print_

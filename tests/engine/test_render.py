@@ -6,6 +6,7 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.errors import MediaError, OperatorError, RenderCancelled
@@ -14,6 +15,7 @@ from engine.media import writer as writer_module
 from engine.pipeline import ShotPlan
 from engine.project.recipe import Recipe, Step
 from engine.render import CancelToken, RenderJob, render
+from engine.render.still import SIDE_BY_SIDE_GAP
 from engine.synth.index_clip import decode_audio, find_clicks, read_index, write_index_clip
 
 FPS = Fraction(25)
@@ -261,3 +263,50 @@ def test_a_video_export_says_how_it_was_made(clip: Path, tmp_path: Path, name: s
     list(render_resumable(RenderJob(clip, resumed, plan, start=10, end=39,
                                     framing=Framing(crop=(2, 2, 2, 2)))))
     assert _comment(resumed) == comment
+
+
+@pytest.mark.parametrize("mode", ["side-by-side", "split"])
+def test_a_review_copy_shows_the_scan_beside_the_restored_frame(clip: Path, tmp_path: Path,
+                                                                mode: str) -> None:
+    import av
+
+    brighter = Recipe.of([Step.create("color", {"exposure": 0.5})])
+    plan = ShotPlan.single(48, brighter)
+
+    def export(name: str, recipe_plan: ShotPlan, compare: str = "") -> list[np.ndarray]:
+        out = tmp_path / name
+        run(RenderJob(clip, out, recipe_plan, end=5, codec="ffv1", audio=False,
+                      compare=compare))
+        with open_reader(out) as reader:
+            return [reader.read(i) for i in range(6)]
+
+    scans = export("scan.mkv", ShotPlan.single(48, Recipe()))
+    restored = export("restored.mkv", plan)
+    shown = export(f"{mode}.mkv", plan, mode)
+    w = scans[0].shape[1]
+    below = slice(16, None)  # under the Before / After labels
+    for scan, after, both in zip(scans, restored, shown, strict=True):
+        if mode == "side-by-side":
+            assert both.shape[1] == 2 * w + SIDE_BY_SIDE_GAP
+            left, right = both[below, :w], both[below, w + SIDE_BY_SIDE_GAP:]
+        else:
+            assert both.shape == scan.shape
+            left, right = both[below, :w // 2 - 1], both[below, w // 2 + 1:]
+            scan, after = scan[:, :w // 2 - 1], after[:, w // 2 + 1:]
+        np.testing.assert_array_equal(left, scan[below])
+        np.testing.assert_array_equal(right, after[below])
+        assert both[:12, :3].mean() < scan[:12, :3].mean()  # the label's dark band
+    with av.open(str(tmp_path / f"{mode}.mkv")) as container:
+        comment = container.metadata.get("comment") or container.metadata.get("COMMENT")
+    assert "the scan and the restored frame" in comment and "(a review copy)" in comment
+    # A resumed export of the review copy is another job than the restored one's.
+    from engine.media import output_format_for
+    from engine.render.resume import fingerprint
+
+    fmt = output_format_for(tmp_path / "x.mkv", "ffv1")
+    prints = [fingerprint(RenderJob(clip, tmp_path / "x.mkv", plan, compare=c), fmt, 5, FPS, 48)
+              for c in ("", mode)]
+    assert prints[0] != prints[1]
+    with pytest.raises(MediaError, match="compare 'wipe': choose side-by-side or split"):
+        run(RenderJob(clip, tmp_path / "bad.mkv", plan, compare="wipe"))
+    assert not (tmp_path / "bad.mkv").exists()

@@ -48,6 +48,7 @@ def check_the_render_dialog_offers_the_lut_for_review_copies(
         seen.append((dialog.view_lut.text(), dialog.view_lut.isChecked()))
         if through is not None:
             dialog.view_lut.setChecked(through)
+            dialog.compare.setCurrentIndex(dialog.compare.findData("split"))
         dialog.accept()
 
     for codec, through in (("h264", None), ("prores_hq", None), ("prores_hq", True)):
@@ -57,6 +58,7 @@ def check_the_render_dialog_offers_the_lut_for_review_copies(
     # On by itself for a delivery codec, off for a master, and on when asked.
     assert seen == [(label, True), (label, False), (label, False)]
     assert [job.view_lut for job in jobs] == ["rec709-to-cineon", "", "rec709-to-cineon"]
+    assert [job.compare for job in jobs] == ["", "", "split"]  # before | after, when asked
 
 
 def test_the_clip_is_shown_through_the_display_lut_and_nothing_else_changes(
