@@ -51,8 +51,8 @@ from typing import Any
 
 from engine.errors import NitrateError, RenderCancelled
 
-COMMANDS = ("probe", "still", "restore", "render", "verify", "repair", "report", "shots",
-            "ops", "presets")
+COMMANDS = ("probe", "still", "restore", "render", "verify", "pulldown", "repair", "report",
+            "shots", "ops", "presets")
 
 
 class UsageError(Exception):
@@ -239,6 +239,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=0.5,
                    help="evaluation scale for the measurements and thumbnails (0-1]")
     p.add_argument("--samples", type=int, default=3, help="frames measured per shot")
+
+    p = sub.add_parser("pulldown", help="remove 3:2 pulldown: the film frames (23.976 fps) "
+                       "back from a telecined video transfer (29.97 fps), into a new file")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", default=None,
+                   help="the film frames' file (default: INPUT_film.mkv, FFV1, lossless)")
+    p.add_argument("--codec", default=None)
+    p.add_argument("--check", action="store_true",
+                   help="only say whether the clip is telecined (from its first frames)")
 
     p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive), or list "
                        "a project's shots")
@@ -504,6 +513,27 @@ def _detect_shots(path: str, start: int = 0, end: int | None = None,
         source = WithoutDestroyed(reader, repairs) if repairs else reader
         return detect_cuts(source, start=start, end=stop, progress=progress,
                            sensitivity=sensitivity)
+
+
+def cmd_pulldown(args: argparse.Namespace) -> int:
+    """Remove 3:2 pulldown into a new file, or (--check) say whether a clip has it."""
+    from engine.media import open_reader
+    from engine.media.pulldown import analyse_pulldown
+    from engine.media.writer import clip_stem
+    from engine.render.pulldown import remove_pulldown
+
+    source = Path(args.input)
+    if args.check:
+        with open_reader(source) as reader:
+            report = analyse_pulldown(reader)
+        print(f"{source}: {report.describe()}")
+        return 0
+    output = (Path(args.output) if args.output
+              else source.with_name(f"{clip_stem(source, 'film')}_film.mkv"))
+    with _progress_line("pulldown") as progress:
+        plan = remove_pulldown(source, output, args.codec, progress)
+    print(f"{output}: {plan.describe()}")
+    return 0
 
 
 def cmd_shots(args: argparse.Namespace) -> int:
@@ -819,6 +849,7 @@ HANDLERS = {
     "restore": cmd_restore,
     "render": cmd_render,
     "verify": cmd_verify,
+    "pulldown": cmd_pulldown,
     "repair": cmd_repair,
     "report": cmd_report,
     "shots": cmd_shots,

@@ -285,6 +285,25 @@ def test_a_review_copy_of_a_project_through_its_display_lut(clip: Path, tmp_path
     assert darker.mean() < scan.mean() - 10
 
 
+def test_pulldown_is_found_and_removed(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from engine.synth.clip_file import write_frames
+    from engine.synth.scenes import moving_scene
+    from engine.synth.telecine import telecine
+
+    transfer = write_frames(tmp_path / "transfer.mkv", telecine(moving_scene(20, 96, 72)),
+                            Fraction(30000, 1001))
+    result = nitrate("pulldown", transfer, "--check")
+    assert result.returncode == 0 and "telecined (3:2 pulldown)" in result.stdout
+    result = nitrate("pulldown", transfer)
+    assert result.returncode == 0, result.stderr
+    assert "25 video frames → 20 film frames at 23.976 fps" in result.stdout
+    data = json.loads(nitrate("probe", tmp_path / "transfer_film.mkv", "--json").stdout)
+    assert data["frame_count"] == 20
+    assert_one_line_error(nitrate("pulldown", tmp_path / "missing.mov"), "missing.mov")
+
+
 def test_shots_of_a_project_as_an_edit_decision_list(clip: Path, tmp_path: Path) -> None:
     from engine.project import Clip, Project, Shot, save_project
 

@@ -221,7 +221,7 @@ def remove_stale_partials(final: Path, sequence: bool = False) -> None:
             path.unlink(missing_ok=True)
 
 
-class _Target:
+class OutputTarget:
     """Temporary and final locations of one export."""
 
     def __init__(self, output: Path, fmt: OutputFormat) -> None:
@@ -619,7 +619,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
             )
         fmt = output_format_for(job.output, job.codec, info.bit_depth)
         check_output_is_not_source(job.source, job.output)
-        target = _Target(job.output, fmt)
+        target = OutputTarget(job.output, fmt)
         audio = audio_source(job, info, end)
         rmap = _retime_map(job, end, info.fps)
         fps = info.fps if rmap is None else rmap.out_fps
