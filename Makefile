@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.framing
 	$(BIN)/python -m benchmarks.lut
 	$(BIN)/python -m benchmarks.fixity
+	$(BIN)/python -m benchmarks.pulldown
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.film_speed

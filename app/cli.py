@@ -248,6 +248,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None)
     p.add_argument("--check", action="store_true",
                    help="only say whether the clip is telecined (from its first frames)")
+    p.add_argument("--force", action="store_true",
+                   help="remove it even from a clip that does not look telecined (drops "
+                   "one frame in five)")
 
     p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive), or list "
                        "a project's shots")
@@ -531,7 +534,7 @@ def cmd_pulldown(args: argparse.Namespace) -> int:
     output = (Path(args.output) if args.output
               else source.with_name(f"{clip_stem(source, 'film')}_film.mkv"))
     with _progress_line("pulldown") as progress:
-        plan = remove_pulldown(source, output, args.codec, progress)
+        plan = remove_pulldown(source, output, args.codec, progress, force=args.force)
     print(f"{output}: {plan.describe()}")
     return 0
 

@@ -772,6 +772,26 @@ class ChecksumVerifier(BackgroundTask):
             self._w_finished.emit(result, "")
 
 
+class PulldownRemover(BackgroundTask):
+    """Writes a telecined clip's film frames to a new file
+    (engine.render.pulldown.remove_pulldown): `start(source, output)`.
+
+    finished(PulldownPlan, error): what was written, or None with a one-line error (a
+    clip that is not telecined is refused); nothing is delivered when cancelled.
+    """
+
+    thread_name = "nitrate-pulldown"
+
+    def _work(self, cancel: CancelFlag, source: Path, output: Path) -> None:
+        from engine.render.pulldown import remove_pulldown
+
+        plan = self._guarded(cancel, lambda: remove_pulldown(
+            source, output, progress=self._w_progress.emit, cancelled=cancel),
+            f"{source}: pulldown removal failed")
+        if plan is not None and not cancel.is_set():
+            self._w_finished.emit(plan, "")
+
+
 class ProxyMaker(BackgroundTask):
     """Makes the scrubbing proxy of a video file (engine.media.proxy): `start(media)`.
 

@@ -65,6 +65,7 @@ from ui.document import (
     Document,
     LevelsMeter,
     ProxyMaker,
+    PulldownRemover,
     Recovery,
     ReportWriter,
     ShotDetector,
@@ -196,6 +197,8 @@ class MainWindow(QMainWindow):
         self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
         self.checksum_verifier = ChecksumVerifier(self)
+        self.pulldown_remover = PulldownRemover(self)
+        self._pulldown_output = Path()  # where the film frames are being written
         self.still_exporter = StillExporter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
         self.shot_list.set_bridge(self.bridge)
@@ -322,10 +325,12 @@ class MainWindow(QMainWindow):
         self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
         self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
         self.verify_task = TaskIndicator("verifyTask", self.checksum_verifier.stop)
+        self.pulldown_task = TaskIndicator("pulldownTask", self.pulldown_remover.stop)
         self.cache_task = TaskIndicator("cacheTask", self.stop_playback_cache)
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.verify_task)
+        bar.addPermanentWidget(self.pulldown_task)
         bar.addPermanentWidget(self.cache_task)
         bar.addPermanentWidget(self.busy_bar)
         for label in (self.pixel_label, self.analysis_label, self.shots_label,
@@ -377,6 +382,10 @@ class MainWindow(QMainWindow):
             "(Clip ▸ Framing…) and outline what it keeps", checkable=True)
         self.act_show_framing.setChecked(True)
         self.act_show_framing.toggled.connect(lambda _on: self.refresh_framing_guide())
+        self.act_pulldown = self._action(
+            "Remove 3:2 &pulldown…", self.pulldown_dialog,
+            tip="A film transferred to 29.97 fps video: write its 23.976 fps film frames "
+                "to a new file (lossless FFV1) and open it")
         self.act_sound_sync = self._action(
             "&Sound sync…", self.sound_sync_dialog,
             tip="Move the clip's sound later or earlier against its picture, to put it "
@@ -581,6 +590,7 @@ class MainWindow(QMainWindow):
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
         shot.addAction(self.act_framing)
         shot.addAction(self.act_sound_sync)
+        shot.addAction(self.act_pulldown)
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
@@ -691,6 +701,8 @@ class MainWindow(QMainWindow):
         self.report_writer.finished.connect(self._report_finished)
         self.checksum_verifier.progress.connect(self.verify_task.set_progress)
         self.checksum_verifier.finished.connect(self._verified)
+        self.pulldown_remover.progress.connect(self.pulldown_task.set_progress)
+        self.pulldown_remover.finished.connect(self._pulldown_removed)
         self.still_exporter.finished.connect(self._still_finished)
         self.timeline.boundary_moved.connect(self.move_boundary)
         self.timeline.split_requested.connect(self.split_shot_at)
@@ -967,6 +979,7 @@ class MainWindow(QMainWindow):
         self.proxies.cancel()
         self.report_writer.cancel()
         self.checksum_verifier.cancel()
+        self.pulldown_remover.cancel()
         self.sound.close()
         self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
@@ -1722,6 +1735,41 @@ class MainWindow(QMainWindow):
         box.setModal(False)
         box.show()
         return box
+
+    # --- pulldown --------------------------------------------------------------------------
+
+    def pulldown_dialog(self) -> None:
+        """Clip ▸ Remove 3:2 pulldown…: ask where the film frames go, then write them."""
+        media = self.document.media_path()
+        if media is None:
+            return
+        suggestion = media.with_name(f"{clip_stem(media, 'film')}_film.mkv")
+        path, _ = QFileDialog.getSaveFileName(self, "Film frames to", str(suggestion),
+                                              "FFV1 lossless (*.mkv);;ProRes (*.mov)")
+        if path:
+            self.remove_pulldown(Path(path))
+
+    def remove_pulldown(self, output: Path) -> None:
+        """Write the open clip's film frames to `output` on a worker thread, then open it
+        (a clip that is not telecined is refused, with the reason)."""
+        media = self.document.media_path()
+        if media is None or self.pulldown_remover.running:
+            return
+        self._pulldown_output = output
+        self.pulldown_remover.start(media, output)
+        self.pulldown_task.start(f"Removing pulldown into {output.name}")
+
+    def _pulldown_removed(self, plan: object, error: str) -> None:
+        self.pulldown_task.hide()
+        if error:
+            self.show_error("Cannot remove the pulldown", error)
+            return
+        from engine.media.pulldown import PulldownPlan
+
+        assert isinstance(plan, PulldownPlan)
+        output = self._pulldown_output
+        if self.open_path(output):
+            self.show_message(f"{output.name}: {plan.describe()}")
 
     # --- fixity ----------------------------------------------------------------------------
 

@@ -81,11 +81,14 @@ def comb_score(y: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Match:
-    """Video frame `index`'s top field woven with the bottom field of frame `bottom`."""
+    """Video frame `index`'s top field woven with the bottom field of frame `bottom`:
+    `comb` is how combed that picture is, `change` how much it differs from the previous
+    frame's (mean absolute luma difference; infinite for the first frame)."""
 
     index: int
     bottom: int
     comb: float
+    change: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -115,53 +118,46 @@ def match_fields(read: Callable[[int], np.ndarray], n: int,
         return lumas[i]
 
     matches = []
+    previous: np.ndarray | None = None  # the last frame's woven luma
     for i in range(n):
         if cancelled():
             raise InterruptedError
         candidates = [j for j in (i, i - 1, i + 1) if 0 <= j < n]
-        scored = [(comb_score(weave(y(i), y(j))), j) for j in candidates]
+        woven = {j: weave(y(i), y(j)) for j in candidates}
+        scored = [(comb_score(picture), j) for j, picture in woven.items()]
         # The same frame wins ties: a still picture is progressive whichever is chosen.
-        best = min(scored, key=lambda s: (s[0], s[1] != i))
-        matches.append(Match(i, best[1], best[0]))
+        comb, bottom = min(scored, key=lambda s: (s[0], s[1] != i))
+        change = (float(np.mean(np.abs(woven[bottom] - previous))) if previous is not None
+                  else float("inf"))
+        matches.append(Match(i, bottom, comb, change))
+        previous = woven[bottom]
         lumas.pop(i - 2, None)
         if progress is not None:
             progress(i + 1, n)
     return matches
 
 
-def decimate(matches: list[Match], difference: Callable[[Match, Match], float]) -> list[Match]:
-    """`matches` less one frame in every cycle of five: the one least `difference` from the
-    frame before it (the film frame shown twice). A last, shorter cycle loses a frame only
-    when it is whole."""
+def decimate(matches: list[Match]) -> list[Match]:
+    """`matches` less one frame in every cycle of five: the one that changed least from
+    the frame before it (the film frame shown twice). A last, shorter cycle loses a frame
+    only when it is whole."""
     kept: list[Match] = []
     for start in range(0, len(matches), CYCLE):
         cycle = matches[start:start + CYCLE]
         if len(cycle) < CYCLE:
             kept += cycle
             break
-        diffs = [difference(matches[start + k - 1], m) if start + k > 0 else float("inf")
-                 for k, m in enumerate(cycle)]
-        drop = int(np.argmin(diffs))
+        drop = int(np.argmin([m.change for m in cycle]))
         kept += [m for k, m in enumerate(cycle) if k != drop]
     return kept
 
 
 def plan_pulldown(reader: Reader, progress: Callable[[int, int], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> PulldownPlan:
-    """The film frames of the telecined clip `reader` reads (see the module docstring)."""
+    """The film frames of the telecined clip `reader` reads (see the module docstring),
+    in one pass over its frames."""
     matches = match_fields(reader.read, reader.info.frame_count, progress, cancelled)
-    woven: dict[tuple[int, int], np.ndarray] = {}
-
-    def picture(m: Match) -> np.ndarray:
-        key = (m.index, m.bottom)
-        if key not in woven:
-            woven[key] = weave(luma(reader.read(m.index)), luma(reader.read(m.bottom)))
-        return woven[key]
-
-    def difference(a: Match, b: Match) -> float:
-        return float(np.mean(np.abs(picture(a) - picture(b))))
-
-    kept = decimate(matches, difference)
+    kept = decimate(matches)
     fps = Fraction(reader.info.fps) * Fraction(4, 5)
     return PulldownPlan(tuple((m.index, m.bottom) for m in kept), fps,
                         reader.info.frame_count)

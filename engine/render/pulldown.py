@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, Writer, open_reader, output_format_for
-from engine.media.pulldown import PulldownPlan, film_frames, plan_pulldown
+from engine.media.pulldown import PulldownPlan, analyse_pulldown, film_frames, plan_pulldown
 from engine.render.export import OutputTarget, check_output_is_not_source
 from engine.render.provenance import COMMENT, nitrate_version
 from engine.retime import retime_timecode
@@ -23,16 +23,24 @@ from engine.retime import retime_timecode
 
 def remove_pulldown(source: Path, output: Path, codec: str | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    cancelled: Callable[[], bool] = lambda: False) -> PulldownPlan:
+                    cancelled: Callable[[], bool] = lambda: False,
+                    force: bool = False) -> PulldownPlan:
     """Write the film frames of the telecined clip `source` to `output` (format by its
     extension, or `codec`); `progress(done, total)` counts the frames analysed, then those
-    written. RenderCancelled when `cancelled()` turns true (nothing is left behind)."""
+    written. RenderCancelled when `cancelled()` turns true (nothing is left behind).
+
+    A clip that does not look telecined (`analyse_pulldown`) is refused with a MediaError
+    unless `force`: removing pulldown from progressive video drops one frame in five."""
     source, output = Path(source), Path(output)
     with open_reader(source) as reader:
         info = reader.info
         n = info.frame_count
         fmt = output_format_for(output, codec, info.bit_depth)
         check_output_is_not_source(source, output)
+        if not force:
+            report = analyse_pulldown(reader)
+            if not report.telecined:
+                raise MediaError(source, f"{report.describe()}; nothing was written")
 
         def analysed(done: int, _total: int) -> None:
             if progress is not None:

@@ -64,12 +64,16 @@ def test_a_telecined_clip_is_told_from_a_progressive_one(film: list[np.ndarray],
     assert not report.telecined and report.moved == 0.0
 
 
-def test_the_sound_keeps_its_length(index_clip, tmp_path: Path) -> None:
-    # An index clip at 29.97 fps with sound: not telecined, but the sound must follow.
+def test_a_progressive_clip_is_refused_unless_forced_and_the_sound_keeps_its_length(
+        index_clip, tmp_path: Path) -> None:
+    # An index clip at 29.97 fps with sound: not telecined.
     clip = index_clip("ntsc.mov", codec="prores", width=64, height=48, frames=30,
                       fps=NTSC, audio=True)
     out = tmp_path / "film.mov"
-    plan = remove_pulldown(clip, out)
+    with pytest.raises(MediaError, match="not telecined.*nothing was written"):
+        remove_pulldown(clip, out)  # it would drop one frame in five
+    assert not out.exists()
+    plan = remove_pulldown(clip, out, force=True)
     assert len(plan.frames) == 24
     info = probe(out)
     assert info.audio and abs(info.audio[0].duration - 24 / plan.fps) < 1 / 48000 * 2

@@ -473,3 +473,32 @@ def test_closing_the_project_empties_the_timeline(qtbot, window: MainWindow,
     assert window.timeline.shots == [] and window.playback.frame_count == 0
     window.playback.seek(3)   # nothing to seek in: no request, no error
     assert window.viewer.shown_index is None
+
+
+def test_pulldown_removed_from_the_window_opens_the_film_frames(
+        qtbot, window: MainWindow, clip: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from fractions import Fraction
+
+    from engine.synth.scenes import moving_scene
+    from engine.synth.telecine import telecine
+
+    transfer = write_frames(tmp_path / "transfer.mkv", telecine(moving_scene(20, 96, 72)),
+                            Fraction(30000, 1001))
+    assert window.open_path(transfer)
+    _settled(window, qtbot)
+    out = tmp_path / "film.mkv"
+    with qtbot.waitSignal(window.pulldown_remover.finished, timeout=30_000):
+        window.remove_pulldown(out)
+    qtbot.waitUntil(lambda: window.document.media_path() == out, timeout=10_000)
+    assert window.document.project_or_raise().clip.frame_count == 20
+    assert window.statusBar().currentMessage() == (
+        "film.mkv: 3:2 pulldown removed: 25 video frames → 20 film frames at 23.976 fps")
+    # A clip that is not telecined is refused, with the reason, and nothing is written.
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        staticmethod(lambda _p, _t, text, *a: shown.append(text)))
+    with qtbot.waitSignal(window.pulldown_remover.finished, timeout=30_000):
+        window.remove_pulldown(tmp_path / "again.mkv")
+    assert len(shown) == 1 and "not telecined" in shown[0]
+    assert not (tmp_path / "again.mkv").exists()
