@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import av
 import numpy as np
@@ -254,6 +255,23 @@ class OutputTarget:
         sidecars = self._sidecars()
         if sidecars:
             sidecars[0].unlink(missing_ok=True)
+
+    def abandon(self, writer: Writer | None, exc: BaseException, output: Path) -> NoReturn:
+        """After `exc` stopped the export: abort `writer`, remove what was written, and
+        raise `exc` again, as a MediaError naming `output` (not the temporary file) when it
+        is a write error."""
+        if writer is not None:
+            try:
+                writer.abort()
+            except Exception:  # noqa: BLE001 - cleanup must not hide the real error
+                pass
+        self.discard()
+        if isinstance(exc, MediaError) and exc.path.startswith(str(self.temp)):
+            problem = exc.problem.replace("cannot be written (", "write failed (")
+            raise MediaError(output, problem) from None
+        if isinstance(exc, OSError):
+            raise MediaError(output, f"write failed: {exc.strerror or exc}") from None
+        raise exc
 
     def commit(self) -> None:
         if not self.sequence:
@@ -657,19 +675,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         except BaseException as exc:
             if background is not None:
                 background.stop()
-            if writer is not None:
-                try:
-                    writer.abort()
-                except Exception:  # noqa: BLE001 - cleanup must not hide the real error
-                    pass
-            target.discard()
-            if isinstance(exc, MediaError) and exc.path.startswith(str(target.temp)):
-                # Name the output the user asked for, not our temporary file.
-                problem = exc.problem.replace("cannot be written (", "write failed (")
-                raise MediaError(job.output, problem) from None
-            if isinstance(exc, OSError):
-                raise MediaError(job.output, f"write failed: {exc.strerror or exc}") from None
-            raise
+            target.abandon(writer, exc, job.output)
         finally:
             frames.close()
         elapsed = time.perf_counter() - started

@@ -72,12 +72,6 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
                 raise MediaError(source, "has no frames")
             writer.close()
             target.commit()
-        except BaseException:
-            if writer is not None:
-                try:
-                    writer.abort()
-                except Exception:  # noqa: BLE001 - cleanup must not hide the real error
-                    pass
-            target.discard()
-            raise
+        except BaseException as exc:
+            target.abandon(writer, exc, output)
     return plan
