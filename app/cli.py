@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --size: fit inside with black bars (default), fill and "
                        "cut the excess, or stretch (an anamorphic desqueeze)")
 
+    def reel_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--reel", type=int, default=None, metavar="N",
+                       help="with a project of several reels: reel N (1-based; default 1)")
+
     p = sub.add_parser("still", help="write one (restored) frame as PNG or TIFF")
     p.add_argument("input", help="footage, or a .nitrate project (its shots, recipes, "
                    "repairs, protections and framing)")
@@ -104,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     framing_args(p)
     p.add_argument("--before-after", action="store_true",
                    help="the scan and the restored frame side by side")
+    reel_arg(p)
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
 
     def view_lut_arg(p: argparse.ArgumentParser, project: bool) -> None:
@@ -189,9 +194,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="the --repair and --protect regions follow the picture through "
                    "their frames (a pan over water), each placed as on its first frame")
 
-    p = sub.add_parser("render", help="export a project")
+    p = sub.add_parser("render", help="export a project (every reel, one file each)")
     p.add_argument("project")
-    p.add_argument("-o", "--output", default=None, help="overrides the project's output")
+    p.add_argument("-o", "--output", default=None, help="overrides the project's output; "
+                   "with several reels, each file is named OUTPUT_reelN")
+    p.add_argument("--reel", type=int, default=None, metavar="N",
+                   help="only reel N (1-based) of a project of several")
     p.add_argument("--codec", default=None)
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "
@@ -230,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
                    "water); the region is where it lies on frame KEY, default the first")
     p.add_argument("--list", action="store_true",
                    help="list the project's repairs and protections")
+    reel_arg(p)
 
     p = sub.add_parser("report", help="write a printable HTML report of what a project does "
                        "to each shot")
@@ -261,6 +270,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="also write the shots as a CMX 3600 edit decision list (source "
                    "timecode; for Resolve, Avid, Premiere)")
     p.add_argument("--sensitivity", type=float, default=0.5, help="0-1; higher finds subtler cuts")
+    reel_arg(p)
 
     p = sub.add_parser("ops", help="list operators and their parameters")
     p.add_argument("--json", action="store_true")
@@ -343,7 +353,8 @@ def cmd_still(args: argparse.Namespace) -> int:
         if args.crop or args.size:
             raise UsageError("a project brings its own framing: no --crop or --size")
         project = load_project(args.input)
-        project_plan, media = project.clip.plan(), project.media(project.clip)
+        clip = _reel(project, args)
+        project_plan, media = clip.plan(), project.media(clip)
         framing = project.output.framing
     else:
         project_plan, media = None, Path(args.input)
@@ -551,8 +562,9 @@ def cmd_shots(args: argparse.Namespace) -> int:
     cuts = None
     if Path(args.input).suffix.lower() == SUFFIX:
         project = load_project(args.input)
-        media = project.media(project.clip)
-        listed = [ListedShot(s.start, s.end, s.note, s.reviewed) for s in project.clip.shots]
+        clip = _reel(project, args)
+        media = project.media(clip)
+        listed = [ListedShot(s.start, s.end, s.note, s.reviewed) for s in clip.shots]
     else:
         media = Path(args.input)
         count = probe(media).frame_count
@@ -675,12 +687,20 @@ def _check_repairs(path: str, repairs: list, frame_count: int) -> None:
                                f"last frame {frame_count - 1}")
 
 
+def _reel(project: Any, args: argparse.Namespace) -> Any:  # -> Clip
+    """The project's clip `--reel N` names (1-based; reel 1 by default)."""
+    n = args.reel or 1
+    if not 1 <= n <= len(project.clips):
+        raise UsageError(f"--reel {n}: the project has reels 1-{len(project.clips)}")
+    return project.clips[n - 1]
+
+
 def cmd_repair(args: argparse.Namespace) -> int:
     from engine.project import load_project, save_project
     from engine.project.model import Repair
 
     project = load_project(args.project)
-    clip = project.clip
+    clip = _reel(project, args)
     if args.list:
         if args.frames or args.region or args.spot or args.track is not None:
             raise UsageError("--list takes no --frames, --region, --spot or --track")
@@ -772,20 +792,39 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from engine.errors import ProjectError
     from engine.project import load_project
     from engine.render import job_for_project
+    from engine.render.jobs import reel_output
 
     project = load_project(args.project)
-    view_lut = args.view_lut or ""
-    if args.view_lut == "":  # --view-lut alone: the clip's display LUT
-        view_lut = project.display_lut(project.clip) if project.clips else ""
-        if not view_lut:
-            raise UsageError("--view-lut without a LUT takes the clip's display LUT, and "
-                             f"{args.project} has none (View ▸ Display LUT)")
-    return _run_job(job_for_project(project, args.output, codec=args.codec,
-                                    burn_in=args.burn_in, checksum=args.checksum,
-                                    view_lut=view_lut, compare=args.compare or ""),
-                    resume=args.resume, args=args)
+    reels = list(range(len(project.clips)))
+    if args.reel is not None:
+        if not 1 <= args.reel <= len(project.clips):
+            raise UsageError(f"--reel {args.reel}: {args.project} has reels 1-"
+                             f"{len(project.clips)}")
+        reels = [args.reel - 1]
+    for clip in reels:
+        view_lut = args.view_lut or ""
+        if args.view_lut == "":  # --view-lut alone: the clip's display LUT
+            view_lut = project.display_lut(project.clips[clip])
+            if not view_lut:
+                raise UsageError("--view-lut without a LUT takes the clip's display LUT, "
+                                 f"and {args.project} has none (View ▸ Display LUT)")
+        output = args.output
+        if len(project.clips) > 1:  # one file a reel: NAME_reel2.mov
+            target = args.output if args.output is not None else project.output.path
+            if target is None:
+                raise ProjectError(args.project, "no output path (give -o OUTPUT or set one "
+                                   "in the project)")
+            output = reel_output(project.resolve(str(target)), clip)
+        code = _run_job(job_for_project(project, output, clip_index=clip, codec=args.codec,
+                                        burn_in=args.burn_in, checksum=args.checksum,
+                                        view_lut=view_lut, compare=args.compare or ""),
+                        resume=args.resume, args=args)
+        if code:
+            return code
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -304,6 +304,27 @@ def test_pulldown_is_found_and_removed(tmp_path: Path) -> None:
     assert_one_line_error(nitrate("pulldown", tmp_path / "missing.mov"), "missing.mov")
 
 
+def test_a_project_of_several_reels_renders_one_file_a_reel(clip: Path,
+                                                            tmp_path: Path) -> None:
+    from engine.project import Clip, Project, Recipe, save_project
+
+    second = write_index_clip(tmp_path / "reel2.mov", "prores", frames=16)
+    project = Project(clips=[Clip(str(clip), 30), Clip(str(second), 16,
+                                                       default_recipe=Recipe.from_ops(["color"]))])
+    path = save_project(project, tmp_path / "feature.nitrate")
+    result = nitrate("render", path, "-o", tmp_path / "feature.mkv")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(nitrate("probe", tmp_path / f"feature_reel{n}.mkv", "--json").stdout)
+            ["frame_count"] for n in (1, 2)] == [30, 16]
+    result = nitrate("render", path, "-o", tmp_path / "only.mkv", "--reel", "2")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "only_reel1.mkv").exists() and (tmp_path / "only_reel2.mkv").exists()
+    still = tmp_path / "r2.png"
+    assert nitrate("still", path, "--frame", "15", "--reel", "2", "-o", still).returncode == 0
+    result = nitrate("still", path, "--frame", "20", "--reel", "3", "-o", still)
+    assert result.returncode == 2 and "--reel 3: the project has reels 1-2" in result.stderr
+
+
 def test_shots_of_a_project_as_an_edit_decision_list(clip: Path, tmp_path: Path) -> None:
     from engine.project import Clip, Project, Shot, save_project
 

@@ -20,7 +20,7 @@ from engine.project.model import OutputSettings, Shot
 from engine.project.recipe import Recipe
 
 if TYPE_CHECKING:
-    from engine.project.model import Repair
+    from engine.project.model import Clip, Repair
     from ui.document import Document, Target
 
 # QUndoCommand.id(): commands with the same id may be merged by the stack.
@@ -138,3 +138,19 @@ class ClipSettingCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._document.apply_clip_setting(self.clip, self.name, self.before)
+
+
+class ReelsCommand(QUndoCommand):
+    """Change the project's reels (add one); the reels' own edits are their own steps."""
+
+    def __init__(self, document: Document, after: list[Clip], text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self.before = list(document.project_or_raise().clips)
+        self.after = list(after)
+
+    def redo(self) -> None:
+        self._document.apply_clips(self.after)
+
+    def undo(self) -> None:
+        self._document.apply_clips(self.before)

@@ -45,6 +45,7 @@ from ui.commands import (
     ClipSettingCommand,
     OutputCommand,
     RecipeCommand,
+    ReelsCommand,
     RepairsCommand,
     ShotsCommand,
 )
@@ -101,7 +102,9 @@ class Document(QObject):
     """The open project and everything about editing it.
 
     Signals:
-      project_replaced(): a project was opened, created, recovered or closed.
+      project_replaced(): a project was opened, created, recovered or closed, or another
+        of its reels is shown (`select_clip`).
+      reels_changed(): a reel was added (or that was undone).
       recipe_changed(object): a Target's recipe changed (edit, undo, redo).
       shots_changed(int): the shot list of clip N changed.
       repairs_changed(int): the manual repairs of clip N changed.
@@ -114,6 +117,7 @@ class Document(QObject):
     """
 
     project_replaced = Signal()
+    reels_changed = Signal()
     recipe_changed = Signal(object)
     shots_changed = Signal(int)
     repairs_changed = Signal(int)
@@ -142,6 +146,9 @@ class Document(QObject):
         self._last_dirty = False
         self._autosaved_index: int | None = None
         self._plan: ShotPlan | None = None
+        self._plan_clip = 0  # the reel `_plan` is of
+        # The reel the workstation shows and edits (a project can hold several).
+        self.current_clip = 0
         self._autosave = QTimer(self)
         self._autosave.setInterval(autosave_interval_ms)
         self._autosave.timeout.connect(self.autosave_now)
@@ -160,6 +167,47 @@ class Document(QObject):
     def path(self) -> Path | None:
         return None if self.project is None else self.project.path
 
+    def clip_index(self, clip: int | None = None) -> int:
+        """`clip`, or the reel shown when None."""
+        return self.current_clip if clip is None else clip
+
+    def reel_names(self) -> list[str]:
+        """"Reel 1: scan.mov", … for each clip of the project."""
+        if self.project is None:
+            return []
+        return [f"Reel {i + 1}: {Path(c.path).name}" for i, c in enumerate(self.project.clips)]
+
+    def select_clip(self, clip: int) -> None:
+        """Show and edit reel `clip`: every view is rebuilt from it (`project_replaced`);
+        the undo history is kept."""
+        project = self.project_or_raise()
+        if not 0 <= clip < len(project.clips):
+            raise ProjectError(project.path or "project", f"there is no reel {clip + 1}")
+        if clip != self.current_clip:
+            self.current_clip = clip
+            self.project_replaced.emit()
+
+    def add_clip(self, path: str | Path) -> int:
+        """Add the footage at `path` to the project as a new reel (one undo step) and
+        return its index; ProjectError when it cannot be opened."""
+        path = Path(path).expanduser()
+        if not media_exists(path):
+            raise ProjectError(path, "file not found")
+        clip = new_project(path).clip
+        project = self.project_or_raise()
+        self.undo_stack.push(ReelsCommand(self, project.clips + [clip],
+                                          f"Add reel {len(project.clips) + 1}"))
+        return len(project.clips) - 1
+
+    def apply_clips(self, clips: list[Clip]) -> None:
+        """Make `clips` the project's reels (ReelsCommand's do and undo)."""
+        project = self.project_or_raise()
+        project.clips = list(clips)
+        self._plan = None
+        self.current_clip = min(self.current_clip, len(clips) - 1)
+        self.reels_changed.emit()
+        self.modified.emit()
+
     def project_or_raise(self) -> Project:
         if self.project is None:
             raise ProjectError("project", "no project is open")
@@ -174,27 +222,32 @@ class Document(QObject):
             return f"{Path(self.project.clip.path).name} (unsaved project)"
         return "Untitled"
 
-    def media_path(self, clip: int = 0) -> Path | None:
+    def media_path(self, clip: int | None = None) -> Path | None:
         """Absolute path of a clip's media."""
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return None
         return self.project.resolve(self.project.clips[clip].path)
 
-    def plan(self, clip: int = 0) -> ShotPlan | None:
+    def plan(self, clip: int | None = None) -> ShotPlan | None:
         """Immutable snapshot of shots and recipes for the engine (cached until an edit)."""
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return None
-        if self._plan is None:
+        if self._plan is None or self._plan_clip != clip:
             self._plan = self.project.clips[clip].plan()
+            self._plan_clip = clip
         return self._plan
 
-    def shots(self, clip: int = 0) -> list[Shot]:
+    def shots(self, clip: int | None = None) -> list[Shot]:
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return []
         return self.project.clips[clip].shots
 
-    def repairs(self, clip: int = 0) -> list[Repair]:
+    def repairs(self, clip: int | None = None) -> list[Repair]:
         """The clip's manual repairs (frames inclusive, regions in source pixels)."""
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return []
         return list(getattr(self.project.clips[clip], "repairs", []))
@@ -277,6 +330,7 @@ class Document(QObject):
         self._discard_recovery()
         self.project = project
         self._plan = None
+        self.current_clip = 0
         self._forced_dirty = dirty
         self._autosaved_index = None
         self.undo_stack.clear()
@@ -310,8 +364,9 @@ class Document(QObject):
             return
         self.undo_stack.push(RecipeCommand(self, target, recipe, text, merge_key))
 
-    def edit_shots(self, shots: list[Shot], text: str, clip: int = 0) -> None:
+    def edit_shots(self, shots: list[Shot], text: str, clip: int | None = None) -> None:
         """Replace the shot list (validated: contiguous, covering the clip)."""
+        clip = self.clip_index(clip)
         project = self.project_or_raise()
         probe = copy.deepcopy(project.clips[clip])
         probe.shots = copy.deepcopy(shots)
@@ -321,30 +376,34 @@ class Document(QObject):
             raise ProjectError(project.path or "project", str(exc)) from None
         self.undo_stack.push(ShotsCommand(self, clip, shots, text))
 
-    def split_shot(self, frame: int, clip: int = 0) -> None:
+    def split_shot(self, frame: int, clip: int | None = None) -> None:
         """Start a new shot at `frame` (both halves keep the recipe), one undo step."""
+        clip = self.clip_index(clip)
         from engine.project.shot_edit import split_shot
 
         shots = self._shot_edit(lambda c: split_shot(c, frame), clip)
         position = next(i for i, s in enumerate(shots) if s.start == frame)
         self.edit_shots(shots, f"Split shot {position} at frame {frame}", clip)
 
-    def merge_shots(self, position: int, clip: int = 0) -> None:
+    def merge_shots(self, position: int, clip: int | None = None) -> None:
         """Merge shot `position` with the next one (keeping the first's recipe)."""
+        clip = self.clip_index(clip)
         from engine.project.shot_edit import merge_shots
 
         shots = self._shot_edit(lambda c: merge_shots(c, position), clip)
         self.edit_shots(shots, f"Merge shots {position + 1} and {position + 2}", clip)
 
-    def move_boundary(self, position: int, new_start: int, clip: int = 0) -> None:
+    def move_boundary(self, position: int, new_start: int, clip: int | None = None) -> None:
         """Make shot `position` start at `new_start` (its neighbour shrinks or grows)."""
+        clip = self.clip_index(clip)
         from engine.project.shot_edit import move_boundary
 
         shots = self._shot_edit(lambda c: move_boundary(c, position, new_start), clip)
         self.edit_shots(shots, f"Move start of shot {position + 1} to frame {new_start}", clip)
 
-    def set_reviewed(self, positions: list[int], reviewed: bool, clip: int = 0) -> None:
+    def set_reviewed(self, positions: list[int], reviewed: bool, clip: int | None = None) -> None:
         """Tick (or untick) shots as reviewed, one undo step."""
+        clip = self.clip_index(clip)
         shots = copy.deepcopy(self.shots(clip))
         changed = [p for p in positions if 0 <= p < len(shots) and shots[p].reviewed != reviewed]
         if not changed:
@@ -363,34 +422,39 @@ class Document(QObject):
         except ValueError as exc:
             raise ProjectError(project.path or "project", str(exc)) from None
 
-    def edit_repairs(self, repairs: list[Repair], text: str, clip: int = 0) -> None:
+    def edit_repairs(self, repairs: list[Repair], text: str, clip: int | None = None) -> None:
         """Replace the clip's manual repairs as one undo step."""
+        clip = self.clip_index(clip)
         self.project_or_raise()
         if list(repairs) == self.repairs(clip):
             return
         self.undo_stack.push(RepairsCommand(self, clip, list(repairs), text))
 
-    def display_lut(self, clip: int = 0) -> str:
+    def display_lut(self, clip: int | None = None) -> str:
         """The LUT clip `clip` is shown through, as `engine.lut.load_lut` takes it (a
         bundled LUT's name or an absolute path); "" for none."""
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return ""
         return self.project.display_lut(self.project.clips[clip])
 
-    def set_display_lut(self, spec: str, text: str, clip: int = 0) -> None:
+    def set_display_lut(self, spec: str, text: str, clip: int | None = None) -> None:
         """Show the clip through the LUT `spec` names ("" for none), as one undo step."""
+        clip = self.clip_index(clip)
         self._set_clip_setting(clip, "display_lut", spec, text)
 
-    def audio_offset(self, clip: int = 0) -> float:
+    def audio_offset(self, clip: int | None = None) -> float:
         """Seconds clip `clip`'s sound is moved later against its picture (0 when no
         project is open)."""
+        clip = self.clip_index(clip)
         if self.project is None or not self.project.clips:
             return 0.0
         return self.project.clips[clip].audio_offset
 
-    def set_audio_offset(self, seconds: float, text: str, clip: int = 0) -> None:
+    def set_audio_offset(self, seconds: float, text: str, clip: int | None = None) -> None:
         """Move the clip's sound `seconds` later against its picture (negative: earlier),
         as one undo step; every export applies it."""
+        clip = self.clip_index(clip)
         self._set_clip_setting(clip, "audio_offset", float(seconds), text)
 
     def _set_clip_setting(self, clip: int, name: str, value: object, text: str) -> None:

@@ -318,8 +318,8 @@ class Inspector(QWidget):
         if not self.document.is_open:
             return None
         if self.scope.currentIndex() == self.SCOPE_SHOT and self.current_shot is not None:
-            return Target(0, self.current_shot)
-        return Target(0, None)
+            return Target(self.document.current_clip, self.current_shot)
+        return Target(self.document.current_clip, None)
 
     def recipe(self) -> Recipe:
         target = self.target()

@@ -57,6 +57,7 @@ from engine.ops.color import match_grade
 from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
 from engine.render import job_for_project, render
+from engine.render.jobs import reel_output
 from ui.compare_viewer import CompareViewer, on_picture
 from ui.display_lut import DisplayLutMenu, lut_label
 from ui.document import (
@@ -198,6 +199,7 @@ class MainWindow(QMainWindow):
         self.report_writer = ReportWriter(self)
         self.checksum_verifier = ChecksumVerifier(self)
         self.pulldown_remover = PulldownRemover(self)
+        self._detect_media: Path | None = None  # the footage shot detection runs on
         self._pulldown_output = Path()  # where the film frames are being written
         self.still_exporter = StillExporter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
@@ -356,6 +358,10 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open…", self.open_dialog, sk.Open,
                                      "Open footage or a Nitrate project")
         self.act_new = self._action("&New project from footage…", self.open_dialog, sk.New)
+        self.act_add_reel = self._action(
+            "&Add reel…", self.add_reel_dialog,
+            tip="Add footage to the project as another reel (a feature's reels in one "
+                "project); the toolbar then chooses the reel shown")
         self.act_save = self._action("&Save", self.save, sk.Save, "Save the project")
         self.act_save_as = self._action("Save &As…", self.save_as, sk.SaveAs)
         self.act_close = self._action("&Close project", self.close_project)
@@ -527,6 +533,8 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as, self.act_close])
         file.addSeparator()
+        file.addAction(self.act_add_reel)
+        file.addSeparator()
         file.addActions([self.act_export_frame, self.act_export_compare, self.act_export_edl,
                          self.act_report])
         file.addSeparator()
@@ -612,6 +620,12 @@ class MainWindow(QMainWindow):
         tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(tools)
         tools.addActions([self.act_open, self.act_save])
+        # The reel shown, for a project of several (File ▸ Add reel…); hidden with one.
+        self.reel_combo = QComboBox()
+        self.reel_combo.setToolTip("The reel shown and edited (File ▸ Add reel… adds one)")
+        self.reel_combo.activated.connect(self.select_reel)
+        self.reel_action = tools.addWidget(self.reel_combo)
+        self.reel_action.setVisible(False)
         tools.addSeparator()
         # Short, fixed labels on the toolbar; the Edit menu shows what will be undone.
         self.tool_undo = self._action("Undo", self.document.undo_stack.undo,
@@ -658,6 +672,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         doc = self.document
         doc.project_replaced.connect(self._project_replaced)
+        doc.project_replaced.connect(self._fill_reels)
+        doc.reels_changed.connect(self._fill_reels)
         doc.modified.connect(self._preview_timer.start)
         doc.modified.connect(self._fill_mask_combo)
         doc.modified.connect(self._update_shot_status)
@@ -861,6 +877,49 @@ class MainWindow(QMainWindow):
             self, f"{missing.name} has moved: locate it", str(start), MEDIA_FILTER)
         return Path(path) if path else None
 
+    # --- reels -----------------------------------------------------------------------------
+
+    def add_reel_dialog(self) -> None:
+        """File ▸ Add reel…: choose footage, add it as a reel and show it."""
+        if not self.document.is_open:
+            return
+        media = self.document.media_path()
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add reel", str(media.parent if media else Path.home()), MEDIA_FILTER)
+        if path:
+            self.add_reel(Path(path))
+
+    def add_reel(self, path: Path) -> bool:
+        """Add the footage at `path` as the project's next reel (one undo step), show it,
+        and find its shots. Errors are shown; returns whether it was added."""
+        if is_project_path(path):
+            self.show_error("Cannot add the reel", f"{path}: a project, not footage")
+            return False
+        try:
+            index = self.document.add_clip(path)
+        except NitrateError as exc:
+            self.show_error("Cannot add the reel", str(exc))
+            return False
+        self.select_reel(index)
+        if self.detect_shots:
+            self.start_shot_detection()
+        return True
+
+    def select_reel(self, index: int) -> None:
+        """Show and edit reel `index` (0-based)."""
+        if self.document.is_open and index != self.document.current_clip:
+            self.detector.stop()  # the cuts being found are of the reel shown before
+            self.detect_task.hide()
+            self.document.select_clip(index)
+
+    def _fill_reels(self) -> None:
+        names = self.document.reel_names()
+        self.reel_combo.clear()
+        self.reel_combo.addItems(names)
+        if names:
+            self.reel_combo.setCurrentIndex(self.document.current_clip)
+        self.reel_action.setVisible(len(names) > 1)
+
     def open_dialog(self) -> None:
         start = self.recent_files()[0] if self.recent_files() else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open footage or project",
@@ -1041,10 +1100,11 @@ class MainWindow(QMainWindow):
         self.empty_status.setText("")
         self.stack.setCurrentWidget(self.viewer)
         project = self.document.project
-        if project is not None and project.clip.frame_count != info.frame_count:
+        clip = project.clips[self.document.current_clip] if project is not None else None
+        if clip is not None and clip.frame_count != info.frame_count:
             self.show_message(
-                f"{Path(project.clip.path).name}: the media has {info.frame_count} frames, "
-                f"the project expects {project.clip.frame_count}")
+                f"{Path(clip.path).name}: the media has {info.frame_count} frames, "
+                f"the project expects {clip.frame_count}")
         self.playback.refresh_shots()
         self.shot_list.set_fps(info.fps)
         self._show_levels()
@@ -1400,6 +1460,7 @@ class MainWindow(QMainWindow):
         media = self.document.media_path()
         if media is None:
             return
+        self._detect_media = media
         self.detector.start(media)
         self.levels_meter.stop()  # detection measures the levels on its own pass
         self.shots_label.setText("Detecting shots…")
@@ -1495,8 +1556,8 @@ class MainWindow(QMainWindow):
             self.show_message(error or "Shot detection stopped")
             self._update_shot_status()
             return
-        if not self.document.is_open:
-            return
+        if not self.document.is_open or self._detect_media != self.document.media_path():
+            return  # found on a reel (or a clip) no longer shown
         old = self.document.shots()
         if [(s.start, s.end) for s in old] == list(bounds):
             self._update_shot_status()
@@ -1583,7 +1644,7 @@ class MainWindow(QMainWindow):
                          if s.start <= index <= s.end), None)
         if position is None:
             return
-        target = Target(0, position)
+        target = Target(self.document.current_clip, position)
         recipe = self.document.recipe(target)
         colour = [n for n, s in enumerate(recipe.steps) if s.op == "color" and s.enabled]
         if colour:
@@ -1829,7 +1890,8 @@ class MainWindow(QMainWindow):
                                                       else []),
                               self, default_range=range_kind, picture=self._export_picture(),
                               checksum=self.settings.value("render/checksum", "") or None,
-                              display_lut=lut_label(self.document.display_lut()))
+                              display_lut=lut_label(self.document.display_lut()),
+                              reels=len(self.document.reel_names()))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             request = dialog.request()
             self.settings.setValue("render/checksum", request.checksum or "")
@@ -1841,7 +1903,11 @@ class MainWindow(QMainWindow):
         if project is None:
             return []
         ranges: list[tuple[int | None, int | None, str]] = []
-        if request.range_kind == "inout":
+        clips = [self.document.current_clip]
+        if request.range_kind == "reels":
+            clips = list(range(len(project.clips)))
+            ranges.append((None, None, ""))
+        elif request.range_kind == "inout":
             in_, out = self.in_out
             if in_ is None or out is None or out < in_:
                 self.show_error("Cannot render", "Set an in point (I) and an out point (O) "
@@ -1860,17 +1926,20 @@ class MainWindow(QMainWindow):
         else:
             ranges.append((None, None, ""))
         ids = []
-        for start, end, suffix in ranges:
+        jobs = [(clip, start, end, suffix) for clip in clips for start, end, suffix in ranges]
+        for clip, start, end, suffix in jobs:
             output = request.output
-            if suffix and len(ranges) > 1:
+            if len(clips) > 1:
+                output = reel_output(output, clip)
+            elif suffix and len(jobs) > 1:
                 output = output.with_name(output.stem + suffix + output.suffix)
             try:
                 # Exactly as `nitrate render` builds its job (same plan, same file).
-                job = job_for_project(project, output, start=start, end=end,
+                job = job_for_project(project, output, clip_index=clip, start=start, end=end,
                                       codec=request.codec, audio=request.audio,
                                       burn_in=request.burn_in,
                                       checksum=request.checksum,
-                                      view_lut=(self.document.display_lut()
+                                      view_lut=(self.document.display_lut(clip)
                                                 if request.view_lut else ""),
                                       compare=request.compare)
             except NitrateError as exc:

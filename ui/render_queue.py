@@ -481,7 +481,8 @@ CHECKSUM_CHOICES: tuple[tuple[str, str | None], ...] = (
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What the dialog asks for: range "clip" | "inout" | "shots", output path, codec."""
+    """What the dialog asks for: range "clip" | "inout" | "shots" | "reels" (every reel of
+    the project, one file each), output path, codec."""
 
     range_kind: str
     output: Path
@@ -517,23 +518,26 @@ class RenderDialog(QDialog):
         picture: str = "",
         checksum: str | None = None,
         display_lut: str = "",
+        reels: int = 1,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add to render queue")
         self.setMinimumWidth(520)
         form = QFormLayout(self)
-        self.range_clip = QRadioButton("Whole clip")
+        self.range_clip = QRadioButton("Whole clip" if reels <= 1 else "This reel")
         label = f"In/out range (frames {in_out[0]}–{in_out[1]})" if in_out else "In/out range (set I and O first)"
         self.range_inout = QRadioButton(label)
         self.range_inout.setEnabled(in_out is not None)
         shots_text = (", ".join(str(s + 1) for s in selected_shots)) if selected_shots else "none"
         self.range_shots = QRadioButton(f"Selected shots ({shots_text})")
         self.range_shots.setEnabled(bool(selected_shots))
+        self.range_reels = QRadioButton(f"Every reel ({reels}), one file each")
+        self.range_reels.setVisible(reels > 1)
         ranges = QVBoxLayout()
-        for button in (self.range_clip, self.range_inout, self.range_shots):
+        for button in (self.range_clip, self.range_inout, self.range_shots, self.range_reels):
             ranges.addWidget(button)
-        {"clip": self.range_clip, "inout": self.range_inout, "shots": self.range_shots}.get(
-            default_range, self.range_clip).setChecked(True)
+        {"clip": self.range_clip, "inout": self.range_inout, "shots": self.range_shots,
+         "reels": self.range_reels}.get(default_range, self.range_clip).setChecked(True)
         if not self.checked_range_enabled():
             self.range_clip.setChecked(True)
         form.addRow("Frames", ranges)
@@ -638,6 +642,8 @@ class RenderDialog(QDialog):
             kind = "inout"
         elif self.range_shots.isChecked():
             kind = "shots"
+        elif self.range_reels.isChecked() and not self.range_reels.isHidden():
+            kind = "reels"
         else:
             kind = "clip"
         choice = self.choice()

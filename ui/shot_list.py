@@ -140,6 +140,10 @@ class ShotList(QWidget):
 
     # --- inputs ----------------------------------------------------------------------------
 
+    def _target(self, shot: int | None) -> Target:
+        """Shot `shot`'s recipe (None: the default) of the reel shown."""
+        return Target(self.document.current_clip, shot)
+
     def set_bridge(self, bridge: Any) -> None:
         """Thumbnails come from an EngineBridge (`request_thumbnail`, `thumbnail_ready`)."""
         if self._bridge is not None:
@@ -224,7 +228,7 @@ class ShotList(QWidget):
             self.selection_changed.emit(self.selected_positions())
 
     def _row_texts(self, position: int, shot: Shot) -> list[str]:
-        recipe = self.document.recipe(Target(0, position))
+        recipe = self.document.recipe(self._target(position))
         return [
             str(position + 1),
             f"{shot.start}–{shot.end}",
@@ -294,7 +298,7 @@ class ShotList(QWidget):
         stack.beginMacro(f"Apply {what} to {len(positions)} shot{'s' if len(positions) > 1 else ''}")
         try:
             for p in positions:
-                self._try(lambda p=p: self.document.edit_recipe(Target(0, p), recipe, ""))
+                self._try(lambda p=p: self.document.edit_recipe(self._target(p), recipe, ""))
         finally:
             stack.endMacro()
         self.message.emit(f"Applied {what} to {len(positions)} shot(s)")
@@ -307,10 +311,10 @@ class ShotList(QWidget):
         stack = self.document.undo_stack
         stack.beginMacro(f"Apply {what} to all shots")
         try:
-            self._try(lambda: self.document.edit_recipe(Target(0, None), recipe, ""))
+            self._try(lambda: self.document.edit_recipe(self._target(None), recipe, ""))
             for p, shot in enumerate(self.document.shots()):
                 if shot.recipe is not None:
-                    self._try(lambda p=p: self.document.edit_recipe(Target(0, p), None, ""))
+                    self._try(lambda p=p: self.document.edit_recipe(self._target(p), None, ""))
         finally:
             stack.endMacro()
         self.message.emit(f"Every shot now uses the {what}")
@@ -321,7 +325,7 @@ class ShotList(QWidget):
         stack.beginMacro(f"{len(positions)} shot(s) follow the clip default")
         try:
             for p in positions:
-                self._try(lambda p=p: self.document.edit_recipe(Target(0, p), None, ""))
+                self._try(lambda p=p: self.document.edit_recipe(self._target(p), None, ""))
         finally:
             stack.endMacro()
 

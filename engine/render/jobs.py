@@ -10,6 +10,17 @@ from engine.project.model import Project
 from engine.render.export import RenderJob
 
 
+def reel_output(output: Path, reel: int) -> Path:
+    """Where reel `reel` (0-based) of a project of several goes when they are exported
+    together to `output`: ``master.mov`` → ``master_reel2.mov``; a sequence's folder is
+    the one named: ``scans/r_%06d.dpx`` → ``scans_reel2/r_%06d.dpx``."""
+    output = Path(output)
+    tag = f"_reel{reel + 1}"
+    if "%" in output.name:
+        return output.parent.with_name(output.parent.name + tag) / output.name
+    return output.with_name(output.stem + tag + output.suffix)
+
+
 def job_for_project(
     project: Project,
     output: str | Path | None = None,
