@@ -199,12 +199,26 @@ class Document(QObject):
                                           f"Add reel {len(project.clips) + 1}"))
         return len(project.clips) - 1
 
+    def remove_clip(self, clip: int) -> None:
+        """Take reel `clip` out of the project (one undo step); the last reel stays."""
+        project = self.project_or_raise()
+        if len(project.clips) < 2:
+            raise ProjectError(project.path or "project", "a project keeps at least one reel")
+        name = Path(project.clips[clip].path).name
+        clips = project.clips[:clip] + project.clips[clip + 1:]
+        self.undo_stack.push(ReelsCommand(self, clips, f"Remove reel {clip + 1} ({name})"))
+
     def apply_clips(self, clips: list[Clip]) -> None:
         """Make `clips` the project's reels (ReelsCommand's do and undo)."""
         project = self.project_or_raise()
+        shown = project.clips[self.current_clip] if project.clips else None
         project.clips = list(clips)
         self._plan = None
-        self.current_clip = min(self.current_clip, len(clips) - 1)
+        # The reel shown stays shown (its place may change); taken out, the first is.
+        place = next((i for i, c in enumerate(clips) if c is shown), None)
+        self.current_clip = 0 if place is None else place
+        if place is None:
+            self.project_replaced.emit()
         self.reels_changed.emit()
         self.modified.emit()
 

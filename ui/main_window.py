@@ -358,6 +358,9 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open…", self.open_dialog, sk.Open,
                                      "Open footage or a Nitrate project")
         self.act_new = self._action("&New project from footage…", self.open_dialog, sk.New)
+        self.act_remove_reel = self._action(
+            "Re&move this reel", self.remove_reel,
+            tip="Take the reel shown out of the project (its footage stays on disk)")
         self.act_add_reel = self._action(
             "&Add reel…", self.add_reel_dialog,
             tip="Add footage to the project as another reel (a feature's reels in one "
@@ -533,7 +536,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as, self.act_close])
         file.addSeparator()
-        file.addAction(self.act_add_reel)
+        file.addActions([self.act_add_reel, self.act_remove_reel])
         file.addSeparator()
         file.addActions([self.act_export_frame, self.act_export_compare, self.act_export_edl,
                          self.act_report])
@@ -905,6 +908,15 @@ class MainWindow(QMainWindow):
             self.start_shot_detection()
         return True
 
+    def remove_reel(self) -> None:
+        """File ▸ Remove this reel: the reel shown leaves the project (one undo step)."""
+        if not self.document.is_open:
+            return
+        try:
+            self.document.remove_clip(self.document.current_clip)
+        except NitrateError as exc:
+            self.show_message(str(exc))
+
     def select_reel(self, index: int) -> None:
         """Show and edit reel `index` (0-based)."""
         if self.document.is_open and index != self.document.current_clip:
@@ -919,6 +931,7 @@ class MainWindow(QMainWindow):
         if names:
             self.reel_combo.setCurrentIndex(self.document.current_clip)
         self.reel_action.setVisible(len(names) > 1)
+        self.act_remove_reel.setEnabled(len(names) > 1)
 
     def open_dialog(self) -> None:
         start = self.recent_files()[0] if self.recent_files() else str(Path.home())

@@ -90,3 +90,21 @@ def test_every_reel_is_exported_to_a_file_of_its_own(qtbot, window: MainWindow, 
     assert probe(tmp_path / "feature_reel2.mkv").frame_count == 20
     assert "color" in probe(tmp_path / "feature_reel2.mkv").comment
     assert "color" not in probe(tmp_path / "feature_reel1.mkv").comment
+
+
+def test_a_reel_taken_out_is_one_undo_step(qtbot, window: MainWindow, clip: Path,
+                                           second_reel: Path) -> None:
+    assert window.open_path(clip)
+    _shown(window, qtbot, 12)
+    assert not window.act_remove_reel.isEnabled()  # the last reel stays
+    assert window.add_reel(second_reel)
+    _shown(window, qtbot, 20)
+    window.remove_reel()  # the reel shown: reel 2
+    _shown(window, qtbot, 12)
+    project = window.document.project_or_raise()
+    assert [Path(c.path).name for c in project.clips] == ["tiny.mp4"]
+    assert not window.reel_action.isVisible()
+    assert window.document.undo_stack.undoText() == "Remove reel 2 (reel2.mov)"
+    window.document.undo_stack.undo()
+    assert [Path(c.path).name for c in project.clips] == ["tiny.mp4", "reel2.mov"]
+    assert window.reel_action.isVisible() and window.document.current_clip == 0
