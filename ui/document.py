@@ -870,6 +870,27 @@ class PulldownRemover(BackgroundTask):
             self._w_finished.emit(plan, "")
 
 
+class PulldownChecker(BackgroundTask):
+    """Tells whether a clip at 29.97 or 30 fps is telecined (engine.media.pulldown
+    .analyse_pulldown, its first 60 frames): `start(media)`.
+
+    finished((media, PulldownReport), error)."""
+
+    thread_name = "nitrate-pulldown-check"
+
+    def _work(self, cancel: CancelFlag, media: Path) -> None:
+        from engine.media import open_reader
+        from engine.media.pulldown import analyse_pulldown
+
+        def check() -> object:
+            with open_reader(media) as reader:
+                return analyse_pulldown(reader)
+
+        report = self._guarded(cancel, check, f"{media}: the pulldown check failed")
+        if report is not None and not cancel.is_set():
+            self._w_finished.emit((media, report), "")
+
+
 class ProxyMaker(BackgroundTask):
     """Makes the scrubbing proxy of a video file (engine.media.proxy): `start(media)`.
 

@@ -66,6 +66,7 @@ from ui.document import (
     Document,
     LevelsMeter,
     ProxyMaker,
+    PulldownChecker,
     PulldownRemover,
     Recovery,
     ReportWriter,
@@ -90,6 +91,9 @@ MAX_RECENT = 10
 # Parameter edits are previewed once the user pauses this long (ms): a slider drag then
 # costs one render per pause, not one per mouse move.
 PREVIEW_DEBOUNCE_MS = 150
+PULLDOWN_CHECK_FRAMES = 20
+"""Frames a 29.97 fps clip needs before it is checked for 3:2 pulldown when opened."""
+
 MEDIA_FILTER = ("Footage and projects (*.nitrate *.mp4 *.mov *.mkv *.avi *.mxf *.dpx *.tif "
                 "*.tiff *.png *.exr);;Nitrate projects (*.nitrate);;All files (*)")
 COMPARE_MODES = (
@@ -199,6 +203,7 @@ class MainWindow(QMainWindow):
         self.report_writer = ReportWriter(self)
         self.checksum_verifier = ChecksumVerifier(self)
         self.pulldown_remover = PulldownRemover(self)
+        self.pulldown_checker = PulldownChecker(self)
         self._detect_media: Path | None = None  # the footage shot detection runs on
         self._pulldown_output = Path()  # where the film frames are being written
         self.still_exporter = StillExporter(self)
@@ -722,6 +727,7 @@ class MainWindow(QMainWindow):
         self.checksum_verifier.finished.connect(self._verified)
         self.pulldown_remover.progress.connect(self.pulldown_task.set_progress)
         self.pulldown_remover.finished.connect(self._pulldown_removed)
+        self.pulldown_checker.finished.connect(self._pulldown_checked)
         self.still_exporter.finished.connect(self._still_finished)
         self.timeline.boundary_moved.connect(self.move_boundary)
         self.timeline.split_requested.connect(self.split_shot_at)
@@ -1052,6 +1058,7 @@ class MainWindow(QMainWindow):
         self.report_writer.cancel()
         self.checksum_verifier.cancel()
         self.pulldown_remover.cancel()
+        self.pulldown_checker.cancel()
         self.sound.close()
         self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
@@ -1123,6 +1130,11 @@ class MainWindow(QMainWindow):
         self._show_levels()
         self._measure_audio()
         self._update_enabled()
+        # A film transferred to NTSC video: say so, since restoring it needs film frames.
+        media = self.document.media_path()
+        if (media is not None and info.frame_count >= PULLDOWN_CHECK_FRAMES
+                and round(float(info.fps), 2) in (29.97, 30.0)):
+            self.pulldown_checker.start(media)
 
     def _engine_error(self, message: str) -> None:
         if self._opening is not None:
@@ -1832,6 +1844,13 @@ class MainWindow(QMainWindow):
         self._pulldown_output = output
         self.pulldown_remover.start(media, output)
         self.pulldown_task.start(f"Removing pulldown into {output.name}")
+
+    def _pulldown_checked(self, result: object, error: str) -> None:
+        report = self._measured(result, error)
+        if report is not None and report.telecined:
+            self.show_message(f"This clip looks telecined (3:2 pulldown: {report.moved:.0%} "
+                              f"of its first {report.frames} frames take a neighbour's "
+                              "field): Clip ▸ Remove 3:2 pulldown… gives back its film frames")
 
     def _pulldown_removed(self, plan: object, error: str) -> None:
         self.pulldown_task.hide()

@@ -485,7 +485,10 @@ def test_pulldown_removed_from_the_window_opens_the_film_frames(
 
     transfer = write_frames(tmp_path / "transfer.mkv", telecine(moving_scene(20, 96, 72)),
                             Fraction(30000, 1001))
-    assert window.open_path(transfer)
+    with qtbot.waitSignal(window.pulldown_checker.finished, timeout=30_000):
+        assert window.open_path(transfer)  # a 29.97 fps clip is checked when it opens
+    assert window.statusBar().currentMessage().startswith(
+        "This clip looks telecined (3:2 pulldown: 40% of its first 25 frames")
     _settled(window, qtbot)
     out = tmp_path / "film.mkv"
     with qtbot.waitSignal(window.pulldown_remover.finished, timeout=30_000):
