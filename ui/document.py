@@ -104,7 +104,7 @@ class Document(QObject):
     Signals:
       project_replaced(): a project was opened, created, recovered or closed, or another
         of its reels is shown (`select_clip`).
-      reels_changed(): a reel was added (or that was undone).
+      reels_changed(): a reel was added or removed (or that was undone).
       recipe_changed(object): a Target's recipe changed (edit, undo, redo).
       shots_changed(int): the shot list of clip N changed.
       repairs_changed(int): the manual repairs of clip N changed.

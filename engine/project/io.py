@@ -12,7 +12,9 @@ each of its frames), which a version-3 Nitrate would leave where they were drawn
 the output's framing (`"framing"`: crop, size, fit), which a version-4 Nitrate would
 ignore, exporting the whole frame at the scan's size. 6 adds a clip's sound sync
 (`"audio_offset"`, seconds), which a version-5 Nitrate would ignore, exporting the sound
-out of step again. A clip's display LUT
+out of step again. 7 marks a project of several reels (`"clips"` always was a list, but
+a version-6 Nitrate shows, renders and saves only the first, silently leaving the others
+out of its exports). A clip's display LUT
 (`"display_lut"`) needs no new version: ignoring it changes only what is seen. Each file
 is written as the oldest version that holds everything in it, so older installations keep
 opening what they can read correctly.
@@ -32,7 +34,7 @@ from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 6
+VERSION = 7
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -71,6 +73,8 @@ def repair_to_json(repair: Repair) -> dict[str, Any]:
 def _version_needed(project: Project) -> int:
     """The oldest project version that holds everything in `project` (module docstring)."""
     repairs = [r for c in project.clips for r in c.repairs]
+    if len(project.clips) > 1:
+        return 7
     if any(c.audio_offset for c in project.clips):
         return 6
     if not project.output.framing.identity:

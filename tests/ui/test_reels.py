@@ -3,6 +3,7 @@ undone, saved, and every reel exported to a file of its own."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def test_reels_are_added_chosen_edited_on_their_own_and_saved(
     # Saved with both reels; opened again on the first.
     path = window.document.save(tmp_path / "feature.nitrate")
     assert [Path(c.path).name for c in load_project(path).clips] == ["tiny.mp4", "reel2.mov"]
+    # A version-6 Nitrate would export the first reel alone: it must refuse the file.
+    assert json.loads(path.read_text())["version"] == 7
     # Adding a reel is one undo step (the reel's own edits are theirs).
     stack = window.document.undo_stack
     while stack.canUndo() and stack.undoText() != "Add reel 2":
