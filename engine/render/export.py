@@ -289,7 +289,7 @@ class OutputTarget:
             os.replace(*sidecars)
 
 
-class _BackgroundWriter:
+class BackgroundWriter:
     """Converts frames to the encoder's pixel format (`prepare`) and runs Writer.write on
     its own thread, so that both overlap processing (the encoder and the operators then
     share the two cores; the evaluating threads, the export's bottleneck, only compute).
@@ -646,7 +646,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         route = frames.route.name
         total = end - job.start + 1 if rmap is None else rmap.count
         started = time.perf_counter()
-        background: _BackgroundWriter | None = None
+        background: BackgroundWriter | None = None
         writer: Writer | None = None
         size: tuple[int, int] | None = None  # (width, height) px, set by the first frame
         try:
@@ -660,7 +660,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                     writer = Writer(target.write_path, fmt, size[0], size[1], fps,
                                     timecode=timecode, audio=audio,
                                     metadata=export_metadata(job, end, info))
-                    background = _BackgroundWriter(writer, partial(frames.prepare, writer))
+                    background = BackgroundWriter(writer, partial(frames.prepare, writer))
                 assert background is not None
                 background.write(frame)
                 elapsed = time.perf_counter() - started

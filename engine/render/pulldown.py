@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.errors import MediaError, RenderCancelled
 from engine.media import AudioSource, Writer, open_reader, output_format_for
 from engine.media.pulldown import PulldownPlan, analyse_pulldown, film_frames, plan_pulldown
-from engine.render.export import OutputTarget, check_output_is_not_source
+from engine.render.export import BackgroundWriter, OutputTarget, check_output_is_not_source
 from engine.render.provenance import COMMENT, nitrate_version
 from engine.retime import retime_timecode
 
@@ -57,6 +57,7 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
                  if info.audio else None)
         note = (f"Made by Nitrate {nitrate_version()} from {source.name}: {plan.describe()}")
         writer: Writer | None = None
+        background: BackgroundWriter | None = None  # encodes while the next frame is read
         try:
             for k, frame in enumerate(film_frames(reader, plan)):
                 if cancelled():
@@ -65,13 +66,19 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
                     writer = Writer(target.write_path, fmt, frame.shape[1], frame.shape[0],
                                     plan.fps, timecode=timecode, audio=audio,
                                     metadata={COMMENT: note})
-                writer.write(frame)
+                    background = BackgroundWriter(writer, writer.prepare)
+                assert background is not None
+                background.write(frame)
                 if progress is not None:
                     progress(n + k + 1, total)
-            if writer is None:
+            if writer is None or background is None:
                 raise MediaError(source, "has no frames")
+            background.finish()
+            background = None
             writer.close()
             target.commit()
         except BaseException as exc:
+            if background is not None:
+                background.stop()
             target.abandon(writer, exc, output)
     return plan
