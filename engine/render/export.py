@@ -256,10 +256,20 @@ class OutputTarget:
         if sidecars:
             sidecars[0].unlink(missing_ok=True)
 
-    def abandon(self, writer: Writer | None, exc: BaseException, output: Path) -> NoReturn:
-        """After `exc` stopped the export: abort `writer`, remove what was written, and
-        raise `exc` again, as a MediaError naming `output` (not the temporary file) when it
-        is a write error."""
+    def complete(self, writer: Writer, background: BackgroundWriter) -> None:
+        """Every frame handed over: let `background` encode the last ones, close the file
+        and rename it onto the final name."""
+        background.finish()
+        writer.close()
+        self.commit()
+
+    def abandon(self, writer: Writer | None, exc: BaseException, output: Path,
+                background: BackgroundWriter | None = None) -> NoReturn:
+        """After `exc` stopped the export: stop `background`, abort `writer`, remove what
+        was written, and raise `exc` again, as a MediaError naming `output` (not the
+        temporary file) when it is a write error."""
+        if background is not None:
+            background.stop()  # harmless when it had finished
         if writer is not None:
             try:
                 writer.abort()
@@ -668,14 +678,9 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
                 eta = (total - done) / rate if rate > 0 else None
                 yield Progress(done, total, elapsed, rate, eta, job.output, route=route)
             assert writer is not None and background is not None
-            background.finish()
-            background = None
-            writer.close()
-            target.commit()
+            target.complete(writer, background)
         except BaseException as exc:
-            if background is not None:
-                background.stop()
-            target.abandon(writer, exc, job.output)
+            target.abandon(writer, exc, job.output, background)
         finally:
             frames.close()
         elapsed = time.perf_counter() - started

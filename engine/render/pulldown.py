@@ -73,12 +73,7 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
                     progress(n + k + 1, total)
             if writer is None or background is None:
                 raise MediaError(source, "has no frames")
-            background.finish()
-            background = None
-            writer.close()
-            target.commit()
+            target.complete(writer, background)
         except BaseException as exc:
-            if background is not None:
-                background.stop()
-            target.abandon(writer, exc, output)
+            target.abandon(writer, exc, output, background)
     return plan
