@@ -25,6 +25,10 @@ Inverse telecine, as the ffmpeg filters `fieldmatch` and `decimate` do it:
 is kept. The fields are woven as decoded: nothing is interpolated, so a film frame comes
 back with the pixels the transfer gave it.
 
+The top field anchors each match, whichever field the transfer put first: with the
+bottom field first (NTSC DV), the mixed frames hold the later film frame in the top field,
+and match the next frame's bottom field instead of the previous one's (tested both ways).
+
 Cadence breaks (a video edit after the transfer) leave orphan fields, which are matched
 with the least combed partner there is; a cycle that holds no repeat (a cut into a new
 cadence) still loses one frame. `analyse_pulldown` says whether a clip is telecined at

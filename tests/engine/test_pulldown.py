@@ -86,3 +86,13 @@ def test_a_cancel_or_the_source_itself_leaves_nothing(transfer: Path, tmp_path: 
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(MediaError, match="is the source of the export"):
         remove_pulldown(transfer, transfer)
+
+
+def test_a_bottom_field_first_transfer_too(film: list[np.ndarray], tmp_path: Path) -> None:
+    transfer = write_frames(tmp_path / "dv.mkv", telecine(film, top_first=False), NTSC)
+    out = tmp_path / "film.mkv"
+    remove_pulldown(transfer, out)
+    with open_reader(out) as reader:
+        assert reader.info.frame_count == 40
+        for k, frame in enumerate(film):
+            np.testing.assert_allclose(reader.read(k), frame, atol=0.5 / 255 + 1e-6)
