@@ -463,9 +463,6 @@ OUTPUT_CHOICES: tuple[OutputChoice, ...] = (
 REVIEW_CODECS = frozenset({"h264", "h265"})
 """Delivery codecs: a review copy made in one goes through the display LUT by default."""
 
-REVIEW_CODECS = frozenset({"h264", "h265"})
-"""Delivery codecs: a review copy made in one goes through the display LUT by default."""
-
 COMPARE_CHOICES: tuple[tuple[str, str], ...] = (
     ("The restored frame", ""),
     ("Before and after, side by side (twice as wide)", "side-by-side"),
