@@ -1907,8 +1907,12 @@ class MainWindow(QMainWindow):
     # --- render ----------------------------------------------------------------------------
 
     def default_output(self) -> Path:
+        """The export offered: named after the reel's media, or after the project when it
+        holds several reels (each file then gets its reel's number)."""
         media = self.document.media_path() or Path.home() / "export"
         base = self.document.path.parent if self.document.path else media.parent
+        if self.document.path is not None and len(self.document.reel_names()) > 1:
+            return base / f"{self.document.path.stem}_restored.mov"
         # A sequence's pattern (reel_%06d.dpx) without its frame number: "reel_restored".
         return base / f"{clip_stem(media, 'export')}_restored.mov"
 

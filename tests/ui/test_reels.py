@@ -60,6 +60,8 @@ def test_reels_are_added_chosen_edited_on_their_own_and_saved(
     assert window.reel_combo.currentIndex() == 0
     # Saved with both reels; opened again on the first.
     path = window.document.save(tmp_path / "feature.nitrate")
+    # The export offered is named after the project: each reel adds its number.
+    assert window.default_output() == tmp_path / "feature_restored.mov"
     assert [Path(c.path).name for c in load_project(path).clips] == ["tiny.mp4", "reel2.mov"]
     # A version-6 Nitrate would export the first reel alone: it must refuse the file.
     assert json.loads(path.read_text())["version"] == 7
