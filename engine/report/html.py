@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.atomic_file import atomic_write_text
 from engine.errors import NitrateError, ProjectError
+from engine.framing import Framing
 from engine.media import MediaInfo, open_reader
 from engine.media import timecode as tc
 from engine.media.sound_sync import describe_sound_offset
@@ -282,7 +283,9 @@ def _meta_table(rows: list[tuple[str, str]]) -> str:
 
 
 def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
-                  measures: list[ShotMeasure]) -> str:
+                  measures: list[ShotMeasure], framing: Framing, reels: int = 1) -> str:
+    """The report of clip `n` (1-based), "Reel n" in a project of several `reels`; what
+    its exports do to it (the project's framing, its own sound sync) is in its table."""
     audio = "; ".join(f"{a.codec} {a.sample_rate} Hz {a.channels} ch" for a in info.audio)
     fps = Fraction(info.fps)
     rows = [
@@ -297,6 +300,8 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         ("Colour", f"range {info.color_range}, matrix {info.color_space}, primaries "
                    f"{info.color_primaries}, transfer {info.color_trc}"),
         ("Audio", audio or "none"),
+        ("Framing", framing.describe(info.width, info.height)),
+        ("Sound", describe_sound_offset(clip.audio_offset, fps) if info.audio else "none"),
     ]
     plan = clip.plan()
     protected = sum(r.protect for r in clip.repairs)
@@ -316,7 +321,8 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         for i, (s, p) in enumerate(zip(clip.shots, plan.shots, strict=True), start=1)
     )
     return (
-        f"<h2>Clip {n}: {_e(source.name)}</h2>{_meta_table(rows)}"
+        f"<h2>{'Reel' if reels > 1 else 'Clip'} {n}: {_e(source.name)}</h2>"
+        f"{_meta_table(rows)}"
         f"<h3>Shots ({len(clip.shots)}; manual repairs: {rebuilt}; protections: {protected})"
         "</h3>"
         "<table><tr><th>Shot</th><th>Frames</th><th>Timecode in</th><th>Length</th>"
@@ -354,8 +360,6 @@ def build_report(
     sources = [project.media(clip) for clip in project.clips]
 
     sections = []
-    framing = "the whole frame"
-    sound = "in sync"
     done = 0
     total = sum(len(measured_frames(s, samples)) for c in project.clips for s in c.plan().shots)
 
@@ -368,16 +372,13 @@ def build_report(
     for n, (clip, source) in enumerate(zip(project.clips, sources, strict=True), start=1):
         with open_reader(source) as reader:
             info = reader.info
-            if n == 1:  # exports render the main clip
-                framing = project.output.framing.describe(info.width, info.height)
-                sound = (describe_sound_offset(clip.audio_offset, info.fps) if info.audio
-                         else "none")
             plan = clip.plan()
             measurer = ShotMeasurer(Evaluator(reader, source_key=str(source)), plan,
                                     scale=scale, samples=samples)
 
             measures = [measurer.measure(s, tick, cancel) for s in plan.shots]
-            sections.append(_clip_section(n, clip, source, info, measures))
+            sections.append(_clip_section(n, clip, source, info, measures,
+                                          project.output.framing, len(project.clips)))
 
     now = _dt.datetime.now().astimezone()
     header = _meta_table([
@@ -385,8 +386,6 @@ def build_report(
         ("Nitrate", nitrate_version()),
         ("Date", now.strftime("%Y-%m-%d %H:%M %Z")),
         ("Output", project.output.path or "(not set)"),
-        ("Framing", framing),
-        ("Sound", sound),
         ("Measurement", f"{samples} frames per shot at {scale:g} of the source size; a pixel "
                         f"counts as changed where the operator's mask exceeds {MASK_LEVEL:g}, "
                         f"or (operators without a mask) where its level moved more than "

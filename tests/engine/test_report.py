@@ -172,3 +172,14 @@ def test_the_report_states_what_each_operator_measured_and_applied(tmp_path: Pat
     # An operator that measures nothing says so.
     sharpen_row = html.split("Sharpen")[1].split("</tr>")[0]
     assert sharpen_row.endswith("<td>—</td>")
+
+
+def test_a_project_of_several_reels_reports_each_reel(media: Path, tmp_path: Path) -> None:
+    p = project(media, tmp_path)
+    second = Clip(path=str(media), frame_count=N, audio_offset=0.25)
+    p.clips.append(second)
+    html = build_report(p, tmp_path / "reels.html", scale=0.25, samples=1).read_text(
+        encoding="utf-8")
+    assert "<h2>Reel 1: reel.mkv</h2>" in html and "<h2>Reel 2: reel.mkv</h2>" in html
+    # Each reel's table says what its exports do to it (framing, and its own sound sync).
+    assert html.count("<td>Framing</td><td>crop 4,0,4,0 px → 1920x1080 (fit)</td>") == 2
