@@ -363,6 +363,12 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open…", self.open_dialog, sk.Open,
                                      "Open footage or a Nitrate project")
         self.act_new = self._action("&New project from footage…", self.open_dialog, sk.New)
+        self.act_next_reel = self._action(
+            "&Next reel", lambda: self.step_reel(1), "Ctrl+PgDown",
+            tip="Show the project's next reel")
+        self.act_prev_reel = self._action(
+            "&Previous reel", lambda: self.step_reel(-1), "Ctrl+PgUp",
+            tip="Show the project's previous reel")
         self.act_remove_reel = self._action(
             "Re&move this reel", self.remove_reel,
             tip="Take the reel shown out of the project (its footage stays on disk)")
@@ -607,6 +613,8 @@ class MainWindow(QMainWindow):
         shot.addAction(self.act_framing)
         shot.addAction(self.act_sound_sync)
         shot.addAction(self.act_pulldown)
+        shot.addSeparator()
+        shot.addActions([self.act_next_reel, self.act_prev_reel])
 
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.act_render_clip, self.act_render_inout,
@@ -930,6 +938,13 @@ class MainWindow(QMainWindow):
             self.detect_task.hide()
             self.document.select_clip(index)
 
+    def step_reel(self, step: int) -> None:
+        """Show the reel `step` places after the one shown (negative: before), if any."""
+        reels = len(self.document.reel_names())
+        target = self.document.current_clip + step
+        if 0 <= target < reels:
+            self.select_reel(target)
+
     def _fill_reels(self) -> None:
         names = self.document.reel_names()
         self.reel_combo.clear()
@@ -938,6 +953,8 @@ class MainWindow(QMainWindow):
             self.reel_combo.setCurrentIndex(self.document.current_clip)
         self.reel_action.setVisible(len(names) > 1)
         self.act_remove_reel.setEnabled(len(names) > 1)
+        self.act_next_reel.setEnabled(self.document.current_clip < len(names) - 1)
+        self.act_prev_reel.setEnabled(self.document.current_clip > 0)
 
     def open_dialog(self) -> None:
         start = self.recent_files()[0] if self.recent_files() else str(Path.home())
@@ -2192,6 +2209,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+G / Ctrl+G", "grab a reference still / compare with it"),
             ("Ctrl+Shift+M", "match the shot to the reference still"),
             ("Ctrl+Shift+K", "cache the in/out range (or the shot) for playback"),
+            ("Ctrl+PgUp / Ctrl+PgDown", "previous / next reel"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

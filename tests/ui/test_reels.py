@@ -54,8 +54,10 @@ def test_reels_are_added_chosen_edited_on_their_own_and_saved(
     project = window.document.project_or_raise()
     assert [s.op for s in project.clips[1].default_recipe.steps] == ["color"]
     assert project.clips[0].default_recipe.steps == ()
-    window.select_reel(0)
+    assert not window.act_next_reel.isEnabled()  # the last reel is shown
+    window.act_prev_reel.trigger()  # Ctrl+PgUp
     _shown(window, qtbot, 12)
+    assert window.act_next_reel.isEnabled() and not window.act_prev_reel.isEnabled()
     assert window.document.plan().shots[0].recipe.steps == ()
     assert window.reel_combo.currentIndex() == 0
     # Saved with both reels; opened again on the first.
