@@ -170,9 +170,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", default=None, metavar="R",
                    help="output frame rate (24, 23.976, 24000/1001, 48 …); the duration and "
                    "the audio stay, in-between frames are interpolated (never across a cut)")
-    p.add_argument("--retime", choices=("motion", "blend", "nearest"), default="motion",
+    p.add_argument("--retime", choices=("motion", "blend", "nearest", "conform"),
+                   default="motion",
                    help="with --fps: motion-compensated in-betweens (default), cross-fades, "
-                   "or the nearest frame repeated/dropped")
+                   "the nearest frame repeated/dropped, or conform: every frame kept and "
+                   "played at the new rate, the sound at the same new speed (a film "
+                   "transferred to PAL at 25 back to 24 fps)")
     framing_args(p)
     p.add_argument("--burn-in", action="store_true",
                    help="write the timecode, source frame and shot into the picture (a "

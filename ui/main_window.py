@@ -2056,11 +2056,29 @@ class MainWindow(QMainWindow):
             "Frames per second, e.g. 24 or 24000/1001:",
             list(self.FRAME_RATES), self.FRAME_RATES.index(current)
             if current in self.FRAME_RATES else 0, True)
+        if not ok:
+            return
+        if text == self.FRAME_RATES[0]:
+            self.set_output_frame_rate(None)
+            return
+        ways = list(self.RETIME_WAYS.values())
+        way, ok = QInputDialog.getItem(
+            self, "Output frame rate", f"How the clip becomes {text} fps:", ways,
+            list(self.RETIME_WAYS).index("conform" if output.retime == "conform"
+                                         else "motion"), False)
         if ok:
-            self.set_output_frame_rate(None if text == self.FRAME_RATES[0] else text)
+            retime = next(k for k, v in self.RETIME_WAYS.items() if v == way)
+            self.set_output_frame_rate(text, retime)
 
-    def set_output_frame_rate(self, fps: str | None) -> bool:
-        """Set the project's export rate (None: the source's), as one undo step."""
+    RETIME_WAYS = {
+        "motion": "In-between frames made from the motion (the duration and the sound stay)",
+        "conform": "Conformed: every frame kept and played at the new rate, the sound at "
+                   "the same speed (a film transferred to PAL at 25 fps, back to 24)",
+    }
+
+    def set_output_frame_rate(self, fps: str | None, retime: str | None = None) -> bool:
+        """Set the project's export rate (None: the source's) and how it is reached
+        (`retime`: "motion" … or "conform"; None keeps the project's), as one undo step."""
         from dataclasses import replace
 
         from engine.retime import parse_fps
@@ -2071,9 +2089,12 @@ class MainWindow(QMainWindow):
             except ValueError as exc:
                 self.show_error("Output frame rate", str(exc))
                 return False
-        output = replace(self.document.project_or_raise().output, fps=fps)
+        output = self.document.project_or_raise().output
+        output = replace(output, fps=fps, retime=retime or output.retime)
         self.document.edit_output(output, "Output frame rate")
-        self.show_message(f"Exports at {fps} fps" if fps else "Exports at the source's rate")
+        how = ", conformed frame for frame" if fps and output.retime == "conform" else ""
+        self.show_message(f"Exports at {fps} fps{how}" if fps
+                          else "Exports at the source's rate")
         return True
 
     def framing_dialog(self) -> None:
@@ -2104,6 +2125,8 @@ class MainWindow(QMainWindow):
         text = (f"the whole frame, {size[0]} × {size[1]} px" if framing.identity
                 else framing.describe(*size))
         rate = f"{output.fps} fps" if output.fps else "the source's frame rate"
+        if output.fps and output.retime == "conform":
+            rate += " (conformed frame for frame, the sound with it)"
         offset = self.document.audio_offset()
         info = self.bridge.info
         sound = (f"; {describe_sound_offset(offset, info.fps)}" if offset and info is not None

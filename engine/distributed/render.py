@@ -26,6 +26,7 @@ from engine.render.export import (
     audio_source,
     check_output_is_not_source,
     choose_route,
+    output_fps,
     remove_stale_partials,
     start_timecode,
 )
@@ -87,7 +88,7 @@ def render_distributed(
     if not final.parent.is_dir():
         raise MediaError(job.output, f"the folder {final.parent} does not exist")
     check_output_is_not_source(job.source, job.output)
-    fps = info.fps if rmap is None else rmap.out_fps
+    fps = output_fps(job, info.fps, rmap)
     try:
         chunks = plan_chunks(job.plan, job.start, end, chunk_frames, rmap)
     except ValueError as exc:

@@ -46,6 +46,10 @@ class AudioSource:
     start_seconds: float
     duration_seconds: float
     stream: int = 0
+    speed: float = 1.0
+    """How fast the sound plays against the source (a picture conformed from 25 to 24 fps
+    frame for frame: 0.96): it lasts duration_seconds / speed, its pitch moving with it,
+    as a film's sound does on a projector run at another speed."""
 
 
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854776e18}
@@ -102,15 +106,22 @@ class AudioFeed:
         self._stream = streams[source.stream]
         ctx = self._stream.codec_context
         ctx.thread_type = "AUTO"
+        if source.speed <= 0:
+            raise MediaError(path, f"audio speed must be positive, got {source.speed}")
         self.sample_rate = int(sample_rate or ctx.sample_rate)
         self.layout = layout or ctx.layout.name
+        self._speed = float(source.speed)
+        # Played at another speed, the decoded samples are read as if taken at that many
+        # times their rate, then resampled: the length and the pitch change together.
+        self._tagged_rate = (round(int(ctx.sample_rate) * self._speed)
+                             if self._speed != 1.0 else None)
         self._resampler = (av.AudioResampler(format="dblp", layout=self.layout,
                                              rate=self.sample_rate)
-                           if (self.sample_rate, self.layout)
-                           != (int(ctx.sample_rate), ctx.layout.name) else None)
+                           if (self.sample_rate, self.layout, self._speed)
+                           != (int(ctx.sample_rate), ctx.layout.name, 1.0) else None)
         self.channels = len(av.AudioLayout(self.layout).channels)
         self.source_format = ctx.format.name if ctx.format else "fltp"
-        self.total_samples = round(source.duration_seconds * self.sample_rate)
+        self.total_samples = round(source.duration_seconds / self._speed * self.sample_rate)
         video = self._container.streams.video
         origin = 0.0
         if video and video[0].start_time is not None and video[0].time_base:
@@ -144,6 +155,8 @@ class AudioFeed:
         """The samples the resampler gives for `frame` (None: what it still holds), as
         (channels, n) float64."""
         assert self._resampler is not None
+        if frame is not None and self._tagged_rate is not None:
+            frame.sample_rate = self._tagged_rate
         blocks = [_to_float(f) for f in self._resampler.resample(frame)]
         return (np.concatenate(blocks, axis=1) if blocks
                 else np.zeros((self.channels, 0)))
@@ -160,7 +173,8 @@ class AudioFeed:
                 break
             data = _to_float(frame) if self._resampler is None else self._resampled(frame)
             if frame.pts is not None and frame.time_base is not None:
-                pos = round((float(frame.pts * frame.time_base) - self._start) * self.sample_rate)
+                seconds = (float(frame.pts * frame.time_base) - self._start) / self._speed
+                pos = round(seconds * self.sample_rate)
             else:
                 pos = self._next_pos if self._next_pos is not None else 0
             # Trust the running position unless the timestamp says there is a real jump:

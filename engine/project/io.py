@@ -14,7 +14,9 @@ ignore, exporting the whole frame at the scan's size. 6 adds a clip's sound sync
 (`"audio_offset"`, seconds), which a version-5 Nitrate would ignore, exporting the sound
 out of step again. 7 marks a project of several reels (`"clips"` always was a list, but
 a version-6 Nitrate shows, renders and saves only the first, silently leaving the others
-out of its exports). A clip's display LUT
+out of its exports). 8 allows the output's `"retime": "conform"` (the rate changed frame
+for frame, the sound with it), which a version-7 Nitrate would refuse as an unknown method
+with a less helpful message. A clip's display LUT
 (`"display_lut"`) needs no new version: ignoring it changes only what is seen. Each file
 is written as the oldest version that holds everything in it, so older installations keep
 opening what they can read correctly.
@@ -34,7 +36,7 @@ from engine.project.model import Clip, OutputSettings, Project, Repair, Shot
 from engine.project.recipe import Recipe
 
 FORMAT = "nitrate-project"
-VERSION = 7
+VERSION = 8
 SUFFIX = ".nitrate"
 # A project is small; anything this large is not one of ours (and must not exhaust memory).
 MAX_BYTES = 64 * 1024 * 1024
@@ -73,6 +75,8 @@ def repair_to_json(repair: Repair) -> dict[str, Any]:
 def _version_needed(project: Project) -> int:
     """The oldest project version that holds everything in `project` (module docstring)."""
     repairs = [r for c in project.clips for r in c.repairs]
+    if project.output.retime == "conform":
+        return 8
     if len(project.clips) > 1:
         return 7
     if any(c.audio_offset for c in project.clips):
@@ -266,8 +270,9 @@ def _output_fps(value: Any) -> str | None:
 
 
 def _output_retime(value: Any) -> str:
-    if value not in ("motion", "blend", "nearest"):
-        raise ValueError(f"output.retime must be motion, blend or nearest, got {value!r}")
+    if value not in ("motion", "blend", "nearest", "conform"):
+        raise ValueError(f"output.retime must be motion, blend, nearest or conform, got "
+                         f"{value!r}")
     return str(value)
 
 

@@ -155,11 +155,15 @@ class RenderJob:
 
 def audio_source(job: RenderJob, info: MediaInfo, end: int) -> AudioSource | None:
     """The sound of `job`'s frames job.start..`end` of the source `info` describes, moved
-    by `job.audio_offset`; None when the export has none."""
+    by `job.audio_offset` (and, conformed to another rate, played at that speed); None
+    when the export has none."""
     if not (job.audio and info.audio):
         return None
+    speed = 1.0
+    if job.fps is not None and job.retime == CONFORM:
+        speed = float(Fraction(job.fps) / Fraction(info.fps))
     return AudioSource(job.source, job.start / info.fps - job.audio_offset,
-                       (end - job.start + 1) / info.fps)
+                       (end - job.start + 1) / info.fps, speed=speed)
 
 
 @dataclass(frozen=True)
@@ -380,19 +384,36 @@ def _cache_budget(job: RenderJob, width: int, height: int) -> int:
     return min(job.cache_bytes, need + 2 * frame_bytes)
 
 
+CONFORM = "conform"
+"""The `RenderJob.retime` that changes the rate without making frames: each source frame
+is one output frame, so the duration changes (a film transferred to PAL 4 % fast, played
+again at 24 fps), and the sound is played at the same new speed (`audio_source`)."""
+
+
 def _retime_map(job: RenderJob, end: int, source_fps: Fraction) -> RetimeMap | None:
-    """The frame-rate conversion of the job, or None when the rate stays."""
+    """The frame-rate conversion of the job, or None when there are no frames to make (the
+    rate stays, or it is conformed frame for frame)."""
     if job.fps is None:
         return None
-    if job.retime not in RETIME_METHODS:
-        raise MediaError(job.output, f"retime method must be one of {', '.join(RETIME_METHODS)}"
-                         f", got {job.retime!r}")
+    if job.retime not in (*RETIME_METHODS, CONFORM):
+        raise MediaError(job.output, f"retime method must be one of "
+                         f"{', '.join((*RETIME_METHODS, CONFORM))}, got {job.retime!r}")
     fps = Fraction(job.fps)
     if fps <= 0:
         raise MediaError(job.output, f"frame rate must be positive, got {job.fps}")
-    if fps == source_fps:
+    if fps == source_fps or job.retime == CONFORM:
         return None
     return RetimeMap(job.start, end, source_fps, fps)
+
+
+def output_fps(job: RenderJob, source_fps: Fraction, rmap: RetimeMap | None) -> Fraction:
+    """The export's frame rate (frames per second): the retimed rate, the conformed one,
+    or the source's."""
+    if rmap is not None:
+        return rmap.out_fps
+    if job.fps is not None and job.retime == CONFORM:
+        return Fraction(job.fps)
+    return Fraction(source_fps)
 
 
 def frame_size(output: Path, index: int, frame: np.ndarray | av.VideoFrame,
@@ -589,7 +610,7 @@ class ExportFrames:
     def _burnt_in(self, frame: np.ndarray, k: int) -> np.ndarray:
         """Output frame k with its timecode, source frame and shot written in."""
         info = self.reader.info
-        fps = info.fps if self.rmap is None else self.rmap.out_fps
+        fps = output_fps(self.job, info.fps, self.rmap)
         if self._timecode is None:
             self._timecode = start_timecode(self.job, info, fps, from_zero=True)
         index = self.source_index(k)
@@ -650,7 +671,7 @@ def render(job: RenderJob, cancel: CancelToken | None = None) -> Iterator[Progre
         target = OutputTarget(job.output, fmt)
         audio = audio_source(job, info, end)
         rmap = _retime_map(job, end, info.fps)
-        fps = info.fps if rmap is None else rmap.out_fps
+        fps = output_fps(job, info.fps, rmap)
         timecode = start_timecode(job, info, fps)
         frames = ExportFrames(job, reader, fmt, end, rmap)
         route = frames.route.name

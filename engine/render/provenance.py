@@ -73,7 +73,11 @@ def provenance(job: RenderJob, end: int, source_fps: Fraction,
     parts += [f"frames {a}-{b}: {ops}" for a, b, ops in runs]
     if repairs or protections:
         parts.append(f"manual repairs: {repairs}, protections: {protections}")
-    if job.fps is not None and job.fps != source_fps:
+    if job.fps is not None and job.fps != source_fps and job.retime == "conform":
+        longer = float(source_fps / Fraction(job.fps)) - 1.0
+        parts.append(f"conformed from {float(source_fps):g} to {float(job.fps):g} fps frame "
+                     f"for frame, the sound with it ({longer:+.1%} in length)")
+    elif job.fps is not None and job.fps != source_fps:
         parts.append(f"retimed from {float(source_fps):g} to {float(job.fps):g} fps "
                      f"({job.retime})")
     if not job.framing.identity:

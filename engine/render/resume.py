@@ -56,6 +56,7 @@ from engine.render.export import (
     audio_source,
     check_output_is_not_source,
     frame_size,
+    output_fps,
     start_timecode,
 )
 from engine.render.provenance import export_metadata
@@ -98,7 +99,7 @@ def fingerprint(job: RenderJob, fmt: OutputFormat, end: int, fps: Fraction,
         "plan": _plan_hash(job),
         "format": {k: v for k, v in asdict(fmt).items()},
         "fps": f"{fps.numerator}/{fps.denominator}",
-        "retime": job.retime if job.fps is not None else None,
+        "retime": job.retime if job.fps is not None else None,  # "conform" too
         "audio": job.audio,
         "segment_frames": segment_frames,
     }
@@ -196,7 +197,7 @@ def render_resumable(job: RenderJob, cancel: CancelToken | None = None,
             raise MediaError(job.output, f"the folder {final.parent} does not exist")
         check_output_is_not_source(job.source, job.output)
         rmap = _retime_map(job, end, info.fps)
-        fps = info.fps if rmap is None else rmap.out_fps
+        fps = output_fps(job, info.fps, rmap)
         total = end - job.start + 1 if rmap is None else rmap.count
         work = work_folder(job.output, fmt)
         _prepare_work(work, fingerprint(job, fmt, end, fps, segment_frames), job.output)

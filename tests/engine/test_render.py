@@ -310,3 +310,35 @@ def test_a_review_copy_shows_the_scan_beside_the_restored_frame(clip: Path, tmp_
     with pytest.raises(MediaError, match="compare 'wipe': choose side-by-side or split"):
         run(RenderJob(clip, tmp_path / "bad.mkv", plan, compare="wipe"))
     assert not (tmp_path / "bad.mkv").exists()
+
+
+@pytest.mark.parametrize("resumable", [False, True])
+def test_a_clip_conformed_to_another_rate_keeps_every_frame_and_its_sound(
+        clip: Path, tmp_path: Path, resumable: bool) -> None:
+    from engine.render.resume import render_resumable
+
+    out = tmp_path / "conformed.mov"
+    job = RenderJob(clip, out, ShotPlan.single(48, Recipe()), fps=Fraction(24),
+                    retime="conform")
+    list(render_resumable(job) if resumable else render(job))
+    info = probe(out)
+    assert (info.frame_count, info.fps) == (48, Fraction(24))  # 25 → 24, frame for frame
+    with open_reader(out) as reader:
+        assert [read_index(f) for f in reader.frames(0, 48)] == list(range(48))
+    samples, rate = decode_audio(out)
+    assert abs(samples.shape[1] / rate - 48 / 24) <= 1 / rate * 2  # 4 % longer, like the picture
+    # The clicks of frames 12 and 30 are still on frames 12 and 30.
+    assert [round(s * 24 / rate) for s in find_clicks(samples, rate)] == [12, 30]
+    # And the tone between them is lower by as much (its pitch moves with the speed, as a
+    # projector run slower lowers it), with no gap in it.
+    source, _ = decode_audio(clip)
+
+    def crossings_per_second(x: np.ndarray, first_s: float) -> float:
+        tone = x[0, int(first_s * rate):int((first_s + 0.3) * rate)]
+        return np.count_nonzero(np.diff(np.signbit(tone))) / 0.3
+
+    assert crossings_per_second(samples, 0.6) == pytest.approx(
+        crossings_per_second(source, 0.6) * 24 / 25, rel=0.01)
+    silent = np.abs(samples[0, 200:int(1.9 * rate)]) < 1e-6
+    assert not np.convolve(silent, np.ones(8), "valid").max(initial=0) >= 8
+    assert "conformed from 25 to 24 fps frame for frame" in info.comment

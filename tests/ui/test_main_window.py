@@ -443,6 +443,16 @@ def test_output_frame_rate_is_an_undoable_project_setting(qtbot, settings, clip,
     win.document.undo_stack.redo()
     saved = win.document.save(tmp_path / "rate.nitrate")
     assert load_project(saved).output.fps == "50"
+    # Conformed instead: every frame kept at the new rate, the sound with it.
+    assert win.set_output_frame_rate("24", "conform")
+    qtbot.waitUntil(lambda: bool(win._export_picture()), timeout=10_000)  # the clip is open
+    assert "24 fps (conformed frame for frame, the sound with it)" in win._export_picture()
+    job = job_for_project(win.document.project_or_raise(), tmp_path / "x.mkv")
+    assert (job.fps, job.retime) == (24, "conform")
+    saved = win.document.save(tmp_path / "conformed.nitrate")
+    # A version-7 Nitrate would refuse "conform" with a puzzling message: version 8.
+    assert json.loads(saved.read_text())["version"] == 8
+    assert load_project(saved).output.retime == "conform"
 
 
 def test_proxies_are_made_in_the_background_and_used_for_scrubbing(qtbot, settings, clip) -> None:
