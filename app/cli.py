@@ -111,20 +111,22 @@ def _parser() -> argparse.ArgumentParser:
     reel_arg(p)
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.tif")
 
-    def view_lut_arg(p: argparse.ArgumentParser, project: bool) -> None:
+    def export_args(p: argparse.ArgumentParser, project: bool) -> None:
+        """What `restore` and `render` both ask of an export: a review copy's burn-in,
+        view LUT and before/after, and the checksums. `project`: `--view-lut` alone takes
+        the clip's display LUT."""
+        p.add_argument("--burn-in", action="store_true",
+                       help="write the timecode, source frame and shot into the picture (a "
+                       "review copy)")
         optional = {"nargs": "?", "const": ""} if project else {}
         p.add_argument("--view-lut", default=None, metavar="LUT", **optional,  # type: ignore[arg-type]
                        help="a review copy seen through a LUT (a bundled one's name, such as "
                        "cineon-to-rec709, or a .cube file), after the framing and before a "
                        "burn-in" + ("; alone: the clip's display LUT" if project else ""))
-
-    def compare_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--compare", choices=("side-by-side", "split"), default=None,
                        help="a review copy showing the scan with the restored frame, "
                        "labelled Before and After: side by side (twice as wide) or split "
                        "down the middle")
-
-    def checksum_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--checksum", choices=("md5", "sha256"), default=None,
                        help="once written, read the output's files back and list their "
                        "checksums beside it (OUTPUT.md5, in md5sum -c format), for an "
@@ -177,12 +179,7 @@ def _parser() -> argparse.ArgumentParser:
                    "played at the new rate, the sound at the same new speed (a film "
                    "transferred to PAL at 25 back to 24 fps)")
     framing_args(p)
-    p.add_argument("--burn-in", action="store_true",
-                   help="write the timecode, source frame and shot into the picture (a "
-                   "review copy)")
-    view_lut_arg(p, project=False)
-    compare_arg(p)
-    checksum_arg(p)
+    export_args(p, project=False)
     resume_arg(p)
     cluster_args(p)
     p.add_argument("--repair", action="append", default=[], metavar="FRAMES[@X,Y,W,H]",
@@ -204,12 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reel", type=int, default=None, metavar="N",
                    help="only reel N (1-based) of a project of several")
     p.add_argument("--codec", default=None)
-    p.add_argument("--burn-in", action="store_true",
-                   help="write the timecode, source frame and shot into the picture (a "
-                   "review copy)")
-    view_lut_arg(p, project=True)
-    compare_arg(p)
-    checksum_arg(p)
+    export_args(p, project=True)
     device_arg(p)
     resume_arg(p)
     cluster_args(p)
