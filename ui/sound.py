@@ -30,11 +30,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import NitrateError
-from engine.media.audio import AudioFeed, AudioSource
+from engine.media.audio import AudioFeed, AudioSource, interleaved_pcm16
 from ui.playback import PlaybackController
 
 LAG_FRAMES = 3
@@ -83,12 +82,6 @@ class ClipSound:
     path: Path
     fps: Fraction
     offset: float = 0.0
-
-
-def to_pcm16(block: np.ndarray) -> bytes:
-    """(channels, n) float samples, levels −1…1 → interleaved 16-bit PCM bytes."""
-    ints = np.rint(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
-    return np.ascontiguousarray(ints.T).tobytes()
 
 
 class SoundPlayer(QObject):
@@ -230,7 +223,7 @@ class SoundPlayer(QObject):
             return
         block = feed.read(want)
         if block.shape[1]:
-            self.output.write(to_pcm16(block))
+            self.output.write(interleaved_pcm16(block).astype("<i2", copy=False).tobytes())
 
     def _stop(self) -> None:
         self._timer.stop()

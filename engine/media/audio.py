@@ -226,6 +226,13 @@ class AudioFeed:
         self._container.close()
 
 
+def interleaved_pcm16(block: np.ndarray) -> np.ndarray:
+    """(channels, n) float samples, levels −1…1 (clipped) → interleaved 16-bit PCM
+    samples, (n × channels) int16: what a WAV file or a sound device takes."""
+    ints = np.rint(np.clip(block, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return np.ascontiguousarray(ints.T).reshape(-1)
+
+
 class AudioSink:
     """Encodes samples from an AudioFeed into one audio stream of an output container."""
 
@@ -244,8 +251,7 @@ class AudioSink:
     def _frame(self, block: np.ndarray) -> av.AudioFrame:
         clipped = np.clip(block, -1.0, 1.0)
         if self._format == "s16":
-            ints = np.rint(clipped * 32767.0).astype(np.int16)
-            data = np.ascontiguousarray(ints.T).reshape(1, -1)
+            data = interleaved_pcm16(clipped).reshape(1, -1)
         elif self._format == "s32":
             # 24-bit PCM is carried in the top bits of 32-bit samples.
             ints24 = np.rint(clipped * 8388607.0).astype(np.int32) << 8
