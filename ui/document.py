@@ -854,8 +854,9 @@ class PulldownRemover(BackgroundTask):
     """Writes a telecined clip's film frames to a new file
     (engine.render.pulldown.remove_pulldown): `start(source, output)`.
 
-    finished(PulldownPlan, error): what was written, or None with a one-line error (a
-    clip that is not telecined is refused); nothing is delivered when cancelled.
+    finished((output, PulldownPlan), error): where and what was written, or None with a
+    one-line error (a clip that is not telecined is refused); nothing is delivered when
+    cancelled.
     """
 
     thread_name = "nitrate-pulldown"
@@ -867,7 +868,7 @@ class PulldownRemover(BackgroundTask):
             source, output, progress=self._w_progress.emit, cancelled=cancel),
             f"{source}: pulldown removal failed")
         if plan is not None and not cancel.is_set():
-            self._w_finished.emit(plan, "")
+            self._w_finished.emit((output, plan), "")
 
 
 class PulldownChecker(BackgroundTask):

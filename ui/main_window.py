@@ -205,7 +205,6 @@ class MainWindow(QMainWindow):
         self.pulldown_remover = PulldownRemover(self)
         self.pulldown_checker = PulldownChecker(self)
         self._detect_media: Path | None = None  # the footage shot detection runs on
-        self._pulldown_output = Path()  # where the film frames are being written
         self.still_exporter = StillExporter(self)
         self.shot_list = ShotList(self.document, self.inspector.recipe)
         self.shot_list.set_bridge(self.bridge)
@@ -1858,7 +1857,6 @@ class MainWindow(QMainWindow):
         media = self.document.media_path()
         if media is None or self.pulldown_remover.running:
             return
-        self._pulldown_output = output
         self.pulldown_remover.start(media, output)
         self.pulldown_task.start(f"Removing pulldown into {output.name}")
 
@@ -1869,15 +1867,13 @@ class MainWindow(QMainWindow):
                               f"of its first {report.frames} frames take a neighbour's "
                               "field): Clip ▸ Remove 3:2 pulldown… gives back its film frames")
 
-    def _pulldown_removed(self, plan: object, error: str) -> None:
+    def _pulldown_removed(self, result: object, error: str) -> None:
         self.pulldown_task.hide()
         if error:
             self.show_error("Cannot remove the pulldown", error)
             return
-        from engine.media.pulldown import PulldownPlan
-
-        assert isinstance(plan, PulldownPlan)
-        output = self._pulldown_output
+        assert isinstance(result, tuple)
+        output, plan = result
         if self.open_path(output):
             self.show_message(f"{output.name}: {plan.describe()}")
 
