@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,17 +87,14 @@ def written_files(output: Path, codec: str | None = None) -> list[Path]:
     return files
 
 
-def file_digest(path: Path, algorithm: str,
-                on_bytes: Callable[[int], None] | None = None) -> str:
-    """Hex digest of the file at `path`; `on_bytes(n)` is called as each chunk is read."""
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of the file at `path`, read in chunks of READ_CHUNK_BYTES."""
     digest = hashlib.new(algorithm)
     buffer = bytearray(READ_CHUNK_BYTES)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buffer):
             digest.update(view[:n])
-            if on_bytes is not None:
-                on_bytes(n)
     return digest.hexdigest()
 
 
@@ -110,12 +108,11 @@ def _digests(files: Sequence[Path], algorithm: str) -> Iterator[tuple[Path, str]
     with ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="fixity") as pool:
         # A bounded window keeps the results in order without queueing every frame at once.
         window = 4 * cpu_count()
-        pending = [pool.submit(file_digest, p, algorithm) for p in files[:window]]
+        ahead = deque(pool.submit(file_digest, p, algorithm) for p in files[:window])
         for i, path in enumerate(files):
-            digest = pending[i].result()
+            digest = ahead.popleft().result()
             if i + window < len(files):
-                pending.append(pool.submit(file_digest, files[i + window], algorithm))
-            pending[i] = None  # type: ignore[call-overload]  # let the future go
+                ahead.append(pool.submit(file_digest, files[i + window], algorithm))
             yield path, digest
 
 
