@@ -89,11 +89,10 @@ class SoundPlayer(QObject):
 
     `source` gives the clip's sound when playback starts (None: the clip has none), so a
     new clip or a new sound sync is taken up at the next play. Signals: message(str), a
-    line for the status bar; playing_changed(bool).
+    line for the status bar.
     """
 
     message = Signal(str)
-    playing_changed = Signal(bool)
 
     def __init__(self, playback: PlaybackController, source: Callable[[], ClipSound | None],
                  output: SoundOutput | None = None, parent: QObject | None = None,
@@ -204,7 +203,6 @@ class SoundPlayer(QObject):
         self._armed = False
         self._top_up()
         self._timer.start()
-        self.playing_changed.emit(True)
 
     def _top_up(self) -> None:
         feed = self._feed
@@ -231,7 +229,6 @@ class SoundPlayer(QObject):
         if feed is not None:
             feed.close()
             self.output.close()
-            self.playing_changed.emit(False)
 
 
 class QtSoundOutput:
