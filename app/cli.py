@@ -51,10 +51,6 @@ from typing import Any
 
 from engine.errors import NitrateError, RenderCancelled
 
-COMMANDS = ("probe", "still", "restore", "render", "verify", "pulldown", "repair", "report",
-            "shots", "ops", "presets")
-
-
 class UsageError(Exception):
     """Bad command-line usage (exit code 2)."""
 
@@ -255,6 +251,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="remove it even from a clip that does not look telecined (drops "
                    "one frame in five)")
+
+    p = sub.add_parser("check", help="frame check: the repeated, flash, damaged and blank "
+                       "frames to look at before restoring")
+    p.add_argument("input", help="footage, or a .nitrate project (its reel's media)")
+    p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
+    p.add_argument("--end", type=int, default=None, help="last frame, inclusive")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--mark", action="store_true",
+                   help="with a project: mark the damaged, flash and blank frames found to "
+                   "be rebuilt from their neighbours (saved in the project; repeated frames "
+                   "are listed only: a repeat may be an extra frame, or stand in for a lost one)")
+    reel_arg(p)
 
     p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive), or list "
                        "a project's shots")
@@ -543,6 +551,68 @@ def cmd_pulldown(args: argparse.Namespace) -> int:
         plan = remove_pulldown(source, output, args.codec, progress, force=args.force)
     print(f"{output}: {plan.describe()}")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """List the frames a frame check reports; --mark: mark them for rebuilding."""
+    from engine.media import open_reader
+    from engine.media.timecode import clip_timecode
+    from engine.project import load_project
+    from engine.project.io import SUFFIX
+    from engine.qc import check_frames
+
+    project = None
+    if Path(args.input).suffix.lower() == SUFFIX:
+        project = load_project(args.input)
+        clip = _reel(project, args)
+        media = project.media(clip)
+    elif args.mark:
+        raise UsageError("--mark needs a .nitrate project to keep the repairs in")
+    else:
+        media = Path(args.input)
+    with _progress_line("checking frames") as progress, open_reader(media) as reader:
+        info = reader.info
+        end = info.frame_count - 1 if args.end is None else args.end
+        if not 0 <= args.start <= end < info.frame_count:
+            raise UsageError(f"--start {args.start} --end {end}: {media} has frames "
+                             f"0-{info.frame_count - 1}")
+        result = check_frames(reader, args.start, end + 1, progress=progress)
+    marked = _mark_checked(project, clip, result.events) if args.mark and project else []
+    if args.json:
+        print(json.dumps({
+            "frames": [args.start, end],
+            "events": [{"frame": e.frame, "kind": e.kind, "measure": round(e.measure, 4),
+                        "text": e.describe()} for e in result.events],
+            "counts": result.counts(),
+            "marked": marked,
+        }, indent=2))
+        return 0
+    for e in result.events:
+        print(f"frame {e.frame:>6}  {clip_timecode(e.frame, info.fps, info.timecode)}  {e.describe()}")
+    counts = ", ".join(f"{n} {kind}" for kind, n in result.counts().items() if n)
+    print(f"{media}: frames {args.start}-{end} checked, "
+          f"{counts or 'nothing to look at'}")
+    if args.mark and project is not None:
+        print(f"{args.input}: {len(marked)} frames marked to be rebuilt")
+    return 0
+
+
+def _mark_checked(project: Any, clip: Any, events: Sequence) -> list[int]:
+    """Add a whole-frame repair for each damaged, flash or blank frame in `events` not yet
+    repaired or protected, save the project atomically; the frames marked."""
+    from engine.project import save_project
+    from engine.project.model import Repair
+
+    marked = []
+    for e in events:
+        if e.kind == "repeated" or any(r.covers(e.frame) and r.whole_frame
+                                       for r in clip.repairs):
+            continue
+        clip.repairs.append(Repair(e.frame, e.frame, note=f"frame check: {e.describe()}"))
+        marked.append(e.frame)
+    if marked:
+        save_project(project, project.path)  # atomic: old or new, never half
+    return marked
 
 
 def cmd_shots(args: argparse.Namespace) -> int:
@@ -890,9 +960,12 @@ HANDLERS = {
     "repair": cmd_repair,
     "report": cmd_report,
     "shots": cmd_shots,
+    "check": cmd_check,
     "ops": cmd_ops,
     "presets": cmd_presets,
 }
+COMMANDS = tuple(HANDLERS)
+"""The subcommands: a first argument that is not one of these is footage to open."""
 
 
 def run_cli(argv: Sequence[str]) -> int:

@@ -352,3 +352,36 @@ def test_asking_for_a_missing_gpu_is_one_clear_line(clip: Path, tmp_path: Path) 
     out = tmp_path / "gpu.mov"
     assert_one_line_error(nitrate("restore", clip, "-o", out, "--device", "cuda"), "cuda")
     assert not out.exists()
+
+
+def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
+        tmp_path: Path) -> None:
+    from engine.project import Clip, Project, load_project, save_project
+    from engine.synth.clip_file import write_frames
+    from engine.synth.scenes import moving_scene
+
+    frames = moving_scene(30, 160, 96, seed=4)
+    frames[8] = frames[7].copy()                         # repeated
+    frames[20] = np.full_like(frames[20], 0.97)          # blank (white)
+    scan = write_frames(tmp_path / "scan.mkv", frames)
+    result = nitrate("check", scan)
+    assert result.returncode == 0, result.stderr
+    assert "frame      8  00:00:00:08  repeated: the same picture as frame 7" in result.stdout
+    assert "frame     20  00:00:00:20  blank: a uniform white frame" in result.stdout
+    assert "frames 0-29 checked, 1 blank, 1 repeated" in result.stdout
+    data = json.loads(nitrate("check", scan, "--json", "--start", "10").stdout)
+    assert [(e["frame"], e["kind"]) for e in data["events"]] == [(20, "blank")]
+
+    path = save_project(Project(clips=[Clip(str(scan), 30)]), tmp_path / "p.nitrate")
+    result = nitrate("check", path, "--mark")
+    assert result.returncode == 0, result.stderr
+    assert "1 frames marked to be rebuilt" in result.stdout
+    repairs = load_project(path).clips[0].repairs
+    assert [(r.start, r.end, r.region) for r in repairs] == [(20, 20, None)]  # not the repeat
+    assert "frame check: blank" in repairs[0].note
+    assert nitrate("check", path, "--mark").stdout.count("0 frames marked") == 1  # once only
+    result = nitrate("check", scan, "--mark")
+    assert result.returncode == 2 and "--mark needs a .nitrate project" in result.stderr
+    result = nitrate("check", scan, "--end", "40")
+    assert result.returncode == 2 and "scan.mkv has frames 0-29" in result.stderr
+    assert_one_line_error(nitrate("check", tmp_path / "gone.mov"), "gone.mov")

@@ -38,6 +38,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from engine.media.timecode import clip_timecode
 from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR
 
 RULER_PX = 30
@@ -81,19 +82,6 @@ _AUDIO = QColor(110, 170, 230)
 _CACHED = QColor(90, 200, 110)
 """Green: frames kept restored for playback, as editing systems mark rendered frames."""
 _BOUNDARY = QColor(255, 255, 255)
-
-
-def timecode_at(index: int, fps: Fraction, start: str | None = None) -> str:
-    """Timecode "HH:MM:SS:FF" of frame `index` (0-based) of a clip whose frame 0 is at
-    `start` (None: 00:00:00:00), at `fps` frames per second."""
-    from engine.media import timecode as tc
-
-    if start:
-        try:
-            return tc.add_frames(start, index, fps)
-        except ValueError:  # a malformed source timecode: count from zero instead
-            pass
-    return tc.format_frames(index, fps)
 
 
 def _tick_steps(fps: Fraction) -> list[int]:
@@ -349,7 +337,7 @@ class Timeline(QWidget):
 
     def timecode(self, index: int) -> str:
         """Timecode of frame `index` of this clip."""
-        return timecode_at(index, self._fps, self._tc_start)
+        return clip_timecode(index, self._fps, self._tc_start)
 
     def set_playhead(self, index: int) -> None:
         """Move the playhead (no signal); the view follows when it leaves the screen."""

@@ -67,3 +67,14 @@ def add_frames(text: str, offset: int, fps: Fraction) -> str:
     """Timecode ``offset`` frames after ``text`` (same drop-frame mode)."""
     frames, drop = parse(text, fps)
     return format_frames(frames + offset, fps, drop)
+
+
+def clip_timecode(index: int, fps: Fraction, start: str | None = None) -> str:
+    """Timecode of frame `index` (0-based) of a clip whose frame 0 is at `start` (None:
+    00:00:00:00), at `fps` frames per second. A malformed `start` counts from zero."""
+    if start:
+        try:
+            return add_frames(start, index, fps)
+        except ValueError:
+            pass
+    return format_frames(index, fps)

@@ -62,11 +62,7 @@ figcaption { font-size: 8.5pt; color: #444; }
 
 def timecode_at(info: MediaInfo, frame: int) -> str:
     """Timecode of clip frame `frame`: the source's start timecode plus `frame` frames."""
-    fps = Fraction(info.fps)
-    try:
-        return tc.add_frames(info.timecode or "00:00:00:00", frame, fps)
-    except ValueError:  # a malformed source timecode: count from zero instead
-        return tc.format_frames(frame, fps)
+    return tc.clip_timecode(frame, Fraction(info.fps), info.timecode)
 
 
 def _e(value: Any) -> str:

@@ -13,8 +13,9 @@ from _fixtures_core import FakeInfo, LevelReader, level_of
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 
+from engine.media.timecode import clip_timecode
 from ui.engine_bridge import EngineBridge
-from ui.timeline import LEVELS_PX, RULER_PX, THUMB_PX, Timeline, timecode_at
+from ui.timeline import LEVELS_PX, RULER_PX, THUMB_PX, Timeline
 
 ROW_SCRUB = RULER_PX // 2
 ROW_SHOTS = RULER_PX + THUMB_PX + 8
@@ -92,8 +93,8 @@ def test_in_out_marks_are_signalled(timeline, qtbot) -> None:
 
 
 def test_timecode_follows_the_clip_start() -> None:
-    assert timecode_at(25, Fraction(25), "01:00:00:00") == "01:00:01:00"
-    assert timecode_at(30, Fraction(24)) == "00:00:01:06"
+    assert clip_timecode(25, Fraction(25), "01:00:00:00") == "01:00:01:00"
+    assert clip_timecode(30, Fraction(24)) == "00:00:01:06"
 
 
 def test_thumbnails_are_built_lazily_for_what_is_visible(qtbot) -> None:

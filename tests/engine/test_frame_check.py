@@ -1,0 +1,118 @@
+"""Frame check: the whole frames a restorer must look at, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import MediaError, RenderCancelled
+from engine.media import open_reader
+from engine.qc import FrameEvent, check_frames
+from engine.synth.clip_file import write_frames
+from engine.synth.damage import DamageSpec, apply_damage
+from engine.synth.scenes import moving_scene, static_scene
+
+W, H = 320, 180
+FILM = DamageSpec(dust=60, scratches=1, flicker=0.1, local_flicker=0.03, grain=0.025,
+                  weave=2.0, seed=3)
+
+
+def tear(frame: np.ndarray) -> np.ndarray:
+    """A corner torn off, white where the film is missing (about 7 % of the picture)."""
+    out = frame.copy()
+    mask = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(mask, [np.int32([[W, 0], [W, 80], [262, 54], [224, 0]])], 255)
+    out[mask > 0] = 0.97
+    return out
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two shots of damaged film (cut at 24) with one fault of each kind, and a tear on the
+    second shot's first frame, where a splice is."""
+    scene = moving_scene(24, W, H, seed=2) + moving_scene(24, W, H, seed=9)
+    frames = apply_damage(scene, FILM).frames
+    frames[6] = frames[5].copy()                        # repeated
+    frames[12] = np.clip(frames[12] * 1.6, 0, 1)         # flash
+    frames[17] = tear(frames[17])                        # damaged
+    frames[24] = tear(frames[24])                        # damaged, first frame of a shot
+    frames[38] = np.full_like(frames[38], 0.02)          # blank
+    return write_frames(tmp_path_factory.mktemp("check") / "faulty.mkv", frames)
+
+
+def test_each_kind_of_fault_is_found_at_its_frame_and_nothing_else(faulty: Path) -> None:
+    with open_reader(faulty) as reader:
+        result = check_frames(reader)
+    assert [(e.frame, e.kind) for e in result.events] == [
+        (6, "repeated"), (12, "flash"), (17, "damaged"), (24, "damaged"), (38, "blank")]
+    assert result.counts() == {"blank": 1, "damaged": 2, "flash": 1, "repeated": 1}
+    flash = result.events[1]
+    assert flash.measure > 0.1                 # brighter than its neighbours, in levels
+    assert 0.03 < result.events[2].measure < 0.2   # the share of the picture torn off
+
+
+def test_a_range_is_checked_with_the_clip_s_frame_numbers(faulty: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    with open_reader(faulty) as reader:
+        result = check_frames(reader, 10, 30, progress=lambda d, t: seen.append((d, t)))
+    assert [(e.frame, e.kind) for e in result.events] == [
+        (12, "flash"), (17, "damaged"), (24, "damaged")]
+    assert result.level.shape == (20,)
+    assert seen[-1] == (20, 20)
+
+
+def test_film_as_it_should_be_reports_nothing(tmp_path: Path) -> None:
+    """Damaged film with a cut, a fade through black and a held title: all as filmed."""
+    fade = [f * (1 - k / 4) for k, f in enumerate(moving_scene(4, W, H, seed=5))]
+    title = static_scene(1, W, H, seed=8) * 6           # a held title: one picture, 6 frames
+    scene = (moving_scene(20, W, H, seed=2) + fade + [np.zeros((H, W, 3), np.float32)] * 3
+             + moving_scene(14, W, H, seed=9) + title)
+    frames = apply_damage(scene, FILM).frames
+    path = write_frames(tmp_path / "fine.mkv", frames)
+    with open_reader(path) as reader:
+        assert check_frames(reader).events == ()
+
+
+def test_descriptions_say_what_was_found_in_a_restorer_s_words() -> None:
+    assert FrameEvent(6, "repeated", 0.0).describe() == "repeated: the same picture as frame 5"
+    assert FrameEvent(9, "flash", -0.2).describe() == "flash: 0.20 darker than both neighbours"
+    assert FrameEvent(9, "blank", 0.97).describe() == "blank: a uniform white frame"
+    assert "7% of the picture" in FrameEvent(9, "damaged", 0.07).describe()
+
+
+def test_cancel_stops_the_check_and_a_range_outside_the_clip_is_refused(faulty: Path) -> None:
+    with open_reader(faulty) as reader:
+        with pytest.raises(RenderCancelled):
+            check_frames(reader, cancel=lambda: True)
+        with pytest.raises(MediaError, match="outside"):
+            check_frames(reader, 40, 60)
+
+
+def test_repeats_at_a_regular_cadence_are_named_as_a_frame_rate_stretch(tmp_path: Path) -> None:
+    """18 fps film transferred at 24 by repeating every third film frame: 3 → 4."""
+    film = apply_damage(moving_scene(30, W, H, seed=6), FILM).frames
+    video = [frame for k, frame in enumerate(film) for _ in range(2 if k % 3 == 2 else 1)]
+    path = write_frames(tmp_path / "stretched.mkv", video)
+    with open_reader(path) as reader:
+        result = check_frames(reader)
+    assert [e.frame for e in result.events] == list(range(3, len(video), 4))
+    assert result.repeat_cadence() == pytest.approx(4.0)
+    assert result.describe_cadence(24.0) == (
+        "one frame in 4 repeats the one before, regularly: a transfer that repeated frames "
+        "to raise the rate (the film ran at about 18.0 fps)")
+    with open_reader(path) as reader:      # two repeats are not a cadence
+        assert check_frames(reader, 0, 9).repeat_cadence() is None
+
+
+def test_on_real_scans_the_torn_emulsion_and_the_stretched_transfer_are_found(
+        footage: Path) -> None:
+    with open_reader(footage / "film_within_our_gates") as reader:
+        result = check_frames(reader)
+    # Frame 28 lost a white patch of emulsion; the transfer repeats one frame in 4 or 5.
+    assert [e.frame for e in result.events if e.kind == "damaged"] == [28]
+    assert result.repeat_cadence() == pytest.approx(4.6, abs=0.1)
+    with open_reader(footage / "film_the_great_train_robbery") as reader:
+        assert [(e.frame, e.kind) for e in check_frames(reader).events] == [(22, "damaged")]
