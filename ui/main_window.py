@@ -75,6 +75,7 @@ from ui.document import (
     is_project_path,
 )
 from ui.engine_bridge import EngineBridge, default_cache_bytes
+from ui.frame_check import FrameCheckPanel
 from ui.inspector import Inspector, op_label
 from ui.keyframes import KeyframeController
 from ui.playback import PlaybackController
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self.repair_tool = RepairTool(self.document, self.viewer, self._shown_frame,
                                       lambda: self.in_out, self._source_size, self)
         self.repair_list = RepairList(self.document, self.repair_tool)
+        self.frame_check = FrameCheckPanel(self.document)
         self.scopes = ScopesPanel()
 
         self._build_central()
@@ -286,6 +288,9 @@ class MainWindow(QMainWindow):
         self.repairs_dock = self._dock("Repairs", "repairsDock", self.repair_list,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.shots_dock, self.repairs_dock)
+        self.check_dock = self._dock("Frame check", "frameCheckDock", self.frame_check,
+                                     Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.repairs_dock, self.check_dock)
         self.shots_dock.raise_()
         self.resizeDocks([self.shots_dock], [360], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.inspector_dock, self.render_dock, Qt.Orientation.Vertical)
@@ -401,6 +406,10 @@ class MainWindow(QMainWindow):
             "(Clip ▸ Framing…) and outline what it keeps", checkable=True)
         self.act_show_framing.setChecked(True)
         self.act_show_framing.toggled.connect(lambda _on: self.refresh_framing_guide())
+        self.act_check_frames = self._action(
+            "Check &frames", self.check_frames, "Ctrl+Shift+F",
+            tip="Read the reel through and list its repeated, flash, damaged and blank "
+                "frames (the Frame check dock), marked on the timeline")
         self.act_pulldown = self._action(
             "Remove 3:2 &pulldown…", self.pulldown_dialog,
             tip="A film transferred to 29.97 fps video: write its 23.976 fps film frames "
@@ -587,7 +596,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.act_sound)
         view.addSeparator()
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
-                     self.shots_dock, self.repairs_dock):
+                     self.shots_dock, self.repairs_dock, self.check_dock):
             view.addAction(dock.toggleViewAction())
         view.addActions([self.act_scopes, self.act_clipping, self.act_show_framing])
         view.addSeparator()
@@ -607,6 +616,7 @@ class MainWindow(QMainWindow):
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
                          self.act_protect_tool, self.act_protect_frame, self.act_track])
+        shot.addAction(self.act_check_frames)
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
         shot.addAction(self.act_framing)
@@ -745,6 +755,9 @@ class MainWindow(QMainWindow):
         self.keyframes.message.connect(self.show_message)
         self.repair_tool.message.connect(self.show_message)
         self.repair_list.seek_requested.connect(self._seek_paused)
+        self.frame_check.seek_requested.connect(self._seek_paused)
+        self.frame_check.message.connect(self.show_message)
+        self.frame_check.flagged_changed.connect(self.timeline.set_flagged)
         # The timeline shows a shot edit at once (the preview refresh is debounced).
         doc.shots_changed.connect(lambda _c: self.playback.refresh_shots())
         doc.repairs_changed.connect(lambda _c: self._repairs_changed())
@@ -1078,6 +1091,7 @@ class MainWindow(QMainWindow):
         self.sound.close()
         self.still_exporter.cancel()
         self.repair_tool.tracker.cancel()
+        self.frame_check.shutdown()
         self.render_queue.close_runner()
         self.bridge.close()
         self.document.shutdown()
@@ -1206,7 +1220,7 @@ class MainWindow(QMainWindow):
                        self.act_export_frame, self.act_export_compare, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed,
-                       self.act_grab_reference, self.act_sound_sync):
+                       self.act_grab_reference, self.act_sound_sync, self.act_check_frames):
             action.setEnabled(open_)
         self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
         self.act_match.setEnabled(open_ and bool(self.viewer.reference_label))
@@ -1839,6 +1853,15 @@ class MainWindow(QMainWindow):
         return box
 
     # --- pulldown --------------------------------------------------------------------------
+
+    def check_frames(self) -> None:
+        """Clip ▸ Check frames: show the Frame check dock and check the reel shown."""
+        if not self.document.is_open:
+            return
+        self.check_dock.show()
+        self.check_dock.raise_()
+        if not self.frame_check.running:
+            self.frame_check.start()
 
     def pulldown_dialog(self) -> None:
         """Clip ▸ Remove 3:2 pulldown…: ask where the film frames go, then write them."""

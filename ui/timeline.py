@@ -81,6 +81,8 @@ _PROTECT = QColor(*PROTECT_COLOUR)
 _AUDIO = QColor(110, 170, 230)
 _CACHED = QColor(90, 200, 110)
 """Green: frames kept restored for playback, as editing systems mark rendered frames."""
+_FLAGGED = QColor(255, 150, 30)
+"""Orange: frames the frame check reports, to be looked at."""
 _BOUNDARY = QColor(255, 255, 255)
 
 
@@ -146,6 +148,9 @@ class Timeline(QWidget):
         self._repairs: list[tuple[int, int]] = []
         self._protections: list[tuple[int, int]] = []
         self._cached: list[tuple[int, int]] = []
+        # Set by the Frame check dock for the reel shown; kept through set_clip, since the
+        # dock says which reel's findings these are.
+        self._flagged: list[tuple[int, int]] = []
         self._audio: np.ndarray | None = None
         self._audio_peak = 1e-6
         self._audio_row_cache: tuple[tuple[float, float, int, int], QImage] | None = None
@@ -234,6 +239,17 @@ class Timeline(QWidget):
     def protections(self) -> list[tuple[int, int]]:
         """The protected frame ranges marked (see `set_protections`)."""
         return list(self._protections)
+
+    def set_flagged(self, frames: list[int]) -> None:
+        """Frames the frame check reports (repeated, flash, damaged, blank): orange marks
+        along the thumbnails' top edge."""
+        self._flagged = [(int(f), int(f)) for f in frames]
+        self.update()
+
+    @property
+    def flagged(self) -> list[int]:
+        """The frames marked as flagged by the frame check (see `set_flagged`)."""
+        return [a for a, _ in self._flagged]
 
     def set_cached(self, ranges: list[tuple[int, int]]) -> None:
         """Frames kept restored for playback, as (first, last) inclusive pairs: a green
@@ -582,11 +598,13 @@ class Timeline(QWidget):
 
     def _paint_repairs(self, painter: QPainter) -> None:
         """Repairs and protections as 3 px bars along the thumbnails' bottom edge, in two
-        rows so a frame with both shows both; frames kept for playback along the ruler's."""
+        rows so a frame with both shows both; frames kept for playback along the ruler's
+        bottom edge; frames the frame check flagged along the thumbnails' top edge."""
         bottom = RULER_PX + THUMB_PX - 3
         for ranges, top, colour in ((self._repairs, bottom, _REPAIR),
                                     (self._protections, bottom - 4, _PROTECT),
-                                    (self._cached, RULER_PX - 3, _CACHED)):
+                                    (self._cached, RULER_PX - 3, _CACHED),
+                                    (self._flagged, RULER_PX, _FLAGGED)):
             for a, b in ranges:
                 x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
                 if x1 < 0 or x0 > self.width():

@@ -63,6 +63,8 @@ HELD_RUN = 3
 
 CADENCE_REPEATS = 4
 """Repeats at regular intervals through the range that make a cadence (`repeat_cadence`)."""
+CADENCE_SEEN = 0.75
+"""Share of a cadence's repeats that must be seen (a repeat in a still moment is not)."""
 
 # Flashes.
 FLASH_MIN = 0.05
@@ -91,8 +93,9 @@ DAMAGED_SHARE = 0.02
 damaged: about a square of 1/7 of the frame's width. Dust and hairs stay well under it."""
 
 # Blank frames.
-BLANK_SPREAD = 0.015
-"""Standard deviation of the reduced luma (levels 0-1) below which a frame is uniform."""
+BLANK_SPREAD = 0.08
+"""Spread of the reduced luma (levels 0-1, 95th percentile less 5th) below which a frame is
+uniform: black or white leader with its grain, specks and uneven light is, a picture is not."""
 BLANK_RUN = 2
 """Longest run of uniform frames reported as blank; longer runs are fades or leader."""
 
@@ -169,7 +172,7 @@ class FrameCheck:
         cadence = (frames[-1] - frames[0]) / float(steps.sum())
         found = len(frames) / (steps.sum() + 1)  # the share of the expected repeats seen
         ends = frames[0] - self.start < 2 * cadence and self.end - 1 - frames[-1] < 2 * cadence
-        return float(cadence) if found >= 0.5 and ends else None
+        return float(cadence) if found >= CADENCE_SEEN and ends else None
 
     def describe_cadence(self, fps: float) -> str | None:
         """One line on regular repeats (`repeat_cadence`) for a clip at `fps`, else None."""
@@ -183,18 +186,21 @@ class FrameCheck:
 
 @dataclass(frozen=True)
 class _Reduced:
-    """One frame reduced for the check: blurred luma (levels 0-1) and its levels at the
-    MATCH_QUANTILES, for matching another frame's levels to it."""
+    """One frame reduced for the check: blurred luma (levels 0-1), its levels at the
+    MATCH_QUANTILES (for matching another frame's levels to it), and its spread (the 95th
+    percentile less the 5th, levels: how far from uniform it is)."""
 
     luma: np.ndarray
     quantiles: np.ndarray
+    spread: float
 
     @classmethod
     def of(cls, frame: np.ndarray) -> _Reduced:
         luma = np.nan_to_num(frame.astype(np.float32, copy=False) @ LUMA, nan=0.0, posinf=1.0,
                              neginf=0.0)
         luma = cv2.GaussianBlur(np.clip(luma, 0.0, 1.0), (0, 0), BLUR_SIGMA)
-        return cls(luma, np.quantile(luma, MATCH_QUANTILES).astype(np.float32))
+        quantiles = np.quantile(luma, [*MATCH_QUANTILES, 0.95]).astype(np.float32)
+        return cls(luma, quantiles[:-1], float(quantiles[-1] - quantiles[0]))
 
     def matched_to(self, other: _Reduced) -> np.ndarray:
         """This frame's luma with the levels of `other`: each of its MATCH_QUANTILES mapped
@@ -370,8 +376,6 @@ def _events(level: np.ndarray, spread: np.ndarray, change: np.ndarray,
             continue
         if out.share >= DAMAGED_SHARE:
             add(i, "damaged", out.share)
-        if (i > 0 and blank[i - 1]) or (i < n - 1 and blank[i + 1]):
-            continue  # next to black: a fade, a cut to black; the level jump says nothing
         a, b = (i + k for k in out.pair)
         jump = float(level[i] - (level[a] + level[b]) / 2)
         agree = abs(float(level[a] - level[b]))
@@ -419,7 +423,7 @@ def check_frames(
                 progress(k, total)
         frame = _Reduced.of(reader.read_scaled(start + k, size))
         level[k] = float(frame.luma.mean())
-        spread[k] = float(frame.luma.std())
+        spread[k] = frame.spread
         if k - 1 in recent:
             change[k] = float(np.abs(frame.luma - recent[k - 1].luma).mean())
         recent[k] = frame

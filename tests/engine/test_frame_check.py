@@ -10,7 +10,8 @@ import pytest
 
 from engine.errors import MediaError, RenderCancelled
 from engine.media import open_reader
-from engine.qc import FrameEvent, check_frames
+from engine.qc import FrameCheck, FrameEvent, check_frames
+from engine.qc.frame_check import _Reduced, standout
 from engine.synth.clip_file import write_frames
 from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.scenes import moving_scene, static_scene
@@ -34,12 +35,12 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two shots of damaged film (cut at 24) with one fault of each kind, and a tear on the
     second shot's first frame, where a splice is."""
     scene = moving_scene(24, W, H, seed=2) + moving_scene(24, W, H, seed=9)
+    scene[38] = np.zeros_like(scene[38])                 # blank: black, with its own dirt
     frames = apply_damage(scene, FILM).frames
     frames[6] = frames[5].copy()                        # repeated
     frames[12] = np.clip(frames[12] * 1.6, 0, 1)         # flash
     frames[17] = tear(frames[17])                        # damaged
     frames[24] = tear(frames[24])                        # damaged, first frame of a shot
-    frames[38] = np.full_like(frames[38], 0.02)          # blank
     return write_frames(tmp_path_factory.mktemp("check") / "faulty.mkv", frames)
 
 
@@ -65,12 +66,14 @@ def test_a_range_is_checked_with_the_clip_s_frame_numbers(faulty: Path) -> None:
 
 
 def test_film_as_it_should_be_reports_nothing(tmp_path: Path) -> None:
-    """Damaged film with a cut, a fade through black and a held title: all as filmed."""
+    """Damaged film with a freeze frame, a cut, a fade through black and a held title: all
+    as filmed."""
     fade = [f * (1 - k / 4) for k, f in enumerate(moving_scene(4, W, H, seed=5))]
     title = static_scene(1, W, H, seed=8) * 6           # a held title: one picture, 6 frames
     scene = (moving_scene(20, W, H, seed=2) + fade + [np.zeros((H, W, 3), np.float32)] * 3
              + moving_scene(14, W, H, seed=9) + title)
     frames = apply_damage(scene, FILM).frames
+    frames[5:12] = [frames[4]] * 7          # a freeze frame: one picture held for 8 frames
     path = write_frames(tmp_path / "fine.mkv", frames)
     with open_reader(path) as reader:
         assert check_frames(reader).events == ()
@@ -116,3 +119,33 @@ def test_on_real_scans_the_torn_emulsion_and_the_stretched_transfer_are_found(
     assert result.repeat_cadence() == pytest.approx(4.6, abs=0.1)
     with open_reader(footage / "film_the_great_train_robbery") as reader:
         assert [(e.frame, e.kind) for e in check_frames(reader).events] == [(22, "damaged")]
+
+
+def test_only_a_solid_patch_counts_as_damage_not_thin_lines_or_scattered_specks() -> None:
+    rng = np.random.default_rng(1)
+    picture = cv2.GaussianBlur(rng.random((144, 256, 3)).astype(np.float32), (0, 0), 3)
+    frame = picture.copy()
+    frame[40:80, 100:150] += 0.4                  # a blotch: 2000 px, 5.4 % of the frame
+    frame[::6, :] += 0.4                          # hairs: one-pixel lines, 17 % of it
+    for y, x in rng.integers(0, 140, (30, 2)):    # specks: 30 small ones, 3.3 % together
+        frame[y:y + 4, x + 100:x + 110] -= 0.4
+    frames = {k: _Reduced.of(np.clip(f, 0, 1)) for k, f in
+              enumerate([picture, picture, np.clip(frame, 0, 1), picture, picture])}
+    out = standout(frames, 2)
+    assert out.pair == (-1, 1)
+    assert 0.035 < out.share < 0.06               # the blotch alone
+
+
+def test_a_cadence_needs_regular_repeats_through_the_range() -> None:
+    def check(frames: list[int], end: int = 40) -> FrameCheck:
+        events = tuple(FrameEvent(f, "repeated", 0.0) for f in frames)
+        empty = np.zeros(end, np.float32)
+        return FrameCheck(0, end, events, empty, empty, empty)
+
+    assert check([3, 8, 12, 17, 22, 26, 31, 35]).repeat_cadence() == pytest.approx(32 / 7)
+    assert check([3, 8, 17, 22, 26, 31, 35]).repeat_cadence() == pytest.approx(32 / 7)  # one unseen
+    assert check([3, 7, 18, 22, 35]).repeat_cadence() is None          # too few seen
+    assert check([3, 9, 14, 22, 27, 33, 38]).repeat_cadence() is None  # irregular
+    assert check([3, 7, 11, 15]).repeat_cadence() is None              # not through the range
+    assert check([3, 8, 13, 18, 23, 28, 33, 38]).describe_cadence(24.0).startswith(
+        "one frame in 5 repeats the one before")

@@ -1,0 +1,256 @@
+"""The Frame check dock: the whole frames of the reel shown to look at before restoring.
+
+Check clip runs `engine.qc.check_frames` over the reel on a worker thread (the decode sets
+the pace, about what playing it through costs). The repeated, flash, damaged and blank
+frames it finds are listed with their timecode and marked on the timeline (orange, along
+the thumbnails' top edge). A double click shows the frame; Rebuild selected marks the
+selected frames destroyed, to be rebuilt from their neighbours (one undo step), and the
+row says so. Regular repeats (a transfer that repeated frames to raise the rate) are named
+above the list.
+
+The results of each reel are kept while the project is open, so going back to a reel shows
+its check again; a reel never checked shows the hint.
+
+Signals: seek_requested(int frame); flagged_changed(list[int] frames flagged on the reel
+shown); message(str) for the status bar.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.media.timecode import clip_timecode
+from engine.project.model import Repair
+from engine.qc import FrameCheck, FrameEvent
+from ui.document import BackgroundTask, CancelFlag, Document
+
+
+class FrameChecker(BackgroundTask):
+    """Frame check of a clip (engine.qc.check_frames): `start(media)`. finished(result,
+    error): result is (media, fps, timecode of frame 0 or None, FrameCheck), or None with
+    a one-line error; nothing is delivered when cancelled."""
+
+    thread_name = "nitrate-frame-check"
+
+    def _work(self, cancel: CancelFlag, media: Path) -> None:
+        from engine.media import open_reader
+        from engine.qc import check_frames
+
+        def check() -> Any:
+            with open_reader(media) as reader:
+                info = reader.info
+                result = check_frames(reader, progress=self._w_progress.emit, cancel=cancel)
+            return media, Fraction(info.fps), info.timecode, result
+
+        checked = self._guarded(cancel, check, f"{media}: the frame check failed")
+        if checked is not None and not cancel.is_set():
+            self._w_finished.emit(checked, "")
+
+
+class FrameCheckPanel(QWidget):
+    """The dock's contents: Check clip (Stop while it runs), the findings, Rebuild selected."""
+
+    seek_requested = Signal(int)
+    flagged_changed = Signal(list)
+    message = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("FrameCheckPanel")
+        self.document = document
+        self.checker = FrameChecker(self)
+        self.checker.progress.connect(self._progress)
+        self.checker.finished.connect(self._checked)
+        # Per reel's media: (fps, timecode of frame 0, FrameCheck).
+        self._results: dict[Path, tuple[Fraction, str | None, FrameCheck]] = {}
+        self._checking: Path | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        self.summary = QLabel("Check the reel for repeated, flash, damaged and blank frames: "
+                              "whole frames the restoration operators do not mend.")
+        self.summary.setObjectName("emptyHint")
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(6)
+        self.bar.hide()
+        layout.addWidget(self.bar)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.itemDoubleClicked.connect(
+            lambda item: self.seek_requested.emit(int(item.data(Qt.ItemDataRole.UserRole))))
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        layout.addWidget(self.list, 1)
+        buttons = QHBoxLayout()
+        self.check_button = QPushButton("Check clip")
+        self.check_button.setToolTip("Read the reel through and list the frames to look at "
+                                     "(Clip ▸ Check frames)")
+        self.check_button.clicked.connect(self._check_clicked)
+        self.rebuild_button = QPushButton("Rebuild selected")
+        self.rebuild_button.setToolTip(
+            "Mark the selected frames destroyed: each is rebuilt from its motion-compensated "
+            "neighbours (a repeated frame too, when it stands in for a lost one)")
+        self.rebuild_button.clicked.connect(self.rebuild_selected)
+        buttons.addWidget(self.check_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.rebuild_button)
+        layout.addLayout(buttons)
+        document.project_replaced.connect(self._reel_changed)
+        document.repairs_changed.connect(lambda _clip: self.refresh())
+        self.refresh()
+
+    # -- running -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._checking is not None
+
+    def start(self) -> None:
+        """Check the reel shown (again)."""
+        media = self.document.media_path()
+        if media is None:
+            return
+        self._checking = media
+        self.bar.setRange(0, 0)
+        self.bar.show()
+        self.checker.start(media)
+        self.refresh()
+
+    def stop(self) -> None:
+        """Stop a running check without waiting for it."""
+        if self._checking is not None:
+            self.checker.stop()
+            self._checking = None
+            self.message.emit("Frame check stopped")
+            self.refresh()
+
+    def shutdown(self) -> None:
+        """Stop and wait for the worker (the window is closing)."""
+        self.checker.cancel()
+        self._checking = None
+
+    def _check_clicked(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._checking is not None:
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(done)
+
+    def _checked(self, result: object, error: str) -> None:
+        if error:
+            self._checking = None
+            self.message.emit(error)
+            self.refresh()
+            return
+        if not isinstance(result, tuple) or result[0] != self._checking:
+            return  # a check since stopped or replaced
+        media, fps, timecode, check = result
+        self._checking = None
+        self._results[media] = (fps, timecode, check)
+        counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
+        self.message.emit(f"Frame check: {counts or 'nothing to look at'}")
+        self.refresh()
+
+    def _reel_changed(self) -> None:
+        # Another project forgets every reel's results; another reel of the same project
+        # keeps them (the media path tells them apart).
+        known = {self.document.media_path(i) for i in range(self._reel_count())}
+        self._results = {m: r for m, r in self._results.items() if m in known}
+        if self._checking is not None and self._checking != self.document.media_path():
+            self.checker.stop()
+            self._checking = None
+        self.refresh()
+
+    def _reel_count(self) -> int:
+        project = self.document.project
+        return 0 if project is None else len(project.clips)
+
+    # -- the list ------------------------------------------------------------------------
+    def result(self) -> FrameCheck | None:
+        """The check of the reel shown, if it was checked."""
+        media = self.document.media_path()
+        kept = None if media is None else self._results.get(media)
+        return None if kept is None else kept[2]
+
+    def refresh(self) -> None:
+        media = self.document.media_path()
+        kept = None if media is None else self._results.get(media)
+        selected = {int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
+        self.list.clear()
+        self.bar.setVisible(self.running)
+        self.check_button.setText("Stop" if self.running else "Check clip")
+        self.check_button.setEnabled(media is not None)
+        flagged: list[int] = []
+        if self.running:
+            self.summary.setText(f"Checking {media.name if media else 'the reel'}…")
+        elif kept is None:
+            self.summary.setText("Check the reel for repeated, flash, damaged and blank "
+                                 "frames: whole frames the restoration operators do not mend.")
+        else:
+            fps, timecode, check = kept
+            rebuilt = {f for r in self.document.repairs() if r.whole_frame and not r.protect
+                       for f in r.frames}
+            for event in check.events:
+                item = QListWidgetItem(self._row(event, fps, timecode, event.frame in rebuilt))
+                item.setData(Qt.ItemDataRole.UserRole, event.frame)
+                item.setToolTip(item.text())
+                self.list.addItem(item)
+                item.setSelected(event.frame in selected)
+                flagged.append(event.frame)
+            self.summary.setText(self._summary(check, fps))
+        self._update_buttons()
+        self.flagged_changed.emit(flagged)
+
+    @staticmethod
+    def _row(event: FrameEvent, fps: Fraction, timecode: str | None, rebuilt: bool) -> str:
+        mark = " — rebuilt" if rebuilt else ""
+        return (f"{event.frame}  {clip_timecode(event.frame, fps, timecode)}  "
+                f"{event.describe()}{mark}")
+
+    @staticmethod
+    def _summary(check: FrameCheck, fps: Fraction) -> str:
+        counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
+        text = (f"Frames {check.start}-{check.end - 1} checked: "
+                f"{counts or 'nothing to look at'}.")
+        cadence = check.describe_cadence(float(fps))
+        return f"{text} {cadence[0].upper()}{cadence[1:]}." if cadence else text
+
+    def _update_buttons(self) -> None:
+        self.rebuild_button.setEnabled(bool(self.list.selectedItems()))
+
+    def rebuild_selected(self) -> None:
+        """Mark each selected frame not yet rebuilt destroyed (one undo step)."""
+        repairs = self.document.repairs()
+        rebuilt = {f for r in repairs if r.whole_frame and not r.protect for f in r.frames}
+        check = self.result()
+        described = {} if check is None else {e.frame: e.describe() for e in check.events}
+        frames = sorted({int(i.data(Qt.ItemDataRole.UserRole))
+                         for i in self.list.selectedItems()} - rebuilt)
+        if not frames:
+            return
+        added = [Repair(f, f, note=f"frame check: {described.get(f, '')}".rstrip(": "))
+                 for f in frames]
+        what = f"frame {frames[0]}" if len(frames) == 1 else f"{len(frames)} frames"
+        self.document.edit_repairs([*repairs, *added], f"Rebuild {what} (frame check)")
+        self.message.emit(f"Marked {what} to be rebuilt from their neighbours")
+
