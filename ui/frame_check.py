@@ -37,7 +37,9 @@ from PySide6.QtWidgets import (
 from engine.media.timecode import clip_timecode
 from engine.project.model import Repair
 from engine.qc import FrameCheck, FrameEvent
+from ui.compare_viewer import REPAIR_COLOUR
 from ui.document import BackgroundTask, CancelFlag, Document
+from ui.repair_tool import swatch
 
 
 class FrameChecker(BackgroundTask):
@@ -212,6 +214,8 @@ class FrameCheckPanel(QWidget):
                        for f in r.frames}
             for event in check.events:
                 item = QListWidgetItem(self._row(event, fps, timecode, event.frame in rebuilt))
+                if event.frame in rebuilt:  # the Repairs dock's and the viewer's magenta
+                    item.setIcon(swatch(REPAIR_COLOUR))
                 item.setData(Qt.ItemDataRole.UserRole, event.frame)
                 item.setToolTip(item.text())
                 self.list.addItem(item)
@@ -252,5 +256,5 @@ class FrameCheckPanel(QWidget):
                  for f in frames]
         what = f"frame {frames[0]}" if len(frames) == 1 else f"{len(frames)} frames"
         self.document.edit_repairs([*repairs, *added], f"Rebuild {what} (frame check)")
-        self.message.emit(f"Marked {what} to be rebuilt from their neighbours")
+        self.message.emit(f"Marked {what} to be rebuilt from the frames around")
 

@@ -378,7 +378,7 @@ class RepairTool(QObject):
         self.viewer.set_regions(regions, protected=protected)
 
 
-def _swatch(colour: tuple[int, int, int]) -> QIcon:
+def swatch(colour: tuple[int, int, int]) -> QIcon:
     """A small square of `colour` (12 px) marking a list row with the viewer's colour."""
     pixmap = QPixmap(12, 12)
     pixmap.fill(QColor(*colour))
@@ -410,7 +410,7 @@ class RepairList(QWidget):
         self.document = document
         self.tool = tool
         # Keyed by Repair.protect.
-        self._icons = {False: _swatch(REPAIR_COLOUR), True: _swatch(PROTECT_COLOUR)}
+        self._icons = {False: swatch(REPAIR_COLOUR), True: swatch(PROTECT_COLOUR)}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)

@@ -160,11 +160,51 @@ def take(out_dir: Path) -> list[Path]:
         window.set_mask_step(REPAIRS_OVERLAY)
         grab("repairs_and_protections")
         window.set_mask_step(None)
+    # The frame check on a copy of the reel's first shots with three faults put in: a
+    # corner torn off, a frame printed too light and a frame repeated; the torn frame is
+    # rebuilt from its neighbours.
+    faulty = _faulty_copy(sample, scratch / "faulty_reel.mkv")
+    if window.add_reel(faulty):
+        _wait(lambda: window.timeline.frame_count == FAULTY_FRAMES and settled(), 120, pump)
+        window.check_frames()
+        _wait(lambda: window.frame_check.result() is not None, 120, pump)
+        event = window.frame_check.result().events[0]  # type: ignore[union-attr]
+        window.playback.seek(event.frame)
+        window.frame_check.list.setCurrentRow(0)
+        window.frame_check.rebuild_selected()  # After: the torn frame rebuilt
+        grab("frame_check")
     window.document.undo_stack.setClean()
     window._ask_unsaved = lambda: None  # type: ignore[method-assign,assignment,return-value]
     window.shutdown()
     window.close()
     return written
+
+
+FAULTY_FRAMES = 60
+"""Frames of the sample reel copied for the frame check's screenshot."""
+
+
+def _faulty_copy(sample: Path, target: Path) -> Path:
+    """The sample reel's first FAULTY_FRAMES frames with a torn corner (frame 14), a frame
+    printed too light (29) and a repeated frame (44), written losslessly to `target`."""
+    import cv2
+    import numpy as np
+
+    from engine.media import open_reader
+    from engine.synth.clip_file import write_frames
+
+    with open_reader(sample) as reader:
+        frames = [reader.read(i) for i in range(FAULTY_FRAMES)]
+        fps = reader.info.fps
+    h, w = frames[0].shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.int32([[w, 0], [w, h // 2], [w * 4 // 5, h // 3], [w * 2 // 3, 0]])],
+                 255)
+    frames[14] = frames[14].copy()
+    frames[14][mask > 0] = 0.96
+    frames[29] = np.clip(frames[29] * 1.7, 0, 1)
+    frames[44] = frames[43].copy()
+    return write_frames(target, frames, fps)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,11 +67,12 @@ CADENCE_SEEN = 0.75
 """Share of a cadence's repeats that must be seen (a repeat in a still moment is not)."""
 
 # Flashes.
-FLASH_MIN = 0.05
-"""Smallest level jump (mean luma, levels 0-1) reported as a flash, however steady the shot."""
+FLASH_MIN = 0.15
+"""Smallest jump of the mean luma, as a fraction of the neighbours', reported as a flash
+however steady the shot (15 %: about a fifth of a stop)."""
 FLASH_FLICKER = 4.0
 """A flash's jump must also exceed this many times the shot's usual flicker (the median
-frame-to-frame level step around it)."""
+frame-to-frame step of the log of the mean luma around it)."""
 FLASH_AGREE = 0.5
 """The neighbours' levels must agree within this fraction of the jump (else: a cut, a fade)."""
 
@@ -109,10 +110,13 @@ class FrameEvent:
 
     frame:   frame number in the clip (from 0)
     kind:    one of KINDS
-    measure: how strongly. damaged: the share of the picture (0-1) its largest patch
-             standing out covers; flash: the level jump against the neighbours' mean
-             (levels 0-1, signed); blank: the frame's level (0-1); repeated: its difference
-             from the frame before, as a fraction of the usual change around it
+    measure: how strongly.
+             - damaged: the share of the picture (0-1) its largest patch standing out covers;
+             - flash: how much brighter (> 0) or darker (< 0) than its neighbours, as a
+               fraction of their mean luma;
+             - blank: the frame's level (0-1);
+             - repeated: its difference from the frame before, as a fraction of the usual
+               change around it.
     """
 
     frame: int
@@ -126,7 +130,7 @@ class FrameEvent:
                     "the frames around it")
         if self.kind == "flash":
             way = "brighter" if self.measure > 0 else "darker"
-            return f"flash: {abs(self.measure):.2f} {way} than both neighbours"
+            return f"flash: {abs(self.measure):.0%} {way} than both neighbours"
         if self.kind == "blank":
             shade = "black" if self.measure < 0.15 else "white" if self.measure > 0.85 else "grey"
             return f"blank: a uniform {shade} frame"
@@ -369,19 +373,24 @@ def _events(level: np.ndarray, spread: np.ndarray, change: np.ndarray,
         if usual >= REPEAT_MOTION and change[i] < REPEAT_RATIO * usual:
             repeats[i] = True
             ratio[i] = change[i] / usual
+    # Brightness in logs: a flash and flicker are gains, the same at any exposure.
+    logs = np.log(np.maximum(level, 0.02))
     # The usual frame-to-frame flicker, steps into repeated frames left out (they are 0).
-    steps = np.abs(np.diff(level))[~repeats[1:]]
+    steps = np.abs(np.diff(logs))[~repeats[1:]]
     for i, out in enumerate(standouts):
         if out.pair is None or blank[i]:
             continue
         if out.share >= DAMAGED_SHARE:
             add(i, "damaged", out.share)
+        if (i > 0 and blank[i - 1]) or (i < n - 1 and blank[i + 1]):
+            continue  # next to black: a fade's ramp, whose steps are no flash
         a, b = (i + k for k in out.pair)
-        jump = float(level[i] - (level[a] + level[b]) / 2)
-        agree = abs(float(level[a] - level[b]))
+        jump = float(logs[i] - (logs[a] + logs[b]) / 2)
+        agree = abs(float(logs[a] - logs[b]))
         flicker = _window_median(steps, min(i, len(steps) - 1)) if steps.size else 0.0
-        if abs(jump) > max(FLASH_MIN, FLASH_FLICKER * flicker) and agree < FLASH_AGREE * abs(jump):
-            add(i, "flash", jump)
+        least = max(np.log1p(FLASH_MIN), FLASH_FLICKER * flicker)
+        if abs(jump) > least and agree < FLASH_AGREE * abs(jump):
+            add(i, "flash", float(np.expm1(jump)))
     for first, last in _runs(repeats):
         if last - first + 1 < HELD_RUN:
             for i in range(first, last + 1):

@@ -51,7 +51,7 @@ def test_each_kind_of_fault_is_found_at_its_frame_and_nothing_else(faulty: Path)
         (6, "repeated"), (12, "flash"), (17, "damaged"), (24, "damaged"), (38, "blank")]
     assert result.counts() == {"blank": 1, "damaged": 2, "flash": 1, "repeated": 1}
     flash = result.events[1]
-    assert flash.measure > 0.1                 # brighter than its neighbours, in levels
+    assert 0.3 < flash.measure < 0.6           # brighter than its neighbours, as a fraction
     assert 0.03 < result.events[2].measure < 0.2   # the share of the picture torn off
 
 
@@ -81,7 +81,7 @@ def test_film_as_it_should_be_reports_nothing(tmp_path: Path) -> None:
 
 def test_descriptions_say_what_was_found_in_a_restorer_s_words() -> None:
     assert FrameEvent(6, "repeated", 0.0).describe() == "repeated: the same picture as frame 5"
-    assert FrameEvent(9, "flash", -0.2).describe() == "flash: 0.20 darker than both neighbours"
+    assert FrameEvent(9, "flash", -0.45).describe() == "flash: 45% darker than both neighbours"
     assert FrameEvent(9, "blank", 0.97).describe() == "blank: a uniform white frame"
     assert "7% of the picture" in FrameEvent(9, "damaged", 0.07).describe()
 

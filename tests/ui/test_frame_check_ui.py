@@ -70,6 +70,7 @@ def test_rebuild_selected_marks_the_frames_destroyed_in_one_undo_step(
     assert [(r.start, r.end, r.region) for r in repairs] == [(20, 20, None)]
     assert repairs[0].note == "frame check: blank: a uniform white frame"
     assert _rows(window)[1].endswith("— rebuilt") and not _rows(window)[0].endswith("rebuilt")
+    assert not panel.list.item(1).icon().isNull() and panel.list.item(0).icon().isNull()
     assert window.timeline.repairs == [(20, 20)]
     panel.rebuild_button.click()                      # already rebuilt: nothing more
     assert len(window.document.repairs()) == 1
