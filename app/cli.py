@@ -51,6 +51,7 @@ from typing import Any
 
 from engine.errors import NitrateError, RenderCancelled
 
+
 class UsageError(Exception):
     """Bad command-line usage (exit code 2)."""
 
@@ -251,6 +252,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="remove it even from a clip that does not look telecined (drops "
                    "one frame in five)")
+
+    p = sub.add_parser("repeats", help="remove a transfer's regularly repeated frames (a "
+                       "film stretched to a higher rate): its own frames at its own rate, "
+                       "the duration kept, into a new file")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", default=None,
+                   help="the film frames' file (default: INPUT_film.mkv, FFV1, lossless)")
+    p.add_argument("--codec", default=None)
+    p.add_argument("--fps", default=None, metavar="R",
+                   help="the film frames' rate (e.g. 18 for a silent film); default: the "
+                   "rate that keeps the duration, so the sound stays in step")
+    p.add_argument("--force", action="store_true",
+                   help="remove repeats that come at no regular cadence too (the picture "
+                   "then ends before its sound)")
 
     p = sub.add_parser("check", help="frame check: the repeated, flash, damaged and blank "
                        "frames to look at before restoring")
@@ -615,6 +630,22 @@ def _mark_checked(project: Any, clip: Any, events: Sequence) -> list[int]:
     return marked
 
 
+def cmd_repeats(args: argparse.Namespace) -> int:
+    """Remove a transfer's regularly repeated frames into a new file."""
+    from engine.media.writer import clip_stem
+    from engine.render.repeats import remove_repeats
+
+    source = Path(args.input)
+    output = (Path(args.output) if args.output
+              else source.with_name(f"{clip_stem(source, 'film')}_film.mkv"))
+    rate = _parse_fps(args.fps) if args.fps else None
+    with _progress_line("repeats") as progress:
+        plan = remove_repeats(source, output, args.codec, progress, force=args.force,
+                              rate=rate)
+    print(f"{output}: {plan.describe()}")
+    return 0
+
+
 def cmd_shots(args: argparse.Namespace) -> int:
     from engine.media import probe
     from engine.project import load_project
@@ -957,6 +988,7 @@ HANDLERS = {
     "render": cmd_render,
     "verify": cmd_verify,
     "pulldown": cmd_pulldown,
+    "repeats": cmd_repeats,
     "repair": cmd_repair,
     "report": cmd_report,
     "shots": cmd_shots,

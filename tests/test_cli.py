@@ -385,3 +385,24 @@ def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
     result = nitrate("check", scan, "--end", "40")
     assert result.returncode == 2 and "scan.mkv has frames 0-29" in result.stderr
     assert_one_line_error(nitrate("check", tmp_path / "gone.mov"), "gone.mov")
+
+
+def test_repeats_gives_back_a_stretched_film_s_own_frames(tmp_path: Path) -> None:
+    from engine.synth.clip_file import write_frames
+    from engine.synth.scenes import moving_scene
+
+    film = moving_scene(24, 96, 64, seed=2)
+    stretched = [f for k, f in enumerate(film) for _ in range(2 if k % 3 == 2 else 1)]
+    transfer = write_frames(tmp_path / "transfer.mkv", stretched)
+    result = nitrate("repeats", transfer)
+    assert result.returncode == 0, result.stderr
+    assert ("32 frames at 24 fps → 24 film frames at 18.000 fps (8 repeats left out)"
+            in result.stdout)
+    data = json.loads(nitrate("probe", tmp_path / "transfer_film.mkv", "--json").stdout)
+    assert data["frame_count"] == 24 and data["fps"] == 18
+    result = nitrate("repeats", transfer, "-o", tmp_path / "at16.mkv", "--fps", "16")
+    assert result.returncode == 0 and "at 16.000 fps" in result.stdout
+    plain = write_frames(tmp_path / "plain.mkv", film)
+    assert_one_line_error(nitrate("repeats", plain, "-o", tmp_path / "no.mkv"),
+                          "plain.mkv", "no repeated frames")
+    assert not (tmp_path / "no.mkv").exists()

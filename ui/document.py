@@ -850,23 +850,29 @@ class ChecksumVerifier(BackgroundTask):
             self._w_finished.emit(result, "")
 
 
-class PulldownRemover(BackgroundTask):
-    """Writes a telecined clip's film frames to a new file
-    (engine.render.pulldown.remove_pulldown): `start(source, output)`.
+class FilmFramesWriter(BackgroundTask):
+    """Writes a transfer's own film frames to a new file: `start(kind, source, output)`,
+    kind "pulldown" (engine.render.pulldown.remove_pulldown: a telecined 29.97 fps clip) or
+    "repeats" (engine.render.repeats.remove_repeats: a film stretched to a higher rate by
+    repeated frames).
 
-    finished((output, PulldownPlan), error): where and what was written, or None with a
-    one-line error (a clip that is not telecined is refused); nothing is delivered when
-    cancelled.
+    finished((output, plan), error): where and what was written (the plan describes
+    itself), or None with a one-line error (a clip without pulldown, or without a cadence
+    of repeats, is refused with the reason); nothing is delivered when cancelled.
     """
 
-    thread_name = "nitrate-pulldown"
+    thread_name = "nitrate-film-frames"
 
-    def _work(self, cancel: CancelFlag, source: Path, output: Path) -> None:
+    def _work(self, cancel: CancelFlag, kind: str,  # type: ignore[override]
+              source: Path, output: Path) -> None:
         from engine.render.pulldown import remove_pulldown
+        from engine.render.repeats import remove_repeats
 
-        plan = self._guarded(cancel, lambda: remove_pulldown(
+        remove, job = {"pulldown": (remove_pulldown, "pulldown removal"),
+                       "repeats": (remove_repeats, "repeat removal")}[kind]
+        plan = self._guarded(cancel, lambda: remove(
             source, output, progress=self._w_progress.emit, cancelled=cancel),
-            f"{source}: pulldown removal failed")
+            f"{source}: {job} failed")
         if plan is not None and not cancel.is_set():
             self._w_finished.emit((output, plan), "")
 

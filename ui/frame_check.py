@@ -237,7 +237,10 @@ class FrameCheckPanel(QWidget):
         text = (f"Frames {check.start}-{check.end - 1} checked: "
                 f"{counts or 'nothing to look at'}.")
         cadence = check.describe_cadence(float(fps))
-        return f"{text} {cadence[0].upper()}{cadence[1:]}." if cadence else text
+        if cadence is None:
+            return text
+        return (f"{text} {cadence[0].upper()}{cadence[1:]}: Clip ▸ Remove repeated frames… "
+                "gives back the film's own frames.")
 
     def _update_buttons(self) -> None:
         self.rebuild_button.setEnabled(bool(self.list.selectedItems()))

@@ -64,10 +64,10 @@ from ui.document import (
     AudioMeter,
     ChecksumVerifier,
     Document,
+    FilmFramesWriter,
     LevelsMeter,
     ProxyMaker,
     PulldownChecker,
-    PulldownRemover,
     Recovery,
     ReportWriter,
     ShotDetector,
@@ -203,7 +203,8 @@ class MainWindow(QMainWindow):
         self.proxies.finished.connect(self._proxy_ready)
         self.report_writer = ReportWriter(self)
         self.checksum_verifier = ChecksumVerifier(self)
-        self.pulldown_remover = PulldownRemover(self)
+        self.film_frames_writer = FilmFramesWriter(self)
+        self._film_frames_kind = "pulldown"  # what the writer was last asked to remove
         self.pulldown_checker = PulldownChecker(self)
         self._detect_media: Path | None = None  # the footage shot detection runs on
         self.still_exporter = StillExporter(self)
@@ -336,12 +337,12 @@ class MainWindow(QMainWindow):
         self.detect_task = TaskIndicator("detectTask", self.cancel_shot_detection)
         self.report_task = TaskIndicator("reportTask", self.report_writer.stop)
         self.verify_task = TaskIndicator("verifyTask", self.checksum_verifier.stop)
-        self.pulldown_task = TaskIndicator("pulldownTask", self.pulldown_remover.stop)
+        self.film_frames_task = TaskIndicator("filmFramesTask", self.film_frames_writer.stop)
         self.cache_task = TaskIndicator("cacheTask", self.stop_playback_cache)
         bar.addPermanentWidget(self.detect_task)
         bar.addPermanentWidget(self.report_task)
         bar.addPermanentWidget(self.verify_task)
-        bar.addPermanentWidget(self.pulldown_task)
+        bar.addPermanentWidget(self.film_frames_task)
         bar.addPermanentWidget(self.cache_task)
         bar.addPermanentWidget(self.busy_bar)
         for label in (self.pixel_label, self.analysis_label, self.shots_label,
@@ -410,6 +411,11 @@ class MainWindow(QMainWindow):
             "Check &frames", self.check_frames, "Ctrl+Shift+F",
             tip="Read the reel through and list its repeated, flash, damaged and blank "
                 "frames (the Frame check dock), marked on the timeline")
+        self.act_repeats = self._action(
+            "Remove &repeated frames…", self.repeats_dialog,
+            tip="A film stretched to a higher rate by repeating frames (18 fps shown at 24): "
+                "write its own frames at its own rate to a new file (lossless FFV1) and "
+                "open it")
         self.act_pulldown = self._action(
             "Remove 3:2 &pulldown…", self.pulldown_dialog,
             tip="A film transferred to 29.97 fps video: write its 23.976 fps film frames "
@@ -622,6 +628,7 @@ class MainWindow(QMainWindow):
         shot.addAction(self.act_framing)
         shot.addAction(self.act_sound_sync)
         shot.addAction(self.act_pulldown)
+        shot.addAction(self.act_repeats)
         shot.addSeparator()
         shot.addActions([self.act_next_reel, self.act_prev_reel])
 
@@ -742,8 +749,8 @@ class MainWindow(QMainWindow):
         self.report_writer.finished.connect(self._report_finished)
         self.checksum_verifier.progress.connect(self.verify_task.set_progress)
         self.checksum_verifier.finished.connect(self._verified)
-        self.pulldown_remover.progress.connect(self.pulldown_task.set_progress)
-        self.pulldown_remover.finished.connect(self._pulldown_removed)
+        self.film_frames_writer.progress.connect(self.film_frames_task.set_progress)
+        self.film_frames_writer.finished.connect(self._film_frames_written)
         self.pulldown_checker.finished.connect(self._pulldown_checked)
         self.still_exporter.finished.connect(self._still_finished)
         self.timeline.boundary_moved.connect(self.move_boundary)
@@ -1086,7 +1093,7 @@ class MainWindow(QMainWindow):
         self.proxies.cancel()
         self.report_writer.cancel()
         self.checksum_verifier.cancel()
-        self.pulldown_remover.cancel()
+        self.film_frames_writer.cancel()
         self.pulldown_checker.cancel()
         self.sound.close()
         self.still_exporter.cancel()
@@ -1865,6 +1872,13 @@ class MainWindow(QMainWindow):
 
     def pulldown_dialog(self) -> None:
         """Clip ▸ Remove 3:2 pulldown…: ask where the film frames go, then write them."""
+        self._film_frames_dialog("pulldown")
+
+    def repeats_dialog(self) -> None:
+        """Clip ▸ Remove repeated frames…: ask where the film frames go, then write them."""
+        self._film_frames_dialog("repeats")
+
+    def _film_frames_dialog(self, kind: str) -> None:
         media = self.document.media_path()
         if media is None:
             return
@@ -1872,16 +1886,27 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Film frames to", str(suggestion),
                                               "FFV1 lossless (*.mkv);;ProRes (*.mov)")
         if path:
-            self.remove_pulldown(Path(path))
+            self.write_film_frames(kind, Path(path))
 
     def remove_pulldown(self, output: Path) -> None:
-        """Write the open clip's film frames to `output` on a worker thread, then open it
-        (a clip that is not telecined is refused, with the reason)."""
+        """Write the open clip's film frames (3:2 pulldown removed) to `output`."""
+        self.write_film_frames("pulldown", output)
+
+    def remove_repeats(self, output: Path) -> None:
+        """Write the open clip's frames but its cadence of repeats to `output`."""
+        self.write_film_frames("repeats", output)
+
+    def write_film_frames(self, kind: str, output: Path) -> None:
+        """Write the open clip's film frames ("pulldown" or "repeats" removed) to `output`
+        on a worker thread, then open it (a clip with neither is refused, with the
+        reason)."""
         media = self.document.media_path()
-        if media is None or self.pulldown_remover.running:
+        if media is None or self.film_frames_writer.running:
             return
-        self.pulldown_remover.start(media, output)
-        self.pulldown_task.start(f"Removing pulldown into {output.name}")
+        self._film_frames_kind = kind
+        self.film_frames_writer.start(kind, media, output)
+        what = "pulldown" if kind == "pulldown" else "repeated frames"
+        self.film_frames_task.start(f"Removing {what} into {output.name}")
 
     def _pulldown_checked(self, result: object, error: str) -> None:
         report = self._measured(result, error)
@@ -1890,10 +1915,11 @@ class MainWindow(QMainWindow):
                               f"of its first {report.frames} frames take a neighbour's "
                               "field): Clip ▸ Remove 3:2 pulldown… gives back its film frames")
 
-    def _pulldown_removed(self, result: object, error: str) -> None:
-        self.pulldown_task.hide()
+    def _film_frames_written(self, result: object, error: str) -> None:
+        self.film_frames_task.hide()
         if error:
-            self.show_error("Cannot remove the pulldown", error)
+            what = "pulldown" if self._film_frames_kind == "pulldown" else "repeated frames"
+            self.show_error(f"Cannot remove the {what}", error)
             return
         assert isinstance(result, tuple)
         output, plan = result

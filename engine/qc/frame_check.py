@@ -178,6 +178,46 @@ class FrameCheck:
         ends = frames[0] - self.start < 2 * cadence and self.end - 1 - frames[-1] < 2 * cadence
         return float(cadence) if found >= CADENCE_SEEN and ends else None
 
+    def cadence_repeats(self) -> tuple[int, ...]:
+        """Every repeated frame of a cadence (`repeat_cadence`), the ones the check could not
+        see included: where the cadence puts a repeat the check did not report (a still
+        moment, where a repeat hardly differs from a new frame), the frame within a frame
+        of that place that changed least, if it changed less than REPEAT_RATIO of the
+        frames within three of it. Empty without a cadence."""
+        cadence = self.repeat_cadence()
+        if cadence is None:
+            return ()
+        seen = [e.frame for e in self.events if e.kind == "repeated"]
+        change = self.change
+        found = set(seen)
+        # Places the cadence puts a repeat: between the ones seen, and beyond them to the
+        # range's ends.
+        places: list[float] = []
+        for a, b in zip(seen, seen[1:], strict=False):
+            steps = max(1, round((b - a) / cadence))
+            places += [a + (b - a) * j / steps for j in range(1, steps)]
+        k = seen[0] - cadence
+        while k > self.start:
+            places.append(k)
+            k -= cadence
+        k = seen[-1] + cadence
+        while k < self.end:
+            places.append(k)
+            k += cadence
+        for place in places:
+            near = [f for f in range(round(place) - 1, round(place) + 2)
+                    if self.start < f < self.end and f not in found]
+            if not near:
+                continue
+            best = min(near, key=lambda f: change[f - self.start])
+            # Against the frames right around it: the moment is still, so the change
+            # further off (motion) says nothing about a repeat here.
+            around = np.array([change[f - self.start] for f in range(best - 3, best + 4)
+                               if self.start < f < self.end and f != best and f not in found])
+            if around.size and change[best - self.start] < REPEAT_RATIO * np.median(around):
+                found.add(best)
+        return tuple(sorted(found))
+
     def describe_cadence(self, fps: float) -> str | None:
         """One line on regular repeats (`repeat_cadence`) for a clip at `fps`, else None."""
         cadence = self.repeat_cadence()
@@ -329,9 +369,10 @@ def standout(frames: dict[int, _Reduced], i: int) -> Standout:
     return best or Standout(0.0, None)
 
 
-def _window_median(values: np.ndarray, i: int, skip_self: bool = True) -> float:
+def _window_median(values: np.ndarray, i: int) -> float:
+    """Median of `values` within CONTEXT of index i, i itself left out."""
     lo, hi = max(0, i - CONTEXT), min(len(values), i + CONTEXT + 1)
-    around = np.concatenate([values[lo:i], values[i + 1:hi]]) if skip_self else values[lo:hi]
+    around = np.concatenate([values[lo:i], values[i + 1:hi]])
     return float(np.median(around)) if around.size else 0.0
 
 

@@ -1,11 +1,9 @@
 """Writing a telecined clip's film frames to a new file (`nitrate pulldown`, Clip ▸ Remove
 3:2 pulldown…): the intermediate a restoration of a video transfer starts from.
 
-The frames are found by `engine.media.pulldown` and written as an export is: under a
-temporary name, renamed when complete. By default the intermediate is FFV1, lossless, so
-it holds exactly the pixels of the transfer. Its sound is the source's whole length. Its
-timecode is the source's start, counted at the film rate. Its comment tag says what was
-done.
+The frames are found by `engine.media.pulldown` and written by
+`engine.render.intermediate` (atomically; FFV1 by default; the sound's whole length; the
+timecode counted at the film rate; a comment saying what was done).
 """
 
 from __future__ import annotations
@@ -14,11 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import MediaError, RenderCancelled
-from engine.media import AudioSource, Writer, open_reader, output_format_for
+from engine.media import open_reader, output_format_for
 from engine.media.pulldown import PulldownPlan, analyse_pulldown, film_frames, plan_pulldown
-from engine.render.export import BackgroundWriter, OutputTarget, check_output_is_not_source
-from engine.render.provenance import COMMENT, nitrate_version
-from engine.retime import retime_timecode
+from engine.render.export import check_output_is_not_source
+from engine.render.intermediate import write_intermediate
 
 
 def remove_pulldown(source: Path, output: Path, codec: str | None = None,
@@ -51,29 +48,11 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
         except InterruptedError:
             raise RenderCancelled(f"{output}: pulldown removal cancelled") from None
         total = n + len(plan.frames)
-        target = OutputTarget(output, fmt)
-        timecode = retime_timecode(info.timecode, info.fps, plan.fps) if info.timecode else None
-        audio = (AudioSource(source, 0.0, float(len(plan.frames) / plan.fps))
-                 if info.audio else None)
-        note = (f"Made by Nitrate {nitrate_version()} from {source.name}: {plan.describe()}")
-        writer: Writer | None = None
-        background: BackgroundWriter | None = None  # encodes while the next frame is read
-        try:
-            for k, frame in enumerate(film_frames(reader, plan)):
-                if cancelled():
-                    raise RenderCancelled(f"{output}: pulldown removal cancelled")
-                if writer is None:
-                    writer = Writer(target.write_path, fmt, frame.shape[1], frame.shape[0],
-                                    plan.fps, timecode=timecode, audio=audio,
-                                    metadata={COMMENT: note})
-                    background = BackgroundWriter(writer, writer.prepare)
-                assert background is not None
-                background.write(frame)
-                if progress is not None:
-                    progress(n + k + 1, total)
-            if writer is None or background is None:
-                raise MediaError(source, "has no frames")
-            target.complete(writer, background)
-        except BaseException as exc:
-            target.abandon(writer, exc, output, background)
+
+        def written(k: int) -> None:
+            if progress is not None:
+                progress(n + k + 1, total)
+
+        write_intermediate(info, output, fmt, film_frames(reader, plan), len(plan.frames),
+                           plan.fps, plan.describe(), "pulldown removal", written, cancelled)
     return plan

@@ -102,3 +102,26 @@ def test_a_stopped_check_delivers_nothing(qtbot, window: MainWindow) -> None:
     QCoreApplication.processEvents()                    # deliver a result it had sent
     assert panel.result() is None and _rows(window) == []
     assert panel.check_button.text() == "Check clip"
+
+
+def test_a_stretched_transfer_is_named_and_its_repeats_removed(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    film = moving_scene(24, 160, 96, seed=3)
+    # 18 fps film at 24: every third film frame shown twice.
+    stretched = [f for k, f in enumerate(film) for _ in range(2 if k % 3 == 2 else 1)]
+    assert window.open_path(write_frames(tmp_path / "stretched.mkv", stretched))
+    qtbot.waitUntil(lambda: window.timeline.frame_count == 32
+                    and window.bridge.wait_until_idle(0.05), timeout=20_000)
+    _checked(qtbot, window)
+    assert window.frame_check.summary.text() == (
+        "Frames 0-31 checked: 8 repeated. One frame in 4 repeats the one before, regularly: "
+        "a transfer that repeated frames to raise the rate (the film ran at about 18.0 fps): "
+        "Clip ▸ Remove repeated frames… gives back the film's own frames.")
+    out = tmp_path / "film.mkv"
+    with qtbot.waitSignal(window.film_frames_writer.finished, timeout=30_000):
+        window.remove_repeats(out)
+    qtbot.waitUntil(lambda: window.document.media_path() == out, timeout=10_000)
+    assert window.document.project_or_raise().clip.frame_count == 24
+    assert window.statusBar().currentMessage() == (
+        "film.mkv: repeated frames removed: 32 frames at 24 fps → 24 film frames at "
+        "18.000 fps (8 repeats left out)")

@@ -501,7 +501,7 @@ def test_pulldown_removed_from_the_window_opens_the_film_frames(
         "This clip looks telecined (3:2 pulldown: 40% of its first 25 frames")
     _settled(window, qtbot)
     out = tmp_path / "film.mkv"
-    with qtbot.waitSignal(window.pulldown_remover.finished, timeout=30_000):
+    with qtbot.waitSignal(window.film_frames_writer.finished, timeout=30_000):
         window.remove_pulldown(out)
     qtbot.waitUntil(lambda: window.document.media_path() == out, timeout=10_000)
     assert window.document.project_or_raise().clip.frame_count == 20
@@ -511,7 +511,7 @@ def test_pulldown_removed_from_the_window_opens_the_film_frames(
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning",
                         staticmethod(lambda _p, _t, text, *a: shown.append(text)))
-    with qtbot.waitSignal(window.pulldown_remover.finished, timeout=30_000):
+    with qtbot.waitSignal(window.film_frames_writer.finished, timeout=30_000):
         window.remove_pulldown(tmp_path / "again.mkv")
     assert len(shown) == 1 and "not telecined" in shown[0]
     assert not (tmp_path / "again.mkv").exists()
