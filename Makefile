@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.lut
 	$(BIN)/python -m benchmarks.fixity
 	$(BIN)/python -m benchmarks.pulldown
+	$(BIN)/python -m benchmarks.frame_check
 	$(BIN)/python -m benchmarks.models
 	$(BIN)/python -m benchmarks.quality
 	$(BIN)/python -m benchmarks.film_speed

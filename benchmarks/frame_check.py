@@ -15,6 +15,11 @@ frames reported that hold no fault, and the check's speed against the decode alo
 run on the same file: `mpdecimate` (the frames it would drop as repeats) and `blackframe`
 (black frames, 98 % of pixels under 32). Without the ffmpeg CLI they are skipped.
 
+Then the repeats' removal: the sources' frames (damaged the same way) as 18 fps film
+stretched to 24 by repeating every third frame, stored as ProRes; the repeats `nitrate
+repeats` leaves out against those ffmpeg's `mpdecimate` drops, and the speed of the whole
+conversion (Nitrate: check and FFV1 write; ffmpeg: `mpdecimate` and FFV1).
+
 Then the real footage of `../shared/footage`, no fault added: the two scans (1903 and
 1920, with their own dust, flicker and damage), `bikes.mp4` and `bigbuckbunny.mp4` (clean)
 and `scene_cuts.mp4` (hard cuts): every frame reported is listed, to be looked at.
@@ -40,6 +45,7 @@ from benchmarks.quality import sources
 from engine.media import open_reader
 from engine.qc import check_frames
 from engine.qc.frame_check import WIDTH
+from engine.render.repeats import remove_repeats
 from engine.runtime import configure_threads
 from engine.synth.damage import DamageSpec, apply_damage
 
@@ -202,6 +208,42 @@ def synthetic_rows(names: list[str], count: int, folder: Path) -> list[str]:
     return out
 
 
+def stretch_rows(names: list[str], count: int, folder: Path) -> list[str]:
+    """Each source's first `count` frames, damaged, as 18 fps film stretched to 24 by
+    repeating every third frame; the repeats removed by Nitrate and by ffmpeg `mpdecimate`
+    (what it drops), against the truth."""
+    out = []
+    for source in sources(names):
+        if source.missing:
+            out.append(f"| {source.name} | skipped: {source.missing} | | | |")
+            continue
+        film = apply_damage(source.load(count, *SIZE), DAMAGE).frames
+        video = [f for k, f in enumerate(film) for _ in range(2 if k % 3 == 2 else 1)]
+        truth = {k for k in range(len(video)) if k % 4 == 3}
+        path = folder / f"{source.name}_stretched.mov"
+        write_prores(path, video)
+        started = time.perf_counter()
+        plan = remove_repeats(path, folder / f"{source.name}_film.mkv")
+        seconds = time.perf_counter() - started
+        removed = set(plan.removed)
+        n = len(video)
+        out.append(f"| {source.name} | Nitrate `repeats` | {len(removed & truth)} / "
+                   f"{len(truth)} | {len(removed - truth)} | {float(plan.fps):.3f} | "
+                   f"{n / seconds:.0f} |")
+        if FFMPEG is None:
+            out.append(f"| {source.name} | ffmpeg | skipped: ffmpeg CLI absent | | | |")
+            continue
+        started = time.perf_counter()
+        subprocess.run([str(FFMPEG), "-y", "-loglevel", "error", "-nostdin", "-i", str(path),
+                        "-vf", "mpdecimate,setpts=N/FRAME_RATE/TB", "-c:v", "ffv1",
+                        str(folder / f"{source.name}_ffmpeg.mkv")], check=True)
+        seconds = time.perf_counter() - started
+        drops, _ = mpdecimate_drops(path, n)
+        out.append(f"| {source.name} | ffmpeg `mpdecimate` | {len(drops & truth)} / "
+                   f"{len(truth)} | {len(drops - truth)} | - | {n / seconds:.0f} |")
+    return out
+
+
 def real_rows() -> list[str]:
     out = []
     for name in ("film_the_great_train_robbery", "film_within_our_gates", "bikes.mp4",
@@ -236,6 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="nitrate-frame-check-") as tmp:
         for row in synthetic_rows(names, args.frames, Path(tmp)):
+            print(row, flush=True)
+    print("\nRemoving repeated frames: 18 fps film stretched to 24 (every third frame "
+          "repeated), ProRes, damaged as above:\n")
+    print("| source | who | repeats removed | frames wrongly removed | film rate fps | "
+          "video frames/s (whole conversion) |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="nitrate-repeats-") as tmp:
+        for row in stretch_rows(names, args.frames * 3 // 4, Path(tmp)):
             print(row, flush=True)
     print("\nReal footage, no fault added (every frame reported):\n")
     print("| footage | frames | reported |")

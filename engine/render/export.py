@@ -451,6 +451,16 @@ def _padding(width: int, height: int, fmt: OutputFormat) -> tuple[int, int]:
     return pad_w, pad_h
 
 
+def direct_obstacle(info: MediaInfo, fmt: OutputFormat) -> str | None:
+    """Why decoded frames of the clip `info` describes cannot go to a `fmt` encoder in one
+    conversion (`Writer.prepare_decoded`), or None when they can."""
+    if not converts_directly(info.pix_fmt):
+        return f"source pixel format {info.pix_fmt}"
+    if any(_padding(info.width, info.height, fmt)):
+        return f"{info.width}x{info.height} is padded for {fmt.name}"
+    return None
+
+
 @dataclass(frozen=True)
 class Route:
     """How an export's frames are made: `name` "direct" or "float" (module docstring),
@@ -500,10 +510,9 @@ def choose_route(job: RenderJob, reader: Reader, fmt: OutputFormat, end: int,
             return float_path(f"shot {shot.start}-{shot.end} has operators")
         if shot.rebuilds:  # protections alone change nothing where no operator runs
             return float_path(f"shot {shot.start}-{shot.end} has manual repairs")
-    if not converts_directly(info.pix_fmt):
-        return float_path(f"source pixel format {info.pix_fmt}")
-    if any(_padding(info.width, info.height, fmt)):
-        return float_path(f"{info.width}x{info.height} is padded for {fmt.name}")
+    why_not = direct_obstacle(info, fmt)
+    if why_not is not None:
+        return float_path(why_not)
     return Route("direct", f"frames {job.start}-{end} are untouched: {info.pix_fmt} → "
                  f"{fmt.pix_fmt} in one conversion")
 

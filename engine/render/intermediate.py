@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
@@ -26,10 +27,13 @@ from engine.retime import retime_timecode
 
 
 def write_intermediate(info: MediaInfo, output: Path, fmt: OutputFormat,
-                       frames: Iterable[np.ndarray], count: int, fps: Fraction, what: str,
+                       frames: Iterable[np.ndarray | av.VideoFrame], count: int,
+                       fps: Fraction, what: str,
                        job: str, progress: Callable[[int], None] | None = None,
                        cancelled: Callable[[], bool] = lambda: False) -> None:
-    """Write `frames` (float RGB, `count` of them) of the clip `info` describes to `output`
+    """Write `frames` (`count` of them: float RGB, or frames as the Reader decoded them,
+    converted in one pass as an export's direct path does) of the clip `info` describes to
+    `output`
     at `fps`, with the clip's sound for as long as they last. `what` says what was done, for
     the comment tag ("3:2 pulldown removed: …"); `job` names the work in a cancel's message
     ("pulldown removal"). `progress(k)` after frame k is handed to the encoder.
@@ -47,9 +51,13 @@ def write_intermediate(info: MediaInfo, output: Path, fmt: OutputFormat,
             if cancelled():
                 raise RenderCancelled(f"{output}: {job} cancelled")
             if writer is None:
-                writer = Writer(target.write_path, fmt, frame.shape[1], frame.shape[0], fps,
-                                timecode=timecode, audio=audio, metadata={COMMENT: note})
-                background = BackgroundWriter(writer, writer.prepare)
+                decoded = isinstance(frame, av.VideoFrame)
+                width, height = ((frame.width, frame.height) if decoded
+                                 else (frame.shape[1], frame.shape[0]))
+                writer = Writer(target.write_path, fmt, width, height, fps, timecode=timecode,
+                                audio=audio, metadata={COMMENT: note})
+                background = BackgroundWriter(
+                    writer, writer.prepare_decoded if decoded else writer.prepare)
             assert background is not None
             background.write(frame)
             if progress is not None:

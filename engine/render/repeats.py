@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from engine.errors import MediaError
-from engine.media import Reader, open_reader, output_format_for
+from engine.media import Reader, VideoReader, open_reader, output_format_for
 from engine.qc import FrameCheck, check_frames
-from engine.render.export import check_output_is_not_source
+from engine.render.export import check_output_is_not_source, direct_obstacle
 from engine.render.intermediate import write_intermediate
 
 RATE_STEP = Fraction(1, 1000)
@@ -79,9 +80,16 @@ def plan_repeats(check: FrameCheck, fps: Fraction, source: Path, force: bool = F
     return RepeatPlan(kept, removed, Fraction(rate), total, Fraction(fps))
 
 
-def _kept(reader: Reader, plan: RepeatPlan) -> Iterator[np.ndarray]:
+def _kept(reader: Reader, plan: RepeatPlan, decoded: bool
+          ) -> Iterator[np.ndarray | av.VideoFrame]:
+    """The kept frames: as decoded (for one conversion to the encoder's format, exact and
+    fast) when `decoded`, else float RGB."""
     for index in plan.frames:
-        yield reader.read(index)
+        if decoded:
+            assert isinstance(reader, VideoReader)
+            yield reader.decoded(index)
+        else:
+            yield reader.read(index)
 
 
 def remove_repeats(source: Path, output: Path, codec: str | None = None,
@@ -113,6 +121,7 @@ def remove_repeats(source: Path, output: Path, codec: str | None = None,
             if progress is not None:
                 progress(n + k + 1, total)
 
-        write_intermediate(info, output, fmt, _kept(reader, plan), len(plan.frames), plan.fps,
-                           plan.describe(), "repeat removal", written, cancelled)
+        decoded = isinstance(reader, VideoReader) and direct_obstacle(info, fmt) is None
+        write_intermediate(info, output, fmt, _kept(reader, plan, decoded), len(plan.frames),
+                           plan.fps, plan.describe(), "repeat removal", written, cancelled)
     return plan
