@@ -274,9 +274,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=int, default=None, help="last frame, inclusive")
     p.add_argument("--json", action="store_true")
     p.add_argument("--mark", action="store_true",
-                   help="with a project: mark the damaged, flash and blank frames found to "
-                   "be rebuilt from their neighbours (saved in the project; repeated frames "
-                   "are listed only: a repeat may be an extra frame, or stand in for a lost one)")
+                   help="with a project: mark the damaged and blank frames found to be "
+                   "rebuilt from their neighbours (saved in the project). Flashes and "
+                   "repeats are listed only: deflicker evens out a flash, and a repeat may "
+                   "be an extra frame or stand in for a lost one")
     reel_arg(p)
 
     p = sub.add_parser("shots", help="find the cuts (shots are 0-based, inclusive), or list "
@@ -612,16 +613,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+MARKED_KINDS = ("damaged", "blank")
+"""What `nitrate check --mark` marks to be rebuilt: deflicker evens out a flash, and a
+repeat needs a judgement (an extra frame, or one standing in for a lost one)."""
+
+
 def _mark_checked(project: Any, clip: Any, events: Sequence) -> list[int]:
-    """Add a whole-frame repair for each damaged, flash or blank frame in `events` not yet
-    repaired or protected, save the project atomically; the frames marked."""
+    """Add a whole-frame repair for each damaged or blank frame in `events` not yet repaired
+    or protected, save the project atomically; the frames marked."""
     from engine.project import save_project
     from engine.project.model import Repair
 
     marked = []
     for e in events:
-        if e.kind == "repeated" or any(r.covers(e.frame) and r.whole_frame
-                                       for r in clip.repairs):
+        if e.kind not in MARKED_KINDS or any(r.covers(e.frame) and r.whole_frame
+                                             for r in clip.repairs):
             continue
         clip.repairs.append(Repair(e.frame, e.frame, note=f"frame check: {e.describe()}"))
         marked.append(e.frame)

@@ -362,22 +362,25 @@ def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
 
     frames = moving_scene(30, 160, 96, seed=4)
     frames[8] = frames[7].copy()                         # repeated
+    frames[14] = np.clip(frames[14] * 1.6, 0, 1)          # flash
     frames[20] = np.full_like(frames[20], 0.97)          # blank (white)
     scan = write_frames(tmp_path / "scan.mkv", frames)
     result = nitrate("check", scan)
     assert result.returncode == 0, result.stderr
     assert "frame      8  00:00:00:08  repeated: the same picture as frame 7" in result.stdout
     assert "frame     20  00:00:00:20  blank: a uniform white frame" in result.stdout
-    assert "frames 0-29 checked, 1 blank, 1 repeated" in result.stdout
+    assert "frame     14  00:00:00:14  flash: " in result.stdout
+    assert "frames 0-29 checked, 1 blank, 1 flash, 1 repeated" in result.stdout
     data = json.loads(nitrate("check", scan, "--json", "--start", "10").stdout)
-    assert [(e["frame"], e["kind"]) for e in data["events"]] == [(20, "blank")]
+    assert [(e["frame"], e["kind"]) for e in data["events"]] == [(14, "flash"), (20, "blank")]
 
     path = save_project(Project(clips=[Clip(str(scan), 30)]), tmp_path / "p.nitrate")
     result = nitrate("check", path, "--mark")
     assert result.returncode == 0, result.stderr
     assert "1 frames marked to be rebuilt" in result.stdout
     repairs = load_project(path).clips[0].repairs
-    assert [(r.start, r.end, r.region) for r in repairs] == [(20, 20, None)]  # not the repeat
+    # Only the blank: deflicker evens out the flash, the repeat needs a judgement.
+    assert [(r.start, r.end, r.region) for r in repairs] == [(20, 20, None)]
     assert "frame check: blank" in repairs[0].note
     assert nitrate("check", path, "--mark").stdout.count("0 frames marked") == 1  # once only
     result = nitrate("check", scan, "--mark")

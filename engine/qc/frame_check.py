@@ -21,12 +21,17 @@ motion set the bar rather than a fixed number. A frame is compared with a pair o
 of its own shot: its two neighbours, or at a cut the two frames on its side of it, so a
 shot's first and last frames (where splices and their damage lie) are checked too.
 
-The check finds; it changes nothing. A damaged, flash or blank frame is rebuilt from its
-motion-compensated neighbours by a whole-frame repair (`Repair`, `engine.ops.repair`); a
-repeated frame too, when it stands in for a missing one (a repeat that is an extra frame
-would have to be removed, which changes the reel's length and its sync).
+The check finds; it changes nothing. What mends each kind:
+- damaged, blank: a whole-frame repair (`Repair`, `engine.ops.repair`) rebuilds the frame
+  from its motion-compensated neighbours;
+- flash: `deflicker` evens out its brightness (a frame printed 50 % too light comes back
+  within a few percent); rebuild it only where its highlights or shadows clipped;
+- repeated: rebuilt too when it stands in for a lost frame; a cadence of repeats (a film
+  stretched to a higher rate) is removed by `engine.render.repeats`, which keeps the
+  duration.
 
-Speed: the decode sets the pace (see benchmarks/frame_check.py).
+Speed: about 100 frames a second of 720p, 55-60 % of the decode alone
+(benchmarks/frame_check.py).
 """
 
 from __future__ import annotations
