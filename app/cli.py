@@ -576,6 +576,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.project import load_project
     from engine.project.io import SUFFIX
     from engine.qc import check_frames
+    from engine.qc.store import store_check
 
     project = None
     if Path(args.input).suffix.lower() == SUFFIX:
@@ -593,6 +594,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--start {args.start} --end {end}: {media} has frames "
                              f"0-{info.frame_count - 1}")
         result = check_frames(reader, args.start, end + 1, progress=progress)
+    store_check(media, result)  # the workstation shows the findings when the reel opens
     marked = _mark_checked(project, clip, result.events) if args.mark and project else []
     if args.json:
         print(json.dumps({

@@ -355,8 +355,11 @@ def test_asking_for_a_missing_gpu_is_one_clear_line(clip: Path, tmp_path: Path) 
 
 
 def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.project import Clip, Project, load_project, save_project
+    from engine.qc.store import cached_check
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the check is kept there
     from engine.synth.clip_file import write_frames
     from engine.synth.scenes import moving_scene
 
@@ -371,6 +374,8 @@ def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
     assert "frame     20  00:00:00:20  blank: a uniform white frame" in result.stdout
     assert "frame     14  00:00:00:14  flash: " in result.stdout
     assert "frames 0-29 checked, 1 blank, 1 flash, 1 repeated" in result.stdout
+    kept = cached_check(scan, 30)                 # for the workstation to show
+    assert kept is not None and [e.frame for e in kept.events] == [8, 14, 20]
     data = json.loads(nitrate("check", scan, "--json", "--start", "10").stdout)
     assert [(e["frame"], e["kind"]) for e in data["events"]] == [(14, "flash"), (20, "blank")]
 

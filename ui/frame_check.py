@@ -8,8 +8,10 @@ selected frames destroyed, to be rebuilt from their neighbours (one undo step), 
 row says so. Regular repeats (a transfer that repeated frames to raise the rate) are named
 above the list.
 
-The results of each reel are kept while the project is open, so going back to a reel shows
-its check again; a reel never checked shows the hint.
+The results of each reel are kept while the project is open, and in the user's cache
+(`engine.qc.store`, as `nitrate check` keeps them), so a reel checked before shows its
+findings again when it is opened; a reel never checked shows the hint. Not a fault takes
+the selected frames off the list (and off the kept check).
 
 Signals: seek_requested(int frame); flagged_changed(list[int] frames flagged on the reel
 shown); message(str) for the status bar.
@@ -17,6 +19,7 @@ shown); message(str) for the status bar.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,18 +37,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import NitrateError
+from engine.media import probe
 from engine.media.timecode import clip_timecode
 from engine.project.model import Repair
 from engine.qc import FrameCheck, FrameEvent
+from engine.qc.store import cached_check, store_check
 from ui.compare_viewer import REPAIR_COLOUR
 from ui.document import BackgroundTask, CancelFlag, Document
 from ui.repair_tool import swatch
 
 
 class FrameChecker(BackgroundTask):
-    """Frame check of a clip (engine.qc.check_frames): `start(media)`. finished(result,
-    error): result is (media, fps, timecode of frame 0 or None, FrameCheck), or None with
-    a one-line error; nothing is delivered when cancelled."""
+    """Frame check of a clip (engine.qc.check_frames), kept in the user's cache
+    (engine.qc.store): `start(media)`. finished(result, error): result is (media, fps,
+    timecode of frame 0 or None, FrameCheck), or None with a one-line error; nothing is
+    delivered when cancelled."""
 
     thread_name = "nitrate-frame-check"
 
@@ -57,6 +64,7 @@ class FrameChecker(BackgroundTask):
             with open_reader(media) as reader:
                 info = reader.info
                 result = check_frames(reader, progress=self._w_progress.emit, cancel=cancel)
+            store_check(media, result)  # the findings come back with the reel
             return media, Fraction(info.fps), info.timecode, result
 
         checked = self._guarded(cancel, check, f"{media}: the frame check failed")
@@ -110,8 +118,13 @@ class FrameCheckPanel(QWidget):
             "Mark the selected frames destroyed: each is rebuilt from its motion-compensated "
             "neighbours (a repeated frame too, when it stands in for a lost one)")
         self.rebuild_button.clicked.connect(self.rebuild_selected)
+        self.dismiss_button = QPushButton("Not a fault")
+        self.dismiss_button.setToolTip("Take the selected frames off the list (motion the "
+                                       "check mistook for damage, a flash in the action)")
+        self.dismiss_button.clicked.connect(self.dismiss_selected)
         buttons.addWidget(self.check_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.dismiss_button)
         buttons.addWidget(self.rebuild_button)
         layout.addLayout(buttons)
         document.project_replaced.connect(self._reel_changed)
@@ -178,10 +191,29 @@ class FrameCheckPanel(QWidget):
         # keeps them (the media path tells them apart).
         known = {self.document.media_path(i) for i in range(self._reel_count())}
         self._results = {m: r for m, r in self._results.items() if m in known}
-        if self._checking is not None and self._checking != self.document.media_path():
+        media = self.document.media_path()
+        if self._checking is not None and self._checking != media:
             self.checker.stop()
             self._checking = None
+        if media is not None and media not in self._results:
+            self._load_kept(media)
         self.refresh()
+
+    def _load_kept(self, media: Path) -> None:
+        """The reel's check from the user's cache, if it was checked before (here or with
+        `nitrate check`)."""
+        project = self.document.project
+        if project is None:
+            return
+        clip = project.clips[self.document.clip_index()]
+        check = cached_check(media, clip.frame_count)
+        if check is None:
+            return
+        try:
+            info = probe(media)
+        except NitrateError:
+            return  # the window says what is wrong with the media
+        self._results[media] = (Fraction(info.fps), info.timecode, check)
 
     def _reel_count(self) -> int:
         project = self.document.project
@@ -243,7 +275,34 @@ class FrameCheckPanel(QWidget):
                 "gives back the film's own frames.")
 
     def _update_buttons(self) -> None:
-        self.rebuild_button.setEnabled(bool(self.list.selectedItems()))
+        selected = bool(self.list.selectedItems())
+        self.rebuild_button.setEnabled(selected)
+        self.dismiss_button.setEnabled(selected)
+
+    def flagged_after(self, frame: int, step: int) -> int | None:
+        """The next flagged frame after `frame` (step 1) or before it (step -1), if any."""
+        check = self.result()
+        frames = [] if check is None else [e.frame for e in check.events]
+        ahead = [f for f in frames if (f - frame) * step > 0]
+        if not ahead:
+            return None
+        return min(ahead) if step > 0 else max(ahead)
+
+    def dismiss_selected(self) -> None:
+        """Take the selected frames off the reel's list (and its kept check): the restorer
+        looked and found nothing to mend."""
+        media = self.document.media_path()
+        kept = None if media is None else self._results.get(media)
+        gone = {int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
+        if kept is None or media is None or not gone:
+            return
+        fps, timecode, check = kept
+        check = replace(check, events=tuple(e for e in check.events if e.frame not in gone))
+        self._results[media] = (fps, timecode, check)
+        store_check(media, check)
+        self.message.emit(f"Frame check: {len(gone)} frame{'s' if len(gone) > 1 else ''} "
+                          "taken off the list")
+        self.refresh()
 
     def rebuild_selected(self) -> None:
         """Mark each selected frame not yet rebuilt destroyed (one undo step)."""

@@ -411,6 +411,12 @@ class MainWindow(QMainWindow):
             "Check &frames", self.check_frames, "Ctrl+Shift+F",
             tip="Read the reel through and list its repeated, flash, damaged and blank "
                 "frames (the Frame check dock), marked on the timeline")
+        self.act_next_flagged = self._action(
+            "Next flagged frame", lambda: self.step_flagged(1), "Alt+Right",
+            tip="Show the next frame the frame check listed")
+        self.act_prev_flagged = self._action(
+            "Previous flagged frame", lambda: self.step_flagged(-1), "Alt+Left",
+            tip="Show the previous frame the frame check listed")
         self.act_repeats = self._action(
             "Remove &repeated frames…", self.repeats_dialog,
             tip="A film stretched to a higher rate by repeating frames (18 fps shown at 24): "
@@ -622,7 +628,7 @@ class MainWindow(QMainWindow):
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
                          self.act_protect_tool, self.act_protect_frame, self.act_track])
-        shot.addAction(self.act_check_frames)
+        shot.addActions([self.act_check_frames, self.act_next_flagged, self.act_prev_flagged])
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
         shot.addAction(self.act_framing)
@@ -1227,7 +1233,8 @@ class MainWindow(QMainWindow):
                        self.act_export_frame, self.act_export_compare, self.act_report,
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed,
-                       self.act_grab_reference, self.act_sound_sync, self.act_check_frames):
+                       self.act_grab_reference, self.act_sound_sync, self.act_check_frames,
+                       self.act_next_flagged, self.act_prev_flagged):
             action.setEnabled(open_)
         self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
         self.act_match.setEnabled(open_ and bool(self.viewer.reference_label))
@@ -1870,6 +1877,16 @@ class MainWindow(QMainWindow):
         if not self.frame_check.running:
             self.frame_check.start()
 
+    def step_flagged(self, step: int) -> None:
+        """Show the next (step 1) or previous (-1) frame the frame check listed."""
+        frame = self.frame_check.flagged_after(self._shown_frame(), step)
+        if frame is None:
+            self.show_message("No flagged frame " + ("after" if step > 0 else "before") +
+                              " this one" + ("" if self.frame_check.result() else
+                                             " (Clip ▸ Check frames lists them)"))
+            return
+        self._seek_paused(frame)
+
     def pulldown_dialog(self) -> None:
         """Clip ▸ Remove 3:2 pulldown…: ask where the film frames go, then write them."""
         self._film_frames_dialog("pulldown")
@@ -2278,6 +2295,8 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+M", "match the shot to the reference still"),
             ("Ctrl+Shift+K", "cache the in/out range (or the shot) for playback"),
             ("Ctrl+PgUp / Ctrl+PgDown", "previous / next reel"),
+            ("Ctrl+Shift+F", "check the reel's frames"),
+            ("Alt+← / Alt+→", "previous / next flagged frame"),
         ]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{text}</table>")

@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.atomic_file import atomic_write_bytes
 from engine.errors import RenderCancelled
-from engine.media.cache import cache_dir, source_key
+from engine.media.cache import derived_path
 from engine.media.reader import Reader
 from engine.metrics import LUMA
 
@@ -67,12 +67,7 @@ def frame_levels(
 
 def levels_path(source: str | Path, folder: Path | None = None) -> Path | None:
     """Where the cached levels of video file `source` live (None: not a file, unreadable)."""
-    if not Path(source).is_file():
-        return None
-    try:
-        return (folder or cache_dir("levels")) / f"{source_key(source)}.npy"
-    except OSError:
-        return None
+    return derived_path("levels", source, ".npy", folder)
 
 
 def cached_levels(source: str | Path, frame_count: int,

@@ -12,6 +12,7 @@ from engine.errors import MediaError, RenderCancelled
 from engine.media import open_reader
 from engine.qc import FrameCheck, FrameEvent, check_frames
 from engine.qc.frame_check import _Reduced, standout
+from engine.qc.store import cached_check, check_path, store_check
 from engine.synth.clip_file import write_frames
 from engine.synth.damage import DamageSpec, apply_damage
 from engine.synth.scenes import moving_scene, static_scene
@@ -149,3 +150,24 @@ def test_a_cadence_needs_regular_repeats_through_the_range() -> None:
     assert check([3, 7, 11, 15]).repeat_cadence() is None              # not through the range
     assert check([3, 8, 13, 18, 23, 28, 33, 38]).describe_cadence(24.0).startswith(
         "one frame in 5 repeats the one before")
+
+
+def test_a_check_is_kept_for_its_file_and_only_for_it(faulty: Path, tmp_path: Path) -> None:
+    with open_reader(faulty) as reader:
+        result = check_frames(reader, 10, 30)
+    folder = tmp_path / "cache"
+    assert cached_check(faulty, 48, folder) is None
+    store_check(faulty, result, folder)
+    kept = cached_check(faulty, 48, folder)
+    assert kept is not None and (kept.start, kept.end) == (10, 30)
+    assert kept.events == result.events
+    assert np.array_equal(kept.standout, result.standout)
+    assert cached_check(faulty, 20, folder) is None          # another clip's length
+    copy = tmp_path / "copy.mkv"                              # another file
+    copy.write_bytes(faulty.read_bytes())
+    assert cached_check(copy, 48, folder) is None
+    path = check_path(faulty, folder)
+    assert path is not None
+    path.write_bytes(b"not an npz")                           # damaged: measured again
+    assert cached_check(faulty, 48, folder) is None
+    assert check_path(tmp_path, folder) is None               # a sequence's folder: never kept

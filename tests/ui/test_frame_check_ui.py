@@ -125,3 +125,29 @@ def test_a_stretched_transfer_is_named_and_its_repeats_removed(
     assert window.statusBar().currentMessage() == (
         "film.mkv: repeated frames removed: 32 frames at 24 fps → 24 film frames at "
         "18.000 fps (8 repeats left out)")
+
+
+def test_flagged_frames_are_stepped_through_dismissed_and_kept_for_next_time(
+        qtbot, window: MainWindow, scan: Path, settings: QSettings) -> None:
+    _checked(qtbot, window)
+    window.act_next_flagged.trigger()                        # from frame 0: to 8
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 8, timeout=20_000)
+    window.act_next_flagged.trigger()
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 20, timeout=20_000)
+    window.act_next_flagged.trigger()                        # none after 20: stays
+    assert window.statusBar().currentMessage() == "No flagged frame after this one"
+    window.act_prev_flagged.trigger()
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 8, timeout=20_000)
+    # Not a fault: off the list, the timeline and the kept check.
+    panel = window.frame_check
+    panel.list.item(0).setSelected(True)
+    panel.dismiss_button.click()
+    assert _rows(window) == ["20  00:00:00:20  blank: a uniform white frame"]
+    assert window.timeline.flagged == [20]
+    # The same footage opened again, in a new window, shows the check as it was left.
+    other = open_window(qtbot, settings, scan)
+    assert [other.frame_check.list.item(i).text()
+            for i in range(other.frame_check.list.count())] == _rows(window)
+    assert other.timeline.flagged == [20]
+    discard(other)
+    other.close()
