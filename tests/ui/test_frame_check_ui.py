@@ -136,6 +136,10 @@ def test_flagged_frames_are_stepped_through_dismissed_and_kept_for_next_time(
     qtbot.waitUntil(lambda: window.viewer.shown_index == 20, timeout=20_000)
     window.act_next_flagged.trigger()                        # none after 20: stays
     assert window.statusBar().currentMessage() == "No flagged frame after this one"
+    window.playback.seek(29)
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 29, timeout=20_000)
+    window.act_prev_flagged.trigger()
+    qtbot.waitUntil(lambda: window.viewer.shown_index == 20, timeout=20_000)
     window.act_prev_flagged.trigger()
     qtbot.waitUntil(lambda: window.viewer.shown_index == 8, timeout=20_000)
     # Not a fault: off the list, the timeline and the kept check.
