@@ -15,7 +15,7 @@ A scan or a transfer can hold whole frames that no per-pixel operator deals with
 
 One sequential pass reads each frame reduced in the colour conversion
 (`Reader.read_scaled`, `WIDTH` pixels wide), so a reel's check costs about what its decode
-does. Only the three frames being compared are kept. Each frame is judged against its own
+does. Only the five frames around the one judged are kept. Each frame is judged against its own
 surroundings (the median of `CONTEXT` frames each side), so grain, flicker and ordinary
 motion set the bar rather than a fixed number. A frame is compared with a pair of frames
 of its own shot: its two neighbours, or at a cut the two frames on its side of it, so a
@@ -83,8 +83,9 @@ FLASH_AGREE = 0.5
 
 # Damaged frames.
 STANDOUT = 0.1
-"""Luma difference (levels 0-1, after matching the neighbours' level and contrast) by which
-a pixel of the frame stands out from each neighbour, the neighbours agreeing within half."""
+"""Luma difference (levels 0-1) by which a pixel of the frame stands out from each frame of
+its pair (their levels matched to the frame's, moved onto it along their motion), the two
+agreeing within half of it."""
 SOLID = 5
 """Side (reduced pixels, about 2 % of the frame's width) of the smallest patch that counts."""
 MATCH_QUANTILES = np.linspace(0.05, 0.9, 18)
@@ -291,7 +292,7 @@ class Standout:
 
 def _moved(first: np.ndarray, second: np.ndarray, first_luma: np.ndarray,
            second_luma: np.ndarray, steps: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """`first` and `second` (two frames, histogram-matched to the frame they are compared
+    """`first` and `second` (two frames' luma, levels matched to the frame they are compared
     with) moved onto that frame along the optical flow F from first to second: first by
     steps[0]·F, second by steps[1]·F.
 
@@ -348,15 +349,17 @@ def standout(frames: dict[int, _Reduced], i: int) -> Standout:
     """How frame `i` stands out from a pair of frames of its own shot, in `frames`.
 
     A pixel stands out when it is brighter than both frames of the pair, or darker than
-    both, by more than STANDOUT (after matching their histograms to the frame's), where the
-    two agree within STANDOUT / 2. Moving picture fails the agreement, so damage counts,
-    not motion.
+    both, by more than STANDOUT, where the two agree within STANDOUT / 2: their levels
+    matched to the frame's (`_Reduced.matched_to`) and both moved onto it along the motion
+    between them (`_moved`). Picture the motion does not explain fails the agreement, so
+    damage counts, not motion.
 
-    The pair is the frame's two neighbours when they agree over most of the picture
-    (SAME_SHOT), so even a frame destroyed entirely is judged. Where they do not (a cut
-    next to the frame, or fast motion), the two frames after it or the two before it, if
-    the frame itself agrees with them over most of the picture: a shot's first and last
-    frames, where splices and their damage lie, are checked too.
+    The pair is the frame's two neighbours when they agree over at least SAME_SHOT of the
+    picture, so even a frame destroyed entirely is judged. Where they do not (a cut or a
+    blank next to the frame, or motion the flow cannot follow), the two frames after it or
+    the two before it, carried on by their motion, if the frame itself agrees with them
+    over SAME_SHOT of the picture: a shot's first and last frames, where splices and their
+    damage lie, are checked too.
     """
     frame = frames[i]
     if i - 1 in frames and i + 1 in frames:
