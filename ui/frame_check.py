@@ -47,6 +47,10 @@ from ui.compare_viewer import REPAIR_COLOUR
 from ui.document import BackgroundTask, CancelFlag, Document
 from ui.repair_tool import swatch
 
+HINT = ("Check the reel for repeated, flash, damaged and blank frames: whole frames the "
+        "restoration operators do not mend.")
+"""What the dock says of a reel not checked yet."""
+
 
 class FrameChecker(BackgroundTask):
     """Frame check of a clip (engine.qc.check_frames), kept in the user's cache
@@ -92,8 +96,7 @@ class FrameCheckPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        self.summary = QLabel("Check the reel for repeated, flash, damaged and blank frames: "
-                              "whole frames the restoration operators do not mend.")
+        self.summary = QLabel(HINT)
         self.summary.setObjectName("emptyHint")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
@@ -238,8 +241,7 @@ class FrameCheckPanel(QWidget):
         if self.running:
             self.summary.setText(f"Checking {media.name if media else 'the reel'}…")
         elif kept is None:
-            self.summary.setText("Check the reel for repeated, flash, damaged and blank "
-                                 "frames: whole frames the restoration operators do not mend.")
+            self.summary.setText(HINT)
         else:
             fps, timecode, check = kept
             rebuilt = {f for r in self.document.repairs() if r.whole_frame and not r.protect
