@@ -135,31 +135,26 @@ def decode_seconds(path: Path) -> float:
         return time.perf_counter() - started
 
 
+def ffmpeg_log(path: Path, filters: str) -> tuple[str, float]:
+    """What an ffmpeg filter chain run over `path` logs (stderr), and the seconds taken."""
+    started = time.perf_counter()
+    run = subprocess.run([str(FFMPEG), "-nostdin", "-hide_banner", "-i", str(path), "-vf",
+                          filters, "-f", "null", "-"], capture_output=True, text=True,
+                         check=True)
+    return run.stderr, time.perf_counter() - started
+
+
 def ffmpeg_frames(path: Path, filters: str, pattern: str) -> tuple[set[int], float]:
     """Frame numbers an ffmpeg filter chain reports (`pattern`'s first group), seconds."""
-    started = time.perf_counter()
-    run = subprocess.run([str(FFMPEG), "-nostdin", "-hide_banner", "-i", str(path), "-vf",
-                          filters, "-f", "null", "-"], capture_output=True, text=True,
-                         check=True)
-    seconds = time.perf_counter() - started
-    return {int(m) for m in re.findall(pattern, run.stderr)}, seconds
-
-
-def ffmpeg_times(path: Path, filters: str) -> tuple[list[float], float]:
-    """The `pts_time` of every frame `showinfo` (in `filters`) lists, seconds taken."""
-    started = time.perf_counter()
-    run = subprocess.run([str(FFMPEG), "-nostdin", "-hide_banner", "-i", str(path), "-vf",
-                          filters, "-f", "null", "-"], capture_output=True, text=True,
-                         check=True)
-    seconds = time.perf_counter() - started
-    return [float(t) for t in re.findall(r"pts_time:\s*([\d.]+)", run.stderr)], seconds
+    log, seconds = ffmpeg_log(path, filters)
+    return {int(m) for m in re.findall(pattern, log)}, seconds
 
 
 def mpdecimate_drops(path: Path, count: int) -> tuple[set[int], float]:
     """Frames `mpdecimate` would drop as repeats of the frame before (those `showinfo`
     after it does not list), seconds."""
-    times, seconds = ffmpeg_times(path, "mpdecimate,showinfo")
-    kept = {round(t * FPS) for t in times}
+    log, seconds = ffmpeg_log(path, "mpdecimate,showinfo")
+    kept = {round(float(t) * FPS) for t in re.findall(r"pts_time:\s*([\d.]+)", log)}
     return set(range(count)) - kept, seconds
 
 
