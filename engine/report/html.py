@@ -30,6 +30,8 @@ from engine.pipeline.evaluator import REPAIR_MASK_KEY, Evaluator
 from engine.pipeline.shot_plan import PlannedShot
 from engine.project.model import Clip, Project, Repair, Shot
 from engine.project.recipe import Recipe, Step
+from engine.qc import FrameCheck
+from engine.qc.store import cached_check
 from engine.render.provenance import nitrate_version
 from engine.report.measure import (
     CHANGE_LEVEL,
@@ -196,6 +198,28 @@ def _protections_table(protections: list[Repair], info: MediaInfo) -> str:
             f"<table><tr><th>Protection</th><th>Timecode</th><th>Note</th></tr>{rows}</table>")
 
 
+def _frame_check_table(check: FrameCheck | None, clip: Clip, info: MediaInfo) -> str:
+    """The frames the reel's kept frame check listed (`engine.qc.store`), and what became
+    of each: rebuilt by a whole-frame repair, or left as scanned."""
+    if check is None:
+        return ("<h3>Frame check</h3><p>Not run on this file (Clip ▸ Check frames, or "
+                "<code>nitrate check</code>).</p>")
+    rebuilt = {f for r in clip.repairs if r.whole_frame and not r.protect for f in r.frames}
+    counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
+    cadence = check.describe_cadence(float(info.fps))
+    rows = "".join(
+        f"<tr><td class=num>{e.frame}</td><td>{_e(timecode_at(info, e.frame))}</td>"
+        f"<td>{_e(e.describe())}</td>"
+        f"<td>{'rebuilt' if e.frame in rebuilt else 'left as scanned'}</td></tr>"
+        for e in check.events)
+    table = ("<table><tr><th>Frame</th><th>Timecode</th><th>Found</th><th>Done</th></tr>"
+             f"{rows}</table>") if rows else ""
+    return (f"<h3>Frame check</h3><p>Frames {check.start}–{check.end - 1} checked: "
+            f"{_e(counts or 'nothing to look at')}."
+            f"{' ' + _e(cadence[0].upper() + cadence[1:]) + '.' if cadence else ''}</p>"
+            f"{table}")
+
+
 def _shot_section(number: int, shot: Shot, planned: PlannedShot, clip: Clip, info: MediaInfo,
                   measure: ShotMeasure | None) -> str:
     tc_in, tc_out = timecode_at(info, shot.start), timecode_at(info, shot.end)
@@ -324,7 +348,8 @@ def _clip_section(n: int, clip: Clip, source: Path, info: MediaInfo,
         "<table><tr><th>Shot</th><th>Frames</th><th>Timecode in</th><th>Length</th>"
         "<th>Operators</th><th>Repairs</th><th>Protections</th><th>Reviewed</th>"
         "<th>Clipping added</th></tr>"
-        f"{summary}</table>{shots}"
+        f"{summary}</table>"
+        f"{_frame_check_table(cached_check(source, info.frame_count), clip, info)}{shots}"
     )
 
 

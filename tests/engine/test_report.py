@@ -183,3 +183,30 @@ def test_a_project_of_several_reels_reports_each_reel(media: Path, tmp_path: Pat
     assert "<h2>Reel 1: reel.mkv</h2>" in html and "<h2>Reel 2: reel.mkv</h2>" in html
     # Each reel's table says what its exports do to it (framing, and its own sound sync).
     assert html.count("<td>Framing</td><td>crop 4,0,4,0 px → 1920x1080 (fit)</td>") == 2
+
+
+def test_the_report_says_what_the_frame_check_found_and_what_was_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from engine.media import open_reader
+    from engine.qc import check_frames
+    from engine.qc.store import store_check
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    frames = moving_scene(24, W, H, seed=3)
+    frames[5] = np.zeros_like(frames[5])                 # blank
+    frames[12] = frames[11].copy()                       # repeated
+    scan = write_frames(tmp_path / "scan.mkv", frames)
+    p = Project(clips=[Clip(path=str(scan), frame_count=24,
+                            repairs=[Repair(5, 5, note="frame check: blank")])])
+    html = build_report(p, tmp_path / "before.html").read_text(encoding="utf-8")
+    assert "<h3>Frame check</h3><p>Not run on this file" in html
+    with open_reader(scan) as reader:
+        store_check(scan, check_frames(reader))
+    html = build_report(p, tmp_path / "after.html").read_text(encoding="utf-8")
+    assert "Frames 0–23 checked: 1 blank, 1 repeated." in html
+    assert ("<td class=num>5</td><td>00:00:00:05</td><td>blank: a uniform black frame</td>"
+            "<td>rebuilt</td>") in html
+    assert ("<td class=num>12</td><td>00:00:00:12</td><td>repeated: the same picture as "
+            "frame 11</td><td>left as scanned</td>") in html
