@@ -378,9 +378,10 @@ def standout(frames: dict[int, _Reduced], i: int) -> Standout:
 
 
 def _window_median(values: np.ndarray, i: int) -> float:
-    """Median of `values` within CONTEXT of index i, i itself left out."""
+    """Median of `values` within CONTEXT of index i, i itself and NaNs left out (0: none)."""
     lo, hi = max(0, i - CONTEXT), min(len(values), i + CONTEXT + 1)
     around = np.concatenate([values[lo:i], values[i + 1:hi]])
+    around = around[~np.isnan(around)]
     return float(np.median(around)) if around.size else 0.0
 
 
@@ -417,8 +418,12 @@ def _events(level: np.ndarray, spread: np.ndarray, change: np.ndarray,
                 add(i, "blank", float(level[i]))
     repeats = np.zeros(n, bool)
     ratio = np.zeros(n, np.float32)
+    # The usual change between pictures: steps into or out of a blank frame say nothing.
+    between = change.astype(np.float64)
+    between[0] = np.nan
+    between[1:][blank[1:] | blank[:-1]] = np.nan
     for i in range(1, n):
-        usual = _window_median(change[1:], i - 1)
+        usual = _window_median(between, i)
         if usual >= REPEAT_MOTION and change[i] < REPEAT_RATIO * usual:
             repeats[i] = True
             ratio[i] = change[i] / usual

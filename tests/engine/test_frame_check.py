@@ -171,3 +171,19 @@ def test_a_check_is_kept_for_its_file_and_only_for_it(faulty: Path, tmp_path: Pa
     path.write_bytes(b"not an npz")                           # damaged: measured again
     assert cached_check(faulty, 48, folder) is None
     assert check_path(tmp_path, folder) is None               # a sequence's folder: never kept
+
+
+def test_a_short_clip_with_a_broken_frame_reports_that_frame_alone() -> None:
+    """Six frames, the fourth a failed decode (NaN): a blank, and no repeats made up from
+    medians of too few frames."""
+    frames = moving_scene(6, 64, 48, seed=1)
+    frames[3] = np.full_like(frames[3], np.nan)
+
+    class Broken:
+        class info:  # noqa: N801 - the Reader's attribute
+            frame_count, width, height, path = 6, 64, 48, "broken.mov"
+
+        def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
+            return cv2.resize(frames[index], size)
+
+    assert [(e.frame, e.kind) for e in check_frames(Broken()).events] == [(3, "blank")]
