@@ -39,12 +39,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSlider,
     QSpinBox,
     QStackedWidget,
     QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
 from engine.device import DEVICE_CHOICES, set_default_device
@@ -606,6 +608,7 @@ class MainWindow(QMainWindow):
                                           "its rate (moved by Clip ▸ Sound sync)")
         self.act_sound.triggered.connect(self.set_sound)
         view.addAction(self.act_sound)
+        view.addAction(self._volume_action())
         view.addSeparator()
         for dock in (self.inspector_dock, self.timeline_dock, self.render_dock,
                      self.shots_dock, self.repairs_dock, self.check_dock):
@@ -790,6 +793,8 @@ class MainWindow(QMainWindow):
         self._update_cache_label()
         self.act_proxies.setChecked(bool(self.settings.value("use_proxies", False, type=bool)))
         self.set_sound(bool(self.settings.value("sound", True, type=bool)), remember=False)
+        self.set_volume(float(self.settings.value("sound_volume", 1.0, type=float)),
+                        remember=False)
         if self.device_choice() != "auto":  # auto is the default; resolving it imports torch
             try:
                 set_default_device(self.device_choice())
@@ -867,6 +872,33 @@ class MainWindow(QMainWindow):
         return True
 
     # --- proxies --------------------------------------------------------------------------
+
+    def _volume_action(self) -> QWidgetAction:
+        """View ▸ Volume: a slider under Play sound (0-100 %, remembered)."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(28, 2, 8, 2)
+        layout.addWidget(QLabel("Volume"))
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setMinimumWidth(120)
+        self.volume_slider.setToolTip("How loud the clip's sound plays (exports are not "
+                                      "changed)")
+        self.volume_slider.valueChanged.connect(lambda v: self.set_volume(v / 100))
+        layout.addWidget(self.volume_slider)
+        action = QWidgetAction(self)
+        action.setDefaultWidget(row)
+        return action
+
+    def set_volume(self, volume: float, remember: bool = True) -> None:
+        """How loud the sound plays, 0-1 (remembered); the slider follows."""
+        volume = min(1.0, max(0.0, float(volume)))
+        if remember:
+            self.settings.setValue("sound_volume", volume)
+        self.sound.set_volume(volume)
+        self.volume_slider.blockSignals(True)
+        self.volume_slider.setValue(round(volume * 100))
+        self.volume_slider.blockSignals(False)
 
     def set_sound(self, on: bool, remember: bool = True) -> None:
         """Play the clip's sound with the picture, or not (remembered)."""

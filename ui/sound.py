@@ -6,7 +6,8 @@ forwards at the clip's rate: shuttling (J/L at 2× and more, or backwards), paus
 muting stop it; a seek while playing starts it again from the new frame. It starts with
 the first frame the picture shows, at that frame's time, moved by the clip's sound sync
 exactly as an export moves it, and it is mixed to stereo at the device's rate
-(`engine.media.audio.AudioFeed`).
+(`engine.media.audio.AudioFeed`), at the volume set (View ▸ Volume, a gain on the samples
+themselves, so any device plays it alike).
 
 While the sound plays, it is the picture's clock (`clock`, given to
 `PlaybackController.set_clock`): the picture waits for a device that is slow to start and
@@ -103,6 +104,7 @@ class SoundPlayer(QObject):
         self.output: SoundOutput = output if output is not None else QtSoundOutput()
         self.sample_rate, self.channels = sample_rate, channels
         self.enabled = True
+        self.volume = 1.0  # gain on the clip's sound, 0-1
         self._feed: AudioFeed | None = None
         self._start_frame = 0
         self._opened_at = 0.0  # time.monotonic() when the device was opened
@@ -129,6 +131,12 @@ class SoundPlayer(QObject):
             self._stop()
         elif self.playback.playing:
             self._armed, self._held = True, False
+
+    def set_volume(self, volume: float) -> None:
+        """The gain (0-1, clipped) the sound is heard at, from the next block handed to the
+        device (within BUFFER_SECONDS). 0 is silence, while the picture keeps the sound's
+        clock."""
+        self.volume = min(1.0, max(0.0, float(volume)))
 
     def close(self) -> None:
         """Stop and let the device go (the window closes)."""
@@ -221,6 +229,8 @@ class SoundPlayer(QObject):
             return
         block = feed.read(want)
         if block.shape[1]:
+            if self.volume < 1.0:  # in the samples: any device, the same loudness curve
+                block = block * self.volume
             self.output.write(interleaved_pcm16(block).astype("<i2", copy=False).tobytes())
 
     def _stop(self) -> None:

@@ -231,3 +231,23 @@ def test_the_picture_waits_for_the_sound_and_follows_it(
     _play_from(window, qtbot, 0)
     qtbot.waitUntil(lambda: (window.viewer.shown_index or 0) >= 8, timeout=10_000)
     assert messages == ["Sound off: the sound device did not start playing"]
+
+
+def test_the_volume_scales_what_is_heard_and_is_remembered(
+        qtbot, window: MainWindow, device: FakeOutput) -> None:
+    def loudness() -> float:
+        _play_from(window, qtbot, 0)
+        qtbot.waitUntil(lambda: window.sound.playing
+                        and len(device.data) >= round(8 / FPS * RATE) * 4, timeout=10_000)
+        window.playback.pause()
+        return float(np.abs(device.samples()[:, : round(8 / FPS * RATE)]).mean())
+
+    full = loudness()
+    window.volume_slider.setValue(25)               # View ▸ Volume
+    assert window.sound.volume == 0.25
+    assert loudness() == pytest.approx(full / 4, rel=0.01)
+    window.set_volume(0.0)
+    assert loudness() == 0.0 and window.volume_slider.value() == 0
+    again = MainWindow(window.settings, detect_shots=False, sound_output=FakeOutput())
+    qtbot.addWidget(again, before_close_func=discard)
+    assert again.sound.volume == 0.0 and again.volume_slider.value() == 0  # remembered
