@@ -39,7 +39,8 @@ def default_path() -> Path | None:
 
 def run_gui(path: str | None) -> int:
     """Open the workstation on `path` (footage or a .nitrate project), else on the sample
-    reel (after offering to recover work lost in a crash). Returns the exit status."""
+    reel (after offering to recover work lost in a crash); then offer to queue again the
+    exports left waiting when it last closed. Returns the exit status."""
     app = make_application()
     from engine.runtime import configure_threads
     from ui.main_window import MainWindow
@@ -59,6 +60,7 @@ def run_gui(path: str | None) -> int:
                 # as its clip default (undoable), without counting as an unsaved change.
                 window.inspector.apply_preset("film")
                 window.document.undo_stack.setClean()
+        window.offer_pending_exports()  # exports left waiting when it last closed
 
     QTimer.singleShot(0, start)
     return int(app.exec())

@@ -94,6 +94,11 @@ def default_recovery_dir() -> Path:
     return Path(base or Path.home() / ".local" / "share") / "Nitrate" / "recovery"
 
 
+def default_queue_path() -> Path:
+    """Where the render queue's waiting exports are kept (beside the recovery folder)."""
+    return default_recovery_dir().parent / "render_queue.json"
+
+
 def is_project_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() == SUFFIX
 

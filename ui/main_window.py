@@ -60,6 +60,7 @@ from engine.presets import PresetError, list_presets
 from engine.project import Shot, Step
 from engine.render import job_for_project, render
 from engine.render.jobs import reel_output
+from engine.render.pending import PendingExport, load_pending, store_pending
 from ui.compare_viewer import CompareViewer, on_picture
 from ui.display_lut import DisplayLutMenu, lut_label
 from ui.document import (
@@ -74,6 +75,7 @@ from ui.document import (
     ReportWriter,
     ShotDetector,
     Target,
+    default_queue_path,
     is_project_path,
 )
 from ui.engine_bridge import EngineBridge, default_cache_bytes
@@ -196,7 +198,7 @@ class MainWindow(QMainWindow):
         self.sound = SoundPlayer(self.playback, self._clip_sound, sound_output, self)
         self.playback.set_clock(self.sound.clock)
         self.inspector = Inspector(self.document)
-        self.render_queue = RenderQueue(render_fn=render_fn)
+        self.render_queue = RenderQueue(render_fn=render_fn, keep_path=default_queue_path())
         self.detector = ShotDetector(self)
         self.levels_meter = LevelsMeter(self)
         self.audio_meter = AudioMeter(self)
@@ -1092,6 +1094,49 @@ class MainWindow(QMainWindow):
                 Document.discard_recovery(recovery)
         return False
 
+    def offer_pending_exports(self) -> int:
+        """Exports that were waiting in the render queue when Nitrate last closed: offer to
+        queue them again (as they were asked for, from the project as it was then), or
+        forget them. Returns how many were queued."""
+        path = self.render_queue.keep_path
+        if path is None:
+            return 0
+        try:
+            waiting = load_pending(path)
+        except NitrateError as exc:
+            self.show_message(str(exc))
+            return 0
+        if not waiting:
+            return 0
+        names = ", ".join(Path(p.output).name for p in waiting[:3])
+        more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        answer = QMessageBox.question(
+            self, "Queue the exports again?",
+            f"{len(waiting)} export{'s were' if len(waiting) != 1 else ' was'} waiting when "
+            f"Nitrate closed ({names}{more}). Queue {'them' if len(waiting) != 1 else 'it'} "
+            "again?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Yes)
+        if answer != QMessageBox.StandardButton.Yes:
+            store_pending(path, [])
+            return 0
+        queued, problems = 0, []
+        for pending in waiting:
+            try:
+                job = pending.job()
+            except NitrateError as exc:
+                problems.append(str(exc))
+                continue
+            self.render_queue.add_job(job, pending.title or None, pending.export_mode(),
+                                      pending)
+            queued += 1
+        if problems:
+            self.show_error("Some exports cannot be queued again", "\n".join(problems))
+        if queued:
+            self.render_dock.show()
+            self.render_dock.raise_()
+        return queued
+
     def recover(self, recovery: Recovery) -> bool:
         try:
             self.document.recover(recovery)
@@ -1110,7 +1155,9 @@ class MainWindow(QMainWindow):
             return
         if self.render_queue.active_count():
             answer = QMessageBox.question(
-                self, APP_NAME, "Exports are still running. Cancel them and quit?",
+                self, APP_NAME, "Exports are still running or waiting. Stop them and quit? "
+                "They are offered again when Nitrate next starts (a resumable one goes on "
+                "from its last complete segment).",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
@@ -2080,19 +2127,20 @@ class MainWindow(QMainWindow):
                 output = reel_output(output, clip)
             elif suffix and len(jobs) > 1:
                 output = output.with_name(output.stem + suffix + output.suffix)
+            options = {"codec": request.codec, "audio": request.audio,
+                       "burn_in": request.burn_in, "checksum": request.checksum,
+                       "view_lut": (self.document.display_lut(clip) if request.view_lut
+                                    else ""),
+                       "compare": request.compare}
             try:
                 # Exactly as `nitrate render` builds its job (same plan, same file).
                 job = job_for_project(project, output, clip_index=clip, start=start, end=end,
-                                      codec=request.codec, audio=request.audio,
-                                      burn_in=request.burn_in,
-                                      checksum=request.checksum,
-                                      view_lut=(self.document.display_lut(clip)
-                                                if request.view_lut else ""),
-                                      compare=request.compare)
+                                      **options)
             except NitrateError as exc:
                 self.show_error("Cannot render", str(exc))
                 return ids
-            ids.append(self.render_queue.add_job(job, mode=request.mode))
+            pending = PendingExport.of(project, job, clip, start, end, options, request.mode)
+            ids.append(self.render_queue.add_job(job, mode=request.mode, pending=pending))
         self.render_dock.show()
         self.render_dock.raise_()
         return ids

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from engine.errors import NitrateError, RenderCancelled
 from engine.render import CancelToken, Progress, RenderJob, render
 from engine.render.modes import PLAIN, ExportMode, run_export
+from engine.render.pending import PendingExport, store_pending
 
 # Progress is reported at most this often (seconds): a fast render of a small clip would
 # otherwise flood the GUI thread with one event per frame.
@@ -306,9 +307,15 @@ class RenderQueue(QWidget):
     message = Signal(str)
     job_finished = Signal(int, object)
 
-    def __init__(self, parent: QWidget | None = None, render_fn: RenderFn = render) -> None:
+    def __init__(self, parent: QWidget | None = None, render_fn: RenderFn = render,
+                 keep_path: Path | None = None) -> None:
         super().__init__(parent)
         self.runner = RenderRunner(self, render_fn)
+        # Where the exports still to run are kept (engine.render.pending), so quitting
+        # loses none; None: not kept.
+        self.keep_path = keep_path
+        self.pending: dict[int, PendingExport] = {}
+        self._keeping = True
         self.runner.started.connect(self._started)
         self.runner.progressed.connect(self._progressed)
         self.runner.finished.connect(self._finished)
@@ -345,8 +352,9 @@ class RenderQueue(QWidget):
         self._update_summary()
 
     def add_job(self, job: RenderJob, title: str | None = None,
-                mode: ExportMode = PLAIN) -> int:
-        """Queue `job` (run as `mode` says); returns its id."""
+                mode: ExportMode = PLAIN, pending: PendingExport | None = None) -> int:
+        """Queue `job` (run as `mode` says); returns its id. With `pending` (what to queue it
+        again from), it is kept until it has run, and offered again after a quit."""
         job_id = self._next_id
         self._next_id += 1
         end = "end" if job.end is None else str(job.end)
@@ -361,7 +369,10 @@ class RenderQueue(QWidget):
         self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
         self.runner.enqueue(job_id, job, mode)
         self.modes[job_id] = mode
+        if pending is not None:
+            self.pending[job_id] = pending
         self._update_summary()
+        self._keep()
         return job_id
 
     def resume(self, job_id: int) -> int | None:
@@ -371,8 +382,9 @@ class RenderQueue(QWidget):
         if job is None or mode is None or not mode.resumable:
             return None
         title = self.rows[job_id].title.text()
+        pending = self.pending.get(job_id)
         self.remove(job_id)
-        return self.add_job(job, title, mode)
+        return self.add_job(job, title, mode, pending)
 
     def cancel(self, job_id: int) -> None:
         self.runner.cancel(job_id)
@@ -384,10 +396,12 @@ class RenderQueue(QWidget):
         row = self.rows.pop(job_id, None)
         self.jobs.pop(job_id, None)
         self.modes.pop(job_id, None)
+        self.pending.pop(job_id, None)
         if row is not None:
             self.rows_layout.removeWidget(row)
             row.deleteLater()
         self._update_summary()
+        self._keep()
 
     def clear_finished(self) -> None:
         for job_id, row in list(self.rows.items()):
@@ -401,8 +415,18 @@ class RenderQueue(QWidget):
         return sum(1 for r in self.rows.values() if r.state in ("queued", "running"))
 
     def close_runner(self) -> None:
-        """Cancel running exports and stop the worker (window close)."""
+        """Cancel running exports and stop the worker (window close). The exports still to
+        run stay kept as they are now, to be offered again."""
+        self._keeping = False
         self.runner.close()
+
+    def _keep(self) -> None:
+        """Keep the exports still queued or running (`keep_path`)."""
+        if self.keep_path is None or not self._keeping:
+            return
+        waiting = [p for job_id, p in self.pending.items()
+                   if job_id in self.rows and self.rows[job_id].state in ("queued", "running")]
+        store_pending(self.keep_path, waiting)
 
     def _started(self, job_id: int) -> None:
         if job_id in self.rows:
@@ -423,6 +447,7 @@ class RenderQueue(QWidget):
         else:
             self.message.emit(f"Export {name} {outcome.state}: {outcome.message}")
         self._update_summary()
+        self._keep()
         self.job_finished.emit(job_id, outcome)
 
     def _update_summary(self) -> None:
