@@ -570,24 +570,50 @@ def cmd_pulldown(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """List the frames a frame check reports; --mark: mark them for rebuilding."""
-    from engine.media import open_reader
-    from engine.media.timecode import clip_timecode
-    from engine.project import load_project
+    """List the frames a frame check reports (every reel of a project of several, unless
+    --reel); --mark: mark the damaged and blank ones for rebuilding."""
+    from engine.project import load_project, save_project
     from engine.project.io import SUFFIX
-    from engine.qc import check_frames
-    from engine.qc.store import store_check
 
-    project = None
     if Path(args.input).suffix.lower() == SUFFIX:
         project = load_project(args.input)
-        clip = _reel(project, args)
-        media = project.media(clip)
+        clips = [_reel(project, args)] if args.reel or len(project.clips) == 1 \
+            else list(project.clips)
+        targets = [(clip, project.media(clip)) for clip in clips]
     elif args.mark:
         raise UsageError("--mark needs a .nitrate project to keep the repairs in")
     else:
-        media = Path(args.input)
-    with _progress_line("checking frames") as progress, open_reader(media) as reader:
+        project, targets = None, [(None, Path(args.input))]
+    reports = []
+    for clip, media in targets:
+        reel = None if project is None or len(project.clips) == 1 else \
+            project.clips.index(clip) + 1
+        info, result = _check_one(media, args, f"reel {reel}" if reel else "")
+        marked = _mark_checked(clip, result.events) if args.mark and clip is not None else []
+        reports.append((reel, media, info, result, marked))
+    if project is not None and any(marked for *_, marked in reports):
+        save_project(project, project.path or args.input)  # atomic: old or new, never half
+    if args.json:
+        data = [_check_json(*report) for report in reports]
+        print(json.dumps(data[0] if len(data) == 1 else {"reels": data}, indent=2))
+        return 0
+    for reel, media, info, result, marked in reports:
+        _print_check(reel, media, info, result, args)
+        if args.mark:
+            print(f"{args.input}: {len(marked)} frames marked to be rebuilt"
+                  + (f" on reel {reel}" if reel else ""))
+    return 0
+
+
+def _check_one(media: Path, args: argparse.Namespace, label: str) -> tuple[Any, Any]:
+    """(MediaInfo, FrameCheck) of frames --start … --end of `media`, kept for the
+    workstation."""
+    from engine.media import open_reader
+    from engine.qc import check_frames
+    from engine.qc.store import store_check
+
+    with _progress_line(f"checking frames {label}".strip()) as progress, \
+            open_reader(media) as reader:
         info = reader.info
         end = info.frame_count - 1 if args.end is None else args.end
         if not 0 <= args.start <= end < info.frame_count:
@@ -595,24 +621,39 @@ def cmd_check(args: argparse.Namespace) -> int:
                              f"0-{info.frame_count - 1}")
         result = check_frames(reader, args.start, end + 1, progress=progress)
     store_check(media, result)  # the workstation shows the findings when the reel opens
-    marked = _mark_checked(project, clip, result.events) if args.mark and project else []
-    if args.json:
-        print(json.dumps({
-            "frames": [args.start, end],
-            "events": [{"frame": e.frame, "kind": e.kind, "measure": round(e.measure, 4),
-                        "text": e.describe()} for e in result.events],
-            "counts": result.counts(),
-            "marked": marked,
-        }, indent=2))
-        return 0
+    return info, result
+
+
+def _check_json(reel: int | None, media: Path, info: Any, result: Any,
+                marked: list[int]) -> dict[str, Any]:
+    cadence = result.repeat_cadence()
+    return {
+        **({"reel": reel} if reel else {}),
+        "media": str(media),
+        "frames": [result.start, result.end - 1],
+        "events": [{"frame": e.frame, "kind": e.kind, "measure": round(e.measure, 4),
+                    "text": e.describe()} for e in result.events],
+        "counts": result.counts(),
+        "repeat_cadence": None if cadence is None else round(cadence, 3),
+        "marked": marked,
+    }
+
+
+def _print_check(reel: int | None, media: Path, info: Any, result: Any,
+                 args: argparse.Namespace) -> None:
+    from engine.media.timecode import clip_timecode
+
+    if reel:
+        print(f"reel {reel}: {media}")
     for e in result.events:
-        print(f"frame {e.frame:>6}  {clip_timecode(e.frame, info.fps, info.timecode)}  {e.describe()}")
+        print(f"frame {e.frame:>6}  {clip_timecode(e.frame, info.fps, info.timecode)}  "
+              f"{e.describe()}")
     counts = ", ".join(f"{n} {kind}" for kind, n in result.counts().items() if n)
-    print(f"{media}: frames {args.start}-{end} checked, "
+    print(f"{media}: frames {result.start}-{result.end - 1} checked, "
           f"{counts or 'nothing to look at'}")
-    if args.mark and project is not None:
-        print(f"{args.input}: {len(marked)} frames marked to be rebuilt")
-    return 0
+    cadence = result.describe_cadence(float(info.fps))
+    if cadence:
+        print(f"{media}: {cadence} (nitrate repeats gives back the film's own frames)")
 
 
 MARKED_KINDS = ("damaged", "blank")
@@ -620,10 +661,9 @@ MARKED_KINDS = ("damaged", "blank")
 repeat needs a judgement (an extra frame, or one standing in for a lost one)."""
 
 
-def _mark_checked(project: Any, clip: Any, events: Sequence) -> list[int]:
-    """Add a whole-frame repair for each damaged or blank frame in `events` not yet repaired
-    or protected, save the project atomically; the frames marked."""
-    from engine.project import save_project
+def _mark_checked(clip: Any, events: Sequence) -> list[int]:
+    """Add to `clip` a whole-frame repair for each damaged or blank frame in `events` not
+    yet repaired or protected; the frames marked (the caller saves the project)."""
     from engine.project.model import Repair
 
     marked = []
@@ -633,8 +673,6 @@ def _mark_checked(project: Any, clip: Any, events: Sequence) -> list[int]:
             continue
         clip.repairs.append(Repair(e.frame, e.frame, note=f"frame check: {e.describe()}"))
         marked.append(e.frame)
-    if marked:
-        save_project(project, project.path)  # atomic: old or new, never half
     return marked
 
 

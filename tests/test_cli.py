@@ -414,3 +414,32 @@ def test_repeats_gives_back_a_stretched_film_s_own_frames(tmp_path: Path) -> Non
     assert_one_line_error(nitrate("repeats", plain, "-o", tmp_path / "no.mkv"),
                           "plain.mkv", "no repeated frames")
     assert not (tmp_path / "no.mkv").exists()
+
+
+def test_frame_check_of_a_project_of_several_reels_checks_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.project import Clip, Project, save_project
+    from engine.synth.clip_file import write_frames
+    from engine.synth.scenes import moving_scene
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = moving_scene(20, 96, 64, seed=5)
+    first[9] = np.full_like(first[9], 0.02)                     # blank
+    film = moving_scene(24, 96, 64, seed=2)                      # 18 fps stretched to 24
+    stretched = [f for k, f in enumerate(film) for _ in range(2 if k % 3 == 2 else 1)]
+    reels = [write_frames(tmp_path / "reel1.mkv", first),
+             write_frames(tmp_path / "reel2.mkv", stretched)]
+    path = save_project(Project(clips=[Clip(str(reels[0]), 20), Clip(str(reels[1]), 32)]),
+                        tmp_path / "feature.nitrate")
+    result = nitrate("check", path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("reel 1: ") < out.index("blank: a uniform black frame") < out.index(
+        "reel 2: ")
+    assert ("reel2.mkv: one frame in 4 repeats the one before, regularly: a transfer that "
+            "repeated frames to raise the rate (the film ran at about 18.0 fps)") in out
+    data = json.loads(nitrate("check", path, "--json").stdout)
+    assert [(r["reel"], r["counts"]["blank"], r["repeat_cadence"]) for r in data["reels"]] == [
+        (1, 1, None), (2, 0, 4.0)]
+    only = json.loads(nitrate("check", path, "--json", "--reel", "2").stdout)
+    assert "reels" not in only and only["reel"] == 2 and only["counts"]["repeated"] == 8
