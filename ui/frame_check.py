@@ -8,7 +8,9 @@ selected frames destroyed, to be rebuilt from their neighbours (one undo step), 
 row says so. Regular repeats (a transfer that repeated frames to raise the rate) are named
 above the list.
 
-The results of each reel are kept while the project is open, and in the user's cache
+Checks run one at a time; Check frames of every reel queues the reels not checked yet,
+and they go on whichever reel is shown. The results of each reel are kept while the
+project is open, and in the user's cache
 (`engine.qc.store`, as `nitrate check` keeps them), so a reel checked before shows its
 findings again when it is opened; a reel never checked shows the hint. Not a fault takes
 the selected frames off the list (and off the kept check).
@@ -93,6 +95,7 @@ class FrameCheckPanel(QWidget):
         # Per reel's media: (fps, timecode of frame 0, FrameCheck).
         self._results: dict[Path, tuple[Fraction, str | None, FrameCheck]] = {}
         self._checking: Path | None = None
+        self._waiting: list[Path] = []  # reels to check after the one being checked
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -139,19 +142,32 @@ class FrameCheckPanel(QWidget):
     def running(self) -> bool:
         return self._checking is not None
 
-    def start(self) -> None:
-        """Check the reel shown (again)."""
-        media = self.document.media_path()
-        if media is None:
+    def start(self, media: Path | None = None) -> None:
+        """Check the reel shown (again), or the reel of `media`; after the one being
+        checked, if any."""
+        media = media or self.document.media_path()
+        if media is None or media == self._checking or media in self._waiting:
             return
-        self._checking = media
-        self.bar.setRange(0, 0)
-        self.bar.show()
-        self.checker.start(media)
+        if self._checking is not None:
+            self._waiting.append(media)
+        else:
+            self._checking = media
+            self.bar.setRange(0, 0)
+            self.checker.start(media)
         self.refresh()
 
+    def start_every_reel(self) -> int:
+        """Check every reel of the project not checked yet, one after another, in the
+        background, whichever reel is shown; returns how many were queued."""
+        reels = [self.document.media_path(i) for i in range(self._reel_count())]
+        todo = [m for m in reels if m is not None and m not in self._results]
+        for media in todo:
+            self.start(media)
+        return len(todo)
+
     def stop(self) -> None:
-        """Stop a running check without waiting for it."""
+        """Stop a running check, and those waiting, without waiting for it."""
+        self._waiting.clear()
         if self._checking is not None:
             self.checker.stop()
             self._checking = None
@@ -160,8 +176,17 @@ class FrameCheckPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop and wait for the worker (the window is closing)."""
+        self._waiting.clear()
         self.checker.cancel()
         self._checking = None
+
+    def _next(self) -> None:
+        """Start the next reel waiting, if any."""
+        self._checking = None
+        if self._waiting:
+            self._checking = self._waiting.pop(0)
+            self.bar.setRange(0, 0)
+            self.checker.start(self._checking)
 
     def _check_clicked(self) -> None:
         if self.running:
@@ -176,17 +201,17 @@ class FrameCheckPanel(QWidget):
 
     def _checked(self, result: object, error: str) -> None:
         if error:
-            self._checking = None
             self.message.emit(error)
+            self._next()
             self.refresh()
             return
         if not isinstance(result, tuple) or result[0] != self._checking:
             return  # a check since stopped or replaced
         media, fps, timecode, check = result
-        self._checking = None
         self._results[media] = (fps, timecode, check)
         counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
-        self.message.emit(f"Frame check: {counts or 'nothing to look at'}")
+        self.message.emit(f"Frame check of {media.name}: {counts or 'nothing to look at'}")
+        self._next()
         self.refresh()
 
     def _reel_changed(self) -> None:
@@ -194,10 +219,11 @@ class FrameCheckPanel(QWidget):
         # keeps them (the media path tells them apart).
         known = {self.document.media_path(i) for i in range(self._reel_count())}
         self._results = {m: r for m, r in self._results.items() if m in known}
+        self._waiting = [m for m in self._waiting if m in known]
         media = self.document.media_path()
-        if self._checking is not None and self._checking != media:
+        if self._checking is not None and self._checking not in known:
             self.checker.stop()
-            self._checking = None
+            self._next()
         if media is not None and media not in self._results:
             self._load_kept(media)
         self.refresh()
@@ -238,10 +264,13 @@ class FrameCheckPanel(QWidget):
         self.check_button.setText("Stop" if self.running else "Check clip")
         self.check_button.setEnabled(media is not None)
         flagged: list[int] = []
-        if self.running:
-            self.summary.setText(f"Checking {media.name if media else 'the reel'}…")
+        if media is not None and media == self._checking:
+            self.summary.setText(f"Checking {media.name}…")
+        elif media is not None and media in self._waiting:
+            self.summary.setText(f"{media.name} is checked after the reels before it.")
         elif kept is None:
-            self.summary.setText(HINT)
+            busy = f" (checking {self._checking.name} now)" if self._checking else ""
+            self.summary.setText(HINT + busy)
         else:
             fps, timecode, check = kept
             rebuilt = {f for r in self.document.repairs() if r.whole_frame and not r.protect

@@ -415,6 +415,10 @@ class MainWindow(QMainWindow):
             "Check &frames", self.check_frames, "Ctrl+Shift+F",
             tip="Read the reel through and list its repeated, flash, damaged and blank "
                 "frames (the Frame check dock), marked on the timeline")
+        self.act_check_reels = self._action(
+            "Check frames of every reel", self.check_every_reel,
+            tip="Check each reel of the project not checked yet, one after another in the "
+                "background, whichever reel is shown")
         self.act_next_flagged = self._action(
             "Next flagged frame", lambda: self.step_flagged(1), "Alt+Right",
             tip="Show the next frame the frame check listed")
@@ -633,7 +637,8 @@ class MainWindow(QMainWindow):
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
                          self.act_protect_tool, self.act_protect_frame, self.act_track])
-        shot.addActions([self.act_check_frames, self.act_next_flagged, self.act_prev_flagged])
+        shot.addActions([self.act_check_frames, self.act_check_reels, self.act_next_flagged,
+                         self.act_prev_flagged])
         shot.addSeparator()
         shot.addAction(self._action("Output &frame rate…", self.frame_rate_dialog))
         shot.addAction(self.act_framing)
@@ -1313,7 +1318,7 @@ class MainWindow(QMainWindow):
                        self.act_render_clip, self.act_render_inout, self.act_render_shots,
                        self.act_own_recipe, self.act_default_recipe, self.act_reviewed,
                        self.act_grab_reference, self.act_sound_sync, self.act_check_frames,
-                       self.act_next_flagged, self.act_prev_flagged):
+                       self.act_next_flagged, self.act_prev_flagged, self.act_check_reels):
             action.setEnabled(open_)
         self.act_reference.setEnabled(open_ and bool(self.viewer.reference_label))
         self.act_match.setEnabled(open_ and bool(self.viewer.reference_label))
@@ -1955,6 +1960,16 @@ class MainWindow(QMainWindow):
         self.check_dock.raise_()
         if not self.frame_check.running:
             self.frame_check.start()
+
+    def check_every_reel(self) -> None:
+        """Clip ▸ Check frames of every reel: queue each reel not checked yet."""
+        if not self.document.is_open:
+            return
+        self.check_dock.show()
+        self.check_dock.raise_()
+        queued = self.frame_check.start_every_reel()
+        self.show_message(f"Frame check: {queued} reel{'s' if queued != 1 else ''} to check"
+                          if queued else "Frame check: every reel is checked")
 
     def step_flagged(self, step: int) -> None:
         """Show the next (step 1) or previous (-1) frame the frame check listed."""

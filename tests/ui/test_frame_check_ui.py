@@ -155,3 +155,21 @@ def test_flagged_frames_are_stepped_through_dismissed_and_kept_for_next_time(
     assert other.timeline.flagged == [20]
     discard(other)
     other.close()
+
+
+def test_every_reel_is_checked_in_turn_whichever_is_shown(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    other = moving_scene(16, 160, 96, seed=9)
+    other[5] = np.zeros_like(other[5])                     # blank
+    assert window.add_reel(write_frames(tmp_path / "other.mkv", other))
+    qtbot.waitUntil(lambda: window.timeline.frame_count == 16
+                    and window.bridge.wait_until_idle(0.05), timeout=20_000)
+    window.act_check_reels.trigger()
+    panel = window.frame_check
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    assert _rows(window) == ["5  00:00:00:05  blank: a uniform black frame"]  # reel 2 shown
+    window.act_prev_reel.trigger()                         # reel 1: checked already
+    qtbot.waitUntil(lambda: window.timeline.frame_count == 30, timeout=20_000)
+    assert window.timeline.flagged == [8, 20] and not panel.running
+    window.act_check_reels.trigger()
+    assert window.statusBar().currentMessage() == "Frame check: every reel is checked"
