@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
         self.act_show_framing.setChecked(True)
         self.act_show_framing.toggled.connect(lambda _on: self.refresh_framing_guide())
         self.act_check_frames = self._action(
-            "Check &frames", self.check_frames, "Ctrl+Shift+F",
+            "Check fra&mes", self.check_frames, "Ctrl+Shift+F",
             tip="Read the reel through and list its repeated, flash, damaged and blank "
                 "frames (the Frame check dock), marked on the timeline")
         self.act_check_reels = self._action(
@@ -637,6 +637,7 @@ class MainWindow(QMainWindow):
         shot.addSeparator()
         shot.addActions([self.act_repair_tool, self.act_mark_destroyed,
                          self.act_protect_tool, self.act_protect_frame, self.act_track])
+        shot.addSeparator()
         shot.addActions([self.act_check_frames, self.act_check_reels, self.act_next_flagged,
                          self.act_prev_flagged])
         shot.addSeparator()
@@ -878,7 +879,7 @@ class MainWindow(QMainWindow):
         self._update_proxy()
         return True
 
-    # --- proxies --------------------------------------------------------------------------
+    # --- sound ----------------------------------------------------------------------------
 
     def _volume_action(self) -> QWidgetAction:
         """View ▸ Volume: a slider under Play sound (0-100 %, remembered)."""
@@ -920,6 +921,8 @@ class MainWindow(QMainWindow):
         if info is None or media is None or not getattr(info, "audio", ()):
             return None
         return ClipSound(media, Fraction(info.fps), self.document.audio_offset())
+
+    # --- proxies --------------------------------------------------------------------------
 
     def set_use_proxies(self, on: bool) -> None:
         """Scrub originals from a background-made proxy (remembered)."""
@@ -1950,7 +1953,7 @@ class MainWindow(QMainWindow):
         box.show()
         return box
 
-    # --- pulldown --------------------------------------------------------------------------
+    # --- frame check -----------------------------------------------------------------------
 
     def check_frames(self) -> None:
         """Clip ▸ Check frames: show the Frame check dock and check the reel shown."""
@@ -1958,8 +1961,7 @@ class MainWindow(QMainWindow):
             return
         self.check_dock.show()
         self.check_dock.raise_()
-        if not self.frame_check.running:
-            self.frame_check.start()
+        self.frame_check.start()  # after the reel being checked, if another is
 
     def check_every_reel(self) -> None:
         """Clip ▸ Check frames of every reel: queue each reel not checked yet."""
@@ -1980,6 +1982,8 @@ class MainWindow(QMainWindow):
                                              " (Clip ▸ Check frames lists them)"))
             return
         self._seek_paused(frame)
+
+    # --- film frames from a transfer (pulldown, repeats) -----------------------------------
 
     def pulldown_dialog(self) -> None:
         """Clip ▸ Remove 3:2 pulldown…: ask where the film frames go, then write them."""
