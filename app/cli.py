@@ -575,19 +575,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.project import load_project, save_project
     from engine.project.io import SUFFIX
 
+    # (reel number, 1-based, or None for footage or a project of one reel; clip; media)
+    targets: list[tuple[int | None, Any, Path]]
     if Path(args.input).suffix.lower() == SUFFIX:
         project = load_project(args.input)
-        clips = [_reel(project, args)] if args.reel or len(project.clips) == 1 \
-            else list(project.clips)
-        targets = [(clip, project.media(clip)) for clip in clips]
+        _reel(project, args)  # a --reel outside the project: one line, exit 2
+        several = len(project.clips) > 1
+        chosen = [args.reel] if args.reel else range(1, len(project.clips) + 1)
+        targets = [(n if several else None, project.clips[n - 1],
+                    project.media(project.clips[n - 1])) for n in chosen]
     elif args.mark:
         raise UsageError("--mark needs a .nitrate project to keep the repairs in")
     else:
-        project, targets = None, [(None, Path(args.input))]
+        project, targets = None, [(None, None, Path(args.input))]
     reports = []
-    for clip, media in targets:
-        reel = None if project is None or len(project.clips) == 1 else \
-            project.clips.index(clip) + 1
+    for reel, clip, media in targets:
         info, result = _check_one(media, args, f"reel {reel}" if reel else "")
         marked = _mark_checked(clip, result.events) if args.mark and clip is not None else []
         reports.append((reel, media, info, result, marked))
