@@ -11,7 +11,8 @@ done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,11 +20,23 @@ import av
 import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
-from engine.media import AudioSource, MediaInfo, Writer
+from engine.media import AudioSource, MediaInfo, Reader, Writer, open_reader, output_format_for
 from engine.media.writer import OutputFormat
-from engine.render.export import BackgroundWriter, OutputTarget
+from engine.render.export import BackgroundWriter, OutputTarget, check_output_is_not_source
 from engine.render.provenance import COMMENT, nitrate_version
 from engine.retime import retime_timecode
+
+
+@contextmanager
+def transfer(source: Path, output: Path,
+             codec: str | None) -> Iterator[tuple[Reader, OutputFormat]]:
+    """`source` open to have some of its frames written to `output` (format by its
+    extension, or `codec`, at the source's bit depth): (reader, format). A MediaError when
+    `output` would overwrite `source`, before anything is read."""
+    with open_reader(source) as reader:
+        fmt = output_format_for(output, codec, reader.info.bit_depth)
+        check_output_is_not_source(source, output)
+        yield reader, fmt
 
 
 def write_intermediate(info: MediaInfo, output: Path, fmt: OutputFormat,

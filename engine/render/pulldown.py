@@ -12,10 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import MediaError, RenderCancelled
-from engine.media import open_reader, output_format_for
 from engine.media.pulldown import PulldownPlan, analyse_pulldown, film_frames, plan_pulldown
-from engine.render.export import check_output_is_not_source
-from engine.render.intermediate import write_intermediate
+from engine.render.intermediate import transfer, write_intermediate
 
 
 def remove_pulldown(source: Path, output: Path, codec: str | None = None,
@@ -29,11 +27,9 @@ def remove_pulldown(source: Path, output: Path, codec: str | None = None,
     A clip that does not look telecined (`analyse_pulldown`) is refused with a MediaError
     unless `force`: removing pulldown from progressive video drops one frame in five."""
     source, output = Path(source), Path(output)
-    with open_reader(source) as reader:
+    with transfer(source, output, codec) as (reader, fmt):
         info = reader.info
         n = info.frame_count
-        fmt = output_format_for(output, codec, info.bit_depth)
-        check_output_is_not_source(source, output)
         if not force:
             report = analyse_pulldown(reader)
             if not report.telecined:

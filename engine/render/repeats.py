@@ -26,10 +26,10 @@ import av
 import numpy as np
 
 from engine.errors import MediaError
-from engine.media import Reader, VideoReader, open_reader, output_format_for
+from engine.media import Reader, VideoReader
 from engine.qc import FrameCheck, check_frames
-from engine.render.export import check_output_is_not_source, direct_obstacle
-from engine.render.intermediate import write_intermediate
+from engine.render.export import direct_obstacle
+from engine.render.intermediate import transfer, write_intermediate
 
 RATE_STEP = Fraction(1, 1000)
 """The duration-keeping rate is rounded to this (fps): over an hour, the picture's length
@@ -103,11 +103,9 @@ def remove_repeats(source: Path, output: Path, codec: str | None = None,
     RenderCancelled when `cancelled()` turns true (nothing is left behind); a MediaError
     when there is no regular cadence of repeats to remove (see `plan_repeats`)."""
     source, output = Path(source), Path(output)
-    with open_reader(source) as reader:
+    with transfer(source, output, codec) as (reader, fmt):
         info = reader.info
         n = info.frame_count
-        fmt = output_format_for(output, codec, info.bit_depth)
-        check_output_is_not_source(source, output)
 
         def checked(done: int, _total: int) -> None:
             if progress is not None:

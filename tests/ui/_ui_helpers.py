@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
@@ -19,10 +20,11 @@ def discard(window: MainWindow) -> None:
     window._ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore[method-assign]
 
 
-def open_window(qtbot, settings: QSettings, path: Path) -> MainWindow:
+def open_window(qtbot, settings: QSettings, path: Path, **options: Any) -> MainWindow:
     """A shown window (no cut detection; closed by pytest-qt, unsaved changes discarded)
-    on footage or a project at `path`, showing its frame 0."""
-    win = MainWindow(settings, detect_shots=False)
+    on footage or a project at `path`, showing its frame 0. `options` go to MainWindow
+    (a `render_fn`, say)."""
+    win = MainWindow(settings, detect_shots=False, **options)
     qtbot.addWidget(win, before_close_func=discard)
     win.show()
     assert win.open_path(path)

@@ -34,13 +34,7 @@ def _held(gate: threading.Event):
 
 
 def _window(qtbot, settings: QSettings, clip: Path, render) -> MainWindow:
-    win = MainWindow(settings, detect_shots=False, render_fn=render)
-    qtbot.addWidget(win, before_close_func=discard)
-    win.show()
-    assert win.open_path(clip)
-    qtbot.waitUntil(lambda: win.bridge.wait_until_idle(0.05) and win.viewer.shown_index == 0,
-                    timeout=20_000)
-    return win
+    return open_window(qtbot, settings, clip, render_fn=render)
 
 
 def _answer(monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton) -> list[str]:
