@@ -782,6 +782,7 @@ class MainWindow(QMainWindow):
         self.frame_check.seek_requested.connect(self._seek_paused)
         self.frame_check.message.connect(self.show_message)
         self.frame_check.flagged_changed.connect(self.timeline.set_flagged)
+        self.frame_check.flagged_changed.connect(self.shot_list.set_flagged)
         # The timeline shows a shot edit at once (the preview refresh is debounced).
         doc.shots_changed.connect(lambda _c: self.playback.refresh_shots())
         doc.repairs_changed.connect(lambda _c: self._repairs_changed())

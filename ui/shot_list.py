@@ -1,5 +1,6 @@
 """The shot list: every shot of the clip with a thumbnail, its frames, its length, the
-operators that restore it and whether the restorer has reviewed it.
+operators that restore it, how many of its frames the frame check lists (⚑) and whether the
+restorer has reviewed it.
 
 A click seeks to the shot; Ctrl/Shift-clicks build a selection that the window uses for
 "apply to selected shots", rendering and pasting. The "reviewed" tick is an undoable edit
@@ -38,8 +39,8 @@ from engine.project.recipe import Recipe
 from ui.document import Document, Target
 from ui.inspector import op_label
 
-COLUMNS = ("Shot", "Frames", "Duration", "Operators", "✓")
-COL_SHOT, COL_FRAMES, COL_DURATION, COL_OPS, COL_REVIEWED = range(len(COLUMNS))
+COLUMNS = ("Shot", "Frames", "Duration", "Operators", "⚑", "✓")
+COL_SHOT, COL_FRAMES, COL_DURATION, COL_OPS, COL_FLAGGED, COL_REVIEWED = range(len(COLUMNS))
 THUMB_HEIGHT_PX = 40
 """Thumbnail height (pixels): the timeline's, so the engine serves both from one request."""
 
@@ -89,6 +90,7 @@ class ShotList(QWidget):
         self._thumbs: dict[int, QImage] = {}
         self._current: int | None = None
         self._filling = False
+        self._flagged: list[int] = []  # frames the frame check lists, of the reel shown
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -122,10 +124,12 @@ class ShotList(QWidget):
         self.tree.customContextMenuRequested.connect(lambda _p: self._context_menu())
         self.tree.headerItem().setToolTip(COL_REVIEWED, "Reviewed: the restorer has checked "
                                                         "this shot")
+        self.tree.headerItem().setToolTip(COL_FLAGGED, "Frames of the shot the frame check "
+                                                       "listed (Clip ▸ Check frames)")
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_OPS, QHeaderView.ResizeMode.Stretch)
-        for column in (COL_SHOT, COL_FRAMES, COL_DURATION, COL_REVIEWED):
+        for column in (COL_SHOT, COL_FRAMES, COL_DURATION, COL_FLAGGED, COL_REVIEWED):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemClicked.connect(self._item_clicked)
         self.tree.itemChanged.connect(self._item_changed)
@@ -151,6 +155,11 @@ class ShotList(QWidget):
         self._bridge = bridge
         if bridge is not None:
             bridge.thumbnail_ready.connect(self._on_thumbnail)
+
+    def set_flagged(self, frames: list[int]) -> None:
+        """Frames the frame check lists on the reel shown: counted per shot (⚑ column)."""
+        self._flagged = sorted(frames)
+        self.refresh()
 
     def set_fps(self, fps: Fraction) -> None:
         """The clip's rate (frames per second), for durations as timecode."""
@@ -234,6 +243,7 @@ class ShotList(QWidget):
             f"{shot.start}–{shot.end}",
             duration_text(shot.length, self._fps),
             operators_text(recipe, shot.recipe is not None),
+            str(sum(1 for f in self._flagged if shot.start <= f <= shot.end) or ""),
             "",
         ]
 

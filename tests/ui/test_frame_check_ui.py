@@ -15,6 +15,7 @@ from PySide6.QtCore import QCoreApplication, QSettings
 from engine.synth.clip_file import write_frames
 from engine.synth.scenes import moving_scene
 from ui.main_window import MainWindow
+from ui.shot_list import COL_FLAGGED
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,13 @@ def test_the_check_lists_and_marks_the_frames_to_look_at(qtbot, window: MainWind
                              "20  00:00:00:20  blank: a uniform white frame"]
     assert window.timeline.flagged == [8, 20]
     assert "Frames 0-29 checked: 1 blank, 1 repeated." == window.frame_check.summary.text()
+    # The Shots dock counts them per shot.
+    tree = window.shot_list.tree
+    assert tree.topLevelItem(0).text(COL_FLAGGED) == "2"
+    window.split_shot_at(10)
+    assert [tree.topLevelItem(i).text(COL_FLAGGED) for i in range(2)] == ["1", "1"]
+    window.split_shot_at(25)
+    assert tree.topLevelItem(2).text(COL_FLAGGED) == ""
     # A double click shows the frame.
     item = window.frame_check.list.item(1)
     window.frame_check.list.itemDoubleClicked.emit(item)
