@@ -273,6 +273,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     p.add_argument("--end", type=int, default=None, help="last frame, inclusive")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", default=None, metavar="OUT.csv",
+                   help="also write the findings as a table (reel, media, frame, timecode, "
+                   "kind, measure, finding, done), for a spreadsheet or a QC report")
     p.add_argument("--mark", action="store_true",
                    help="with a project: mark the damaged and blank frames found to be "
                    "rebuilt from their neighbours (saved in the project). Flashes and "
@@ -575,6 +578,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.project import load_project, save_project
     from engine.project.io import SUFFIX
 
+    if args.csv and not Path(args.csv).parent.is_dir():  # before minutes of checking
+        raise NitrateError(f"{args.csv}: the folder {Path(args.csv).parent} does not exist")
     # (reel number, 1-based, or None for footage or a project of one reel; clip; media)
     targets: list[tuple[int | None, Any, Path]]
     if Path(args.input).suffix.lower() == SUFFIX:
@@ -592,14 +597,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     for reel, clip, media in targets:
         info, result = _check_one(media, args, f"reel {reel}" if reel else "")
         marked = _mark_checked(clip, result.events) if args.mark and clip is not None else []
-        reports.append((reel, media, info, result, marked))
+        reports.append((reel, media, info, result, marked, clip))
     if project is not None and any(marked for *_, marked in reports):
         save_project(project, project.path or args.input)  # atomic: old or new, never half
+    if args.csv:
+        _write_check_csv(Path(args.csv), reports)
     if args.json:
-        data = [_check_json(*report) for report in reports]
+        data = [_check_json(*report[:5]) for report in reports]
         print(json.dumps(data[0] if len(data) == 1 else {"reels": data}, indent=2))
         return 0
-    for reel, media, info, result, marked in reports:
+    for reel, media, info, result, marked, _clip in reports:
         _print_check(reel, media, info, result, args)
         if args.mark:
             print(f"{args.input}: {len(marked)} frames marked to be rebuilt"
@@ -624,6 +631,33 @@ def _check_one(media: Path, args: argparse.Namespace, label: str) -> tuple[Any, 
         result = check_frames(reader, args.start, end + 1, progress=progress)
     store_check(media, result)  # the workstation shows the findings when the reel opens
     return info, result
+
+
+def _write_check_csv(path: Path, reports: list) -> None:
+    """The findings of `reports` [(reel, media, info, FrameCheck, marked, clip or None)] as
+    CSV, written atomically; "done" says whether a whole-frame repair rebuilds the frame."""
+    import csv
+    import io
+
+    from engine.atomic_file import atomic_write_text
+    from engine.media.timecode import clip_timecode
+
+    text = io.StringIO()
+    table = csv.writer(text, lineterminator="\n")
+    table.writerow(["reel", "media", "frame", "timecode", "kind", "measure", "finding", "done"])
+    for reel, media, info, result, _marked, clip in reports:
+        rebuilt = set() if clip is None else {f for r in clip.repairs
+                                              if r.whole_frame and not r.protect
+                                              for f in r.frames}
+        for e in result.events:
+            table.writerow([reel or 1, media, e.frame,
+                            clip_timecode(e.frame, info.fps, info.timecode), e.kind,
+                            f"{e.measure:.4f}", e.describe(),
+                            "rebuilt" if e.frame in rebuilt else ""])
+    try:
+        atomic_write_text(path, text.getvalue())
+    except OSError as exc:
+        raise NitrateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
 
 
 def _check_json(reel: int | None, media: Path, info: Any, result: Any,

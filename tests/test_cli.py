@@ -380,9 +380,15 @@ def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
     assert [(e["frame"], e["kind"]) for e in data["events"]] == [(14, "flash"), (20, "blank")]
 
     path = save_project(Project(clips=[Clip(str(scan), 30)]), tmp_path / "p.nitrate")
-    result = nitrate("check", path, "--mark")
+    table = tmp_path / "qc.csv"
+    result = nitrate("check", path, "--mark", "--csv", table)
     assert result.returncode == 0, result.stderr
     assert "1 frames marked to be rebuilt" in result.stdout
+    rows = table.read_text().splitlines()
+    assert rows[0] == "reel,media,frame,timecode,kind,measure,finding,done"
+    assert rows[3].startswith(f"1,{scan},20,00:00:00:20,blank,")
+    assert rows[3].endswith(",blank: a uniform white frame,rebuilt")
+    assert rows[1].endswith(",repeated: the same picture as frame 7,")  # left as scanned
     repairs = load_project(path).clips[0].repairs
     # Only the blank: deflicker evens out the flash, the repeat needs a judgement.
     assert [(r.start, r.end, r.region) for r in repairs] == [(20, 20, None)]
@@ -390,6 +396,8 @@ def test_frame_check_lists_the_frames_to_look_at_and_marks_them_in_a_project(
     assert nitrate("check", path, "--mark").stdout.count("0 frames marked") == 1  # once only
     result = nitrate("check", scan, "--mark")
     assert result.returncode == 2 and "--mark needs a .nitrate project" in result.stderr
+    assert_one_line_error(nitrate("check", scan, "--csv", tmp_path / "no" / "qc.csv"),
+                          "qc.csv", "does not exist")
     result = nitrate("check", scan, "--end", "40")
     assert result.returncode == 2 and "scan.mkv has frames 0-29" in result.stderr
     assert_one_line_error(nitrate("check", tmp_path / "gone.mov"), "gone.mov")
