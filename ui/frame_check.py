@@ -15,7 +15,7 @@ project is open, and in the user's cache
 findings again when it is opened; a reel never checked shows the hint. Not a fault takes
 the selected frames off the list (and off the kept check).
 
-Signals: seek_requested(int frame); flagged_changed(list[int] frames flagged on the reel
+Signals: seek_requested(int frame); flagged_changed(dict frame → finding, of the reel
 shown); message(str) for the status bar.
 """
 
@@ -82,7 +82,7 @@ class FrameCheckPanel(QWidget):
     """The dock's contents: Check clip (Stop while it runs), the findings, Rebuild selected."""
 
     seek_requested = Signal(int)
-    flagged_changed = Signal(list)
+    flagged_changed = Signal(object)
     message = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -263,7 +263,7 @@ class FrameCheckPanel(QWidget):
         self.bar.setVisible(self.running)
         self.check_button.setText("Stop" if self.running else "Check clip")
         self.check_button.setEnabled(media is not None)
-        flagged: list[int] = []
+        flagged: dict[int, str] = {}
         if media is not None and media == self._checking:
             self.summary.setText(f"Checking {media.name}…")
         elif media is not None and media in self._waiting:
@@ -283,7 +283,7 @@ class FrameCheckPanel(QWidget):
                 item.setToolTip(item.text())
                 self.list.addItem(item)
                 item.setSelected(event.frame in selected)
-                flagged.append(event.frame)
+                flagged[event.frame] = event.describe()
             self.summary.setText(self._summary(check, fps))
         self._update_buttons()
         self.flagged_changed.emit(flagged)

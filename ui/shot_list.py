@@ -156,9 +156,10 @@ class ShotList(QWidget):
         if bridge is not None:
             bridge.thumbnail_ready.connect(self._on_thumbnail)
 
-    def set_flagged(self, frames: list[int]) -> None:
-        """Frames the frame check lists on the reel shown: counted per shot (⚑ column)."""
-        self._flagged = sorted(frames)
+    def set_flagged(self, flagged: dict[int, str]) -> None:
+        """Frames the frame check lists on the reel shown (with its findings): counted per
+        shot (⚑ column)."""
+        self._flagged = sorted(flagged)
         self.refresh()
 
     def set_fps(self, fps: Fraction) -> None:

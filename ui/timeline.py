@@ -21,11 +21,12 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QFont,
+    QHelpEvent,
     QImage,
     QMouseEvent,
     QPainter,
@@ -36,7 +37,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QToolTip, QWidget
 
 from engine.media.timecode import clip_timecode
 from ui.compare_viewer import PROTECT_COLOUR, REPAIR_COLOUR
@@ -81,6 +82,8 @@ _PROTECT = QColor(*PROTECT_COLOUR)
 _AUDIO = QColor(110, 170, 230)
 _CACHED = QColor(90, 200, 110)
 """Green: frames kept restored for playback, as editing systems mark rendered frames."""
+FLAG_HIT_PX = 4
+"""How near (widget pixels) the pointer must be to a flagged frame's mark for its tooltip."""
 _FLAGGED = QColor(255, 150, 30)
 """Orange: frames the frame check reports, to be looked at."""
 _BOUNDARY = QColor(255, 255, 255)
@@ -151,6 +154,7 @@ class Timeline(QWidget):
         # Set by the Frame check dock for the reel shown; kept through set_clip, since the
         # dock says which reel's findings these are.
         self._flagged: list[tuple[int, int]] = []
+        self._flag_notes: dict[int, str] = {}
         self._audio: np.ndarray | None = None
         self._audio_peak = 1e-6
         self._audio_row_cache: tuple[tuple[float, float, int, int], QImage] | None = None
@@ -240,11 +244,35 @@ class Timeline(QWidget):
         """The protected frame ranges marked (see `set_protections`)."""
         return list(self._protections)
 
-    def set_flagged(self, frames: list[int]) -> None:
-        """Frames the frame check reports (repeated, flash, damaged, blank): orange marks
-        along the thumbnails' top edge."""
-        self._flagged = [(int(f), int(f)) for f in frames]
+    def set_flagged(self, flagged: dict[int, str]) -> None:
+        """Frames the frame check reports (repeated, flash, damaged, blank), each with what
+        was found: orange marks along the thumbnails' top edge, the finding as their
+        tooltip."""
+        self._flagged = [(int(f), int(f)) for f in sorted(flagged)]
+        self._flag_notes = {int(f): text for f, text in flagged.items()}
         self.update()
+
+    def flag_note_at(self, x: float) -> str | None:
+        """The finding of the flagged frame within FLAG_HIT_PX of `x` (widget pixels), as
+        its tooltip says it, else None."""
+        near = [(abs(self.x_for_frame(f + 0.5) - x), f) for f in self._flag_notes]
+        near = [(d, f) for d, f in near if d <= max(FLAG_HIT_PX, self._ppf / 2)]
+        if not near:
+            return None
+        frame = min(near)[1]
+        return f"frame {frame} ({self.timecode(frame)}): {self._flag_notes[frame]}"
+
+    def event(self, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            note = self.flag_note_at(event.pos().x())
+            if note is None:
+                QToolTip.hideText()
+                event.ignore()
+            else:
+                QToolTip.showText(event.globalPos(), note, self)
+            return True
+        return super().event(event)
 
     @property
     def flagged(self) -> list[int]:

@@ -181,3 +181,11 @@ def test_every_reel_is_checked_in_turn_whichever_is_shown(
     assert window.timeline.flagged == [8, 20] and not panel.running
     window.act_check_reels.trigger()
     assert window.statusBar().currentMessage() == "Frame check: every reel is checked"
+
+
+def test_a_flagged_frame_s_mark_says_what_was_found(qtbot, window: MainWindow) -> None:
+    _checked(qtbot, window)
+    timeline = window.timeline
+    x = timeline.x_for_frame(20.5)
+    assert timeline.flag_note_at(x) == "frame 20 (00:00:00:20): blank: a uniform white frame"
+    assert timeline.flag_note_at(timeline.x_for_frame(14.5)) is None   # nothing there
