@@ -572,6 +572,19 @@ def cmd_pulldown(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclasses.dataclass(frozen=True)
+class ReelCheck:
+    """One reel's frame check on the command line: its number (1-based; None for footage
+    or a project of one reel), media, FrameCheck, the frames --mark marked, and its clip
+    (None for footage)."""
+
+    reel: int | None
+    media: Path
+    result: Any  # engine.qc.FrameCheck
+    marked: list[int]
+    clip: Any = None  # engine.project.Clip
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """List the frames a frame check reports (every reel of a project of several, unless
     --reel); --mark: mark the damaged and blank ones for rebuilding."""
@@ -593,66 +606,62 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError("--mark needs a .nitrate project to keep the repairs in")
     else:
         project, targets = None, [(None, None, Path(args.input))]
-    reports = []
+    checks = []
     for reel, clip, media in targets:
-        info, result = _check_one(media, args, f"reel {reel}" if reel else "")
+        result = _check_one(media, args, f"reel {reel}" if reel else "")
         marked = _mark_checked(clip, result.events) if args.mark and clip is not None else []
-        reports.append((reel, media, info, result, marked, clip))
-    if project is not None and any(marked for *_, marked in reports):
+        checks.append(ReelCheck(reel, media, result, marked, clip))
+    if project is not None and any(c.marked for c in checks):
         save_project(project, project.path or args.input)  # atomic: old or new, never half
     if args.csv:
-        _write_check_csv(Path(args.csv), reports)
+        _write_check_csv(Path(args.csv), checks)
     if args.json:
-        data = [_check_json(*report[:5]) for report in reports]
+        data = [_check_json(c) for c in checks]
         print(json.dumps(data[0] if len(data) == 1 else {"reels": data}, indent=2))
         return 0
-    for reel, media, info, result, marked, _clip in reports:
-        _print_check(reel, media, info, result, args)
+    for c in checks:
+        _print_check(c)
         if args.mark:
-            print(f"{args.input}: {len(marked)} frames marked to be rebuilt"
-                  + (f" on reel {reel}" if reel else ""))
+            print(f"{args.input}: {len(c.marked)} frames marked to be rebuilt"
+                  + (f" on reel {c.reel}" if c.reel else ""))
     return 0
 
 
-def _check_one(media: Path, args: argparse.Namespace, label: str) -> tuple[Any, Any]:
-    """(MediaInfo, FrameCheck) of frames --start … --end of `media`, kept for the
-    workstation."""
+def _check_one(media: Path, args: argparse.Namespace, label: str) -> Any:  # -> FrameCheck
+    """The frame check of frames --start … --end of `media`, kept for the workstation."""
     from engine.media import open_reader
     from engine.qc import check_frames
     from engine.qc.store import store_check
 
     with _progress_line(f"checking frames {label}".strip()) as progress, \
             open_reader(media) as reader:
-        info = reader.info
-        end = info.frame_count - 1 if args.end is None else args.end
-        if not 0 <= args.start <= end < info.frame_count:
+        count = reader.info.frame_count
+        end = count - 1 if args.end is None else args.end
+        if not 0 <= args.start <= end < count:
             raise UsageError(f"--start {args.start} --end {end}: {media} has frames "
-                             f"0-{info.frame_count - 1}")
+                             f"0-{count - 1}")
         result = check_frames(reader, args.start, end + 1, progress=progress)
     store_check(media, result)  # the workstation shows the findings when the reel opens
-    return info, result
+    return result
 
 
-def _write_check_csv(path: Path, reports: list) -> None:
-    """The findings of `reports` [(reel, media, info, FrameCheck, marked, clip or None)] as
-    CSV, written atomically; "done" says whether a whole-frame repair rebuilds the frame."""
+def _write_check_csv(path: Path, checks: list[ReelCheck]) -> None:
+    """The findings of `checks` as CSV, written atomically; "done" says whether a
+    whole-frame repair rebuilds the frame."""
     import csv
     import io
 
     from engine.atomic_file import atomic_write_text
-    from engine.media.timecode import clip_timecode
+    from engine.project.model import rebuilt_frames
 
     text = io.StringIO()
     table = csv.writer(text, lineterminator="\n")
     table.writerow(["reel", "media", "frame", "timecode", "kind", "measure", "finding", "done"])
-    for reel, media, info, result, _marked, clip in reports:
-        rebuilt = set() if clip is None else {f for r in clip.repairs
-                                              if r.whole_frame and not r.protect
-                                              for f in r.frames}
-        for e in result.events:
-            table.writerow([reel or 1, media, e.frame,
-                            clip_timecode(e.frame, info.fps, info.timecode), e.kind,
-                            f"{e.measure:.4f}", e.describe(),
+    for c in checks:
+        rebuilt = set() if c.clip is None else rebuilt_frames(c.clip.repairs)
+        for e in c.result.events:
+            table.writerow([c.reel or 1, c.media, e.frame, c.result.timecode_of(e.frame),
+                            e.kind, f"{e.measure:.4f}", e.describe(),
                             "rebuilt" if e.frame in rebuilt else ""])
     try:
         atomic_write_text(path, text.getvalue())
@@ -660,36 +669,32 @@ def _write_check_csv(path: Path, reports: list) -> None:
         raise NitrateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
 
 
-def _check_json(reel: int | None, media: Path, info: Any, result: Any,
-                marked: list[int]) -> dict[str, Any]:
+def _check_json(c: ReelCheck) -> dict[str, Any]:
+    result = c.result
     cadence = result.repeat_cadence()
     return {
-        **({"reel": reel} if reel else {}),
-        "media": str(media),
+        **({"reel": c.reel} if c.reel else {}),
+        "media": str(c.media),
         "frames": [result.start, result.end - 1],
         "events": [{"frame": e.frame, "kind": e.kind, "measure": round(e.measure, 4),
                     "text": e.describe()} for e in result.events],
         "counts": result.counts(),
         "repeat_cadence": None if cadence is None else round(cadence, 3),
-        "marked": marked,
+        "marked": c.marked,
     }
 
 
-def _print_check(reel: int | None, media: Path, info: Any, result: Any,
-                 args: argparse.Namespace) -> None:
-    from engine.media.timecode import clip_timecode
-
-    if reel:
-        print(f"reel {reel}: {media}")
+def _print_check(c: ReelCheck) -> None:
+    result = c.result
+    if c.reel:
+        print(f"reel {c.reel}: {c.media}")
     for e in result.events:
-        print(f"frame {e.frame:>6}  {clip_timecode(e.frame, info.fps, info.timecode)}  "
-              f"{e.describe()}")
-    counts = ", ".join(f"{n} {kind}" for kind, n in result.counts().items() if n)
-    print(f"{media}: frames {result.start}-{result.end - 1} checked, "
-          f"{counts or 'nothing to look at'}")
-    cadence = result.describe_cadence(float(info.fps))
+        print(f"frame {e.frame:>6}  {result.timecode_of(e.frame)}  {e.describe()}")
+    print(f"{c.media}: frames {result.start}-{result.end - 1} checked, "
+          f"{result.describe_counts()}")
+    cadence = result.describe_cadence()
     if cadence:
-        print(f"{media}: {cadence} (nitrate repeats gives back the film's own frames)")
+        print(f"{c.media}: {cadence} (nitrate repeats gives back the film's own frames)")
 
 
 MARKED_KINDS = ("damaged", "blank")

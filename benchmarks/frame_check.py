@@ -248,8 +248,8 @@ def real_rows() -> list[str]:
             continue
         with open_reader(FOOTAGE / name) as reader:
             result = check_frames(reader)
-            count, fps = reader.info.frame_count, float(reader.info.fps)
-        cadence = result.describe_cadence(fps)
+            count = reader.info.frame_count
+        cadence = result.describe_cadence()
         events = [e for e in result.events if not (cadence and e.kind == "repeated")]
         listed = [f"{e.frame}: {e.describe()}" for e in events]
         if cadence:

@@ -22,7 +22,6 @@ shown); message(str) for the status bar.
 from __future__ import annotations
 
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import NitrateError
-from engine.media import probe
-from engine.media.timecode import clip_timecode
-from engine.project.model import Repair
+from engine.project.model import Repair, rebuilt_frames
 from engine.qc import FrameCheck, FrameEvent
 from engine.qc.store import cached_check, store_check
 from ui.compare_viewer import REPAIR_COLOUR
@@ -56,9 +52,8 @@ HINT = ("Check the reel for repeated, flash, damaged and blank frames: whole fra
 
 class FrameChecker(BackgroundTask):
     """Frame check of a clip (engine.qc.check_frames), kept in the user's cache
-    (engine.qc.store): `start(media)`. finished(result, error): result is (media, fps,
-    timecode of frame 0 or None, FrameCheck), or None with a one-line error; nothing is
-    delivered when cancelled."""
+    (engine.qc.store): `start(media)`. finished(result, error): result is (media,
+    FrameCheck), or None with a one-line error; nothing is delivered when cancelled."""
 
     thread_name = "nitrate-frame-check"
 
@@ -68,10 +63,9 @@ class FrameChecker(BackgroundTask):
 
         def check() -> Any:
             with open_reader(media) as reader:
-                info = reader.info
                 result = check_frames(reader, progress=self._w_progress.emit, cancel=cancel)
             store_check(media, result)  # the findings come back with the reel
-            return media, Fraction(info.fps), info.timecode, result
+            return media, result
 
         checked = self._guarded(cancel, check, f"{media}: the frame check failed")
         if checked is not None and not cancel.is_set():
@@ -92,8 +86,7 @@ class FrameCheckPanel(QWidget):
         self.checker = FrameChecker(self)
         self.checker.progress.connect(self._progress)
         self.checker.finished.connect(self._checked)
-        # Per reel's media: (fps, timecode of frame 0, FrameCheck).
-        self._results: dict[Path, tuple[Fraction, str | None, FrameCheck]] = {}
+        self._results: dict[Path, FrameCheck] = {}  # per reel's media
         self._checking: Path | None = None
         self._waiting: list[Path] = []  # reels to check after the one being checked
         layout = QVBoxLayout(self)
@@ -207,10 +200,9 @@ class FrameCheckPanel(QWidget):
             return
         if not isinstance(result, tuple) or result[0] != self._checking:
             return  # a check since stopped or replaced
-        media, fps, timecode, check = result
-        self._results[media] = (fps, timecode, check)
-        counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
-        self.message.emit(f"Frame check of {media.name}: {counts or 'nothing to look at'}")
+        media, check = result
+        self._results[media] = check
+        self.message.emit(f"Frame check of {media.name}: {check.describe_counts()}")
         self._next()
         self.refresh()
 
@@ -236,13 +228,8 @@ class FrameCheckPanel(QWidget):
             return
         clip = project.clips[self.document.clip_index()]
         check = cached_check(media, clip.frame_count)
-        if check is None:
-            return
-        try:
-            info = probe(media)
-        except NitrateError:
-            return  # the window says what is wrong with the media
-        self._results[media] = (Fraction(info.fps), info.timecode, check)
+        if check is not None:
+            self._results[media] = check
 
     def _reel_count(self) -> int:
         project = self.document.project
@@ -252,12 +239,11 @@ class FrameCheckPanel(QWidget):
     def result(self) -> FrameCheck | None:
         """The check of the reel shown, if it was checked."""
         media = self.document.media_path()
-        kept = None if media is None else self._results.get(media)
-        return None if kept is None else kept[2]
+        return None if media is None else self._results.get(media)
 
     def refresh(self) -> None:
         media = self.document.media_path()
-        kept = None if media is None else self._results.get(media)
+        check = self.result()
         selected = {int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
         self.list.clear()
         self.bar.setVisible(self.running)
@@ -268,15 +254,13 @@ class FrameCheckPanel(QWidget):
             self.summary.setText(f"Checking {media.name}…")
         elif media is not None and media in self._waiting:
             self.summary.setText(f"{media.name} is checked after the reels before it.")
-        elif kept is None:
+        elif check is None:
             busy = f" (checking {self._checking.name} now)" if self._checking else ""
             self.summary.setText(HINT + busy)
         else:
-            fps, timecode, check = kept
-            rebuilt = {f for r in self.document.repairs() if r.whole_frame and not r.protect
-                       for f in r.frames}
+            rebuilt = rebuilt_frames(self.document.repairs())
             for event in check.events:
-                item = QListWidgetItem(self._row(event, fps, timecode, event.frame in rebuilt))
+                item = QListWidgetItem(self._row(check, event, event.frame in rebuilt))
                 if event.frame in rebuilt:  # the Repairs dock's and the viewer's magenta
                     item.setIcon(swatch(REPAIR_COLOUR))
                 item.setData(Qt.ItemDataRole.UserRole, event.frame)
@@ -284,22 +268,20 @@ class FrameCheckPanel(QWidget):
                 self.list.addItem(item)
                 item.setSelected(event.frame in selected)
                 flagged[event.frame] = event.describe()
-            self.summary.setText(self._summary(check, fps))
+            self.summary.setText(self._summary(check))
         self._update_buttons()
         self.flagged_changed.emit(flagged)
 
     @staticmethod
-    def _row(event: FrameEvent, fps: Fraction, timecode: str | None, rebuilt: bool) -> str:
+    def _row(check: FrameCheck, event: FrameEvent, rebuilt: bool) -> str:
         mark = " — rebuilt" if rebuilt else ""
-        return (f"{event.frame}  {clip_timecode(event.frame, fps, timecode)}  "
+        return (f"{event.frame}  {check.timecode_of(event.frame)}  "
                 f"{event.describe()}{mark}")
 
     @staticmethod
-    def _summary(check: FrameCheck, fps: Fraction) -> str:
-        counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
-        text = (f"Frames {check.start}-{check.end - 1} checked: "
-                f"{counts or 'nothing to look at'}.")
-        cadence = check.describe_cadence(float(fps))
+    def _summary(check: FrameCheck) -> str:
+        text = f"Frames {check.start}-{check.end - 1} checked: {check.describe_counts()}."
+        cadence = check.describe_cadence()
         if cadence is None:
             return text
         return (f"{text} {cadence[0].upper()}{cadence[1:]}: Clip ▸ Remove repeated frames… "
@@ -323,13 +305,12 @@ class FrameCheckPanel(QWidget):
         """Take the selected frames off the reel's list (and its kept check): the restorer
         looked and found nothing to mend."""
         media = self.document.media_path()
-        kept = None if media is None else self._results.get(media)
+        kept = self.result()
         gone = {int(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
         if kept is None or media is None or not gone:
             return
-        fps, timecode, check = kept
-        check = replace(check, events=tuple(e for e in check.events if e.frame not in gone))
-        self._results[media] = (fps, timecode, check)
+        check = replace(kept, events=tuple(e for e in kept.events if e.frame not in gone))
+        self._results[media] = check
         store_check(media, check)
         self.message.emit(f"Frame check: {len(gone)} frame{'s' if len(gone) > 1 else ''} "
                           "taken off the list")
@@ -338,7 +319,7 @@ class FrameCheckPanel(QWidget):
     def rebuild_selected(self) -> None:
         """Mark each selected frame not yet rebuilt destroyed (one undo step)."""
         repairs = self.document.repairs()
-        rebuilt = {f for r in repairs if r.whole_frame and not r.protect for f in r.frames}
+        rebuilt = rebuilt_frames(repairs)
         check = self.result()
         described = {} if check is None else {e.frame: e.describe() for e in check.events}
         frames = sorted({int(i.data(Qt.ItemDataRole.UserRole))

@@ -6,6 +6,7 @@ immutable snapshots (`Clip.plan()`) so a background thread never sees a half-mad
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,6 +157,10 @@ class Repair:
         return (f"{frames}, region {x},{y} {w}x{h} px" + (" protected" if self.protect else "")
                 + (", following the picture" if self.track else ""))
 
+
+def rebuilt_frames(repairs: Iterable[Repair]) -> set[int]:
+    """The frames whole-frame repairs among `repairs` rebuild from their neighbours."""
+    return {f for r in repairs if r.whole_frame and not r.protect for f in r.frames}
 
 @dataclass
 class Shot:

@@ -39,12 +39,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
 
 from engine.errors import MediaError, RenderCancelled
 from engine.media.reader import Reader
+from engine.media.timecode import clip_timecode
 from engine.metrics import LUMA
 
 WIDTH = 256
@@ -153,6 +155,8 @@ class FrameCheck:
               (levels 0-1; 0 for the first frame of the range)
     standout: (end-start,) float32 share of each frame standing out from a pair of frames
               of its own shot (0-1; 0 where no such pair was found, see `standout`)
+    fps:      the clip's rate (frames per second), for its cadence and timecodes
+    timecode: the timecode of the clip's frame 0, or None
     """
 
     start: int
@@ -161,10 +165,21 @@ class FrameCheck:
     level: np.ndarray
     change: np.ndarray
     standout: np.ndarray
+    fps: Fraction = Fraction(24)
+    timecode: str | None = None
 
     def counts(self) -> dict[str, int]:
         """Events of each kind, every kind listed (0 when none)."""
         return {kind: sum(1 for e in self.events if e.kind == kind) for kind in KINDS}
+
+    def describe_counts(self) -> str:
+        """The events in words: "1 blank, 2 repeated", or "nothing to look at"."""
+        counts = ", ".join(f"{n} {kind}" for kind, n in self.counts().items() if n)
+        return counts or "nothing to look at"
+
+    def timecode_of(self, frame: int) -> str:
+        """The timecode of clip frame `frame`."""
+        return clip_timecode(frame, self.fps, self.timecode)
 
     def repeat_cadence(self) -> float | None:
         """Frames per repeated frame when the repeats come regularly through the range (a
@@ -224,14 +239,14 @@ class FrameCheck:
                 found.add(best)
         return tuple(sorted(found))
 
-    def describe_cadence(self, fps: float) -> str | None:
-        """One line on regular repeats (`repeat_cadence`) for a clip at `fps`, else None."""
+    def describe_cadence(self) -> str | None:
+        """One line on regular repeats (`repeat_cadence`), else None."""
         cadence = self.repeat_cadence()
         if cadence is None:
             return None
         return (f"one frame in {cadence:.3g} repeats the one before, regularly: a transfer "
                 f"that repeated frames to raise the rate (the film ran at about "
-                f"{fps * (cadence - 1) / cadence:.1f} fps)")
+                f"{float(self.fps) * (cadence - 1) / cadence:.1f} fps)")
 
 
 @dataclass(frozen=True)
@@ -459,7 +474,6 @@ def check_frames(
     end: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    width: int = WIDTH,
 ) -> FrameCheck:
     """Check frames start … end-1 (end defaults to the clip's end) of `reader`'s clip, in
     one sequential pass (see the module's docstring). `progress(done, total)` every
@@ -471,7 +485,7 @@ def check_frames(
     if not 0 <= start < end <= count:
         raise MediaError(info.path, f"frame range {start}-{end - 1} is outside 0-{count - 1}")
     total = end - start
-    w = max(1, min(width, info.width))
+    w = max(1, min(WIDTH, info.width))
     size = (w, max(1, round(info.height * w / max(1, info.width))))
     level = np.zeros(total, np.float32)
     spread = np.zeros(total, np.float32)
@@ -499,4 +513,5 @@ def check_frames(
         progress(total, total)
     events = _events(level, spread, change, standouts, start)
     shares = np.array([out.share for out in standouts], np.float32)
-    return FrameCheck(start, end, tuple(events), level, change, shares)
+    return FrameCheck(start, end, tuple(events), level, change, shares, Fraction(info.fps),
+                      info.timecode)

@@ -7,6 +7,7 @@ are checked again each time. The check is small (a few numbers a frame), kept as
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ def store_check(source: str | Path, check: FrameCheck, folder: Path | None = Non
                  frames=np.array([e.frame for e in check.events], np.int64),
                  kinds=np.array([KINDS.index(e.kind) for e in check.events], np.int64),
                  measures=np.array([e.measure for e in check.events], np.float64),
-                 level=check.level, change=check.change, standout=check.standout)
+                 level=check.level, change=check.change, standout=check.standout,
+                 fps=np.array([check.fps.numerator, check.fps.denominator], np.int64),
+                 timecode=np.array(check.timecode or ""))
 
 
 def cached_check(source: str | Path, frame_count: int,
@@ -45,8 +48,10 @@ def cached_check(source: str | Path, frame_count: int,
             return None
         events = tuple(FrameEvent(int(f), KINDS[int(k)], float(m)) for f, k, m in
                        zip(data["frames"], data["kinds"], data["measures"], strict=True))
+        num, den = (int(v) for v in data["fps"])
         return FrameCheck(start, end, events, data["level"].astype(np.float32),
                           data["change"].astype(np.float32),
-                          data["standout"].astype(np.float32))
-    except (KeyError, IndexError, ValueError):
+                          data["standout"].astype(np.float32), Fraction(num, den),
+                          str(data["timecode"]) or None)
+    except (KeyError, IndexError, ValueError, ZeroDivisionError):
         return None

@@ -53,11 +53,11 @@ class RepeatPlan:
                 f"{float(self.fps):.3f} fps ({len(self.removed)} repeats left out)")
 
 
-def plan_repeats(check: FrameCheck, fps: Fraction, source: Path, force: bool = False,
+def plan_repeats(check: FrameCheck, source: Path, force: bool = False,
                  rate: Fraction | None = None) -> RepeatPlan:
     """The frames of the checked range to keep: all but the repeats of its cadence
     (`FrameCheck.cadence_repeats`, those the check could not see included), at `rate`, by
-    default the rate that keeps the range's duration at `fps`. A MediaError naming `source`
+    default the rate that keeps the range's duration. A MediaError naming `source`
     when there are no repeats, or when they come at no regular cadence and not `force`
     (then the repeats the check saw are left out)."""
     seen = tuple(e.frame for e in check.events if e.kind == "repeated")
@@ -75,9 +75,9 @@ def plan_repeats(check: FrameCheck, fps: Fraction, source: Path, force: bool = F
     kept = tuple(f for f in range(check.start, check.end) if f not in gone)
     total = check.end - check.start
     if rate is None:
-        rate = Fraction(fps) * len(kept) / total
+        rate = check.fps * len(kept) / total
         rate = Fraction(round(rate / RATE_STEP)) * RATE_STEP
-    return RepeatPlan(kept, removed, Fraction(rate), total, Fraction(fps))
+    return RepeatPlan(kept, removed, Fraction(rate), total, check.fps)
 
 
 def _kept(reader: Reader, plan: RepeatPlan, decoded: bool
@@ -112,7 +112,7 @@ def remove_repeats(source: Path, output: Path, codec: str | None = None,
                 progress(done, 2 * n)
 
         check = check_frames(reader, progress=checked, cancel=cancelled)
-        plan = plan_repeats(check, info.fps, source, force, rate)
+        plan = plan_repeats(check, source, force, rate)
         total = n + len(plan.frames)
 
         def written(k: int) -> None:

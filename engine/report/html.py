@@ -28,7 +28,7 @@ from engine.media.sound_sync import describe_sound_offset
 from engine.ops import registry
 from engine.pipeline.evaluator import REPAIR_MASK_KEY, Evaluator
 from engine.pipeline.shot_plan import PlannedShot
-from engine.project.model import Clip, Project, Repair, Shot
+from engine.project.model import Clip, Project, Repair, Shot, rebuilt_frames
 from engine.project.recipe import Recipe, Step
 from engine.qc import FrameCheck
 from engine.qc.store import cached_check
@@ -204,9 +204,8 @@ def _frame_check_table(check: FrameCheck | None, clip: Clip, info: MediaInfo) ->
     if check is None:
         return ("<h3>Frame check</h3><p>Not run on this file (Clip ▸ Check frames, or "
                 "<code>nitrate check</code>).</p>")
-    rebuilt = {f for r in clip.repairs if r.whole_frame and not r.protect for f in r.frames}
-    counts = ", ".join(f"{n} {kind}" for kind, n in check.counts().items() if n)
-    cadence = check.describe_cadence(float(info.fps))
+    rebuilt = rebuilt_frames(clip.repairs)
+    cadence = check.describe_cadence()
     rows = "".join(
         f"<tr><td class=num>{e.frame}</td><td>{_e(timecode_at(info, e.frame))}</td>"
         f"<td>{_e(e.describe())}</td>"
@@ -215,7 +214,7 @@ def _frame_check_table(check: FrameCheck | None, clip: Clip, info: MediaInfo) ->
     table = ("<table><tr><th>Frame</th><th>Timecode</th><th>Found</th><th>Done</th></tr>"
              f"{rows}</table>") if rows else ""
     return (f"<h3>Frame check</h3><p>Frames {check.start}–{check.end - 1} checked: "
-            f"{_e(counts or 'nothing to look at')}."
+            f"{_e(check.describe_counts())}."
             f"{' ' + _e(cadence[0].upper() + cadence[1:]) + '.' if cadence else ''}</p>"
             f"{table}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -104,7 +106,7 @@ def test_repeats_at_a_regular_cadence_are_named_as_a_frame_rate_stretch(tmp_path
         result = check_frames(reader)
     assert [e.frame for e in result.events] == list(range(3, len(video), 4))
     assert result.repeat_cadence() == pytest.approx(4.0)
-    assert result.describe_cadence(24.0) == (
+    assert result.describe_cadence() == (
         "one frame in 4 repeats the one before, regularly: a transfer that repeated frames "
         "to raise the rate (the film ran at about 18.0 fps)")
     with open_reader(path) as reader:      # two repeats are not a cadence
@@ -148,7 +150,7 @@ def test_a_cadence_needs_regular_repeats_through_the_range() -> None:
     assert check([3, 7, 18, 22, 35]).repeat_cadence() is None          # too few seen
     assert check([3, 9, 14, 22, 27, 33, 38]).repeat_cadence() is None  # irregular
     assert check([3, 7, 11, 15]).repeat_cadence() is None              # not through the range
-    assert check([3, 8, 13, 18, 23, 28, 33, 38]).describe_cadence(24.0).startswith(
+    assert check([3, 8, 13, 18, 23, 28, 33, 38]).describe_cadence().startswith(
         "one frame in 5 repeats the one before")
 
 
@@ -162,6 +164,10 @@ def test_a_check_is_kept_for_its_file_and_only_for_it(faulty: Path, tmp_path: Pa
     assert kept is not None and (kept.start, kept.end) == (10, 30)
     assert kept.events == result.events
     assert np.array_equal(kept.standout, result.standout)
+    assert (kept.fps, kept.timecode) == (24, None) and kept.timecode_of(24) == "00:00:01:00"
+    store_check(faulty, replace(result, fps=Fraction(25), timecode="10:00:00:00"), folder)
+    kept = cached_check(faulty, 48, folder)
+    assert kept is not None and kept.timecode_of(25) == "10:00:01:00"
     assert cached_check(faulty, 20, folder) is None          # another clip's length
     copy = tmp_path / "copy.mkv"                              # another file
     copy.write_bytes(faulty.read_bytes())
@@ -182,8 +188,11 @@ def test_a_short_clip_with_a_broken_frame_reports_that_frame_alone() -> None:
     class Broken:
         class info:  # noqa: N801 - the Reader's attribute
             frame_count, width, height, path = 6, 64, 48, "broken.mov"
+            fps, timecode = 24, "01:00:00:00"
 
         def read_scaled(self, index: int, size: tuple[int, int]) -> np.ndarray:
             return cv2.resize(frames[index], size)
 
-    assert [(e.frame, e.kind) for e in check_frames(Broken()).events] == [(3, "blank")]
+    result = check_frames(Broken())
+    assert [(e.frame, e.kind) for e in result.events] == [(3, "blank")]
+    assert result.timecode_of(3) == "01:00:00:03"
