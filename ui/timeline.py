@@ -153,8 +153,7 @@ class Timeline(QWidget):
         self._cached: list[tuple[int, int]] = []
         # Set by the Frame check dock for the reel shown; kept through set_clip, since the
         # dock says which reel's findings these are.
-        self._flagged: list[tuple[int, int]] = []
-        self._flag_notes: dict[int, str] = {}
+        self._flag_notes: dict[int, str] = {}  # flagged frame → what was found
         self._audio: np.ndarray | None = None
         self._audio_peak = 1e-6
         self._audio_row_cache: tuple[tuple[float, float, int, int], QImage] | None = None
@@ -248,7 +247,6 @@ class Timeline(QWidget):
         """Frames the frame check reports (repeated, flash, damaged, blank), each with what
         was found: orange marks along the thumbnails' top edge, the finding as their
         tooltip."""
-        self._flagged = [(int(f), int(f)) for f in sorted(flagged)]
         self._flag_notes = {int(f): text for f, text in flagged.items()}
         self.update()
 
@@ -277,7 +275,7 @@ class Timeline(QWidget):
     @property
     def flagged(self) -> list[int]:
         """The frames marked as flagged by the frame check (see `set_flagged`)."""
-        return [a for a, _ in self._flagged]
+        return sorted(self._flag_notes)
 
     def set_cached(self, ranges: list[tuple[int, int]]) -> None:
         """Frames kept restored for playback, as (first, last) inclusive pairs: a green
@@ -632,7 +630,7 @@ class Timeline(QWidget):
         for ranges, top, colour in ((self._repairs, bottom, _REPAIR),
                                     (self._protections, bottom - 4, _PROTECT),
                                     (self._cached, RULER_PX - 3, _CACHED),
-                                    (self._flagged, RULER_PX, _FLAGGED)):
+                                    ([(f, f) for f in self._flag_notes], RULER_PX, _FLAGGED)):
             for a, b in ranges:
                 x0, x1 = self.x_for_frame(a), self.x_for_frame(b + 1)
                 if x1 < 0 or x0 > self.width():
