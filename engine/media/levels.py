@@ -15,20 +15,15 @@ place changes neither the folder's size nor, always, its time.
 
 from __future__ import annotations
 
-import io
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_file import atomic_write_bytes
 from engine.errors import RenderCancelled
-from engine.media.cache import derived_path
+from engine.media.cache import derived_path, load_arrays, store_arrays
 from engine.media.reader import Reader
 from engine.metrics import LUMA
-
-log = logging.getLogger(__name__)
 
 LEVELS_WIDTH = 160
 """Width (pixels) frames are reduced to: the mean of a reduced frame is the frame's mean."""
@@ -67,21 +62,15 @@ def frame_levels(
 
 def levels_path(source: str | Path, folder: Path | None = None) -> Path | None:
     """Where the cached levels of video file `source` live (None: not a file, unreadable)."""
-    return derived_path("levels", source, ".npy", folder)
+    return derived_path("levels", source, ".npz", folder)
 
 
 def cached_levels(source: str | Path, frame_count: int,
                   folder: Path | None = None) -> np.ndarray | None:
     """The stored levels of `source` when there are `frame_count` of them, else None."""
-    path = levels_path(source, folder)
-    if path is None or not path.is_file():
-        return None
-    try:
-        levels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        log.warning("%s: unreadable cached levels (%s)", path, exc)
-        return None
-    if levels.shape != (frame_count,) or levels.dtype != np.float32:
+    data = load_arrays(levels_path(source, folder))
+    levels = None if data is None else data.get("levels")
+    if levels is None or levels.shape != (frame_count,) or levels.dtype != np.float32:
         return None
     return levels
 
@@ -89,13 +78,4 @@ def cached_levels(source: str | Path, frame_count: int,
 def store_levels(source: str | Path, levels: np.ndarray, folder: Path | None = None) -> None:
     """Keep `levels` of video file `source` for next time (atomically; a cache that cannot
     be written is logged and skipped: the graph is measured again next time)."""
-    path = levels_path(source, folder)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = io.BytesIO()
-        np.save(data, np.asarray(levels, np.float32), allow_pickle=False)
-        atomic_write_bytes(path, data.getvalue())
-    except OSError as exc:
-        log.warning("%s: cannot keep the levels graph (%s)", path, exc)
+    store_arrays(levels_path(source, folder), levels=np.asarray(levels, np.float32))
