@@ -208,7 +208,6 @@ class MainWindow(QMainWindow):
         self.report_writer = ReportWriter(self)
         self.checksum_verifier = ChecksumVerifier(self)
         self.film_frames_writer = FilmFramesWriter(self)
-        self._film_frames_kind = "pulldown"  # what the writer was last asked to remove
         self.pulldown_checker = PulldownChecker(self)
         self._detect_media: Path | None = None  # the footage shot detection runs on
         self.still_exporter = StillExporter(self)
@@ -2019,7 +2018,6 @@ class MainWindow(QMainWindow):
         media = self.document.media_path()
         if media is None or self.film_frames_writer.running:
             return
-        self._film_frames_kind = kind
         self.film_frames_writer.start(kind, media, output)
         what = "pulldown" if kind == "pulldown" else "repeated frames"
         self.film_frames_task.start(f"Removing {what} into {output.name}")
@@ -2033,9 +2031,8 @@ class MainWindow(QMainWindow):
 
     def _film_frames_written(self, result: object, error: str) -> None:
         self.film_frames_task.hide()
-        if error:
-            what = "pulldown" if self._film_frames_kind == "pulldown" else "repeated frames"
-            self.show_error(f"Cannot remove the {what}", error)
+        if error:  # it says what was refused and why (not telecined, no cadence, …)
+            self.show_error("Cannot write the film frames", error)
             return
         assert isinstance(result, tuple)
         output, plan = result
